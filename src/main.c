@@ -1,0 +1,187 @@
+/* Warren's entry point: command line and environment, start-up, signals and orderly shutdown. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "model/broker.h"
+#include "net/tcp.h"
+
+struct server {
+    uv_loop_t *loop;
+    struct broker broker;
+    struct tcp_server tcp;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: warren [OPTION]...\n"
+            "An AMQP 0-9-1 message broker.\n\n"
+            "  -b, --bind ADDRESS         address to listen on (default 127.0.0.1)\n"
+            "  -p, --port PORT            port to listen on (default 5672)\n"
+            "      --data-dir DIR         where durable state lives\n"
+            "      --default-user NAME    the user created at start (default guest;\n"
+            "                             or $RABBITMQ_DEFAULT_USER)\n"
+            "      --default-pass PASS    its password (default guest; or $RABBITMQ_DEFAULT_PASS)\n"
+            "      --default-vhost NAME   the vhost created at start (default /;\n"
+            "                             or $RABBITMQ_DEFAULT_VHOST)\n"
+            "      --frame-max BYTES      largest frame offered to clients (default 131072)\n"
+            "      --channel-max N        most channels per connection (default 2047)\n"
+            "      --heartbeat SECONDS    heartbeat interval offered to clients (default 60)\n"
+            "      --handshake-timeout MS time allowed to open a connection (default 10000)\n"
+            "  -l, --log-level LEVEL      debug, info, warning or error (default info)\n"
+            "  -h, --help                 show this help and exit\n"
+            "  -V, --version              show the version and exit\n");
+}
+
+static bool parse_number(const char *s, unsigned long long min, unsigned long long max,
+                         unsigned long long *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHANNEL_MAX,
+       OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT };
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct broker_config *cfg)
+{
+    static const struct option options[] = {
+        {"bind", required_argument, NULL, 'b'},
+        {"port", required_argument, NULL, 'p'},
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"default-user", required_argument, NULL, OPT_USER},
+        {"default-pass", required_argument, NULL, OPT_PASS},
+        {"default-vhost", required_argument, NULL, OPT_VHOST},
+        {"frame-max", required_argument, NULL, OPT_FRAME_MAX},
+        {"channel-max", required_argument, NULL, OPT_CHANNEL_MAX},
+        {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+        {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *env;
+    if ((env = getenv("RABBITMQ_DEFAULT_USER")) && *env)
+        cfg->default_user = env;
+    if ((env = getenv("RABBITMQ_DEFAULT_PASS")))
+        cfg->default_pass = env;
+    if ((env = getenv("RABBITMQ_DEFAULT_VHOST")) && *env)
+        cfg->default_vhost = env;
+    int opt;
+    unsigned long long n;
+    while ((opt = getopt_long(argc, argv, "b:p:l:hV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'b': cfg->bind = optarg; break;
+        case 'p':
+            if (!parse_number(optarg, 0, 65535, &n))
+                goto bad;
+            cfg->port = (int)n;
+            break;
+        case OPT_DATA_DIR: cfg->data_dir = optarg; break;
+        case OPT_USER: cfg->default_user = optarg; break;
+        case OPT_PASS: cfg->default_pass = optarg; break;
+        case OPT_VHOST: cfg->default_vhost = optarg; break;
+        case OPT_FRAME_MAX:
+            if (!parse_number(optarg, 4096, UINT32_MAX, &n))
+                goto bad;
+            cfg->frame_max = (uint32_t)n;
+            break;
+        case OPT_CHANNEL_MAX:
+            if (!parse_number(optarg, 1, 65535, &n))
+                goto bad;
+            cfg->channel_max = (uint16_t)n;
+            break;
+        case OPT_HEARTBEAT:
+            if (!parse_number(optarg, 0, 65535, &n))
+                goto bad;
+            cfg->heartbeat = (uint16_t)n;
+            break;
+        case OPT_HANDSHAKE_TIMEOUT:
+            if (!parse_number(optarg, 1, 3600000, &n))
+                goto bad;
+            cfg->handshake_timeout_ms = n;
+            break;
+        case 'l': {
+            int level = log_level_parse(optarg);
+            if (level < 0)
+                goto bad;
+            cfg->log_level = (enum log_level)level;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("warren %s\n", PACKAGE_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "warren: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return -1;
+bad:
+    fprintf(stderr, "warren: invalid value '%s' for option %s\n", optarg, argv[optind - 1]);
+    return 2;
+}
+
+static void on_drained(struct tcp_server *tcp)
+{
+    struct server *s = (struct server *)((char *)tcp - offsetof(struct server, tcp));
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    if (s->tcp.stopping)
+        return;
+    log_info(&s->broker.log, "received %s, stopping: closing all connections",
+             signum == SIGINT ? "SIGINT" : "SIGTERM");
+    tcp_server_stop(&s->tcp, on_drained);
+}
+
+int main(int argc, char **argv)
+{
+    struct broker_config cfg;
+    broker_config_defaults(&cfg);
+    int status = parse_args(argc, argv, &cfg);
+    if (status >= 0)
+        return status;
+    signal(SIGPIPE, SIG_IGN);
+
+    struct server s;
+    s.loop = uv_default_loop();
+    broker_init(&s.broker, &cfg);
+    int rc = tcp_server_start(&s.tcp, s.loop, &s.broker);
+    if (rc < 0) {
+        log_error(&s.broker.log, "cannot listen on %s:%d: %s", cfg.bind, cfg.port, uv_strerror(rc));
+        broker_free(&s.broker);
+        uv_loop_close(s.loop);
+        return 1;
+    }
+    uv_signal_init(s.loop, &s.sigint);
+    uv_signal_init(s.loop, &s.sigterm);
+    s.sigint.data = s.sigterm.data = &s;
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    log_info(&s.broker.log, "Warren %s listening on %s:%d", PACKAGE_VERSION, cfg.bind, cfg.port);
+
+    uv_run(s.loop, UV_RUN_DEFAULT);
+
+    log_info(&s.broker.log, "stopped");
+    broker_free(&s.broker);
+    uv_loop_close(s.loop);
+    return 0;
+}

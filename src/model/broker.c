@@ -1,0 +1,74 @@
+/* The broker: configuration, users and vhosts; the root every other object hangs off. */
+#include "model/broker.h"
+
+#include <string.h>
+
+void broker_config_defaults(struct broker_config *config)
+{
+    *config = (struct broker_config){
+        .bind = "127.0.0.1",
+        .port = 5672,
+        .frame_max = 131072,
+        .channel_max = 2047,
+        .heartbeat = 60,
+        .max_message_size = 128u << 20,
+        .handshake_timeout_ms = 10000,
+        .default_user = "guest",
+        .default_pass = "guest",
+        .default_vhost = "/",
+        .data_dir = NULL,
+        .log_level = LOG_INFO,
+    };
+}
+
+void broker_init(struct broker *b, const struct broker_config *config)
+{
+    b->config = *config;
+    b->log.level = config->log_level;
+    list_init(&b->users);
+    list_init(&b->vhosts);
+    struct user *u = user_new(config->default_user, config->default_pass);
+    list_push_back(&b->users, &u->link);
+    struct vhost *v = vhost_new(config->default_vhost);
+    list_push_back(&b->vhosts, &v->link);
+}
+
+void broker_free(struct broker *b)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &b->users) {
+        list_remove(pos);
+        user_free(list_entry(pos, struct user, link));
+    }
+    list_for_each_safe(pos, tmp, &b->vhosts) {
+        list_remove(pos);
+        vhost_free(list_entry(pos, struct vhost, link));
+    }
+}
+
+static bool name_is(const char *name, const uint8_t *s, size_t len)
+{
+    return strlen(name) == len && memcmp(name, s, len) == 0;
+}
+
+struct user *broker_find_user(struct broker *b, const uint8_t *name, size_t len)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &b->users) {
+        struct user *u = list_entry(pos, struct user, link);
+        if (name_is(u->name, name, len))
+            return u;
+    }
+    return NULL;
+}
+
+struct vhost *broker_find_vhost(struct broker *b, const uint8_t *name, size_t len)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &b->vhosts) {
+        struct vhost *v = list_entry(pos, struct vhost, link);
+        if (name_is(v->name, name, len))
+            return v;
+    }
+    return NULL;
+}

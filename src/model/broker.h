@@ -1,0 +1,42 @@
+/* The broker: configuration, users and vhosts; the root every other object hangs off. */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/list.h"
+#include "core/log.h"
+#include "model/user.h"
+#include "model/vhost.h"
+
+/* Limits default to RabbitMQ's. */
+struct broker_config {
+    const char *bind;
+    int port;
+    uint32_t frame_max;
+    uint16_t channel_max;
+    uint16_t heartbeat;          /* seconds */
+    uint64_t max_message_size;   /* bytes */
+    uint64_t handshake_timeout_ms;
+    const char *default_user;
+    const char *default_pass;
+    const char *default_vhost;
+    const char *data_dir;
+    enum log_level log_level;
+};
+
+struct broker {
+    struct broker_config config;
+    struct log log;
+    struct list users;
+    struct list vhosts;
+};
+
+void broker_config_defaults(struct broker_config *config);
+void broker_init(struct broker *b, const struct broker_config *config);
+void broker_free(struct broker *b);
+struct user *broker_find_user(struct broker *b, const uint8_t *name, size_t len);
+struct vhost *broker_find_vhost(struct broker *b, const uint8_t *name, size_t len);
+
+#endif

@@ -1,0 +1,215 @@
+/* The TCP listener and its connections' transport: reads into the connection, batched writes. */
+#include "net/tcp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "proto/connection.h"
+
+struct tcp_conn {
+    uv_tcp_t handle;
+    struct list link; /* in tcp_server.conns */
+    struct tcp_server *server;
+    struct connection *conn;
+    struct amqp_buf inflight; /* bytes handed to uv_write; swapped with the connection's output */
+    uv_write_t write_req;
+    bool writing;
+    bool closing;
+};
+
+static void start_write(struct tcp_conn *t);
+
+static void on_closed(uv_handle_t *h)
+{
+    struct tcp_conn *t = h->data;
+    struct tcp_server *s = t->server;
+    connection_destroy(t->conn);
+    amqp_buf_free(&t->inflight);
+    list_remove(&t->link);
+    free(t);
+    if (--s->conn_count == 0 && s->stopping && s->on_drained)
+        s->on_drained(s);
+}
+
+static void close_now(struct tcp_conn *t)
+{
+    if (!uv_is_closing((uv_handle_t *)&t->handle))
+        uv_close((uv_handle_t *)&t->handle, on_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct tcp_conn *t = req->data;
+    t->writing = false;
+    amqp_buf_reset(&t->inflight);
+    if (status < 0) {
+        if (!t->closing)
+            connection_read_eof(t->conn, uv_strerror(status));
+        close_now(t);
+        return;
+    }
+    if (connection_output(t->conn)->len)
+        start_write(t);
+    else if (t->closing)
+        close_now(t);
+}
+
+static void start_write(struct tcp_conn *t)
+{
+    struct amqp_buf *out = connection_output(t->conn);
+    if (t->writing || out->len == 0 || uv_is_closing((uv_handle_t *)&t->handle))
+        return;
+    struct amqp_buf pending = *out; /* swap buffers: no copy, the old one is reused */
+    *out = t->inflight;
+    t->inflight = pending;
+    uv_buf_t buf = uv_buf_init((char *)t->inflight.data, (unsigned)t->inflight.len);
+    t->writing = true;
+    int rc = uv_write(&t->write_req, (uv_stream_t *)&t->handle, &buf, 1, on_written);
+    if (rc < 0) {
+        t->writing = false;
+        close_now(t);
+    }
+}
+
+static void io_flush(void *ctx)
+{
+    start_write(ctx);
+}
+
+static void io_close(void *ctx)
+{
+    struct tcp_conn *t = ctx;
+    t->closing = true;
+    uv_read_stop((uv_stream_t *)&t->handle);
+    if (!t->writing && connection_output(t->conn)->len == 0)
+        close_now(t);
+    else
+        start_write(t);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct tcp_conn *t = h->data;
+    char *base;
+    size_t len;
+    connection_read_buffer(t->conn, &base, &len);
+    *buf = uv_buf_init(base, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct tcp_conn *t = stream->data;
+    if (nread > 0) {
+        connection_read_done(t->conn, (size_t)nread);
+    } else if (nread < 0) {
+        connection_read_eof(t->conn, nread == UV_EOF ? "connection closed by peer" : uv_strerror((int)nread));
+        close_now(t);
+    }
+}
+
+static void format_address(const struct sockaddr_storage *sa, char *out, size_t len)
+{
+    char host[48] = "?";
+    int port = 0;
+    if (sa->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        uv_ip4_name(in, host, sizeof host);
+        port = ntohs(in->sin_port);
+    } else if (sa->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        uv_ip6_name(in6, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, len, "%s:%d", host, port);
+}
+
+static void connection_name(uv_tcp_t *h, char *out, size_t len)
+{
+    struct sockaddr_storage peer = {0}, local = {0};
+    int n = sizeof peer;
+    uv_tcp_getpeername(h, (struct sockaddr *)&peer, &n);
+    n = sizeof local;
+    uv_tcp_getsockname(h, (struct sockaddr *)&local, &n);
+    char p[60], l[60];
+    format_address(&peer, p, sizeof p);
+    format_address(&local, l, sizeof l);
+    snprintf(out, len, "%s -> %s", p, l);
+}
+
+static void free_unaccepted(uv_handle_t *h)
+{
+    struct tcp_conn *t = h->data;
+    amqp_buf_free(&t->inflight);
+    free(t);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct tcp_server *s = listener->data;
+    if (status < 0) {
+        log_error(&s->broker->log, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    struct tcp_conn *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    uv_tcp_init(s->loop, &t->handle);
+    t->handle.data = t;
+    t->write_req.data = t;
+    t->server = s;
+    amqp_buf_init(&t->inflight);
+    if (uv_accept(listener, (uv_stream_t *)&t->handle) < 0) {
+        uv_close((uv_handle_t *)&t->handle, free_unaccepted);
+        return;
+    }
+    uv_tcp_nodelay(&t->handle, 1);
+    char name[128];
+    connection_name(&t->handle, name, sizeof name);
+    struct connection_io io = {.flush = io_flush, .close = io_close, .ctx = t};
+    t->conn = connection_new(s->broker, s->loop, &io, name);
+    list_push_back(&s->conns, &t->link);
+    s->conn_count++;
+    log_debug(&s->broker->log, "accepting AMQP connection %s", name);
+    uv_read_start((uv_stream_t *)&t->handle, on_alloc, on_read);
+}
+
+int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broker)
+{
+    s->loop = loop;
+    s->broker = broker;
+    s->conn_count = 0;
+    s->stopping = false;
+    s->on_drained = NULL;
+    list_init(&s->conns);
+    struct sockaddr_storage addr;
+    const char *bind = broker->config.bind;
+    int rc = uv_ip4_addr(bind, broker->config.port, (struct sockaddr_in *)&addr);
+    if (rc < 0)
+        rc = uv_ip6_addr(bind, broker->config.port, (struct sockaddr_in6 *)&addr);
+    if (rc < 0)
+        return rc;
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection)) < 0) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return rc;
+    }
+    return 0;
+}
+
+void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server *s))
+{
+    s->stopping = true;
+    s->on_drained = on_drained;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->conns) {
+        struct tcp_conn *t = list_entry(pos, struct tcp_conn, link);
+        connection_shutdown(t->conn);
+    }
+    if (s->conn_count == 0 && on_drained)
+        on_drained(s);
+}

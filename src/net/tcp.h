@@ -1,0 +1,28 @@
+/* The TCP listener and its connections' transport: reads into the connection, batched writes. */
+#ifndef TCP_H
+#define TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/list.h"
+#include "model/broker.h"
+
+struct tcp_server {
+    uv_tcp_t listener;
+    uv_loop_t *loop;
+    struct broker *broker;
+    struct list conns;
+    size_t conn_count;
+    bool stopping;
+    /* Called once, when stopping and the last connection has gone. */
+    void (*on_drained)(struct tcp_server *s);
+};
+
+/* Returns 0 or a libuv error code (e.g. UV_EADDRINUSE). */
+int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broker);
+/* Stops accepting, closes every connection as the broker does on shutdown, closes the listener. */
+void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server *s));
+
+#endif

@@ -1,0 +1,653 @@
+/* An AMQP connection: handshake, tuning, heartbeats, close, and frame dispatch to channels. */
+#include "proto/connection.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "amqp_frame.h"
+#include "amqp_octets.h"
+#include "amqp_table.h"
+#include "amqp_wire.h"
+#include "proto/channel.h"
+#include "proto/connection_internal.h"
+#include "proto/sasl.h"
+
+#define READ_BUFFER_MIN 16384
+#define READ_ROOM_MIN 4096
+/* RabbitMQ holds a refused handshake or a fatal frame error this long before dropping TCP. */
+#define DOOMED_DELAY_MS 3000
+/* How long to wait for the peer's side of a close when no heartbeat bounds it. */
+#define CLOSE_WAIT_MAX_MS 30000
+/* A stopping broker does not wait on slow clients for longer than this. */
+#define SHUTDOWN_WAIT_MS 3000
+#define REPLY_TEXT_MAX 255
+#define CONTENT_HEADER_MIN 14
+
+static void close_socket(struct connection *c, const char *reason);
+static void on_handshake_timeout(uv_timer_t *t);
+
+struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
+                                  const struct connection_io *io, const char *name)
+{
+    struct connection *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->broker = broker;
+    c->loop = loop;
+    c->io = *io;
+    c->state = CONN_AWAIT_HEADER;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    amqp_buf_init(&c->out);
+    /* Until tune-ok, frames are bounded by the protocol minimum, as in RabbitMQ. */
+    c->frame_max = AMQP_FRAME_MIN_SIZE;
+    uv_timer_init(loop, &c->timer);
+    uv_timer_init(loop, &c->heartbeat_timer);
+    c->timer.data = c->heartbeat_timer.data = c;
+    c->handles_open = 2;
+    uv_timer_start(&c->timer, on_handshake_timeout, broker->config.handshake_timeout_ms, 0);
+    return c;
+}
+
+struct amqp_buf *connection_output(struct connection *c)
+{
+    return &c->out;
+}
+
+static void flush(struct connection *c)
+{
+    if (c->out.len)
+        c->io.flush(c->io.ctx);
+}
+
+/* ---- channels table: two levels of 256 so an id up to 65535 costs one small page ---- */
+
+struct channel *connection_channel(struct connection *c, uint16_t id)
+{
+    struct channel **page = c->channel_pages[id >> 8];
+    return page ? page[id & 0xff] : NULL;
+}
+
+void connection_set_channel(struct connection *c, uint16_t id, struct channel *ch)
+{
+    struct channel ***page = &c->channel_pages[id >> 8];
+    if (!*page && !(*page = calloc(256, sizeof **page)))
+        abort();
+    if (!(*page)[id & 0xff] != !ch)
+        c->channel_count += ch ? 1 : -1u;
+    (*page)[id & 0xff] = ch;
+}
+
+static void free_channels(struct connection *c)
+{
+    for (int p = 0; p < 256; p++) {
+        if (!c->channel_pages[p])
+            continue;
+        for (int i = 0; i < 256; i++)
+            channel_free(c->channel_pages[p][i]);
+        free(c->channel_pages[p]);
+        c->channel_pages[p] = NULL;
+    }
+    c->channel_count = 0;
+}
+
+/* ---- sending ---- */
+
+void connection_send_method(struct connection *c, uint16_t channel, const struct amqp_method *m)
+{
+    size_t start = amqp_frame_begin(&c->out, AMQP_FRAME_METHOD, channel);
+    amqp_method_encode(&c->out, m);
+    amqp_frame_finish(&c->out, start);
+    c->wrote_since_tick = true;
+}
+
+static void send_start(struct connection *c)
+{
+    struct amqp_buf props;
+    amqp_buf_init(&props);
+    size_t table = amqp_table_begin(&props);
+    size_t caps = amqp_table_begin_nested(&props, "capabilities");
+    /* Only what works is advertised; later capabilities join as they are built. */
+    amqp_table_put_bool(&props, "authentication_failure_close", true);
+    amqp_table_end(&props, caps);
+    char host[200] = "localhost", cluster[256];
+    gethostname(host, sizeof host - 1);
+    snprintf(cluster, sizeof cluster, "warren@%s", host);
+    amqp_table_put_cstr(&props, "cluster_name", cluster);
+    amqp_table_put_cstr(&props, "copyright", "Copyright (c) 2026 the Warren authors");
+    amqp_table_put_cstr(&props, "information", "Licensed under the MPL 2.0");
+    char platform[64];
+    snprintf(platform, sizeof platform, "C11 / libuv %s", uv_version_string());
+    amqp_table_put_cstr(&props, "platform", platform);
+    amqp_table_put_cstr(&props, "product", "Warren");
+    amqp_table_put_cstr(&props, "version", PACKAGE_VERSION);
+    amqp_table_end(&props, table);
+
+    struct amqp_method m = {.id = AMQP_CONNECTION_START};
+    m.connection_start.version_major = 0;
+    m.connection_start.version_minor = 9;
+    m.connection_start.server_properties = amqp_bytes_of(props.data + 4, props.len - 4);
+    m.connection_start.mechanisms = AMQP_BYTES_LIT(SASL_MECHANISMS);
+    m.connection_start.locales = AMQP_BYTES_LIT("en_US");
+    connection_send_method(c, 0, &m);
+    amqp_buf_free(&props);
+}
+
+/* RabbitMQ cuts reply texts longer than a shortstr to 252 octets and "...". */
+static struct amqp_bytes reply_text(char *text)
+{
+    size_t len = strlen(text);
+    if (len > REPLY_TEXT_MAX) {
+        memcpy(text + REPLY_TEXT_MAX - 3, "...", 3);
+        len = REPLY_TEXT_MAX;
+    }
+    return amqp_bytes_of(text, len);
+}
+
+static void send_close(struct connection *c, uint16_t code, char *text, uint32_t method_id)
+{
+    struct amqp_method m = {.id = AMQP_CONNECTION_CLOSE};
+    m.connection_close.reply_code = code;
+    m.connection_close.reply_text = reply_text(text);
+    m.connection_close.class_id = (uint16_t)(method_id >> 16);
+    m.connection_close.method_id = (uint16_t)method_id;
+    connection_send_method(c, 0, &m);
+}
+
+/* ---- closing ---- */
+
+static void close_socket(struct connection *c, const char *reason)
+{
+    if (c->state == CONN_CLOSED)
+        return;
+    log_info(&c->broker->log, "closing connection %s (user '%s', vhost '%s'): %s", c->name, c->user,
+             c->vhost, reason);
+    c->state = CONN_CLOSED;
+    uv_timer_stop(&c->timer);
+    uv_timer_stop(&c->heartbeat_timer);
+    c->io.close(c->io.ctx);
+}
+
+static void on_close_wait_timeout(uv_timer_t *t)
+{
+    close_socket(t->data, "the peer did not finish the close handshake in time");
+}
+
+static void on_doomed_timeout(uv_timer_t *t)
+{
+    struct connection *c = t->data;
+    close_socket(c, c->vhost[0] ? "closed after a fatal frame error" : "handshake refused");
+}
+
+/* The peer's half of a close is awaited for one heartbeat interval, at most 30 s (RabbitMQ). */
+static uint64_t close_wait_ms(const struct connection *c)
+{
+    uint64_t hb = c->heartbeat * 1000ull;
+    return hb && hb < CLOSE_WAIT_MAX_MS ? hb : CLOSE_WAIT_MAX_MS;
+}
+
+static void wait_for_peer(struct connection *c, enum connection_state state, uint64_t ms)
+{
+    c->state = state;
+    uv_timer_start(&c->timer, on_close_wait_timeout, ms, 0);
+    flush(c);
+}
+
+/* Input is ignored from now on and the socket closes after RabbitMQ's 3 s delay. */
+static void doom(struct connection *c, const char *why)
+{
+    log_error(&c->broker->log, "connection %s (user '%s', vhost '%s'): %s", c->name, c->user,
+              c->vhost, why);
+    c->state = CONN_DOOMED;
+    uv_timer_start(&c->timer, on_doomed_timeout, DOOMED_DELAY_MS, 0);
+    flush(c);
+}
+
+static void fail_text(struct connection *c, uint16_t code, uint32_t method_id, const char *detail)
+{
+    char text[512];
+    const char *name = amqp_reply_name(code);
+    snprintf(text, sizeof text, "%s - %s", name ? name : "INTERNAL_ERROR", detail);
+    log_error(&c->broker->log, "connection %s (user '%s', vhost '%s'): %s", c->name, c->user,
+              c->vhost, text);
+    send_close(c, code, text, method_id);
+    wait_for_peer(c, CONN_CLOSING, close_wait_ms(c));
+}
+
+void connection_fail(struct connection *c, uint16_t code, uint32_t method_id, const char *fmt, ...)
+{
+    char detail[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    fail_text(c, code, method_id, detail);
+}
+
+void connection_fail_frame(struct connection *c, uint16_t code, const struct amqp_frame *f,
+                           const char *suffix)
+{
+    char octets[160];
+    amqp_format_frame_octets(octets, sizeof octets, f->payload);
+    connection_fail(c, code, 0, "type %u, %s%s", f->type, octets, suffix);
+}
+
+void connection_fail_decode(struct connection *c, const struct amqp_frame *f,
+                            const struct amqp_error *err)
+{
+    if (f->payload.len < 4) {
+        connection_fail_frame(c, AMQP_FRAME_ERROR, f, ": unknown_frame");
+        return;
+    }
+    uint32_t id = amqp_get_u32(f->payload.ptr);
+    if (err->code == AMQP_COMMAND_INVALID) {
+        /* RabbitMQ 3.10 drops the socket without a word here; we say why instead. */
+        connection_fail(c, AMQP_NOT_IMPLEMENTED, id, "%s", err->text);
+        return;
+    }
+    char octets[1024];
+    amqp_format_octets(octets, sizeof octets, amqp_bytes_of(f->payload.ptr + 4, f->payload.len - 4),
+                       false);
+    connection_fail(c, AMQP_FRAME_ERROR, id, "cannot decode %s", octets);
+}
+
+void connection_read_eof(struct connection *c, const char *why)
+{
+    if (c->state == CONN_CLOSED)
+        return;
+    if (c->state == CONN_CLOSE_OK_SENT) {
+        close_socket(c, "client closed the connection");
+        return;
+    }
+    char reason[160];
+    snprintf(reason, sizeof reason, "client unexpectedly closed TCP connection (%s)", why);
+    close_socket(c, reason);
+}
+
+void connection_shutdown(struct connection *c)
+{
+    if (c->state == CONN_OPEN) {
+        /* RabbitMQ's own wording for a stopping node. */
+        char text[] = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'";
+        send_close(c, AMQP_CONNECTION_FORCED, text, 0);
+        wait_for_peer(c, CONN_CLOSING, SHUTDOWN_WAIT_MS);
+    } else if (c->state != CONN_CLOSING && c->state != CONN_CLOSE_OK_SENT) {
+        close_socket(c, "broker shutdown");
+    } else {
+        uv_timer_start(&c->timer, on_close_wait_timeout, SHUTDOWN_WAIT_MS, 0);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct connection *c = h->data;
+    if (--c->handles_open == 0)
+        free(c);
+}
+
+void connection_destroy(struct connection *c)
+{
+    free_channels(c);
+    free(c->in);
+    amqp_buf_free(&c->out);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->heartbeat_timer, on_handle_closed);
+}
+
+/* ---- timers ---- */
+
+static void on_handshake_timeout(uv_timer_t *t)
+{
+    close_socket(t->data, "handshake timeout");
+}
+
+/* Ticks at half the interval, as RabbitMQ does: a heartbeat goes out when nothing else did
+ * since the last tick; every second tick checks input, and two checks in a row that saw no
+ * octet drop the peer (so after 2 to 3 intervals of silence). */
+static void on_heartbeat_tick(uv_timer_t *t)
+{
+    struct connection *c = t->data;
+    if (++c->heartbeat_ticks % 2 == 0) {
+        c->missed_checks = c->read_since_check ? 0 : c->missed_checks + 1;
+        c->read_since_check = false;
+        if (c->missed_checks >= 2) {
+            char reason[96];
+            snprintf(reason, sizeof reason, "missed heartbeats from client, timeout: %us",
+                     c->heartbeat);
+            close_socket(c, reason);
+            return;
+        }
+    }
+    if (!c->wrote_since_tick && c->state != CONN_DOOMED) {
+        amqp_frame_put_heartbeat(&c->out);
+        flush(c);
+    }
+    c->wrote_since_tick = false;
+}
+
+/* ---- handshake ---- */
+
+static bool client_has_capability(struct amqp_bytes client_properties, const char *name)
+{
+    struct amqp_field caps, flag;
+    return amqp_table_get(client_properties, "capabilities", &caps) && caps.type == 'F' &&
+           amqp_table_get(caps.v.table, name, &flag) && flag.type == 't' && flag.v.boolean;
+}
+
+static void refuse_login(struct connection *c, struct amqp_bytes mechanism, struct amqp_bytes user)
+{
+    char why[400];
+    snprintf(why, sizeof why, "%.*s login refused: user '%.*s' - invalid credentials",
+             (int)mechanism.len, mechanism.ptr, (int)(user.len > 200 ? 200 : user.len), user.ptr);
+    if (!c->auth_failure_close) {
+        doom(c, why);
+        return;
+    }
+    log_error(&c->broker->log, "connection %s: %s", c->name, why);
+    char text[256];
+    snprintf(text, sizeof text,
+             "ACCESS_REFUSED - Login was refused using authentication mechanism %.*s. For details "
+             "see the broker logfile.",
+             (int)mechanism.len, mechanism.ptr);
+    send_close(c, AMQP_ACCESS_REFUSED, text, 0);
+    wait_for_peer(c, CONN_CLOSING, CLOSE_WAIT_MAX_MS);
+}
+
+static void handle_start_ok(struct connection *c, const struct amqp_connection_start_ok *m)
+{
+    c->auth_failure_close = client_has_capability(m->client_properties, "authentication_failure_close");
+    struct sasl_credentials cred;
+    switch (sasl_parse(m->mechanism, m->response, &cred)) {
+    case SASL_UNKNOWN_MECHANISM: doom(c, "unknown authentication mechanism"); return;
+    case SASL_MALFORMED: doom(c, "malformed authentication response"); return;
+    case SASL_OK: break;
+    }
+    struct user *u = broker_find_user(c->broker, cred.user.ptr, cred.user.len);
+    if (!u || !user_check_password(u, cred.password.ptr, cred.password.len)) {
+        refuse_login(c, m->mechanism, cred.user);
+        return;
+    }
+    snprintf(c->user, sizeof c->user, "%s", u->name);
+    struct amqp_method tune = {.id = AMQP_CONNECTION_TUNE};
+    tune.connection_tune.channel_max = c->broker->config.channel_max;
+    tune.connection_tune.frame_max = c->broker->config.frame_max;
+    tune.connection_tune.heartbeat = c->broker->config.heartbeat;
+    connection_send_method(c, 0, &tune);
+    c->state = CONN_AWAIT_TUNE_OK;
+}
+
+/* RabbitMQ's negotiation rule: a client value of 0 means "no limit", which exceeds ours.
+ * A refusal is silent (RabbitMQ 3.10 only logs it). */
+static bool negotiated_ok(struct connection *c, const char *field, uint32_t value, uint32_t min,
+                          uint32_t server_max)
+{
+    char why[200];
+    if (value != 0 && value < min) {
+        snprintf(why, sizeof why, "negotiated %s = %u is lower than the minimum allowed value (%u)",
+                 field, value, min);
+    } else if (server_max != 0 && (value == 0 || value > server_max)) {
+        snprintf(why, sizeof why, "negotiated %s = %u%s is higher than the maximum allowed value (%u)",
+                 field, value, value == 0 ? " (no limit)" : "", server_max);
+    } else {
+        return true;
+    }
+    doom(c, why);
+    return false;
+}
+
+static void handle_tune_ok(struct connection *c, const struct amqp_connection_tune_ok *m)
+{
+    const struct broker_config *cfg = &c->broker->config;
+    if (!negotiated_ok(c, "frame_max", m->frame_max, AMQP_FRAME_MIN_SIZE, cfg->frame_max) ||
+        !negotiated_ok(c, "channel_max", m->channel_max, 1, cfg->channel_max))
+        return;
+    c->frame_max = m->frame_max;
+    c->channel_max = m->channel_max;
+    c->heartbeat = m->heartbeat;
+    if (c->heartbeat) {
+        uint64_t period = c->heartbeat * 1000u / 2;
+        c->wrote_since_tick = false; /* the schedule starts now, as RabbitMQ's does */
+        uv_timer_start(&c->heartbeat_timer, on_heartbeat_tick, period, period);
+    }
+    c->state = CONN_AWAIT_OPEN;
+}
+
+static void handle_open(struct connection *c, const struct amqp_connection_open *m)
+{
+    struct amqp_bytes name = m->virtual_host;
+    if (!broker_find_vhost(c->broker, name.ptr, name.len)) {
+        connection_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN, "vhost %.*s not found",
+                        (int)name.len, name.ptr);
+        return;
+    }
+    snprintf(c->vhost, sizeof c->vhost, "%.*s", (int)name.len, name.ptr);
+    struct amqp_method ok = {.id = AMQP_CONNECTION_OPEN_OK};
+    ok.connection_open_ok.reserved_1 = AMQP_BYTES_LIT("");
+    connection_send_method(c, 0, &ok);
+    c->wrote_since_tick = false; /* RabbitMQ's heartbeat schedule does not count the handshake */
+    c->state = CONN_OPEN;
+    uv_timer_stop(&c->timer);
+    log_info(&c->broker->log, "opened connection %s: user '%s' authenticated and granted access to vhost '%s'",
+             c->name, c->user, c->vhost);
+}
+
+/* ---- dispatch ---- */
+
+static const char *state_name(enum connection_state s)
+{
+    return s == CONN_AWAIT_OPEN ? "opening" : "running";
+}
+
+static void client_close(struct connection *c, const struct amqp_connection_close *m)
+{
+    struct amqp_method ok = {.id = AMQP_CONNECTION_CLOSE_OK};
+    connection_send_method(c, 0, &ok);
+    if (c->state == CONN_OPEN)
+        log_debug(&c->broker->log, "connection %s: client sent connection.close %u '%.*s'", c->name,
+                  m->reply_code, (int)m->reply_text.len, m->reply_text.ptr);
+    wait_for_peer(c, CONN_CLOSE_OK_SENT, close_wait_ms(c));
+}
+
+/* Before tune-ok is accepted RabbitMQ answers nothing but the next handshake step: anything
+ * else ends the connection silently. */
+static void handle_early_method(struct connection *c, const struct amqp_method *m)
+{
+    if (c->state == CONN_AWAIT_START_OK && m->id == AMQP_CONNECTION_START_OK)
+        handle_start_ok(c, &m->connection_start_ok);
+    else if (c->state == CONN_AWAIT_TUNE_OK && m->id == AMQP_CONNECTION_TUNE_OK)
+        handle_tune_ok(c, &m->connection_tune_ok);
+    else
+        doom(c, "unexpected method during the handshake");
+}
+
+static void handle_channel0_method(struct connection *c, const struct amqp_frame *f)
+{
+    struct amqp_method m;
+    struct amqp_error err;
+    if (amqp_method_decode(f->payload, &m, &err)) {
+        if (c->state <= CONN_AWAIT_OPEN)
+            doom(c, "undecodable method during the handshake");
+        else
+            connection_fail_decode(c, f, &err);
+        return;
+    }
+    if (c->state < CONN_AWAIT_OPEN)
+        handle_early_method(c, &m);
+    else if (c->state == CONN_AWAIT_OPEN && m.id == AMQP_CONNECTION_OPEN)
+        handle_open(c, &m.connection_open);
+    else if (c->state == CONN_OPEN && m.id == AMQP_CONNECTION_CLOSE)
+        client_close(c, &m.connection_close);
+    else
+        connection_fail(c, AMQP_CHANNEL_ERROR, m.id, "unexpected method in connection state %s",
+                        state_name(c->state));
+}
+
+/* While a close is under way only close and close-ok count; the rest is dropped. */
+static void handle_closing_frame(struct connection *c, const struct amqp_frame *f)
+{
+    struct amqp_method m;
+    if (f->type != AMQP_FRAME_METHOD || f->channel != 0 || amqp_method_decode(f->payload, &m, NULL))
+        return;
+    if (m.id == AMQP_CONNECTION_CLOSE) {
+        struct amqp_method ok = {.id = AMQP_CONNECTION_CLOSE_OK};
+        connection_send_method(c, 0, &ok);
+    } else if (m.id == AMQP_CONNECTION_CLOSE_OK && c->state == CONN_CLOSING) {
+        close_socket(c, "connection closed by the broker");
+    }
+}
+
+/* Frame checks that hold on every channel, before any method is looked at. */
+static bool frame_is_well_formed(struct connection *c, const struct amqp_frame *f)
+{
+    if ((f->type == AMQP_FRAME_HEARTBEAT && f->payload.len) ||
+        (f->type == AMQP_FRAME_METHOD && f->payload.len < 4) ||
+        (f->type == AMQP_FRAME_HEADER && f->payload.len < CONTENT_HEADER_MIN)) {
+        connection_fail_frame(c, AMQP_FRAME_ERROR, f, ": unknown_frame");
+        return false;
+    }
+    return true;
+}
+
+static void handle_frame(struct connection *c, const struct amqp_frame *f)
+{
+    if (c->state == CONN_CLOSING || c->state == CONN_CLOSE_OK_SENT) {
+        handle_closing_frame(c, f);
+        return;
+    }
+    if (c->state < CONN_AWAIT_OPEN) {
+        if (f->type == AMQP_FRAME_METHOD && f->channel == 0)
+            handle_channel0_method(c, f);
+        else if (f->type != AMQP_FRAME_HEARTBEAT || f->channel != 0 || f->payload.len)
+            doom(c, "unexpected frame during the handshake");
+        return;
+    }
+    if (!frame_is_well_formed(c, f))
+        return;
+    if (f->type == AMQP_FRAME_HEARTBEAT) {
+        if (f->channel != 0)
+            connection_fail_frame(c, AMQP_UNEXPECTED_FRAME, f, "");
+        return;
+    }
+    if (f->channel == 0) {
+        if (f->type == AMQP_FRAME_METHOD)
+            handle_channel0_method(c, f);
+        else
+            connection_fail_frame(c, AMQP_UNEXPECTED_FRAME, f, "");
+        return;
+    }
+    if (c->state == CONN_AWAIT_OPEN) {
+        connection_fail_frame(c, AMQP_UNEXPECTED_FRAME, f, "");
+        return;
+    }
+    channel_handle_frame(c, f);
+}
+
+/* Bad framing: before open the connection just ends; after, a close is sent but, for a
+ * frame-end or size fault, RabbitMQ stops reading and drops TCP 3 s later regardless.
+ * Returns whether reading goes on (past a frame of unknown type, while closing). */
+static bool handle_bad_frame(struct connection *c, const struct amqp_error *err, bool fatal)
+{
+    bool closing = c->state == CONN_CLOSING || c->state == CONN_CLOSE_OK_SENT;
+    if (c->state < CONN_AWAIT_OPEN || (closing && fatal)) {
+        doom(c, err->text);
+        return false;
+    }
+    if (closing)
+        return true;
+    connection_fail(c, err->code, 0, "%s", err->text);
+    if (fatal)
+        doom(c, "fatal frame error");
+    return false;
+}
+
+/* RabbitMQ also takes the header AMQP 0-9 clients send ("AMQP" 1 1 0 9) as 0-9-1. */
+static bool protocol_header_accepted(const uint8_t *h)
+{
+    static const uint8_t amqp_0_9[8] = {'A', 'M', 'Q', 'P', 1, 1, 0, 9};
+    return memcmp(h, amqp_protocol_header, 8) == 0 || memcmp(h, amqp_0_9, 8) == 0;
+}
+
+static void read_protocol_header(struct connection *c, size_t *off)
+{
+    *off = sizeof amqp_protocol_header;
+    if (!protocol_header_accepted(c->in)) {
+        amqp_buf_put(&c->out, amqp_protocol_header, sizeof amqp_protocol_header);
+        close_socket(c, "unsupported protocol header");
+        return;
+    }
+    send_start(c);
+    c->state = CONN_AWAIT_START_OK;
+}
+
+static bool frame_fault_is_fatal(const uint8_t *p, size_t len, uint32_t max_payload)
+{
+    uint32_t size = amqp_get_u32(p + 3);
+    return size > max_payload || len <= AMQP_FRAME_HEADER_SIZE + (size_t)size ||
+           p[AMQP_FRAME_HEADER_SIZE + size] != AMQP_FRAME_END;
+}
+
+static void process_input(struct connection *c)
+{
+    size_t off = 0;
+    if (c->state == CONN_AWAIT_HEADER) {
+        if (c->in_len < sizeof amqp_protocol_header)
+            return;
+        read_protocol_header(c, &off);
+    }
+    while (c->state < CONN_DOOMED && off < c->in_len) {
+        struct amqp_frame f;
+        struct amqp_error err;
+        /* RabbitMQ lets a frame's payload reach frame_max itself, not frame_max - 8. */
+        long n = amqp_frame_read(c->in + off, c->in_len - off, c->frame_max, &f, &err);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            const uint8_t *p = c->in + off;
+            if (!handle_bad_frame(c, &err, frame_fault_is_fatal(p, c->in_len - off, c->frame_max)))
+                break;
+            off += AMQP_FRAME_OVERHEAD + (size_t)amqp_get_u32(p + 3);
+            continue;
+        }
+        off += (size_t)n;
+        handle_frame(c, &f);
+    }
+    if (c->state >= CONN_DOOMED)
+        off = c->in_len;
+    memmove(c->in, c->in + off, c->in_len - off);
+    c->in_len -= off;
+}
+
+void connection_read_buffer(struct connection *c, char **base, size_t *len)
+{
+    size_t need = READ_ROOM_MIN;
+    /* A partial frame whose header is in: make room for all of it at once. */
+    if (c->state != CONN_AWAIT_HEADER && c->in_len >= AMQP_FRAME_HEADER_SIZE) {
+        size_t frame = (size_t)amqp_get_u32(c->in + 3) + AMQP_FRAME_OVERHEAD;
+        if (frame <= (size_t)c->frame_max + AMQP_FRAME_OVERHEAD && frame > c->in_len + need)
+            need = frame - c->in_len;
+    }
+    if (c->in_cap - c->in_len < need) {
+        size_t cap = c->in_cap ? c->in_cap : READ_BUFFER_MIN;
+        while (cap - c->in_len < need)
+            cap *= 2;
+        uint8_t *in = realloc(c->in, cap);
+        if (!in)
+            abort();
+        c->in = in;
+        c->in_cap = cap;
+    }
+    *base = (char *)c->in + c->in_len;
+    *len = c->in_cap - c->in_len;
+}
+
+void connection_read_done(struct connection *c, size_t n)
+{
+    c->read_since_check = true;
+    if (c->state >= CONN_DOOMED)
+        return;
+    c->in_len += n;
+    process_input(c);
+    flush(c);
+}

@@ -1,0 +1,71 @@
+/* The connection's state, shared only between the connection and channel implementations. */
+#ifndef CONNECTION_INTERNAL_H
+#define CONNECTION_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "amqp_frame.h"
+#include "amqp_spec.h"
+#include "proto/connection.h"
+
+struct channel;
+
+enum connection_state {
+    CONN_AWAIT_HEADER,   /* waiting for "AMQP" 0 0 9 1 */
+    CONN_AWAIT_START_OK,
+    CONN_AWAIT_TUNE_OK,
+    CONN_AWAIT_OPEN,
+    CONN_OPEN,
+    CONN_CLOSING,        /* we sent connection.close and wait for close-ok */
+    CONN_CLOSE_OK_SENT,  /* the client closed; we answered and wait for it to drop TCP */
+    CONN_DOOMED,         /* input ignored; the socket closes when the timer fires */
+    CONN_CLOSED,         /* the socket is being closed; input is ignored */
+};
+
+struct connection {
+    struct broker *broker;
+    uv_loop_t *loop;
+    struct connection_io io;
+    enum connection_state state;
+    char name[128]; /* "peer -> local", for logs */
+
+    uint8_t *in; /* read buffer; frames are parsed in place */
+    size_t in_len;
+    size_t in_cap;
+    struct amqp_buf out;
+
+    uint32_t frame_max;
+    uint16_t channel_max;
+    uint16_t heartbeat;
+    bool auth_failure_close; /* client capability */
+    char user[256];
+    char vhost[256];
+
+    struct channel **channel_pages[256]; /* channel id -> channel, in pages of 256 */
+    uint32_t channel_count;
+
+    uv_timer_t timer;           /* handshake timeout, then the wait for close-ok */
+    uv_timer_t heartbeat_timer; /* ticks at half the heartbeat interval */
+    unsigned heartbeat_ticks;
+    unsigned missed_checks;     /* consecutive receive checks that saw no octet */
+    bool read_since_check;
+    bool wrote_since_tick;
+    int handles_open;           /* timers still to be closed before the struct is freed */
+};
+
+void connection_send_method(struct connection *c, uint16_t channel, const struct amqp_method *m);
+/* A connection exception: connection.close with code, "NAME - text" and the offending method
+ * (0 when a frame, not a method, was at fault). */
+void connection_fail(struct connection *c, uint16_t code, uint32_t method_id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A method frame whose payload did not decode: the error RabbitMQ gives for that fault. */
+void connection_fail_decode(struct connection *c, const struct amqp_frame *f,
+                            const struct amqp_error *err);
+/* RabbitMQ's "UNEXPECTED_FRAME - type T, all octets = <<...>>" for a frame out of place. */
+void connection_fail_frame(struct connection *c, uint16_t code, const struct amqp_frame *f,
+                           const char *suffix);
+
+struct channel *connection_channel(struct connection *c, uint16_t id);
+void connection_set_channel(struct connection *c, uint16_t id, struct channel *ch);
+
+#endif
