@@ -1,11 +1,35 @@
-/* An AMQP channel: its lifecycle (open, flow, close) and the methods it carries. */
+/* An AMQP channel: lifecycle, content assembly, and the methods it maps onto the broker model. */
 #include "proto/channel.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
-#include "proto/connection_internal.h"
+#include "amqp_wire.h"
+#include "proto/channel_internal.h"
 
 static const char NON_METHOD[] = "expected method frame, got non method frame instead";
+
+struct amqp_bytes shortname_bytes(const struct shortname *n)
+{
+    return amqp_bytes_of(n->data, n->len);
+}
+
+void shortname_set(struct shortname *n, struct amqp_bytes b)
+{
+    n->len = (uint8_t)(b.len > 255 ? 255 : b.len);
+    memcpy(n->data, b.ptr, n->len);
+}
+
+struct vhost *channel_vhost(struct channel *ch)
+{
+    return ch->conn->vhost_obj;
+}
+
+void channel_send(struct channel *ch, const struct amqp_method *m)
+{
+    connection_send_method(ch->conn, ch->id, m);
+}
 
 static void channel_open(struct connection *c, uint16_t id)
 {
@@ -22,14 +46,30 @@ static void channel_open(struct connection *c, uint16_t id)
     ch->conn = c;
     ch->id = id;
     ch->state = CHANNEL_OPEN;
+    list_init(&ch->consumers);
+    list_init(&ch->tx_ops);
+    list_init(&ch->dirty_link);
     connection_set_channel(c, id, ch);
     struct amqp_method ok = {.id = AMQP_CHANNEL_OPEN_OK};
     ok.channel_open_ok.reserved_1 = AMQP_BYTES_LIT("");
-    connection_send_method(c, id, &ok);
+    channel_send(ch, &ok);
+}
+
+static void drop_incoming(struct channel *ch)
+{
+    if (ch->incoming)
+        message_unref(ch->incoming);
+    ch->incoming = NULL;
+    ch->content = EXPECT_METHOD;
 }
 
 void channel_free(struct channel *ch)
 {
+    if (!ch)
+        return;
+    drop_incoming(ch);
+    channel_release(ch);
+    free(ch->unacked);
     free(ch);
 }
 
@@ -39,10 +79,36 @@ static void channel_forget(struct channel *ch)
     channel_free(ch);
 }
 
+void channel_fail(struct channel *ch, uint16_t code, uint32_t method_id, const char *fmt, ...)
+{
+    char detail[400], text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    const char *name = amqp_reply_name(code);
+    snprintf(text, sizeof text, "%s - %s", name ? name : "INTERNAL_ERROR", detail);
+    log_warning(&ch->conn->broker->log, "channel %u of connection %s: %s", ch->id, ch->conn->name, text);
+    size_t len = strlen(text);
+    if (len > 255) { /* RabbitMQ's cut: 252 octets and "..." */
+        memcpy(text + 252, "...", 3);
+        len = 255;
+    }
+    struct amqp_method m = {.id = AMQP_CHANNEL_CLOSE};
+    m.channel_close.reply_code = code;
+    m.channel_close.reply_text = amqp_bytes_of(text, len);
+    m.channel_close.class_id = (uint16_t)(method_id >> 16);
+    m.channel_close.method_id = (uint16_t)method_id;
+    channel_send(ch, &m);
+    ch->state = CHANNEL_CLOSING;
+    drop_incoming(ch);
+    channel_release(ch);
+}
+
 static void send_close_ok(struct channel *ch)
 {
     struct amqp_method m = {.id = AMQP_CHANNEL_CLOSE_OK};
-    connection_send_method(ch->conn, ch->id, &m);
+    channel_send(ch, &m);
 }
 
 static void handle_flow(struct channel *ch, const struct amqp_channel_flow *m)
@@ -54,15 +120,14 @@ static void handle_flow(struct channel *ch, const struct amqp_channel_flow *m)
     }
     struct amqp_method ok = {.id = AMQP_CHANNEL_FLOW_OK};
     ok.channel_flow_ok.active = true;
-    connection_send_method(ch->conn, ch->id, &ok);
+    channel_send(ch, &ok);
 }
 
-static void handle_method(struct channel *ch, const struct amqp_method *m)
+static void handle_channel_method(struct channel *ch, const struct amqp_method *m)
 {
-    struct connection *c = ch->conn;
     switch (m->id) {
     case AMQP_CHANNEL_OPEN:
-        connection_fail(c, AMQP_CHANNEL_ERROR, m->id, "second 'channel.open' seen");
+        connection_fail(ch->conn, AMQP_CHANNEL_ERROR, m->id, "second 'channel.open' seen");
         break;
     case AMQP_CHANNEL_CLOSE:
         send_close_ok(ch);
@@ -71,32 +136,157 @@ static void handle_method(struct channel *ch, const struct amqp_method *m)
     case AMQP_CHANNEL_FLOW:
         handle_flow(ch, &m->channel_flow);
         break;
-    default:
-        if ((m->id >> 16) == AMQP_CLASS_CONNECTION || (m->id >> 16) == AMQP_CLASS_CHANNEL)
-            connection_fail(c, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
-        else
-            connection_fail(c, AMQP_NOT_IMPLEMENTED, m->id, "'%s' is not supported yet",
-                            amqp_method_name(m->id));
+    default: /* close-ok, open-ok, flow-ok: not the client's to send here */
+        connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
+    }
+}
+
+static void handle_method(struct channel *ch, const struct amqp_method *m)
+{
+    switch (m->id >> 16) {
+    case AMQP_CLASS_CHANNEL: handle_channel_method(ch, m); break;
+    case AMQP_CLASS_EXCHANGE: channel_exchange_method(ch, m); break;
+    case AMQP_CLASS_QUEUE: channel_queue_method(ch, m); break;
+    case AMQP_CLASS_BASIC: channel_basic_method(ch, m); break;
+    case AMQP_CLASS_CONFIRM: channel_confirm_method(ch, m); break;
+    case AMQP_CLASS_TX: channel_tx_method(ch, m); break;
+    default: connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
     }
 }
 
 /* After we sent channel.close, methods are dropped but for close-ok, a crossing close, and a
- * reopen, which RabbitMQ still treats as a second channel.open. */
-static void handle_closing(struct channel *ch, const struct amqp_method *m)
+ * reopen, which RabbitMQ still treats as a second channel.open. Content still has to arrive in
+ * order, as RabbitMQ's frame assembler keeps running. */
+static void handle_closing_method(struct channel *ch, const struct amqp_method *m)
 {
     switch (m->id) {
-    case AMQP_CHANNEL_CLOSE_OK: channel_forget(ch); break;
-    case AMQP_CHANNEL_CLOSE: send_close_ok(ch); break;
+    case AMQP_CHANNEL_CLOSE_OK: channel_forget(ch); return;
+    case AMQP_CHANNEL_CLOSE: send_close_ok(ch); return;
     case AMQP_CHANNEL_OPEN:
         connection_fail(ch->conn, AMQP_CHANNEL_ERROR, m->id, "second 'channel.open' seen");
-        break;
-    default: break;
+        return;
+    default:
+        if (amqp_method_has_content(m->id)) {
+            ch->content_method = m->id;
+            ch->content = EXPECT_HEADER;
+        }
+    }
+}
+
+/* ---- content assembly: method, header, bodies ---- */
+
+static void begin_content(struct channel *ch, const struct amqp_method *m)
+{
+    const struct amqp_basic_publish *p = &m->basic_publish;
+    shortname_set(&ch->publish_exchange, p->exchange);
+    shortname_set(&ch->publish_routing_key, p->routing_key);
+    ch->publish_mandatory = p->mandatory;
+    ch->content_method = m->id;
+    ch->content = EXPECT_HEADER;
+}
+
+static void content_complete(struct channel *ch)
+{
+    struct message *msg = ch->incoming;
+    uint64_t size = ch->incoming_size;
+    ch->incoming = NULL;
+    ch->content = EXPECT_METHOD;
+    if (ch->state == CHANNEL_CLOSING) {
+        if (msg)
+            message_unref(msg);
+        return;
+    }
+    if (ch->content_method != AMQP_BASIC_PUBLISH) {
+        /* A client sent a server-only content method: refused once its content is in. */
+        if (msg)
+            message_unref(msg);
+        connection_fail(ch->conn, AMQP_COMMAND_INVALID, ch->content_method, "unimplemented method");
+        return;
+    }
+    if (!msg) {
+        channel_fail(ch, AMQP_PRECONDITION_FAILED, AMQP_BASIC_PUBLISH,
+                     "message size %llu is larger than configured max size %llu",
+                     (unsigned long long)size,
+                     (unsigned long long)ch->conn->broker->config.max_message_size);
+        return;
+    }
+    channel_publish(ch, msg);
+}
+
+static void handle_header(struct channel *ch, const struct amqp_frame *f)
+{
+    struct connection *c = ch->conn;
+    struct amqp_content_header h;
+    struct amqp_error err;
+    uint16_t class_id = amqp_get_u16(f->payload.ptr);
+    if (class_id != AMQP_CLASS_BASIC) {
+        connection_fail(c, AMQP_UNEXPECTED_FRAME, AMQP_BASIC_PUBLISH,
+                        "expected content header for class 60, got one for class %u instead",
+                        class_id);
+        return;
+    }
+    if (amqp_get_u16(f->payload.ptr + 2) != 0) {
+        connection_fail(c, AMQP_UNEXPECTED_FRAME, AMQP_BASIC_PUBLISH,
+                        "expected content header for class 60, got non content header frame instead");
+        return;
+    }
+    if (amqp_content_header_decode(f->payload, &h, &err)) {
+        connection_fail(c, AMQP_FRAME_ERROR, AMQP_BASIC_PUBLISH, "%s", err.text);
+        return;
+    }
+    ch->incoming_size = h.body_size;
+    ch->incoming_received = 0;
+    ch->incoming = NULL;
+    /* RabbitMQ refuses an oversized message once its body is in; its bytes are dropped. */
+    if (h.body_size <= c->broker->config.max_message_size && ch->state == CHANNEL_OPEN)
+        ch->incoming = message_new(shortname_bytes(&ch->publish_exchange),
+                                   shortname_bytes(&ch->publish_routing_key), f->payload,
+                                   &h.props, h.body_size);
+    ch->content = EXPECT_BODY;
+    if (h.body_size == 0)
+        content_complete(ch);
+}
+
+static void handle_body(struct channel *ch, const struct amqp_frame *f)
+{
+    uint64_t left = ch->incoming_size - ch->incoming_received;
+    if (f->payload.len > left) {
+        /* RabbitMQ would wait forever for a body that cannot end; we say what went wrong. */
+        connection_fail(ch->conn, AMQP_UNEXPECTED_FRAME, AMQP_BASIC_PUBLISH,
+                        "content body of %zu octets exceeds the %llu announced", f->payload.len,
+                        (unsigned long long)left);
+        return;
+    }
+    if (ch->incoming)
+        message_append_body(ch->incoming, f->payload);
+    ch->incoming_received += f->payload.len;
+    if (ch->incoming_received == ch->incoming_size)
+        content_complete(ch);
+}
+
+static void handle_content_frame(struct channel *ch, const struct amqp_frame *f)
+{
+    struct connection *c = ch->conn;
+    if (ch->content == EXPECT_HEADER && f->type != AMQP_FRAME_HEADER) {
+        connection_fail(c, AMQP_UNEXPECTED_FRAME, AMQP_BASIC_PUBLISH,
+                        "expected content header for class 60, got non content header frame instead");
+    } else if (ch->content == EXPECT_BODY && f->type != AMQP_FRAME_BODY) {
+        connection_fail(c, AMQP_UNEXPECTED_FRAME, AMQP_BASIC_PUBLISH,
+                        "expected content body, got non content body frame instead");
+    } else if (f->type == AMQP_FRAME_HEADER) {
+        handle_header(ch, f);
+    } else {
+        handle_body(ch, f);
     }
 }
 
 void channel_handle_frame(struct connection *c, const struct amqp_frame *f)
 {
     struct channel *ch = connection_channel(c, f->channel);
+    if (ch && ch->content != EXPECT_METHOD) {
+        handle_content_frame(ch, f);
+        return;
+    }
     if (f->type != AMQP_FRAME_METHOD) {
         connection_fail(c, AMQP_UNEXPECTED_FRAME, 0, "%s", NON_METHOD);
         return;
@@ -113,7 +303,16 @@ void channel_handle_frame(struct connection *c, const struct amqp_frame *f)
         else
             connection_fail(c, AMQP_CHANNEL_ERROR, m.id, "expected 'channel.open'");
     } else if (ch->state == CHANNEL_CLOSING) {
-        handle_closing(ch, &m);
+        handle_closing_method(ch, &m);
+    } else if (m.id == AMQP_BASIC_PUBLISH) {
+        /* RabbitMQ acts on a publish once its content is in; immediate is refused first. */
+        if (m.basic_publish.immediate)
+            connection_fail(c, AMQP_NOT_IMPLEMENTED, m.id, "immediate=true");
+        else
+            begin_content(ch, &m);
+    } else if (amqp_method_has_content(m.id)) {
+        ch->content_method = m.id; /* RabbitMQ waits for the content, then refuses it */
+        ch->content = EXPECT_HEADER;
     } else {
         handle_method(ch, &m);
     }

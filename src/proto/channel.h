@@ -1,10 +1,15 @@
-/* An AMQP channel: its lifecycle (open, flow, close) and the methods it carries. */
+/* An AMQP channel: lifecycle, content assembly, and the methods it maps onto the broker model. */
 #ifndef CHANNEL_H
 #define CHANNEL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "amqp_frame.h"
+#include "amqp_spec.h"
+#include "core/list.h"
+#include "model/message.h"
+#include "model/queue.h"
 
 struct connection;
 
@@ -13,14 +18,81 @@ enum channel_state {
     CHANNEL_CLOSING, /* we sent channel.close and wait for close-ok */
 };
 
+enum content_state { EXPECT_METHOD, EXPECT_HEADER, EXPECT_BODY };
+
+/* A name as it arrived in a shortstr, kept past the frame it came in. */
+struct shortname {
+    uint8_t len;
+    char data[255];
+};
+
+/* A message delivered (or got) and not yet acknowledged. */
+struct unacked {
+    uint64_t tag;
+    struct queue *queue; /* holds a reference */
+    struct queue_entry entry;
+    struct channel_consumer *consumer; /* NULL for basic.get or once cancelled */
+    bool settled;        /* acked inside the array, awaiting compaction */
+    uint8_t tx_action;   /* in a transaction: 1 + how to settle it at commit */
+};
+
+/* A publish held by an open transaction until commit. */
+struct tx_op {
+    struct list link;
+    struct message *msg;
+    bool mandatory;
+};
+
+struct channel_consumer {
+    struct consumer base; /* what the queue sees */
+    struct list link;     /* in channel.consumers */
+    struct channel *ch;
+    struct shortname tag;
+    bool no_ack;
+    uint16_t prefetch;    /* 0: unlimited */
+    uint32_t unacked;
+    struct amqp_bytes arguments; /* owned copy */
+};
+
 struct channel {
     struct connection *conn;
     uint16_t id;
     enum channel_state state;
+
+    struct list dirty_link; /* in connection.dirty_channels while confirms are owed */
+
+    enum content_state content;
+    uint32_t content_method;    /* the method the content belongs to */
+    struct shortname publish_exchange;
+    struct shortname publish_routing_key;
+    bool publish_mandatory;
+    struct message *incoming;   /* NULL while discarding an oversized body */
+    uint64_t incoming_size;
+    uint64_t incoming_received;
+
+    struct shortname last_queue; /* for methods that leave the queue name empty */
+
+    struct list consumers;
+    uint16_t consumer_prefetch; /* basic.qos global=false: for consumers created after it */
+    uint16_t channel_prefetch;  /* basic.qos global=true: for the whole channel */
+
+    uint64_t last_delivery_tag;
+    struct unacked *unacked;    /* sorted by tag; [unacked_head, unacked_len) in use */
+    size_t unacked_head, unacked_len, unacked_cap;
+    uint32_t unacked_count;     /* not settled */
+
+    bool confirm;
+    uint64_t publish_seq;       /* confirms: the last publish's sequence number */
+    uint64_t confirmed_seq;     /* the last one we acked */
+    bool tx;
+    struct list tx_ops;
 };
 
 /* A frame for a channel other than 0 on an open connection. */
 void channel_handle_frame(struct connection *c, const struct amqp_frame *f);
+/* The connection goes: requeue unacked messages, cancel consumers, free. */
 void channel_free(struct channel *ch);
+/* Sends what a run of input produced and could not send at once (coalesced confirms). */
+void channel_flush_confirms(struct channel *ch);
 
 #endif

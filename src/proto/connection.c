@@ -14,6 +14,7 @@
 #include "proto/channel.h"
 #include "proto/connection_internal.h"
 #include "proto/sasl.h"
+#include "model/vhost.h"
 
 #define READ_BUFFER_MIN 16384
 #define READ_ROOM_MIN 4096
@@ -27,6 +28,7 @@
 #define CONTENT_HEADER_MIN 14
 
 static void close_socket(struct connection *c, const char *reason);
+static void free_channels(struct connection *c);
 static void on_handshake_timeout(uv_timer_t *t);
 
 struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
@@ -47,6 +49,7 @@ struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
     uv_timer_init(loop, &c->heartbeat_timer);
     c->timer.data = c->heartbeat_timer.data = c;
     c->handles_open = 2;
+    list_init(&c->dirty_channels);
     uv_timer_start(&c->timer, on_handshake_timeout, broker->config.handshake_timeout_ms, 0);
     return c;
 }
@@ -80,6 +83,18 @@ void connection_set_channel(struct connection *c, uint16_t id, struct channel *c
     (*page)[id & 0xff] = ch;
 }
 
+/* Channels give back what they hold (unacked messages, consumers) and exclusive queues go,
+ * once, when the connection stops serving. */
+static void release_channels(struct connection *c)
+{
+    if (c->channels_released)
+        return;
+    c->channels_released = true;
+    free_channels(c);
+    if (c->vhost_obj)
+        vhost_delete_owned_queues(c->vhost_obj, c);
+}
+
 static void free_channels(struct connection *c)
 {
     for (int p = 0; p < 256; p++) {
@@ -110,7 +125,11 @@ static void send_start(struct connection *c)
     size_t table = amqp_table_begin(&props);
     size_t caps = amqp_table_begin_nested(&props, "capabilities");
     /* Only what works is advertised; later capabilities join as they are built. */
+    amqp_table_put_bool(&props, "publisher_confirms", true);
+    amqp_table_put_bool(&props, "basic.nack", true);
+    amqp_table_put_bool(&props, "consumer_cancel_notify", true);
     amqp_table_put_bool(&props, "authentication_failure_close", true);
+    amqp_table_put_bool(&props, "per_consumer_qos", true);
     amqp_table_end(&props, caps);
     char host[200] = "localhost", cluster[256];
     gethostname(host, sizeof host - 1);
@@ -289,7 +308,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 void connection_destroy(struct connection *c)
 {
-    free_channels(c);
+    release_channels(c);
     free(c->in);
     amqp_buf_free(&c->out);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -358,6 +377,7 @@ static void refuse_login(struct connection *c, struct amqp_bytes mechanism, stru
 static void handle_start_ok(struct connection *c, const struct amqp_connection_start_ok *m)
 {
     c->auth_failure_close = client_has_capability(m->client_properties, "authentication_failure_close");
+    c->consumer_cancel_notify = client_has_capability(m->client_properties, "consumer_cancel_notify");
     struct sasl_credentials cred;
     switch (sasl_parse(m->mechanism, m->response, &cred)) {
     case SASL_UNKNOWN_MECHANISM: doom(c, "unknown authentication mechanism"); return;
@@ -417,7 +437,7 @@ static void handle_tune_ok(struct connection *c, const struct amqp_connection_tu
 static void handle_open(struct connection *c, const struct amqp_connection_open *m)
 {
     struct amqp_bytes name = m->virtual_host;
-    if (!broker_find_vhost(c->broker, name.ptr, name.len)) {
+    if (!(c->vhost_obj = broker_find_vhost(c->broker, name.ptr, name.len))) {
         connection_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN, "vhost %.*s not found",
                         (int)name.len, name.ptr);
         return;
@@ -588,6 +608,14 @@ static bool frame_fault_is_fatal(const uint8_t *p, size_t len, uint32_t max_payl
            p[AMQP_FRAME_HEADER_SIZE + size] != AMQP_FRAME_END;
 }
 
+static void flush_confirms(struct connection *c)
+{
+    while (!list_empty(&c->dirty_channels)) {
+        struct channel *ch = list_entry(c->dirty_channels.next, struct channel, dirty_link);
+        channel_flush_confirms(ch);
+    }
+}
+
 static void process_input(struct connection *c)
 {
     size_t off = 0;
@@ -617,6 +645,9 @@ static void process_input(struct connection *c)
         off = c->in_len;
     memmove(c->in, c->in + off, c->in_len - off);
     c->in_len -= off;
+    flush_confirms(c);
+    if (c->state >= CONN_CLOSING)
+        release_channels(c);
 }
 
 void connection_read_buffer(struct connection *c, char **base, size_t *len)

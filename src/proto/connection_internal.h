@@ -6,6 +6,7 @@
 
 #include "amqp_frame.h"
 #include "amqp_spec.h"
+#include "core/list.h"
 #include "proto/connection.h"
 
 struct channel;
@@ -37,12 +38,16 @@ struct connection {
     uint32_t frame_max;
     uint16_t channel_max;
     uint16_t heartbeat;
-    bool auth_failure_close; /* client capability */
+    bool auth_failure_close; /* client capabilities */
+    bool consumer_cancel_notify;
+    struct vhost *vhost_obj;
     char user[256];
     char vhost[256];
 
     struct channel **channel_pages[256]; /* channel id -> channel, in pages of 256 */
     uint32_t channel_count;
+    bool channels_released;     /* the connection is closing: channels hold nothing any more */
+    struct list dirty_channels; /* channels owing publisher confirms, flushed per read */
 
     uv_timer_t timer;           /* handshake timeout, then the wait for close-ok */
     uv_timer_t heartbeat_timer; /* ticks at half the heartbeat interval */

@@ -267,6 +267,11 @@ def body_overrun_then_method(ctx):
     c = ctx.client("channel")
     c.send(publish())
     c.send(content_header_frame(1, 3))
+    if WARREN:
+        # RabbitMQ waits forever for a body that cannot end; Warren says so at once.
+        return expect_connection_close(
+            provoke(c, body_frame(1, b"abcde")), 505,
+            "UNEXPECTED_FRAME - content body of 5 octets exceeds the 3 announced", 60, 40)
     c.send(body_frame(1, b"abcde"))
     quiet = expect_quiet(c, 0.3)
     return f"overrun: {quiet}; then qos: " + expect_connection_close(

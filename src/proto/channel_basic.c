@@ -1,0 +1,572 @@
+/* The basic.*, confirm.* and tx.* methods: publish, consume, deliver, get, acknowledgements,
+ * prefetch, publisher confirms and transactions. */
+#include <stdlib.h>
+
+#include "amqp_wire.h"
+#include "core/token.h"
+#include "model/exchange.h"
+#include "model/vhost.h"
+#include "proto/channel_internal.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* ---- writing content ---- */
+
+/* A method with content: the method frame, the header as it was published, the body split to
+ * the negotiated frame size. */
+static void send_with_content(struct channel *ch, const struct amqp_method *m, const struct message *msg)
+{
+    struct connection *c = ch->conn;
+    channel_send(ch, m);
+    size_t start = amqp_frame_begin(&c->out, AMQP_FRAME_HEADER, ch->id);
+    amqp_buf_put(&c->out, msg->header.ptr, msg->header.len);
+    amqp_frame_finish(&c->out, start);
+    size_t chunk = c->frame_max - AMQP_FRAME_OVERHEAD;
+    for (uint64_t off = 0; off < msg->body_size; off += chunk) {
+        uint64_t n = msg->body_size - off < chunk ? msg->body_size - off : chunk;
+        start = amqp_frame_begin(&c->out, AMQP_FRAME_BODY, ch->id);
+        amqp_buf_put(&c->out, msg->body + off, (size_t)n);
+        amqp_frame_finish(&c->out, start);
+    }
+}
+
+/* ---- the unacked list, sorted by delivery tag ---- */
+
+static struct unacked *unacked_push(struct channel *ch)
+{
+    if (ch->unacked_head && ch->unacked_len == ch->unacked_cap) {
+        size_t live = ch->unacked_len - ch->unacked_head;
+        memmove(ch->unacked, ch->unacked + ch->unacked_head, live * sizeof *ch->unacked);
+        ch->unacked_head = 0;
+        ch->unacked_len = live;
+    }
+    if (ch->unacked_len == ch->unacked_cap) {
+        size_t cap = ch->unacked_cap ? ch->unacked_cap * 2 : 64;
+        struct unacked *u = realloc(ch->unacked, cap * sizeof *u);
+        if (!u)
+            abort();
+        ch->unacked = u;
+        ch->unacked_cap = cap;
+    }
+    struct unacked *u = &ch->unacked[ch->unacked_len++];
+    memset(u, 0, sizeof *u);
+    ch->unacked_count++;
+    return u;
+}
+
+static struct unacked *unacked_find(struct channel *ch, uint64_t tag)
+{
+    size_t lo = ch->unacked_head, hi = ch->unacked_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ch->unacked[mid].tag < tag)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < ch->unacked_len && ch->unacked[lo].tag == tag && !ch->unacked[lo].settled)
+        return &ch->unacked[lo];
+    return NULL;
+}
+
+static void unacked_compact(struct channel *ch)
+{
+    while (ch->unacked_head < ch->unacked_len && ch->unacked[ch->unacked_head].settled)
+        ch->unacked_head++;
+    if (ch->unacked_head == ch->unacked_len)
+        ch->unacked_head = ch->unacked_len = 0;
+}
+
+/* Ack (requeue=false, drop=false), reject (drop), or requeue one unacked message. */
+enum settle_how { SETTLE_ACK, SETTLE_DROP, SETTLE_REQUEUE };
+
+static void settle(struct channel *ch, struct unacked *u, enum settle_how how)
+{
+    u->settled = true;
+    ch->unacked_count--;
+    if (u->consumer)
+        u->consumer->unacked--;
+    if (how == SETTLE_REQUEUE)
+        queue_requeue(u->queue, &u->entry);
+    else
+        queue_settle(u->queue, &u->entry);
+    queue_unref(u->queue);
+}
+
+/* Consumers of this channel may have credit again: let their queues deliver. */
+static void dispatch_consumers(struct channel *ch)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &ch->consumers) {
+        struct channel_consumer *cc = list_entry(pos, struct channel_consumer, link);
+        if (ch->state != CHANNEL_OPEN)
+            return;
+        queue_dispatch(cc->base.queue);
+    }
+}
+
+/* ---- consumers, as the queue sees them ---- */
+
+static bool consumer_has_credit(struct consumer *base)
+{
+    struct channel_consumer *cc = container_of(base, struct channel_consumer, base);
+    struct channel *ch = cc->ch;
+    if (ch->state != CHANNEL_OPEN || ch->conn->state != CONN_OPEN)
+        return false;
+    if (cc->no_ack) /* RabbitMQ applies prefetch to acknowledged deliveries only */
+        return true;
+    return (cc->prefetch == 0 || cc->unacked < cc->prefetch) &&
+           (ch->channel_prefetch == 0 || ch->unacked_count < ch->channel_prefetch);
+}
+
+static void consumer_deliver(struct consumer *base, struct queue *q, struct queue_entry e)
+{
+    struct channel_consumer *cc = container_of(base, struct channel_consumer, base);
+    struct channel *ch = cc->ch;
+    uint64_t tag = ++ch->last_delivery_tag;
+    struct amqp_method m = {.id = AMQP_BASIC_DELIVER};
+    m.basic_deliver.consumer_tag = shortname_bytes(&cc->tag);
+    m.basic_deliver.delivery_tag = tag;
+    m.basic_deliver.redelivered = e.redelivered;
+    m.basic_deliver.exchange = e.msg->exchange;
+    m.basic_deliver.routing_key = e.msg->routing_key;
+    send_with_content(ch, &m, e.msg);
+    if (cc->no_ack) {
+        queue_settle(q, &e);
+        return;
+    }
+    queue_ref(q);
+    struct unacked *u = unacked_push(ch);
+    u->tag = tag;
+    u->queue = q;
+    u->entry = e;
+    u->consumer = cc;
+    cc->unacked++;
+}
+
+static void consumer_free(struct channel_consumer *cc)
+{
+    struct channel *ch = cc->ch;
+    for (size_t i = ch->unacked_head; i < ch->unacked_len; i++)
+        if (ch->unacked[i].consumer == cc)
+            ch->unacked[i].consumer = NULL;
+    list_remove(&cc->link);
+    free((void *)cc->arguments.ptr);
+    free(cc);
+}
+
+/* The queue is being deleted: tell the client if it listens for that (RabbitMQ's extension). */
+static void consumer_queue_deleted(struct consumer *base, struct queue *q)
+{
+    struct channel_consumer *cc = container_of(base, struct channel_consumer, base);
+    struct channel *ch = cc->ch;
+    queue_remove_consumer(q, base);
+    if (ch->conn->consumer_cancel_notify && ch->state == CHANNEL_OPEN) {
+        struct amqp_method m = {.id = AMQP_BASIC_CANCEL};
+        m.basic_cancel.consumer_tag = shortname_bytes(&cc->tag);
+        m.basic_cancel.no_wait = true;
+        channel_send(ch, &m);
+    }
+    consumer_free(cc);
+}
+
+static const struct consumer_ops channel_consumer_ops = {
+    .has_credit = consumer_has_credit,
+    .deliver = consumer_deliver,
+    .queue_deleted = consumer_queue_deleted,
+};
+
+static struct channel_consumer *find_consumer(struct channel *ch, struct amqp_bytes tag)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &ch->consumers) {
+        struct channel_consumer *cc = list_entry(pos, struct channel_consumer, link);
+        if (amqp_bytes_eq(shortname_bytes(&cc->tag), tag))
+            return cc;
+    }
+    return NULL;
+}
+
+/* Detaches the consumer from its queue (which may then auto-delete) and frees it. */
+static void cancel_consumer(struct channel *ch, struct channel_consumer *cc)
+{
+    struct queue *q = cc->base.queue;
+    bool delete_queue = queue_remove_consumer(q, &cc->base);
+    consumer_free(cc);
+    if (delete_queue && !q->deleted)
+        vhost_delete_queue(channel_vhost(ch), q);
+}
+
+static void basic_consume(struct channel *ch, const struct amqp_basic_consume *m)
+{
+    struct queue *q = channel_lookup_queue(ch, m->queue, AMQP_BASIC_CONSUME);
+    if (!q)
+        return;
+    char generated[64];
+    struct amqp_bytes tag = m->consumer_tag;
+    if (tag.len == 0) {
+        token_generate(generated, "amq.ctag-");
+        tag = amqp_cstr(generated);
+    } else if (find_consumer(ch, tag)) {
+        connection_fail(ch->conn, AMQP_NOT_ALLOWED, AMQP_BASIC_CONSUME,
+                        "attempt to reuse consumer tag '" NAME_FMT "'", NAME_ARG(tag));
+        return;
+    }
+    if (queue_has_exclusive_consumer(q) || (m->exclusive && q->consumer_count)) {
+        channel_fail(ch, AMQP_ACCESS_REFUSED, AMQP_BASIC_CONSUME,
+                     "queue '" NAME_FMT "' in vhost '%s' in exclusive use", NAME_ARG(q->name),
+                     ch->conn->vhost);
+        return;
+    }
+    struct channel_consumer *cc = calloc(1, sizeof *cc);
+    uint8_t *args = malloc(m->arguments.len ? m->arguments.len : 1);
+    if (!cc || !args)
+        abort();
+    memcpy(args, m->arguments.ptr, m->arguments.len);
+    cc->arguments = amqp_bytes_of(args, m->arguments.len);
+    cc->ch = ch;
+    shortname_set(&cc->tag, tag);
+    cc->no_ack = m->no_ack;
+    cc->prefetch = ch->consumer_prefetch;
+    list_push_back(&ch->consumers, &cc->link);
+    if (!m->no_wait) { /* consume-ok goes out before the first delivery */
+        struct amqp_method ok = {.id = AMQP_BASIC_CONSUME_OK};
+        ok.basic_consume_ok.consumer_tag = tag;
+        channel_send(ch, &ok);
+    }
+    queue_add_consumer(q, &cc->base, &channel_consumer_ops, m->exclusive);
+    queue_dispatch(q);
+}
+
+static void basic_cancel(struct channel *ch, const struct amqp_basic_cancel *m)
+{
+    struct channel_consumer *cc = find_consumer(ch, m->consumer_tag);
+    if (!m->no_wait) { /* RabbitMQ confirms the cancel of an unknown tag too */
+        struct amqp_method ok = {.id = AMQP_BASIC_CANCEL_OK};
+        ok.basic_cancel_ok.consumer_tag = m->consumer_tag;
+        channel_send(ch, &ok);
+    }
+    if (cc)
+        cancel_consumer(ch, cc);
+}
+
+static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
+{
+    struct queue *q = channel_lookup_queue(ch, m->queue, AMQP_BASIC_GET);
+    if (!q)
+        return;
+    struct queue_entry e;
+    if (!queue_get(q, &e)) {
+        struct amqp_method empty = {.id = AMQP_BASIC_GET_EMPTY};
+        empty.basic_get_empty.reserved_1 = AMQP_BYTES_LIT("");
+        channel_send(ch, &empty);
+        return;
+    }
+    uint64_t tag = ++ch->last_delivery_tag;
+    struct amqp_method ok = {.id = AMQP_BASIC_GET_OK};
+    ok.basic_get_ok.delivery_tag = tag;
+    ok.basic_get_ok.redelivered = e.redelivered;
+    ok.basic_get_ok.exchange = e.msg->exchange;
+    ok.basic_get_ok.routing_key = e.msg->routing_key;
+    ok.basic_get_ok.message_count = queue_message_count(q);
+    send_with_content(ch, &ok, e.msg);
+    if (m->no_ack) {
+        queue_settle(q, &e);
+        return;
+    }
+    queue_ref(q);
+    struct unacked *u = unacked_push(ch);
+    u->tag = tag;
+    u->queue = q;
+    u->entry = e;
+}
+
+/* ---- acknowledgements ---- */
+
+static void fail_unknown_tag(struct channel *ch, uint32_t method_id, uint64_t tag)
+{
+    channel_fail(ch, AMQP_PRECONDITION_FAILED, method_id, "unknown delivery tag %llu",
+                 (unsigned long long)tag);
+}
+
+/* Applies `how` to one tag or, with multiple, to every unsettled tag up to it (0: all).
+ * In a transaction the messages are only marked and settled at commit. */
+static void acknowledge(struct channel *ch, uint32_t method_id, uint64_t tag, bool multiple,
+                        enum settle_how how)
+{
+    if (!multiple || tag != 0) {
+        struct unacked *u = unacked_find(ch, tag);
+        if (!u || u->tx_action) {
+            fail_unknown_tag(ch, method_id, tag);
+            return;
+        }
+    }
+    size_t end = ch->unacked_len;
+    for (size_t i = ch->unacked_head; i < end; i++) {
+        struct unacked *u = &ch->unacked[i];
+        if (multiple ? (tag != 0 && u->tag > tag) : u->tag != tag)
+            continue;
+        if (u->settled || u->tx_action)
+            continue;
+        if (ch->tx)
+            u->tx_action = (uint8_t)(how + 1);
+        else
+            settle(ch, u, how);
+        if (!multiple)
+            break;
+    }
+    unacked_compact(ch);
+    dispatch_consumers(ch);
+}
+
+static void requeue_all(struct channel *ch)
+{
+    for (size_t i = ch->unacked_head; i < ch->unacked_len; i++)
+        if (!ch->unacked[i].settled)
+            settle(ch, &ch->unacked[i], SETTLE_REQUEUE);
+    unacked_compact(ch);
+}
+
+static void basic_recover(struct channel *ch, uint32_t method_id, bool requeue)
+{
+    /* RabbitMQ only implements recover with requeue. */
+    if (!requeue) {
+        connection_fail(ch->conn, AMQP_NOT_IMPLEMENTED, method_id, "requeue=false");
+        return;
+    }
+    requeue_all(ch);
+    if (method_id == AMQP_BASIC_RECOVER) {
+        struct amqp_method ok = {.id = AMQP_BASIC_RECOVER_OK};
+        channel_send(ch, &ok);
+    }
+}
+
+static void basic_qos(struct channel *ch, const struct amqp_basic_qos *m)
+{
+    /* RabbitMQ implements prefetch_count only; global picks channel-wide (not per connection). */
+    if (m->prefetch_size) {
+        connection_fail(ch->conn, AMQP_NOT_IMPLEMENTED, AMQP_BASIC_QOS, "prefetch_size!=0 (%u)",
+                        m->prefetch_size);
+        return;
+    }
+    if (m->global)
+        ch->channel_prefetch = m->prefetch_count;
+    else
+        ch->consumer_prefetch = m->prefetch_count;
+    struct amqp_method ok = {.id = AMQP_BASIC_QOS_OK};
+    channel_send(ch, &ok);
+    dispatch_consumers(ch);
+}
+
+void channel_basic_method(struct channel *ch, const struct amqp_method *m)
+{
+    switch (m->id) {
+    case AMQP_BASIC_QOS: basic_qos(ch, &m->basic_qos); break;
+    case AMQP_BASIC_CONSUME: basic_consume(ch, &m->basic_consume); break;
+    case AMQP_BASIC_CANCEL: basic_cancel(ch, &m->basic_cancel); break;
+    case AMQP_BASIC_GET: basic_get(ch, &m->basic_get); break;
+    case AMQP_BASIC_ACK:
+        acknowledge(ch, m->id, m->basic_ack.delivery_tag, m->basic_ack.multiple, SETTLE_ACK);
+        break;
+    case AMQP_BASIC_NACK:
+        acknowledge(ch, m->id, m->basic_nack.delivery_tag, m->basic_nack.multiple,
+                    m->basic_nack.requeue ? SETTLE_REQUEUE : SETTLE_DROP);
+        break;
+    case AMQP_BASIC_REJECT:
+        acknowledge(ch, m->id, m->basic_reject.delivery_tag, false,
+                    m->basic_reject.requeue ? SETTLE_REQUEUE : SETTLE_DROP);
+        break;
+    case AMQP_BASIC_RECOVER: basic_recover(ch, m->id, m->basic_recover.requeue); break;
+    case AMQP_BASIC_RECOVER_ASYNC: basic_recover(ch, m->id, m->basic_recover_async.requeue); break;
+    default: connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
+    }
+}
+
+/* ---- publishing ---- */
+
+struct route_ctx {
+    struct message *msg;
+    uint32_t queues;
+};
+
+static void enqueue(struct queue *q, void *arg)
+{
+    struct route_ctx *ctx = arg;
+    queue_publish(q, ctx->msg);
+    ctx->queues++;
+}
+
+static void send_return(struct channel *ch, struct message *msg)
+{
+    struct amqp_method m = {.id = AMQP_BASIC_RETURN};
+    m.basic_return.reply_code = AMQP_NO_ROUTE;
+    m.basic_return.reply_text = AMQP_BYTES_LIT("NO_ROUTE");
+    m.basic_return.exchange = msg->exchange;
+    m.basic_return.routing_key = msg->routing_key;
+    send_with_content(ch, &m, msg);
+}
+
+/* Routes and enqueues; false after failing the channel. Consumes the caller's reference. */
+static bool route(struct channel *ch, struct message *msg, bool mandatory)
+{
+    struct vhost *v = channel_vhost(ch);
+    struct exchange *x = vhost_find_exchange(v, msg->exchange);
+    bool ok = false;
+    if (!x) {
+        channel_fail(ch, AMQP_NOT_FOUND, AMQP_BASIC_PUBLISH, "no exchange '" NAME_FMT "' in vhost '%s'",
+                     NAME_ARG(msg->exchange), ch->conn->vhost);
+    } else if (x->internal) {
+        channel_fail(ch, AMQP_ACCESS_REFUSED, AMQP_BASIC_PUBLISH,
+                     "cannot publish to internal exchange '" NAME_FMT "' in vhost '%s'",
+                     NAME_ARG(msg->exchange), ch->conn->vhost);
+    } else if ((msg->props.flags & AMQP_BASIC_USER_ID_FLAG) &&
+               !amqp_bytes_eq_cstr(msg->props.user_id, ch->conn->user)) {
+        channel_fail(ch, AMQP_PRECONDITION_FAILED, AMQP_BASIC_PUBLISH,
+                     "user_id property set to '" NAME_FMT "' but authenticated user was '%s'",
+                     NAME_ARG(msg->props.user_id), ch->conn->user);
+    } else {
+        struct route_ctx ctx = {msg, 0};
+        exchange_route(x, msg, enqueue, &ctx);
+        if (ctx.queues == 0 && mandatory)
+            send_return(ch, msg);
+        ok = true;
+    }
+    message_unref(msg);
+    return ok;
+}
+
+static void mark_confirm_pending(struct channel *ch)
+{
+    if (list_empty(&ch->dirty_link))
+        list_push_back(&ch->conn->dirty_channels, &ch->dirty_link);
+}
+
+void channel_publish(struct channel *ch, struct message *msg)
+{
+    if (ch->tx) {
+        struct tx_op *op = calloc(1, sizeof *op);
+        if (!op)
+            abort();
+        op->msg = msg;
+        op->mandatory = ch->publish_mandatory;
+        list_push_back(&ch->tx_ops, &op->link);
+        return;
+    }
+    if (!route(ch, msg, ch->publish_mandatory))
+        return;
+    if (ch->confirm) {
+        ch->publish_seq++;
+        mark_confirm_pending(ch);
+    }
+}
+
+/* One basic.ack covers every publish since the last (multiple when it covers several). */
+void channel_flush_confirms(struct channel *ch)
+{
+    list_remove(&ch->dirty_link);
+    if (ch->state != CHANNEL_OPEN || ch->publish_seq == ch->confirmed_seq)
+        return;
+    struct amqp_method ack = {.id = AMQP_BASIC_ACK};
+    ack.basic_ack.delivery_tag = ch->publish_seq;
+    ack.basic_ack.multiple = ch->publish_seq - ch->confirmed_seq > 1;
+    channel_send(ch, &ack);
+    ch->confirmed_seq = ch->publish_seq;
+}
+
+/* ---- confirm.* and tx.* ---- */
+
+void channel_confirm_method(struct channel *ch, const struct amqp_method *m)
+{
+    if (m->id != AMQP_CONFIRM_SELECT) {
+        connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
+        return;
+    }
+    if (ch->tx) {
+        channel_fail(ch, AMQP_PRECONDITION_FAILED, m->id, "cannot switch from tx to confirm mode");
+        return;
+    }
+    ch->confirm = true;
+    if (!m->confirm_select.nowait) {
+        struct amqp_method ok = {.id = AMQP_CONFIRM_SELECT_OK};
+        channel_send(ch, &ok);
+    }
+}
+
+static void drop_tx_ops(struct channel *ch)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &ch->tx_ops) {
+        struct tx_op *op = list_entry(pos, struct tx_op, link);
+        list_remove(&op->link);
+        if (op->msg)
+            message_unref(op->msg);
+        free(op);
+    }
+}
+
+static void tx_commit(struct channel *ch)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &ch->tx_ops) {
+        struct tx_op *op = list_entry(pos, struct tx_op, link);
+        list_remove(&op->link);
+        struct message *msg = op->msg;
+        bool mandatory = op->mandatory;
+        free(op);
+        if (!route(ch, msg, mandatory)) {
+            drop_tx_ops(ch);
+            return;
+        }
+    }
+    for (size_t i = ch->unacked_head; i < ch->unacked_len; i++) {
+        struct unacked *u = &ch->unacked[i];
+        if (!u->settled && u->tx_action)
+            settle(ch, u, (enum settle_how)(u->tx_action - 1));
+    }
+    unacked_compact(ch);
+    struct amqp_method ok = {.id = AMQP_TX_COMMIT_OK};
+    channel_send(ch, &ok);
+    dispatch_consumers(ch);
+}
+
+static void tx_rollback(struct channel *ch)
+{
+    drop_tx_ops(ch);
+    for (size_t i = ch->unacked_head; i < ch->unacked_len; i++)
+        ch->unacked[i].tx_action = 0;
+    struct amqp_method ok = {.id = AMQP_TX_ROLLBACK_OK};
+    channel_send(ch, &ok);
+}
+
+void channel_tx_method(struct channel *ch, const struct amqp_method *m)
+{
+    if (m->id == AMQP_TX_SELECT) {
+        if (ch->confirm) {
+            channel_fail(ch, AMQP_PRECONDITION_FAILED, m->id, "cannot switch from confirm to tx mode");
+            return;
+        }
+        ch->tx = true;
+        struct amqp_method ok = {.id = AMQP_TX_SELECT_OK};
+        channel_send(ch, &ok);
+    } else if (m->id == AMQP_TX_COMMIT || m->id == AMQP_TX_ROLLBACK) {
+        if (!ch->tx)
+            channel_fail(ch, AMQP_PRECONDITION_FAILED, m->id, "channel is not transactional");
+        else if (m->id == AMQP_TX_COMMIT)
+            tx_commit(ch);
+        else
+            tx_rollback(ch);
+    } else {
+        connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
+    }
+}
+
+/* ---- the end of a channel ---- */
+
+void channel_release(struct channel *ch)
+{
+    while (!list_empty(&ch->consumers))
+        cancel_consumer(ch, list_entry(ch->consumers.next, struct channel_consumer, link));
+    requeue_all(ch);
+    drop_tx_ops(ch);
+    list_remove(&ch->dirty_link);
+}
