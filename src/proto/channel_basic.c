@@ -77,20 +77,49 @@ static void unacked_compact(struct channel *ch)
         ch->unacked_head = ch->unacked_len = 0;
 }
 
-/* Ack (requeue=false, drop=false), reject (drop), or requeue one unacked message. */
+/* Ack (settle), reject (drop) or requeue unacked messages in two steps: select and mark them
+ * first, then hand them back to their queues, because a requeue can deliver again at once
+ * and so grow or move the unacked array. */
 enum settle_how { SETTLE_ACK, SETTLE_DROP, SETTLE_REQUEUE };
 
-static void settle(struct channel *ch, struct unacked *u, enum settle_how how)
+struct settled_item {
+    struct queue *queue;
+    struct queue_entry entry;
+    bool requeue;
+};
+
+struct settlement {
+    struct settled_item *items;
+    size_t len, cap;
+};
+
+static void select_unacked(struct channel *ch, struct settlement *s, struct unacked *u,
+                           enum settle_how how)
 {
+    if (s->len == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        if (!(s->items = realloc(s->items, s->cap * sizeof *s->items)))
+            abort();
+    }
     u->settled = true;
     ch->unacked_count--;
     if (u->consumer)
         u->consumer->unacked--;
-    if (how == SETTLE_REQUEUE)
-        queue_requeue(u->queue, &u->entry);
-    else
-        queue_settle(u->queue, &u->entry);
-    queue_unref(u->queue);
+    s->items[s->len++] = (struct settled_item){u->queue, u->entry, how == SETTLE_REQUEUE};
+}
+
+static void apply_settlement(struct channel *ch, struct settlement *s)
+{
+    unacked_compact(ch);
+    for (size_t i = 0; i < s->len; i++) {
+        struct settled_item *item = &s->items[i];
+        if (item->requeue)
+            queue_requeue(item->queue, &item->entry);
+        else
+            queue_settle(item->queue, &item->entry);
+        queue_unref(item->queue);
+    }
+    free(s->items);
 }
 
 /* Consumers of this channel may have credit again: let their queues deliver. */
@@ -301,8 +330,8 @@ static void acknowledge(struct channel *ch, uint32_t method_id, uint64_t tag, bo
             return;
         }
     }
-    size_t end = ch->unacked_len;
-    for (size_t i = ch->unacked_head; i < end; i++) {
+    struct settlement s = {0};
+    for (size_t i = ch->unacked_head; i < ch->unacked_len; i++) {
         struct unacked *u = &ch->unacked[i];
         if (multiple ? (tag != 0 && u->tag > tag) : u->tag != tag)
             continue;
@@ -311,20 +340,21 @@ static void acknowledge(struct channel *ch, uint32_t method_id, uint64_t tag, bo
         if (ch->tx)
             u->tx_action = (uint8_t)(how + 1);
         else
-            settle(ch, u, how);
+            select_unacked(ch, &s, u, how);
         if (!multiple)
             break;
     }
-    unacked_compact(ch);
+    apply_settlement(ch, &s);
     dispatch_consumers(ch);
 }
 
 static void requeue_all(struct channel *ch)
 {
+    struct settlement s = {0};
     for (size_t i = ch->unacked_head; i < ch->unacked_len; i++)
         if (!ch->unacked[i].settled)
-            settle(ch, &ch->unacked[i], SETTLE_REQUEUE);
-    unacked_compact(ch);
+            select_unacked(ch, &s, &ch->unacked[i], SETTLE_REQUEUE);
+    apply_settlement(ch, &s);
 }
 
 static void basic_recover(struct channel *ch, uint32_t method_id, bool requeue)
@@ -518,12 +548,13 @@ static void tx_commit(struct channel *ch)
             return;
         }
     }
+    struct settlement s = {0};
     for (size_t i = ch->unacked_head; i < ch->unacked_len; i++) {
         struct unacked *u = &ch->unacked[i];
         if (!u->settled && u->tx_action)
-            settle(ch, u, (enum settle_how)(u->tx_action - 1));
+            select_unacked(ch, &s, u, (enum settle_how)(u->tx_action - 1));
     }
-    unacked_compact(ch);
+    apply_settlement(ch, &s);
     struct amqp_method ok = {.id = AMQP_TX_COMMIT_OK};
     channel_send(ch, &ok);
     dispatch_consumers(ch);

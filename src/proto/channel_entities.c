@@ -169,6 +169,10 @@ static bool exchange_equivalent(struct channel *ch, struct exchange *x,
 static void exchange_declare(struct channel *ch, const struct amqp_exchange_declare *m)
 {
     struct vhost *v = channel_vhost(ch);
+    if (m->exchange.len == 0) {
+        fail_default_exchange(ch, AMQP_EXCHANGE_DECLARE);
+        return;
+    }
     struct exchange *x = vhost_find_exchange(v, m->exchange);
     if (m->passive) {
         if (!x) {
@@ -177,16 +181,13 @@ static void exchange_declare(struct channel *ch, const struct amqp_exchange_decl
         }
     } else {
         enum exchange_type type;
-        if (m->exchange.len == 0) {
-            fail_default_exchange(ch, AMQP_EXCHANGE_DECLARE);
-            return;
-        }
         if (!exchange_type_parse(m->type, &type)) {
             connection_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_EXCHANGE_DECLARE,
-                            "unknown exchange type '" NAME_FMT "'", NAME_ARG(m->type));
+                            "invalid exchange type '" NAME_FMT "'", NAME_ARG(m->type));
             return;
         }
-        if (reserved_name(m->exchange)) {
+        /* The standard amq.* exchanges may be redeclared as they are; no new one may be. */
+        if (!x && reserved_name(m->exchange)) {
             channel_fail(ch, AMQP_ACCESS_REFUSED, AMQP_EXCHANGE_DECLARE,
                          "exchange name '" NAME_FMT "' contains reserved prefix 'amq.*'",
                          NAME_ARG(m->exchange));
@@ -213,7 +214,7 @@ static void exchange_delete(struct channel *ch, const struct amqp_exchange_delet
     }
     if (reserved_name(m->exchange)) {
         channel_fail(ch, AMQP_ACCESS_REFUSED, AMQP_EXCHANGE_DELETE,
-                     "operation not permitted on exchange '" NAME_FMT "' in vhost '%s'",
+                     "deletion of system exchange '" NAME_FMT "' in vhost '%s' not allowed",
                      NAME_ARG(m->exchange), ch->conn->vhost);
         return;
     }
@@ -305,8 +306,16 @@ static void queue_declare(struct channel *ch, const struct amqp_queue_declare *m
     char generated[32];
     struct queue *q;
     if (m->passive) {
-        if (!(q = channel_lookup_queue(ch, name, AMQP_QUEUE_DECLARE)))
+        /* queue.declare takes the name as given: no "last declared queue" shortcut. */
+        if (!(q = vhost_find_queue(v, name))) {
+            channel_fail(ch, AMQP_NOT_FOUND, AMQP_QUEUE_DECLARE, "no queue '" NAME_FMT "' in vhost '%s'",
+                         NAME_ARG(name), ch->conn->vhost);
             return;
+        }
+        if (owned_by_other(ch, q)) {
+            fail_locked(ch, AMQP_QUEUE_DECLARE, name);
+            return;
+        }
     } else {
         if (name.len == 0) {
             vhost_generate_queue_name(v, generated);
@@ -350,9 +359,9 @@ static struct exchange *binding_exchange(struct channel *ch, struct amqp_bytes n
 
 static void queue_bind(struct channel *ch, const struct amqp_queue_bind *m)
 {
-    struct queue *q = channel_lookup_queue(ch, m->queue, AMQP_QUEUE_BIND);
-    struct exchange *x = q ? binding_exchange(ch, m->exchange, AMQP_QUEUE_BIND) : NULL;
-    if (!x)
+    struct exchange *x = binding_exchange(ch, m->exchange, AMQP_QUEUE_BIND);
+    struct queue *q = x ? channel_lookup_queue(ch, m->queue, AMQP_QUEUE_BIND) : NULL;
+    if (!q)
         return;
     char why[300];
     if (x->type == EXCHANGE_HEADERS && !exchange_headers_args_valid(m->arguments, why, sizeof why)) {
@@ -366,13 +375,19 @@ static void queue_bind(struct channel *ch, const struct amqp_queue_bind *m)
     }
 }
 
+/* RabbitMQ's unbind succeeds whatever is missing, locked or not bound. */
 static void queue_unbind(struct channel *ch, const struct amqp_queue_unbind *m)
 {
-    struct queue *q = channel_lookup_queue(ch, m->queue, AMQP_QUEUE_UNBIND);
-    struct exchange *x = q ? binding_exchange(ch, m->exchange, AMQP_QUEUE_UNBIND) : NULL;
-    if (!x)
+    if (m->exchange.len == 0) {
+        fail_default_exchange(ch, AMQP_QUEUE_UNBIND);
         return;
-    exchange_unbind(x, q, m->routing_key, m->arguments); /* a missing binding is not an error */
+    }
+    struct vhost *v = channel_vhost(ch);
+    struct amqp_bytes name = m->queue.len ? m->queue : shortname_bytes(&ch->last_queue);
+    struct exchange *x = vhost_find_exchange(v, m->exchange);
+    struct queue *q = vhost_find_queue(v, name);
+    if (x && q)
+        exchange_unbind(x, q, m->routing_key, m->arguments);
     struct amqp_method ok = {.id = AMQP_QUEUE_UNBIND_OK};
     channel_send(ch, &ok);
 }
@@ -409,7 +424,7 @@ static void queue_delete(struct channel *ch, const struct amqp_queue_delete *m)
         }
         if (m->if_empty && queue_message_count(q)) {
             channel_fail(ch, AMQP_PRECONDITION_FAILED, AMQP_QUEUE_DELETE,
-                         "queue '" NAME_FMT "' in vhost '%s' is not empty", NAME_ARG(name),
+                         "queue '" NAME_FMT "' in vhost '%s' not empty", NAME_ARG(name),
                          ch->conn->vhost);
             return;
         }
