@@ -34,6 +34,7 @@ static void usage(FILE *out)
             "      --channel-max N        most channels per connection (default 2047)\n"
             "      --heartbeat SECONDS    heartbeat interval offered to clients (default 60)\n"
             "      --handshake-timeout MS time allowed to open a connection (default 10000)\n"
+            "      --max-message-size BYTES  largest message body accepted (default 134217728)\n"
             "  -l, --log-level LEVEL      debug, info, warning or error (default info)\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n");
@@ -51,7 +52,7 @@ static bool parse_number(const char *s, unsigned long long min, unsigned long lo
 }
 
 enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHANNEL_MAX,
-       OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT };
+       OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE };
 
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct broker_config *cfg)
@@ -67,6 +68,7 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
         {"channel-max", required_argument, NULL, OPT_CHANNEL_MAX},
         {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
         {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+        {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE_SIZE},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -112,6 +114,12 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
             if (!parse_number(optarg, 1, 3600000, &n))
                 goto bad;
             cfg->handshake_timeout_ms = n;
+            break;
+        case OPT_MAX_MESSAGE_SIZE:
+            /* RabbitMQ caps max_message_size at 512 MiB. */
+            if (!parse_number(optarg, 1, 512u << 20, &n))
+                goto bad;
+            cfg->max_message_size = n;
             break;
         case 'l': {
             int level = log_level_parse(optarg);

@@ -432,7 +432,7 @@ static void put_erlang_float(struct out *o, double v)
     plain[n] = '\0';
     if (v < 0)
         out_char(o, '-');
-    bool use_plain = fabs(v) < 9007199254740992.0 && strlen(plain) <= strlen(scientific);
+    bool use_plain = (v < 0 ? -v : v) < 9007199254740992.0 && strlen(plain) <= strlen(scientific);
     out_str(o, use_plain ? plain : scientific);
 }
 
@@ -489,12 +489,11 @@ static struct term compound(enum term_kind kind, struct term *items, size_t coun
     size_t len = 2;
     for (size_t i = 0; i < count; i++)
         len += items[i].len + (i ? 1 : 0);
-    return (struct term){.kind = kind,
-                         .tagged = kind == TERM_TUPLE && count > 1 && items[0].kind == TERM_ATOMIC &&
-                                   items[0].text[0] >= 'a' && items[0].text[0] <= 'z',
-                         .len = len,
-                         .items = items,
-                         .count = count};
+    /* our atoms are type names and true/false/undefined: lower-case first letters */
+    bool tagged = kind == TERM_TUPLE && count > 1 && items[0].kind == TERM_ATOMIC &&
+                  items[0].text[0] >= 'a' && items[0].text[0] <= 'z';
+    return (struct term){
+        .kind = kind, .tagged = tagged, .len = len, .items = items, .count = count};
 }
 
 static const char *field_type_name(char type)

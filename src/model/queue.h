@@ -73,11 +73,13 @@ void queue_dispatch(struct queue *q);
 bool queue_get(struct queue *q, struct queue_entry *out);
 /* An unacked entry is settled: acked, or rejected without requeue. Drops its reference. */
 void queue_settle(struct queue *q, struct queue_entry *e);
-/* An unacked entry goes back to its original position, marked redelivered; dispatches. */
+/* An unacked entry goes back to its original position, marked redelivered; dispatches, so the
+ * caller frees the holder's prefetch slot first. On a deleted queue the message is dropped. */
 void queue_requeue(struct queue *q, struct queue_entry *e);
 uint32_t queue_message_count(const struct queue *q); /* ready messages only, as RabbitMQ */
 uint32_t queue_purge(struct queue *q);                /* drops ready messages, returns how many */
 
+/* Does not dispatch: call queue_dispatch once the consumer may receive (after consume-ok). */
 void queue_add_consumer(struct queue *q, struct consumer *c, const struct consumer_ops *ops,
                         bool exclusive);
 /* Removes the consumer; returns true when that makes an auto-delete queue go (the caller

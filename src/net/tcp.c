@@ -9,6 +9,7 @@
 struct tcp_conn {
     uv_tcp_t handle;
     struct list link; /* in tcp_server.conns */
+    struct list dirty_link; /* in tcp_server.dirty while output waits for the flusher */
     struct tcp_server *server;
     struct connection *conn;
     struct amqp_buf inflight; /* bytes handed to uv_write; swapped with the connection's output */
@@ -19,6 +20,13 @@ struct tcp_conn {
 
 static void start_write(struct tcp_conn *t);
 
+static void drained(struct tcp_server *s)
+{
+    uv_close((uv_handle_t *)&s->flusher, NULL);
+    if (s->on_drained)
+        s->on_drained(s);
+}
+
 static void on_closed(uv_handle_t *h)
 {
     struct tcp_conn *t = h->data;
@@ -26,9 +34,10 @@ static void on_closed(uv_handle_t *h)
     connection_destroy(t->conn);
     amqp_buf_free(&t->inflight);
     list_remove(&t->link);
+    list_remove(&t->dirty_link);
     free(t);
-    if (--s->conn_count == 0 && s->stopping && s->on_drained)
-        s->on_drained(s);
+    if (--s->conn_count == 0 && s->stopping)
+        drained(s);
 }
 
 static void close_now(struct tcp_conn *t)
@@ -48,6 +57,8 @@ static void on_written(uv_write_t *req, int status)
         close_now(t);
         return;
     }
+    if (!t->closing)
+        connection_write_done(t->conn); /* may queue more: deliveries held back by a full buffer */
     if (connection_output(t->conn)->len)
         start_write(t);
     else if (t->closing)
@@ -71,15 +82,30 @@ static void start_write(struct tcp_conn *t)
     }
 }
 
+/* Output is written once per loop iteration, whoever queued it (a publish on one connection
+ * delivers on others), so many frames leave in one write. */
 static void io_flush(void *ctx)
 {
-    start_write(ctx);
+    struct tcp_conn *t = ctx;
+    if (list_empty(&t->dirty_link))
+        list_push_back(&t->server->dirty, &t->dirty_link);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    struct tcp_server *s = h->data;
+    while (!list_empty(&s->dirty)) {
+        struct tcp_conn *t = list_entry(s->dirty.next, struct tcp_conn, dirty_link);
+        list_remove(&t->dirty_link);
+        start_write(t);
+    }
 }
 
 static void io_close(void *ctx)
 {
     struct tcp_conn *t = ctx;
     t->closing = true;
+    list_remove(&t->dirty_link);
     uv_read_stop((uv_stream_t *)&t->handle);
     if (!t->writing && connection_output(t->conn)->len == 0)
         close_now(t);
@@ -159,6 +185,7 @@ static void on_connection(uv_stream_t *listener, int status)
     t->handle.data = t;
     t->write_req.data = t;
     t->server = s;
+    list_init(&t->dirty_link);
     amqp_buf_init(&t->inflight);
     if (uv_accept(listener, (uv_stream_t *)&t->handle) < 0) {
         uv_close((uv_handle_t *)&t->handle, free_unaccepted);
@@ -183,6 +210,7 @@ int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broke
     s->stopping = false;
     s->on_drained = NULL;
     list_init(&s->conns);
+    list_init(&s->dirty);
     struct sockaddr_storage addr;
     const char *bind = broker->config.bind;
     int rc = uv_ip4_addr(bind, broker->config.port, (struct sockaddr_in *)&addr);
@@ -197,6 +225,9 @@ int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broke
         uv_close((uv_handle_t *)&s->listener, NULL);
         return rc;
     }
+    uv_prepare_init(loop, &s->flusher);
+    s->flusher.data = s;
+    uv_prepare_start(&s->flusher, on_prepare);
     return 0;
 }
 
@@ -210,6 +241,6 @@ void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server 
         struct tcp_conn *t = list_entry(pos, struct tcp_conn, link);
         connection_shutdown(t->conn);
     }
-    if (s->conn_count == 0 && on_drained)
-        on_drained(s);
+    if (s->conn_count == 0)
+        drained(s);
 }

@@ -11,6 +11,8 @@
 
 struct tcp_server {
     uv_tcp_t listener;
+    uv_prepare_t flusher; /* writes what every connection queued, once per loop iteration */
+    struct list dirty;    /* connections with output to write */
     uv_loop_t *loop;
     struct broker *broker;
     struct list conns;

@@ -92,6 +92,8 @@ struct channel {
 void channel_handle_frame(struct connection *c, const struct amqp_frame *f);
 /* The connection goes: requeue unacked messages, cancel consumers, free. */
 void channel_free(struct channel *ch);
+/* The connection can take output again: let this channel's consumers' queues deliver. */
+void channel_resume_deliveries(struct channel *ch);
 /* Sends what a run of input produced and could not send at once (coalesced confirms). */
 void channel_flush_confirms(struct channel *ch);
 

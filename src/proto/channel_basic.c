@@ -134,6 +134,11 @@ static void dispatch_consumers(struct channel *ch)
     }
 }
 
+void channel_resume_deliveries(struct channel *ch)
+{
+    dispatch_consumers(ch);
+}
+
 /* ---- consumers, as the queue sees them ---- */
 
 static bool consumer_has_credit(struct consumer *base)
@@ -142,6 +147,10 @@ static bool consumer_has_credit(struct consumer *base)
     struct channel *ch = cc->ch;
     if (ch->state != CHANNEL_OPEN || ch->conn->state != CONN_OPEN)
         return false;
+    if (ch->conn->out.len >= CONNECTION_OUTPUT_HIGH) { /* back-pressure: resumed by write_done */
+        ch->conn->deliveries_held = true;
+        return false;
+    }
     if (cc->no_ack) /* RabbitMQ applies prefetch to acknowledged deliveries only */
         return true;
     return (cc->prefetch == 0 || cc->unacked < cc->prefetch) &&

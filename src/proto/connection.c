@@ -65,6 +65,20 @@ static void flush(struct connection *c)
         c->io.flush(c->io.ctx);
 }
 
+void connection_write_done(struct connection *c)
+{
+    if (!c->deliveries_held || c->state != CONN_OPEN || c->out.len >= CONNECTION_OUTPUT_HIGH)
+        return;
+    c->deliveries_held = false;
+    for (int p = 0; p < 256; p++) {
+        if (!c->channel_pages[p])
+            continue;
+        for (int i = 0; i < 256; i++)
+            if (c->channel_pages[p][i])
+                channel_resume_deliveries(c->channel_pages[p][i]);
+    }
+}
+
 /* ---- channels table: two levels of 256 so an id up to 65535 costs one small page ---- */
 
 struct channel *connection_channel(struct connection *c, uint16_t id)
@@ -116,6 +130,7 @@ void connection_send_method(struct connection *c, uint16_t channel, const struct
     amqp_method_encode(&c->out, m);
     amqp_frame_finish(&c->out, start);
     c->wrote_since_tick = true;
+    c->io.flush(c->io.ctx);
 }
 
 static void send_start(struct connection *c)

@@ -48,6 +48,7 @@ struct connection {
     uint32_t channel_count;
     bool channels_released;     /* the connection is closing: channels hold nothing any more */
     struct list dirty_channels; /* channels owing publisher confirms, flushed per read */
+    bool deliveries_held;       /* a consumer was refused credit because output was full */
 
     uv_timer_t timer;           /* handshake timeout, then the wait for close-ok */
     uv_timer_t heartbeat_timer; /* ticks at half the heartbeat interval */
@@ -57,6 +58,9 @@ struct connection {
     bool wrote_since_tick;
     int handles_open;           /* timers still to be closed before the struct is freed */
 };
+
+/* Output not yet handed to the socket beyond which deliveries wait (back-pressure). */
+#define CONNECTION_OUTPUT_HIGH (1u << 20)
 
 void connection_send_method(struct connection *c, uint16_t channel, const struct amqp_method *m);
 /* A connection exception: connection.close with code, "NAME - text" and the offending method
