@@ -1,6 +1,7 @@
 /* The exchange.* and queue.* methods of a channel: declare, bind, purge, delete, RabbitMQ's way. */
 #include <stdio.h>
 
+#include "amqp_erlang.h"
 #include "amqp_table.h"
 #include "model/exchange.h"
 #include "model/vhost.h"
@@ -22,30 +23,6 @@ static bool reserved_name(struct amqp_bytes name)
 static const char *yes_no(bool b)
 {
     return b ? "true" : "false";
-}
-
-/* Erlang's names for field types, as RabbitMQ prints them in equivalence errors. */
-static const char *field_type_name(char type)
-{
-    switch (type) {
-    case 't': return "bool";
-    case 'b': return "byte";
-    case 'B': return "unsignedbyte";
-    case 's': return "short";
-    case 'u': return "unsignedshort";
-    case 'I': return "signedint";
-    case 'i': return "unsignedint";
-    case 'l': return "long";
-    case 'f': return "float";
-    case 'd': return "double";
-    case 'D': return "decimal";
-    case 'S': return "longstr";
-    case 'x': return "binary";
-    case 'A': return "array";
-    case 'T': return "timestamp";
-    case 'F': return "table";
-    default: return "void";
-    }
 }
 
 static bool is_integer(const struct amqp_field *f, int64_t *v)
@@ -89,13 +66,13 @@ static void describe_field(char *out, size_t size, const struct amqp_field *f, b
     if (!present)
         snprintf(out, size, "none");
     else if (is_integer(f, &v))
-        snprintf(out, size, "the value '%lld' of type '%s'", (long long)v, field_type_name(f->type));
+        snprintf(out, size, "the value '%lld' of type '%s'", (long long)v, amqp_field_type_name(f->type));
     else if (f->type == 'S')
         snprintf(out, size, "the value '%.*s' of type 'longstr'", (int)f->v.bytes.len, f->v.bytes.ptr);
     else if (f->type == 't')
         snprintf(out, size, "the value '%s' of type 'bool'", yes_no(f->v.boolean));
     else
-        snprintf(out, size, "a value of type '%s'", field_type_name(f->type));
+        snprintf(out, size, "a value of type '%s'", amqp_field_type_name(f->type));
 }
 
 /* Returns false after failing the channel when a checked argument differs. */
