@@ -12,7 +12,9 @@ struct tcp_conn {
     struct list dirty_link; /* in tcp_server.dirty while output waits for the flusher */
     struct tcp_server *server;
     struct connection *conn;
-    struct amqp_buf inflight; /* bytes handed to uv_write; swapped with the connection's output */
+    struct output inflight; /* handed to uv_write; swapped with the connection's output */
+    uv_buf_t *iov;
+    unsigned iov_cap;
     uv_write_t write_req;
     bool writing;
     bool closing;
@@ -32,7 +34,8 @@ static void on_closed(uv_handle_t *h)
     struct tcp_conn *t = h->data;
     struct tcp_server *s = t->server;
     connection_destroy(t->conn);
-    amqp_buf_free(&t->inflight);
+    output_free(&t->inflight);
+    free(t->iov);
     list_remove(&t->link);
     list_remove(&t->dirty_link);
     free(t);
@@ -50,7 +53,7 @@ static void on_written(uv_write_t *req, int status)
 {
     struct tcp_conn *t = req->data;
     t->writing = false;
-    amqp_buf_reset(&t->inflight);
+    output_reset(&t->inflight);
     if (status < 0) {
         if (!t->closing)
             connection_read_eof(t->conn, uv_strerror(status));
@@ -59,7 +62,7 @@ static void on_written(uv_write_t *req, int status)
     }
     if (!t->closing)
         connection_write_done(t->conn); /* may queue more: deliveries held back by a full buffer */
-    if (connection_output(t->conn)->len)
+    if (output_len(connection_output(t->conn)))
         start_write(t);
     else if (t->closing)
         close_now(t);
@@ -67,15 +70,15 @@ static void on_written(uv_write_t *req, int status)
 
 static void start_write(struct tcp_conn *t)
 {
-    struct amqp_buf *out = connection_output(t->conn);
-    if (t->writing || out->len == 0 || uv_is_closing((uv_handle_t *)&t->handle))
+    struct output *out = connection_output(t->conn);
+    if (t->writing || output_len(out) == 0 || uv_is_closing((uv_handle_t *)&t->handle))
         return;
-    struct amqp_buf pending = *out; /* swap buffers: no copy, the old one is reused */
+    struct output pending = *out; /* swap buffers: no copy, the old one is reused */
     *out = t->inflight;
     t->inflight = pending;
-    uv_buf_t buf = uv_buf_init((char *)t->inflight.data, (unsigned)t->inflight.len);
+    unsigned n = output_iov(&t->inflight, &t->iov, &t->iov_cap);
     t->writing = true;
-    int rc = uv_write(&t->write_req, (uv_stream_t *)&t->handle, &buf, 1, on_written);
+    int rc = uv_write(&t->write_req, (uv_stream_t *)&t->handle, t->iov, n, on_written);
     if (rc < 0) {
         t->writing = false;
         close_now(t);
@@ -107,7 +110,7 @@ static void io_close(void *ctx)
     t->closing = true;
     list_remove(&t->dirty_link);
     uv_read_stop((uv_stream_t *)&t->handle);
-    if (!t->writing && connection_output(t->conn)->len == 0)
+    if (!t->writing && output_len(connection_output(t->conn)) == 0)
         close_now(t);
     else
         start_write(t);
@@ -167,7 +170,7 @@ static void connection_name(uv_tcp_t *h, char *out, size_t len)
 static void free_unaccepted(uv_handle_t *h)
 {
     struct tcp_conn *t = h->data;
-    amqp_buf_free(&t->inflight);
+    output_free(&t->inflight);
     free(t);
 }
 
@@ -186,7 +189,7 @@ static void on_connection(uv_stream_t *listener, int status)
     t->write_req.data = t;
     t->server = s;
     list_init(&t->dirty_link);
-    amqp_buf_init(&t->inflight);
+    output_init(&t->inflight);
     if (uv_accept(listener, (uv_stream_t *)&t->handle) < 0) {
         uv_close((uv_handle_t *)&t->handle, free_unaccepted);
         return;

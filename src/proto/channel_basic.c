@@ -13,20 +13,22 @@
 /* ---- writing content ---- */
 
 /* A method with content: the method frame, the header as it was published, the body split to
- * the negotiated frame size. */
-static void send_with_content(struct channel *ch, const struct amqp_method *m, const struct message *msg)
+ * the negotiated frame size and referenced rather than copied when large. */
+static void send_with_content(struct channel *ch, const struct amqp_method *m, struct message *msg)
 {
     struct connection *c = ch->conn;
     channel_send(ch, m);
-    size_t start = amqp_frame_begin(&c->out, AMQP_FRAME_HEADER, ch->id);
-    amqp_buf_put(&c->out, msg->header.ptr, msg->header.len);
-    amqp_frame_finish(&c->out, start);
+    size_t start = amqp_frame_begin(&c->out.bytes, AMQP_FRAME_HEADER, ch->id);
+    amqp_buf_put(&c->out.bytes, msg->header.ptr, msg->header.len);
+    amqp_frame_finish(&c->out.bytes, start);
     size_t chunk = c->frame_max - AMQP_FRAME_OVERHEAD;
     for (uint64_t off = 0; off < msg->body_size; off += chunk) {
         uint64_t n = msg->body_size - off < chunk ? msg->body_size - off : chunk;
-        start = amqp_frame_begin(&c->out, AMQP_FRAME_BODY, ch->id);
-        amqp_buf_put(&c->out, msg->body + off, (size_t)n);
-        amqp_frame_finish(&c->out, start);
+        amqp_buf_put_u8(&c->out.bytes, AMQP_FRAME_BODY);
+        amqp_buf_put_u16(&c->out.bytes, ch->id);
+        amqp_buf_put_u32(&c->out.bytes, (uint32_t)n);
+        output_put_message_bytes(&c->out, msg, msg->body + off, (size_t)n);
+        amqp_buf_put_u8(&c->out.bytes, AMQP_FRAME_END);
     }
 }
 
@@ -147,7 +149,7 @@ static bool consumer_has_credit(struct consumer *base)
     struct channel *ch = cc->ch;
     if (ch->state != CHANNEL_OPEN || ch->conn->state != CONN_OPEN)
         return false;
-    if (ch->conn->out.len >= CONNECTION_OUTPUT_HIGH) { /* back-pressure: resumed by write_done */
+    if (output_len(&ch->conn->out) >= CONNECTION_OUTPUT_HIGH) { /* back-pressure: resumed by write_done */
         ch->conn->deliveries_held = true;
         return false;
     }

@@ -42,7 +42,7 @@ struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
     c->io = *io;
     c->state = CONN_AWAIT_HEADER;
     snprintf(c->name, sizeof c->name, "%s", name);
-    amqp_buf_init(&c->out);
+    output_init(&c->out);
     /* Until tune-ok, frames are bounded by the protocol minimum, as in RabbitMQ. */
     c->frame_max = AMQP_FRAME_MIN_SIZE;
     uv_timer_init(loop, &c->timer);
@@ -54,20 +54,20 @@ struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
     return c;
 }
 
-struct amqp_buf *connection_output(struct connection *c)
+struct output *connection_output(struct connection *c)
 {
     return &c->out;
 }
 
 static void flush(struct connection *c)
 {
-    if (c->out.len)
+    if (output_len(&c->out))
         c->io.flush(c->io.ctx);
 }
 
 void connection_write_done(struct connection *c)
 {
-    if (!c->deliveries_held || c->state != CONN_OPEN || c->out.len >= CONNECTION_OUTPUT_HIGH)
+    if (!c->deliveries_held || c->state != CONN_OPEN || output_len(&c->out) >= CONNECTION_OUTPUT_HIGH)
         return;
     c->deliveries_held = false;
     for (int p = 0; p < 256; p++) {
@@ -126,9 +126,9 @@ static void free_channels(struct connection *c)
 
 void connection_send_method(struct connection *c, uint16_t channel, const struct amqp_method *m)
 {
-    size_t start = amqp_frame_begin(&c->out, AMQP_FRAME_METHOD, channel);
-    amqp_method_encode(&c->out, m);
-    amqp_frame_finish(&c->out, start);
+    size_t start = amqp_frame_begin(&c->out.bytes, AMQP_FRAME_METHOD, channel);
+    amqp_method_encode(&c->out.bytes, m);
+    amqp_frame_finish(&c->out.bytes, start);
     c->wrote_since_tick = true;
     c->io.flush(c->io.ctx);
 }
@@ -325,7 +325,7 @@ void connection_destroy(struct connection *c)
 {
     release_channels(c);
     free(c->in);
-    amqp_buf_free(&c->out);
+    output_free(&c->out);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->heartbeat_timer, on_handle_closed);
 }
@@ -355,7 +355,7 @@ static void on_heartbeat_tick(uv_timer_t *t)
         }
     }
     if (!c->wrote_since_tick && c->state != CONN_DOOMED) {
-        amqp_frame_put_heartbeat(&c->out);
+        amqp_frame_put_heartbeat(&c->out.bytes);
         flush(c);
     }
     c->wrote_since_tick = false;
@@ -608,7 +608,7 @@ static void read_protocol_header(struct connection *c, size_t *off)
 {
     *off = sizeof amqp_protocol_header;
     if (!protocol_header_accepted(c->in)) {
-        amqp_buf_put(&c->out, amqp_protocol_header, sizeof amqp_protocol_header);
+        amqp_buf_put(&c->out.bytes, amqp_protocol_header, sizeof amqp_protocol_header);
         close_socket(c, "unsupported protocol header");
         return;
     }

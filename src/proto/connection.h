@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "amqp_buf.h"
+#include "proto/output.h"
 #include "model/broker.h"
 
 struct connection;
@@ -28,7 +29,7 @@ void connection_read_buffer(struct connection *c, char **base, size_t *len);
 void connection_read_done(struct connection *c, size_t n);
 /* The peer closed the socket or it failed; the transport closes its side next. */
 void connection_read_eof(struct connection *c, const char *why);
-struct amqp_buf *connection_output(struct connection *c);
+struct output *connection_output(struct connection *c);
 /* A write finished: the connection may send what it held back while its output was full. */
 void connection_write_done(struct connection *c);
 /* The broker is stopping: close with 320 CONNECTION_FORCED (or drop, mid-handshake). */

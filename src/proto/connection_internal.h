@@ -33,7 +33,7 @@ struct connection {
     uint8_t *in; /* read buffer; frames are parsed in place */
     size_t in_len;
     size_t in_cap;
-    struct amqp_buf out;
+    struct output out;
 
     uint32_t frame_max;
     uint16_t channel_max;

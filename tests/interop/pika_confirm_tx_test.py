@@ -4,6 +4,7 @@
 import os
 import sys
 import time
+import uuid
 
 import pika
 import pika.exceptions
@@ -145,7 +146,8 @@ def check_confirm_burst(connection):
     expect(ready_count(channel, queue), BURST, "all %d confirmed messages are queued" % BURST)
     # A message routed to several queues is acked once, after all of them have it.
     queues = [channel.queue_declare("", exclusive=True).method.queue for _ in range(3)]
-    exchange = "amq.fanout"
+    exchange = "confirm-fanout-" + uuid.uuid4().hex[:12]
+    channel.exchange_declare(exchange, "fanout")
     for name in queues:
         channel.queue_bind(name, exchange, "")
     channel._impl.basic_publish(exchange, "", b"to three queues")
@@ -154,8 +156,7 @@ def check_confirm_burst(connection):
            "the fanout publish gets the next delivery tag, acked once")
     expect([ready_count(channel, name) for name in queues], [1, 1, 1],
            "the acked fanout message is in all three queues")
-    for name in queues:
-        channel.queue_unbind(name, exchange, "")
+    channel.exchange_delete(exchange)
     expect(channel.is_open, True, "the confirm channel stays open")
     channel.close()
 
@@ -281,7 +282,7 @@ def check_tx_returns(connection):
 
 def check_tx_acks(connection):
     channel = connection.channel()
-    name = "tx-acks-%d-%d" % (os.getpid(), int(time.time() * 1000))
+    name = "tx-acks-" + uuid.uuid4().hex[:12]
     queue = channel.queue_declare(name).method.queue
     channel.confirm_delivery()
     for body in (b"1", b"2", b"3", b"4"):

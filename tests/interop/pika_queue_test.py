@@ -144,17 +144,20 @@ def check_last_declared_queue(connection):
     channel.basic_publish("", name, b"last")
     expect(channel.queue_purge("").method.message_count, 1,
            "queue.purge with an empty name purges the last declared queue")
-    channel.queue_bind("", "amq.fanout", "")
-    channel.basic_publish("amq.fanout", "", b"via fanout")
+    fanout = unique("last-declared-fanout")
+    channel.exchange_declare(fanout, "fanout")
+    channel.queue_bind("", fanout, "")
+    channel.basic_publish(fanout, "", b"via fanout")
     method, _, body = channel.basic_get("", auto_ack=True)
     expect((method.routing_key, body) if method else None, ("", b"via fanout"),
            "queue.bind and basic.get with an empty name use the last declared queue")
-    channel.queue_unbind("", "amq.fanout", "")
-    channel.basic_publish("amq.fanout", "", b"unbound")
+    channel.queue_unbind("", fanout, "")
+    channel.basic_publish(fanout, "", b"unbound")
     expect(channel.basic_get(name, auto_ack=True)[0], None,
            "queue.unbind with an empty name unbinds the last declared queue")
     expect(channel.queue_delete("").method.message_count, 0,
            "queue.delete with an empty name deletes the last declared queue")
+    channel.exchange_delete(fanout)
     channel.close()
     expect(queue_state(connection, name), None, "the last declared queue was deleted")
     expect_channel_close(connection, lambda ch: ch.queue_declare("", passive=True), 404,
@@ -395,18 +398,19 @@ def check_nowait(connection):
     channel = connection.channel()
     impl = channel._impl
     impl.queue_declare(name, exclusive=True, callback=None)
-    impl.queue_bind(name, "amq.fanout", "")
+    fanout = unique("nowait-fanout")
+    channel.exchange_declare(fanout, "fanout")
+    impl.queue_bind(name, fanout, "")
     channel.confirm_delivery()
-    channel.basic_publish("amq.fanout", "", b"one")
+    channel.basic_publish(fanout, "", b"one")
     channel.basic_publish("", name, b"two")
     expect(declare_ok(channel.queue_declare(name, passive=True).method), (name, 2, 0),
            "queue.declare and queue.bind with nowait took effect")
-    impl.queue_unbind(name, "amq.fanout", "", callback=lambda frame: None)
+    impl.queue_unbind(name, fanout, "", callback=lambda frame: None)
     impl.queue_purge(name)
     expect(declare_ok(channel.queue_declare(name, passive=True).method), (name, 0, 0),
            "queue.purge with nowait emptied it")
-    channel.basic_publish("amq.fanout", "", b"unbound")
-    channel.basic_publish("", name, b"three")
+    channel.exchange_delete(fanout)
     impl.queue_delete(name)
     channel.queue_declare("", exclusive=True)  # a round trip: the nowait delete is done
     expect(queue_state(connection, name), None, "queue.delete with nowait deleted it")

@@ -1,0 +1,42 @@
+/* What a connection has queued for its socket: one contiguous buffer of frames, with large
+ * message bodies spliced in by reference (never copied) at the offsets they belong. */
+#ifndef OUTPUT_H
+#define OUTPUT_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "amqp_buf.h"
+#include "model/message.h"
+
+/* Bodies at least this large are referenced; smaller ones are cheaper to copy. */
+#define OUTPUT_REF_MIN 512
+
+struct output_ref {
+    size_t at;          /* offset in bytes where these octets go */
+    const uint8_t *ptr; /* inside msg */
+    size_t len;
+    struct message *msg; /* a reference, dropped by output_reset */
+};
+
+struct output {
+    struct amqp_buf bytes;
+    struct output_ref *refs;
+    size_t nrefs, cap;
+    size_t ref_bytes;
+};
+
+void output_init(struct output *o);
+void output_free(struct output *o);
+/* Drops the message references and empties it, keeping its memory. */
+void output_reset(struct output *o);
+static inline size_t output_len(const struct output *o)
+{
+    return o->bytes.len + o->ref_bytes;
+}
+/* Queues part of a message's bytes by reference, or copies them when they are small. */
+void output_put_message_bytes(struct output *o, struct message *m, const uint8_t *ptr, size_t len);
+/* The buffers to write, in order; *bufs grows as needed (free it with free()). */
+unsigned output_iov(const struct output *o, uv_buf_t **bufs, unsigned *cap);
+
+#endif
