@@ -1,6 +1,7 @@
 /* Warren's entry point: command line and environment, start-up, signals and orderly shutdown. */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,16 @@ bad:
     return 2;
 }
 
+/* Thousands of connections need thousands of descriptors: take all the hard limit allows. */
+static void raise_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static void on_drained(struct tcp_server *tcp)
 {
     struct server *s = (struct server *)((char *)tcp - offsetof(struct server, tcp));
@@ -168,6 +179,7 @@ int main(int argc, char **argv)
     if (status >= 0)
         return status;
     signal(SIGPIPE, SIG_IGN);
+    raise_file_limit();
 
     struct server s;
     s.loop = uv_default_loop();

@@ -18,6 +18,7 @@
 
 #define READ_BUFFER_MIN 16384
 #define READ_ROOM_MIN 4096
+#define READ_ROOM_MAX (256u << 10) /* a busy connection reads this much per system call */
 /* RabbitMQ holds a refused handshake or a fatal frame error this long before dropping TCP. */
 #define DOOMED_DELAY_MS 3000
 /* How long to wait for the peer's side of a close when no heartbeat bounds it. */
@@ -667,7 +668,7 @@ static void process_input(struct connection *c)
 
 void connection_read_buffer(struct connection *c, char **base, size_t *len)
 {
-    size_t need = READ_ROOM_MIN;
+    size_t need = c->read_room ? c->read_room : READ_ROOM_MIN;
     /* A partial frame whose header is in: make room for all of it at once. */
     if (c->state != CONN_AWAIT_HEADER && c->in_len >= AMQP_FRAME_HEADER_SIZE) {
         size_t frame = (size_t)amqp_get_u32(c->in + 3) + AMQP_FRAME_OVERHEAD;
@@ -686,6 +687,7 @@ void connection_read_buffer(struct connection *c, char **base, size_t *len)
     }
     *base = (char *)c->in + c->in_len;
     *len = c->in_cap - c->in_len;
+    c->read_offered = *len;
 }
 
 void connection_read_done(struct connection *c, size_t n)
@@ -693,6 +695,9 @@ void connection_read_done(struct connection *c, size_t n)
     c->read_since_check = true;
     if (c->state >= CONN_DOOMED)
         return;
+    /* A read that filled all the room offered: more is waiting, offer more next time. */
+    if (n == c->read_offered && c->read_room < READ_ROOM_MAX)
+        c->read_room = c->read_room ? c->read_room * 2 : READ_ROOM_MIN * 2;
     c->in_len += n;
     process_input(c);
     flush(c);

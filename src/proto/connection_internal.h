@@ -33,6 +33,8 @@ struct connection {
     uint8_t *in; /* read buffer; frames are parsed in place */
     size_t in_len;
     size_t in_cap;
+    size_t read_room;    /* free space offered to the next read; grows under load */
+    size_t read_offered; /* what the last read was offered */
     struct output out;
 
     uint32_t frame_max;

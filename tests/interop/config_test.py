@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Interop test: the command line and the RabbitMQ container variables (RABBITMQ_DEFAULT_USER,
+_PASS, _VHOST) set the default user and vhost, options win over the variables, and --help,
+--version, bad options and a taken port behave."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pika
+
+WARREN = os.environ.get("WARREN", "")
+failures = 0
+
+
+def check(ok, text):
+    global failures
+    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
+    failures += not ok
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+started = []
+
+
+def start(args, env_extra):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
+    env.update(env_extra)
+    proc = subprocess.Popen([WARREN, "--port", str(port)] + args, env=env,
+                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    started.append(proc)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("broker did not listen")
+
+
+def stop(proc):
+    proc.terminate()
+    check(proc.wait(10) == 0, "broker exits 0 on SIGTERM")
+
+
+def login(port, user, password, vhost):
+    try:
+        c = pika.BlockingConnection(pika.ConnectionParameters(
+            "127.0.0.1", port, vhost, pika.PlainCredentials(user, password),
+            connection_attempts=1, socket_timeout=5))
+        c.close()
+        return "ok"
+    except pika.exceptions.ProbableAuthenticationError:
+        return "refused"
+    except pika.exceptions.ProbableAccessDeniedError as e:  # pika's name for a 530 on open
+        return "closed 530" if "(530)" in str(e) else "access denied: %s" % e
+
+
+def main():
+    if not os.access(WARREN, os.X_OK):
+        print("FAIL: $WARREN is not the broker binary")
+        return 1
+    env = {"RABBITMQ_DEFAULT_USER": "alice", "RABBITMQ_DEFAULT_PASS": "s3cret",
+           "RABBITMQ_DEFAULT_VHOST": "dev"}
+    proc, port = start([], env)
+    check(login(port, "alice", "s3cret", "dev") == "ok", "environment user logs in to its vhost")
+    check(login(port, "guest", "guest", "dev") == "refused", "guest is not created then")
+    check(login(port, "alice", "s3cret", "/") == "closed 530", "vhost / does not exist then")
+    stop(proc)
+    proc, port = start(["--default-user", "bob", "--default-pass", "pw", "--default-vhost", "v"], env)
+    check(login(port, "bob", "pw", "v") == "ok", "options win over the environment")
+    check(login(port, "alice", "s3cret", "dev") == "refused", "the environment user is not made")
+    stop(proc)
+    out = subprocess.run([WARREN, "--help"], capture_output=True, text=True)
+    check(out.returncode == 0 and "--port" in out.stdout, "--help prints the options, exits 0")
+    out = subprocess.run([WARREN, "--version"], capture_output=True, text=True)
+    check(out.returncode == 0 and out.stdout.startswith("warren "), "--version: %r" % out.stdout.strip())
+    out = subprocess.run([WARREN, "--port", "x"], capture_output=True, text=True)
+    check(out.returncode == 2 and "invalid value" in out.stderr, "a bad option value exits 2")
+    proc, port = start([], {})
+    out = subprocess.run([WARREN, "--port", str(port)], capture_output=True, text=True, timeout=10)
+    check(out.returncode == 1 and "cannot listen" in out.stderr, "a taken port exits 1 and says so")
+    stop(proc)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    finally:
+        for p in started:  # never leave a broker behind, whatever failed
+            if p.poll() is None:
+                p.kill()
+                p.wait()
