@@ -244,12 +244,12 @@ static void route_direct(struct exchange *x, const struct message *m, struct rou
 {
     if (x->name.len == 0) {
         /* the default exchange's implicit binding of every queue by its name */
-        struct queue *q = vhost_find_queue(x->vhost, m->routing_key);
+        struct queue *q = vhost_find_queue(x->vhost, message_routing_key(m));
         if (q)
             visit_once(r, q);
         return;
     }
-    for (struct binding *b = map_get(&x->direct, m->routing_key.ptr, m->routing_key.len); b;
+    for (struct binding *b = map_get(&x->direct, message_routing_key(m).ptr, message_routing_key(m).len); b;
          b = b->next_same_key)
         visit_once(r, b->queue);
 }
@@ -264,8 +264,10 @@ static void route_headers(struct exchange *x, const struct message *m, struct ro
 {
     /* a message without the headers property matches as an empty table, as in RabbitMQ */
     struct amqp_bytes headers = {NULL, 0};
-    if (m->props.flags & AMQP_BASIC_HEADERS_FLAG)
-        headers = m->props.headers;
+    struct amqp_basic_properties props;
+    message_properties(m, &props);
+    if (props.flags & AMQP_BASIC_HEADERS_FLAG)
+        headers = props.headers;
     for (struct list *pos = x->bindings.next; pos != &x->bindings; pos = pos->next) {
         struct binding *b = list_entry(pos, struct binding, exchange_link);
         if (b->queue->route_stamp != r->stamp && headers_match(b->arguments, headers))
@@ -285,7 +287,7 @@ void exchange_route(struct exchange *x, const struct message *m,
         route_all(x, &r);
         break;
     case EXCHANGE_TOPIC:
-        topic_match(&x->topic, (const char *)m->routing_key.ptr, m->routing_key.len,
+        topic_match(&x->topic, (const char *)message_routing_key(m).ptr, message_routing_key(m).len,
                     visit_topic_binding, &r);
         break;
     case EXCHANGE_HEADERS:

@@ -3,31 +3,54 @@
 #ifndef MESSAGE_H
 #define MESSAGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "amqp_spec.h"
 #include "amqp_types.h"
 
+/* Kept small: a queued message costs this plus its bytes. Properties stay encoded in the
+ * content header (resent verbatim) and are decoded only where they are needed. */
 struct message {
     uint32_t refs;
-    struct amqp_bytes exchange;     /* the name it was published to */
-    struct amqp_bytes routing_key;
-    struct amqp_bytes header;       /* the content header payload as received, resent verbatim */
-    struct amqp_basic_properties props; /* decoded from header; slices point into it */
+    uint32_t header_len;
     uint64_t body_size;
-    uint64_t body_received;         /* while the body frames are arriving */
-    uint8_t *body;                  /* body_size octets, inside the same block */
+    uint8_t exchange_len;
+    uint8_t routing_key_len;
+    uint8_t data[]; /* body, then exchange, routing key and content header */
 };
 
-/* Copies exchange, routing key and header into one allocation with room for the body.
- * header must decode (the caller checked it) into props, whose slices point into header and
- * are re-pointed into the copy; props may be NULL to have the copied header decoded here.
- * The new message has one reference, the caller's. */
+/* Copies exchange, routing key and content header (a header frame's payload, already checked
+ * to decode) into one allocation with room for the body. */
 struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routing_key,
-                            struct amqp_bytes header, const struct amqp_basic_properties *props,
-                            uint64_t body_size);
-/* Appends a body frame's payload; the caller ensures it fits. */
-void message_append_body(struct message *m, struct amqp_bytes part);
+                            struct amqp_bytes header, uint64_t body_size);
+/* Copies part of the body, arriving in order, to its place. */
+void message_write_body(struct message *m, uint64_t offset, struct amqp_bytes part);
+
+static inline uint8_t *message_body(struct message *m)
+{
+    return m->data;
+}
+
+static inline struct amqp_bytes message_exchange(const struct message *m)
+{
+    return amqp_bytes_of(m->data + m->body_size, m->exchange_len);
+}
+
+static inline struct amqp_bytes message_routing_key(const struct message *m)
+{
+    return amqp_bytes_of(m->data + m->body_size + m->exchange_len, m->routing_key_len);
+}
+
+static inline struct amqp_bytes message_header(const struct message *m)
+{
+    return amqp_bytes_of(m->data + m->body_size + m->exchange_len + m->routing_key_len,
+                         m->header_len);
+}
+
+/* Decodes the basic properties; slices point into the message. */
+void message_properties(const struct message *m, struct amqp_basic_properties *out);
+
 static inline struct message *message_ref(struct message *m)
 {
     m->refs++;

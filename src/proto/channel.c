@@ -241,7 +241,7 @@ static void handle_header(struct channel *ch, const struct amqp_frame *f)
     if (h.body_size <= c->broker->config.max_message_size && ch->state == CHANNEL_OPEN)
         ch->incoming = message_new(shortname_bytes(&ch->publish_exchange),
                                    shortname_bytes(&ch->publish_routing_key), f->payload,
-                                   &h.props, h.body_size);
+                                   h.body_size);
     ch->content = EXPECT_BODY;
     if (h.body_size == 0)
         content_complete(ch);
@@ -258,7 +258,7 @@ static void handle_body(struct channel *ch, const struct amqp_frame *f)
         return;
     }
     if (ch->incoming)
-        message_append_body(ch->incoming, f->payload);
+        message_write_body(ch->incoming, ch->incoming_received, f->payload);
     ch->incoming_received += f->payload.len;
     if (ch->incoming_received == ch->incoming_size)
         content_complete(ch);

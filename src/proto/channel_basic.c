@@ -19,7 +19,8 @@ static void send_with_content(struct channel *ch, const struct amqp_method *m, s
     struct connection *c = ch->conn;
     channel_send(ch, m);
     size_t start = amqp_frame_begin(&c->out.bytes, AMQP_FRAME_HEADER, ch->id);
-    amqp_buf_put(&c->out.bytes, msg->header.ptr, msg->header.len);
+    struct amqp_bytes header = message_header(msg);
+    amqp_buf_put(&c->out.bytes, header.ptr, header.len);
     amqp_frame_finish(&c->out.bytes, start);
     size_t chunk = c->frame_max - AMQP_FRAME_OVERHEAD;
     for (uint64_t off = 0; off < msg->body_size; off += chunk) {
@@ -27,7 +28,7 @@ static void send_with_content(struct channel *ch, const struct amqp_method *m, s
         amqp_buf_put_u8(&c->out.bytes, AMQP_FRAME_BODY);
         amqp_buf_put_u16(&c->out.bytes, ch->id);
         amqp_buf_put_u32(&c->out.bytes, (uint32_t)n);
-        output_put_message_bytes(&c->out, msg, msg->body + off, (size_t)n);
+        output_put_message_bytes(&c->out, msg, message_body(msg) + off, (size_t)n);
         amqp_buf_put_u8(&c->out.bytes, AMQP_FRAME_END);
     }
 }
@@ -168,8 +169,8 @@ static void consumer_deliver(struct consumer *base, struct queue *q, struct queu
     m.basic_deliver.consumer_tag = shortname_bytes(&cc->tag);
     m.basic_deliver.delivery_tag = tag;
     m.basic_deliver.redelivered = e.redelivered;
-    m.basic_deliver.exchange = e.msg->exchange;
-    m.basic_deliver.routing_key = e.msg->routing_key;
+    m.basic_deliver.exchange = message_exchange(e.msg);
+    m.basic_deliver.routing_key = message_routing_key(e.msg);
     send_with_content(ch, &m, e.msg);
     if (cc->no_ack) {
         queue_settle(q, &e);
@@ -306,8 +307,8 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     struct amqp_method ok = {.id = AMQP_BASIC_GET_OK};
     ok.basic_get_ok.delivery_tag = tag;
     ok.basic_get_ok.redelivered = e.redelivered;
-    ok.basic_get_ok.exchange = e.msg->exchange;
-    ok.basic_get_ok.routing_key = e.msg->routing_key;
+    ok.basic_get_ok.exchange = message_exchange(e.msg);
+    ok.basic_get_ok.routing_key = message_routing_key(e.msg);
     ok.basic_get_ok.message_count = queue_message_count(q);
     send_with_content(ch, &ok, e.msg);
     if (m->no_ack) {
@@ -442,8 +443,8 @@ static void send_return(struct channel *ch, struct message *msg)
     struct amqp_method m = {.id = AMQP_BASIC_RETURN};
     m.basic_return.reply_code = AMQP_NO_ROUTE;
     m.basic_return.reply_text = AMQP_BYTES_LIT("NO_ROUTE");
-    m.basic_return.exchange = msg->exchange;
-    m.basic_return.routing_key = msg->routing_key;
+    m.basic_return.exchange = message_exchange(msg);
+    m.basic_return.routing_key = message_routing_key(msg);
     send_with_content(ch, &m, msg);
 }
 
@@ -451,20 +452,24 @@ static void send_return(struct channel *ch, struct message *msg)
 static bool route(struct channel *ch, struct message *msg, bool mandatory)
 {
     struct vhost *v = channel_vhost(ch);
-    struct exchange *x = vhost_find_exchange(v, msg->exchange);
+    struct amqp_bytes name = message_exchange(msg);
+    struct exchange *x = vhost_find_exchange(v, name);
+    struct amqp_basic_properties props = {0};
+    if (amqp_get_u16(message_header(msg).ptr + 12) & AMQP_BASIC_USER_ID_FLAG)
+        message_properties(msg, &props); /* rare: only then is user_id checked */
     bool ok = false;
     if (!x) {
         channel_fail(ch, AMQP_NOT_FOUND, AMQP_BASIC_PUBLISH, "no exchange '" NAME_FMT "' in vhost '%s'",
-                     NAME_ARG(msg->exchange), ch->conn->vhost);
+                     NAME_ARG(name), ch->conn->vhost);
     } else if (x->internal) {
         channel_fail(ch, AMQP_ACCESS_REFUSED, AMQP_BASIC_PUBLISH,
                      "cannot publish to internal exchange '" NAME_FMT "' in vhost '%s'",
-                     NAME_ARG(msg->exchange), ch->conn->vhost);
-    } else if ((msg->props.flags & AMQP_BASIC_USER_ID_FLAG) &&
-               !amqp_bytes_eq_cstr(msg->props.user_id, ch->conn->user)) {
+                     NAME_ARG(name), ch->conn->vhost);
+    } else if ((props.flags & AMQP_BASIC_USER_ID_FLAG) &&
+               !amqp_bytes_eq_cstr(props.user_id, ch->conn->user)) {
         channel_fail(ch, AMQP_PRECONDITION_FAILED, AMQP_BASIC_PUBLISH,
                      "user_id property set to '" NAME_FMT "' but authenticated user was '%s'",
-                     NAME_ARG(msg->props.user_id), ch->conn->user);
+                     NAME_ARG(props.user_id), ch->conn->user);
     } else {
         struct route_ctx ctx = {msg, 0};
         exchange_route(x, msg, enqueue, &ctx);

@@ -72,12 +72,12 @@ static struct message *message_with(const char *routing_key, const struct amqp_b
     ck_assert_int_eq(
         amqp_content_header_decode(amqp_bytes_of(encoded.data, encoded.len), &decoded, NULL), 0);
     struct message *m = message_new(AMQP_BYTES_LIT("x"), amqp_cstr(routing_key),
-                                    amqp_bytes_of(encoded.data, encoded.len), &decoded.props, 2);
+                                    amqp_bytes_of(encoded.data, encoded.len), 2);
     /* the message must not point into the buffer it was copied from */
     memset(encoded.data, 0xEE, encoded.len);
     amqp_buf_free(&encoded);
-    message_append_body(m, AMQP_BYTES_LIT("h"));
-    message_append_body(m, AMQP_BYTES_LIT("i"));
+    message_write_body(m, 0, AMQP_BYTES_LIT("h"));
+    message_write_body(m, 1, AMQP_BYTES_LIT("i"));
     return m;
 }
 
@@ -465,16 +465,18 @@ START_TEST(test_message_copy)
     struct amqp_bytes h = strings_table("a", "1", NULL);
     struct message *m = message_with("rk", &h);
     ck_assert_uint_eq(m->refs, 1);
-    ck_assert(amqp_bytes_eq_cstr(m->exchange, "x"));
-    ck_assert(amqp_bytes_eq_cstr(m->routing_key, "rk"));
+    ck_assert(amqp_bytes_eq_cstr(message_exchange(m), "x"));
+    ck_assert(amqp_bytes_eq_cstr(message_routing_key(m), "rk"));
     ck_assert_uint_eq(m->body_size, 2);
-    ck_assert_uint_eq(m->body_received, 2);
-    ck_assert_mem_eq(m->body, "hi", 2);
-    /* props slices point into the message's own copy of the header */
-    ck_assert(m->props.flags & AMQP_BASIC_HEADERS_FLAG);
-    ck_assert(m->props.headers.ptr >= m->header.ptr &&
-              m->props.headers.ptr + m->props.headers.len <= m->header.ptr + m->header.len);
-    ck_assert(amqp_bytes_eq(m->props.headers, h));
+    ck_assert_mem_eq(message_body(m), "hi", 2);
+    /* decoded properties point into the message's own copy of the header */
+    struct amqp_basic_properties props;
+    message_properties(m, &props);
+    struct amqp_bytes header = message_header(m);
+    ck_assert(props.flags & AMQP_BASIC_HEADERS_FLAG);
+    ck_assert(props.headers.ptr >= header.ptr &&
+              props.headers.ptr + props.headers.len <= header.ptr + header.len);
+    ck_assert(amqp_bytes_eq(props.headers, h));
     message_ref(m);
     message_unref(m);
     ck_assert_uint_eq(m->refs, 1);

@@ -98,18 +98,17 @@ static struct message *msg(unsigned n)
 {
     char body[16];
     int len = snprintf(body, sizeof body, "%u", n);
-    struct amqp_basic_properties props = {0};
     struct message *m =
         message_new(AMQP_BYTES_LIT(""), AMQP_BYTES_LIT("k"),
-                    AMQP_BYTES_LIT("\0\x3c\0\0\0\0\0\0\0\0\0\0\0\0"), &props, (uint64_t)len);
-    message_append_body(m, amqp_bytes_of(body, (size_t)len));
+                    AMQP_BYTES_LIT("\0\x3c\0\0\0\0\0\0\0\0\0\0\0\0"), (uint64_t)len);
+    message_write_body(m, 0, amqp_bytes_of(body, (size_t)len));
     return m;
 }
 
-static unsigned number_of(const struct message *m)
+static unsigned number_of(struct message *m)
 {
     char body[16] = {0};
-    memcpy(body, m->body, m->body_size);
+    memcpy(body, message_body(m), m->body_size);
     return (unsigned)strtoul(body, NULL, 10);
 }
 
