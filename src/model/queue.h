@@ -15,9 +15,9 @@ struct consumer;
 
 /* One message in a queue, or out with a consumer awaiting its ack. */
 struct queue_entry {
-    struct message *msg; /* a reference owned by whoever holds the entry */
-    uint64_t seq;        /* position in the queue: a requeued entry goes back where it was */
-    bool redelivered;
+    struct message *msg;      /* a reference owned by whoever holds the entry */
+    uint64_t seq : 63;        /* position in the queue: a requeued entry goes back where it was */
+    uint64_t redelivered : 1; /* 16 bytes an entry: a backlog of millions stays small */
 };
 
 /* What a queue needs from a consumer; the channel implements it (the model knows no frames). */
