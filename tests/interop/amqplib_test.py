@@ -3,12 +3,12 @@
 
 import os
 import shutil
-import subprocess
 import sys
 
-SKIP = 77
+from checks import SKIP, TESTS_DIR, run_program
+
 TIMEOUT_SECONDS = 60
-NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+NODE_DIR = os.path.join(TESTS_DIR, "node")
 # amqplib is installed beside the script, where node's require() finds it.
 INSTALL_COMMAND = "npm ci --prefix %s" % NODE_DIR
 
@@ -22,13 +22,7 @@ def main():
         print("SKIP: amqplib is not installed; run: %s" % INSTALL_COMMAND)
         return SKIP
     command = [node, os.path.join(NODE_DIR, "amqplib_test.js")]
-    print("running %s" % " ".join(command), flush=True)
-    try:
-        return subprocess.run(command, cwd=NODE_DIR, stdin=subprocess.DEVNULL,
-                              timeout=TIMEOUT_SECONDS).returncode
-    except subprocess.TimeoutExpired:
-        print("FAIL: amqplib_test.js did not finish within %d s" % TIMEOUT_SECONDS)
-        return 1
+    return run_program(command, "amqplib_test.js", TIMEOUT_SECONDS, cwd=NODE_DIR)
 
 
 if __name__ == "__main__":

@@ -1,41 +1,24 @@
 #!/usr/bin/python3
 """Interop test: amqp-tools (rabbitmq-c CLIs) declare, publish, get, consume and delete queues."""
 
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 
 import pika
 
-SKIP = 77
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = os.environ.get("AMQP_PORT", "5672")
-SERVER = ("--server", HOST, "--port", PORT)
+from checks import (HOST, PORT, SKIP, WAIT_SECONDS, check, exit_status, fresh_name,
+                    pika_connection, wait_for_value)
+
+SERVER = ("--server", HOST, "--port", str(PORT))
 TIMEOUT_SECONDS = 10
-WAIT_SECONDS = 5.0
 TOOLS = ("amqp-declare-queue", "amqp-publish", "amqp-get", "amqp-consume", "amqp-delete-queue")
 # amqp-get exits with 2 when basic.get answers get-empty.
 GET_EMPTY_STATUS = 2
 SERVER_NAMED_NOTE = re.compile(r"Server provided queue name: amq\.gen-[A-Za-z0-9_-]{22}\n")
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def unique(what):
-    return "amqptools-%s-%s" % (what, uuid.uuid4().hex[:12])
 
 
 def tool(name, *options, stdin_text=None):
@@ -58,12 +41,6 @@ def channel_error(method, code, text):
     return "%s: server channel error %d, message: %s\n" % (method, code, text)
 
 
-def pika_connection():
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, int(PORT), credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5))
-
-
 def check_declare(queue):
     check_result("declare %s prints its name" % queue,
                  tool("amqp-declare-queue", "--queue", queue), 0, queue + "\n")
@@ -84,7 +61,7 @@ def check_declare_errors(queue):
                                "PRECONDITION_FAILED - inequivalent arg 'durable' for queue "
                                "'%s' in vhost '/': received 'true' but current is 'false'"
                                % queue))
-    reserved = "amq." + unique("reserved")
+    reserved = "amq." + fresh_name("amqptools-reserved")
     check_result("declare %s is refused with 403" % reserved,
                  tool("amqp-declare-queue", "--queue", reserved), 1, "",
                  channel_error("queue.declare", 403,
@@ -134,7 +111,7 @@ def check_get(queue):
     check_result("amqp-get prints the body", tool("amqp-get", "--queue", queue), 0, "got it")
     check_result("amqp-get on an empty queue exits 2 silently",
                  tool("amqp-get", "--queue", queue), GET_EMPTY_STATUS, "")
-    missing = unique("missing")
+    missing = fresh_name("amqptools-missing")
     check_result("amqp-get on a missing queue: 404",
                  tool("amqp-get", "--queue", missing), 1, "",
                  channel_error("basic.get", 404,
@@ -194,12 +171,7 @@ def passive_declare(queue):
 
 
 def wait_for_consumer(queue):
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if passive_declare(queue) == (0, 1):
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_for_value(lambda: passive_declare(queue), (0, 1)) == (0, 1)
 
 
 def start_consumer(output, *options):
@@ -222,7 +194,7 @@ def finish_consumer(consumer, output):
 
 def check_consume_bound(queue):
     """amqp-consume --exchange declares the queue auto-delete and binds it to amq.direct."""
-    key = unique("key")
+    key = fresh_name("amqptools-key")
     with tempfile.NamedTemporaryFile("r") as output:
         consumer = start_consumer(output, "--queue", queue, "--exchange", "amq.direct",
                                   "--routing-key", key, "--count", "2")
@@ -242,10 +214,7 @@ def check_consume_bound(queue):
         check(got == (0, "", "", "via\n|exchange\n|"),
               "the bound consumer got 'via', 'exchange' and exited 0 (got %r)" % (got,))
     expected = (404, "NOT_FOUND - no queue '%s' in vhost '/'" % queue)
-    deadline = time.monotonic() + WAIT_SECONDS
-    while passive_declare(queue) != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    got = passive_declare(queue)
+    got = wait_for_value(lambda: passive_declare(queue), expected)
     check(got == expected, "the auto-delete queue went with its consumer: passive declare %r "
           "(got %r)" % (expected, got))
 
@@ -253,7 +222,7 @@ def check_consume_bound(queue):
 def check_consume_exclusive_no_ack():
     """A server-named exclusive queue: publish until the consumer has bound it, then one
     message ends it."""
-    key = unique("key")
+    key = fresh_name("amqptools-key")
     with tempfile.NamedTemporaryFile("r") as output:
         consumer = start_consumer(output, "--exclusive", "--no-ack", "--exchange", "amq.direct",
                                   "--routing-key", key, "--count", "1")
@@ -272,13 +241,13 @@ def check_consume_exclusive_no_ack():
 
 
 def check_publish_errors():
-    missing = unique("exchange")
+    missing = fresh_name("amqptools-exchange")
     check_result("publish to a missing exchange: 404 on channel close",
                  tool("amqp-publish", "--exchange", missing, "--routing-key", "x",
                       "--body", "lost"), 1, "",
                  channel_error("closing channel", 404,
                                "NOT_FOUND - no exchange '%s' in vhost '/'" % missing))
-    missing_queue = unique("missing")
+    missing_queue = fresh_name("amqptools-missing")
     check_result("consume from a missing queue: 404",
                  tool("amqp-consume", "--queue", missing_queue, "--", "cat"), 1, "",
                  channel_error("basic.consume", 404,
@@ -290,8 +259,8 @@ def main():
     if missing:
         print("SKIP: %s not found (install the amqp-tools package)" % ", ".join(missing))
         return SKIP
-    queue = unique("queue")
-    bound_queue = unique("bound")
+    queue = fresh_name("amqptools-queue")
+    bound_queue = fresh_name("amqptools-bound")
     try:
         check_declare(queue)
         check_declare_errors(queue)
@@ -308,7 +277,7 @@ def main():
     finally:
         for name in (queue, bound_queue):
             tool("amqp-delete-queue", "--queue", name)
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

@@ -1,25 +1,13 @@
 #!/usr/bin/python3
 """Interop test: amqp-tools (rabbitmq-c CLIs) log in, open/close a channel, get refused properly."""
 
-import os
 import shutil
 import subprocess
 import sys
 
-SKIP = 77
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = os.environ.get("AMQP_PORT", "5672")
+from checks import HOST, PORT, SKIP, check, exit_status
+
 TIMEOUT_SECONDS = 10
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
 
 
 def publish_nothing(*options):
@@ -53,14 +41,14 @@ def main():
     if shutil.which("amqp-publish") is None:
         print("SKIP: amqp-publish not found (install the amqp-tools package)")
         return SKIP
-    server = ("--server", HOST, "--port", PORT)
+    server = ("--server", HOST, "--port", str(PORT))
     check_succeeds("login and channel open/close", *server)
     check_succeeds("login with heartbeat 7", *server, "--heartbeat", "7")
     check_succeeds("login by URL", "--url", "amqp://guest:guest@%s:%s/%%2f" % (HOST, PORT))
     check_refused("wrong password", 403, "ACCESS_REFUSED", *server, "--password", "wrong")
     check_refused("unknown vhost", 530, "NOT_ALLOWED", *server, "--vhost", "no-such-vhost")
     check_succeeds("login after refusals", *server)
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

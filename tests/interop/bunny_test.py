@@ -6,9 +6,10 @@ import shutil
 import subprocess
 import sys
 
-SKIP = 77
+from checks import SKIP, TESTS_DIR, run_program
+
 TIMEOUT_SECONDS = 60
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ruby", "bunny_test.rb")
+SCRIPT = os.path.join(TESTS_DIR, "ruby", "bunny_test.rb")
 
 
 def bunny_installed(ruby):
@@ -22,14 +23,7 @@ def main():
     if ruby is None or not bunny_installed(ruby):
         print("SKIP: ruby or the bunny gem is missing (install ruby-bunny)")
         return SKIP
-    command = [ruby, "-w", SCRIPT]
-    print("running %s" % " ".join(command), flush=True)
-    try:
-        return subprocess.run(command, stdin=subprocess.DEVNULL,
-                              timeout=TIMEOUT_SECONDS).returncode
-    except subprocess.TimeoutExpired:
-        print("FAIL: bunny_test.rb did not finish within %d s" % TIMEOUT_SECONDS)
-        return 1
+    return run_program([ruby, "-w", SCRIPT], "bunny_test.rb", TIMEOUT_SECONDS)
 
 
 if __name__ == "__main__":

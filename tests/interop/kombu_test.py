@@ -2,45 +2,13 @@
 """Interop test: kombu (python3-kombu over py-amqp) round-trips messages with a Producer and
 Consumer on an Exchange/Queue, and through a SimpleQueue."""
 
-import os
-import socket
 import sys
 import time
-import uuid
 
 import kombu
 import kombu.exceptions
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
-SUFFIX = uuid.uuid4().hex[:12]
-WAIT_SECONDS = 5.0
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def expect(actual, expected, text):
-    if actual == expected:
-        return check(True, "%s: %r" % (text, actual))
-    return check(False, "%s: expected %r, got %r" % (text, expected, actual))
-
-
-def drain_until(connection, until):
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not until() and time.monotonic() < deadline:
-        try:
-            connection.drain_events(timeout=0.1)
-        except socket.timeout:
-            pass
-
+from checks import HOST, PORT, SUFFIX, WAIT_SECONDS, check, drain_until, exit_status, expect
 
 HEADERS = {"trace": "t-" + SUFFIX, "attempt": 3, "flags": [True, False, None],
            "nested": {"list": [1, "two", {"three": 3}], "empty": {}}}
@@ -154,7 +122,7 @@ def main():
         check(connection.connected, "kombu connected over py-amqp")
         check_producer_consumer(connection)
         check_simple_queue(connection)
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

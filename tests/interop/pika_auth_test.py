@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """Interop test: pika logins with bad credentials get 403 ACCESS_REFUSED; good ones still work."""
 
-import os
 import sys
 
 import pika
@@ -9,19 +8,9 @@ import pika.compat
 import pika.data
 import pika.exceptions
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
+from checks import check, exit_status, pika_connection
+
 AUTH_ERRORS = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError)
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
 
 
 class AmqplainCredentials(pika.PlainCredentials):
@@ -41,8 +30,7 @@ class AmqplainCredentials(pika.PlainCredentials):
 
 
 def connect(credentials):
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, PORT, credentials=credentials, connection_attempts=1, socket_timeout=5))
+    return pika_connection(credentials=credentials, blocked_connection_timeout=None)
 
 
 def check_refused(credentials, what):
@@ -86,7 +74,7 @@ def main():
     check_refused(pika.PlainCredentials("no-such-user", "guest"), "PLAIN unknown user")
     check_accepted(pika.PlainCredentials("guest", "guest"), "PLAIN guest/guest after refusals")
     check_amqplain()
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

@@ -6,28 +6,10 @@ import re
 import sys
 import time
 
-import pika
+from checks import HOST, PORT, check, exit_status, pika_connection
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
 CHANNEL_COUNT = 100
 LOG_WAIT_SECONDS = 3.0
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def connect():
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, PORT, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5))
 
 
 def check_server_properties(connection):
@@ -93,7 +75,7 @@ def check_broker_log(log_path, client_port):
 
 
 def main():
-    connection = connect()
+    connection = pika_connection()
     check(connection.is_open, "connected to %s:%d as guest" % (HOST, PORT))
     client_port = connection._impl._transport._sock.getsockname()[1]
     check_server_properties(connection)
@@ -110,7 +92,7 @@ def main():
         check_broker_log(log_path, client_port)
     else:
         print("SKIP: broker log checks (WARREN_LOG not set)")
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

@@ -1,67 +1,21 @@
 #!/usr/bin/python3
 """Interop test: pika sees publisher confirms and transactions behave as on RabbitMQ."""
 
-import os
 import sys
-import time
-import uuid
 
 import pika
 import pika.exceptions
 import pika.spec
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
+from checks import (check, confirmed_tags, exit_status, expect, expect_channel_close, fresh_name,
+                    pika_connection, process_until, ready_count, wait_for_value)
+
 BURST = 500
-WAIT_SECONDS = 5.0
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def expect(actual, expected, text):
-    if actual == expected:
-        return check(True, "%s: %r" % (text, actual))
-    return check(False, "%s: expected %r, got %r" % (text, expected, actual))
-
-
-def connect():
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, PORT, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5))
-
-
-def ready_count(channel, queue):
-    return channel.queue_declare(queue, passive=True).method.message_count
 
 
 def wait_for_ready_count(channel, queue, wanted):
     """Requeueing after a channel closes may finish a moment after the close."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    count = ready_count(channel, queue)
-    while count != wanted and time.monotonic() < deadline:
-        time.sleep(0.05)
-        count = ready_count(channel, queue)
-    return count
-
-
-def expect_channel_close(connection, action, code, text, what):
-    channel = connection.channel()
-    try:
-        action(channel)
-    except pika.exceptions.ChannelClosedByBroker as error:
-        expect((error.reply_code, error.reply_text), (code, text), what)
-        check(connection.is_open, "%s: the connection stays open" % what)
-        return
-    check(False, "%s: expected channel.close %d, but it succeeded" % (what, code))
-    channel.close()
+    return wait_for_value(lambda: ready_count(channel, queue), wanted)
 
 
 class Events:
@@ -83,27 +37,8 @@ class Events:
         return [event for event in self.list if event[0] in ("Ack", "Nack")]
 
     def wait_until_confirmed(self, last_tag):
-        deadline = time.monotonic() + WAIT_SECONDS
-        while last_tag not in confirmed_tags(self.confirms()) and time.monotonic() < deadline:
-            self.connection.process_data_events(time_limit=0.05)
+        process_until(self.connection, lambda: last_tag in confirmed_tags(self.confirms()))
         return self.list
-
-
-def confirmed_tags(confirms):
-    """Sorted tags covered by ("Ack"/"Nack", tag, multiple) events. A multiple confirm covers
-    every earlier tag not yet confirmed; a tag confirmed twice appears twice, a nacked one
-    negated, a multiple confirm covering nothing new as 0, so a comparison exposes them."""
-    covered = []
-    for kind, tag, multiple in confirms:
-        sign = 1 if kind == "Ack" else -1
-        if multiple:
-            newly = [t for t in range(1, tag + 1) if t not in covered and -t not in covered]
-            covered.extend(sign * t for t in newly)
-            if not newly:
-                covered.append(0)
-        else:
-            covered.append(sign * tag)
-    return sorted(covered)
 
 
 def confirm_index(events, tag):
@@ -120,9 +55,7 @@ def confirm_channel(connection):
     selected = []
     channel._impl.confirm_delivery(ack_nack_callback=events.on_confirm,
                                    callback=selected.append)
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not selected and time.monotonic() < deadline:
-        connection.process_data_events(time_limit=0.05)
+    process_until(connection, lambda: selected)
     expect(type(selected[0].method).__name__ if selected else None, "SelectOk",
            "confirm.select answered with select-ok")
     return channel, events
@@ -146,7 +79,7 @@ def check_confirm_burst(connection):
     expect(ready_count(channel, queue), BURST, "all %d confirmed messages are queued" % BURST)
     # A message routed to several queues is acked once, after all of them have it.
     queues = [channel.queue_declare("", exclusive=True).method.queue for _ in range(3)]
-    exchange = "confirm-fanout-" + uuid.uuid4().hex[:12]
+    exchange = fresh_name("confirm-fanout")
     channel.exchange_declare(exchange, "fanout")
     for name in queues:
         channel.queue_bind(name, exchange, "")
@@ -175,9 +108,7 @@ def check_confirm_nowait(connection):
     queue = channel.queue_declare("", exclusive=True).method.queue
     for _ in range(3):
         impl.basic_publish("", queue, b"nowait")
-    deadline = time.monotonic() + WAIT_SECONDS
-    while 3 not in confirmed_tags(acks) and time.monotonic() < deadline:
-        connection.process_data_events(time_limit=0.05)
+    process_until(connection, lambda: 3 in confirmed_tags(acks))
     expect(confirmed_tags(acks), [1, 2, 3], "confirm.select with nowait: publishes 1..3 acked")
     channel.close()
 
@@ -214,9 +145,7 @@ def check_confirm_select_twice(connection):
     impl = channel._impl
     replies = []
     impl._rpc(pika.spec.Confirm.Select(), replies.append, [pika.spec.Confirm.SelectOk])
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not replies and time.monotonic() < deadline:
-        connection.process_data_events(time_limit=0.05)
+    process_until(connection, lambda: replies)
     expect([type(frame.method).__name__ for frame in replies], ["SelectOk"],
            "confirm.select on a confirm channel is answered again")
     channel.close()
@@ -282,7 +211,7 @@ def check_tx_returns(connection):
 
 def check_tx_acks(connection):
     channel = connection.channel()
-    name = "tx-acks-" + uuid.uuid4().hex[:12]
+    name = fresh_name("tx-acks")
     queue = channel.queue_declare(name).method.queue
     channel.confirm_delivery()
     for body in (b"1", b"2", b"3", b"4"):
@@ -336,7 +265,7 @@ def check_tx_acks(connection):
 
 
 def main():
-    connection = connect()
+    connection = pika_connection()
     check_confirm_burst(connection)
     check_confirm_nowait(connection)
     check_returns_before_confirms(connection)
@@ -346,7 +275,7 @@ def main():
     check_tx_returns(connection)
     check_tx_acks(connection)
     connection.close()
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

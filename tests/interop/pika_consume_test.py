@@ -1,48 +1,21 @@
 #!/usr/bin/python3
 """Interop test: pika consumes, acks, nacks, rejects, recovers and prefetches as on RabbitMQ."""
 
-import os
-import re
+import functools
 import sys
 import time
-import uuid
 
 import pika
 import pika.exceptions
 import pika.spec
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
-SUFFIX = uuid.uuid4().hex[:12]
-SERVER_TAG = re.compile(r"^amq\.ctag-[A-Za-z0-9_-]{22}$")
-WAIT_SECONDS = 5.0
+import checks
+from checks import (SERVER_TAG, check, exit_status, expect, pika_connection, process_until,
+                    ready_count, unique, wait_for_value)
+
 SETTLE_SECONDS = 0.3  # how long "nothing more arrives" is watched for
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def expect(actual, expected, text):
-    if actual == expected:
-        return check(True, "%s: %r" % (text, actual))
-    return check(False, "%s: expected %r, got %r" % (text, expected, actual))
-
-
-def unique(name):
-    return "%s-%s" % (name, SUFFIX)
-
-
-def connect():
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, PORT, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5))
+# basic.ack and the like get no reply: a round trip after each action collects the close.
+expect_channel_close = functools.partial(checks.expect_channel_close, round_trip=True)
 
 
 class Deliveries:
@@ -58,16 +31,12 @@ class Deliveries:
                           body.decode()))
 
     def wait_for(self, count):
-        deadline = time.monotonic() + WAIT_SECONDS
-        while len(self.list) < count and time.monotonic() < deadline:
-            self.connection.process_data_events(time_limit=0.05)
+        process_until(self.connection, lambda: len(self.list) >= count)
         return self.list
 
     def settle(self):
         """Process events for a while: what arrives late counts too."""
-        deadline = time.monotonic() + SETTLE_SECONDS
-        while time.monotonic() < deadline:
-            self.connection.process_data_events(time_limit=0.05)
+        process_until(self.connection, lambda: False, SETTLE_SECONDS)
         return self.list
 
     def bodies(self, consumer_tag=None):
@@ -87,10 +56,6 @@ def fill(connection, queue, bodies):
     channel.close()
 
 
-def ready_count(channel, queue):
-    return channel.queue_declare(queue, passive=True).method.message_count
-
-
 def settled_ready_count(channel, queue):
     """Ready messages after a pause: RabbitMQ requeues asynchronously, so a count that
     must not grow is read only once a requeue would have shown."""
@@ -102,11 +67,7 @@ def wait_for_ready(connection, queue, wanted):
     """Ready messages once they reach wanted (or the time limit): what a closed channel held
     is requeued a moment after the close."""
     channel = connection.channel()
-    deadline = time.monotonic() + WAIT_SECONDS
-    count = ready_count(channel, queue)
-    while count != wanted and time.monotonic() < deadline:
-        time.sleep(0.05)
-        count = ready_count(channel, queue)
+    count = wait_for_value(lambda: ready_count(channel, queue), wanted)
     channel.close()
     return count
 
@@ -115,21 +76,8 @@ def new_queue(channel):
     return channel.queue_declare("", exclusive=True).method.queue
 
 
-def expect_channel_close(connection, action, code, text, what):
-    channel = connection.channel()
-    try:
-        action(channel)
-        channel.queue_declare("", exclusive=True)  # a round trip to collect a close
-    except pika.exceptions.ChannelClosedByBroker as error:
-        expect((error.reply_code, error.reply_text), (code, text), what)
-        check(connection.is_open, "%s: the connection stays open" % what)
-        return
-    check(False, "%s: expected channel.close %d, but it succeeded" % (what, code))
-    channel.close()
-
-
 def expect_connection_close(action, code, text, what):
-    connection = connect()
+    connection = pika_connection()
     channel = connection.channel()
     try:
         action(connection, channel)
@@ -156,9 +104,7 @@ def server_named_consume(connection, channel, queue, callback, auto_ack=False, t
         impl._rpc(pika.spec.Basic.Consume(queue=queue, consumer_tag=tag, no_ack=auto_ack,
                                           no_local=no_local),
                   replies.append, [pika.spec.Basic.ConsumeOk])
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not replies and time.monotonic() < deadline:
-            connection.process_data_events(time_limit=0.05)
+        process_until(connection, lambda: replies)
     tag = replies[0].method.consumer_tag
     impl._consumers[tag] = callback
     if auto_ack:
@@ -170,9 +116,7 @@ def raw_cancel(connection, channel, tag):
     replies = []
     channel._impl._rpc(pika.spec.Basic.Cancel(consumer_tag=tag), replies.append,
                        [pika.spec.Basic.CancelOk])
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not replies and time.monotonic() < deadline:
-        connection.process_data_events(time_limit=0.05)
+    process_until(connection, lambda: replies)
     return replies[0].method.consumer_tag if replies else None
 
 
@@ -205,9 +149,7 @@ def check_duplicate_tag():
         channel.basic_consume(queue, lambda *args: None, consumer_tag="dup")
         channel._impl._rpc(pika.spec.Basic.Consume(queue=queue, consumer_tag="dup"),
                            lambda frame: None, [pika.spec.Basic.ConsumeOk])
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            connection.process_data_events(time_limit=0.05)
+        process_until(connection, lambda: False)
 
     expect_connection_close(reuse, 530, "NOT_ALLOWED - attempt to reuse consumer tag 'dup'",
                             "a duplicate consumer tag on one channel closes the connection")
@@ -317,9 +259,7 @@ def check_server_cancel(connection):
     tag = channel.basic_consume(name, deliveries.callback, consumer_tag="cancelled-by-server")
     other = connection.channel()
     other.queue_delete(name)
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not cancels and time.monotonic() < deadline:
-        connection.process_data_events(time_limit=0.05)
+    process_until(connection, lambda: cancels)
     expect([(type(method).__name__, method.consumer_tag) for method in cancels],
            [("Cancel", tag)], "deleting the queue sends the consumer a basic.cancel")
     check(channel.is_open, "the consumer's channel stays open")
@@ -360,7 +300,7 @@ def check_redelivery(connection):
     first.basic_get(queue)
     first.basic_get(queue)
     first.close()
-    other = connect()
+    other = pika_connection()
     other_channel = other.channel()
     got = [other_channel.basic_get(queue) for _ in range(2)]
     expect([(method.delivery_tag, method.redelivered, body) for method, _, body in got],
@@ -535,7 +475,7 @@ def check_unsupported():
 
 
 def main():
-    connection = connect()
+    connection = pika_connection()
     check_server_tags(connection)
     check_exclusive_consumer(connection)
     check_no_local_ignored(connection)
@@ -553,7 +493,7 @@ def main():
     connection.close()
     check_duplicate_tag()
     check_unsupported()
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

@@ -1,15 +1,13 @@
 #!/usr/bin/python3
 """Interop test: a publish on one connection reaches an idle consumer on another connection
 that sends nothing at all (heartbeats off), so deliveries never wait for the consumer's input."""
-import os
 import sys
 import threading
 import time
 
 import pika
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
+from checks import HOST, PORT
 
 
 def params():

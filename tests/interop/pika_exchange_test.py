@@ -2,73 +2,17 @@
 """Interop test: pika declares, checks, deletes and routes through exchanges of every type."""
 
 import decimal
-import os
 import sys
-import uuid
 
 import pika
 import pika.exceptions
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
-SUFFIX = uuid.uuid4().hex[:12]
-DEFAULT_EXCHANGE_REFUSED = (403, "ACCESS_REFUSED - operation not permitted on the default exchange")
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def expect(actual, expected, text):
-    if actual == expected:
-        return check(True, "%s: %r" % (text, actual))
-    return check(False, "%s: expected %r, got %r" % (text, expected, actual))
-
-
-def unique(name):
-    return "%s-%s" % (name, SUFFIX)
-
-
-def connect():
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, PORT, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5))
+from checks import (DEFAULT_EXCHANGE_REFUSED, check, exit_status, expect, expect_channel_close,
+                    expect_ok, pika_connection, unique)
 
 
 def vhost_text(kind, name):
     return "%s '%s' in vhost '/'" % (kind, name)
-
-
-def expect_channel_close(connection, action, code, text, what):
-    """Run action on a fresh channel; it must end in channel.close(code, text)."""
-    channel = connection.channel()
-    try:
-        action(channel)
-    except pika.exceptions.ChannelClosedByBroker as error:
-        expect((error.reply_code, error.reply_text), (code, text), what)
-        check(connection.is_open, "%s: the connection stays open" % what)
-        return
-    check(False, "%s: expected channel.close %d, but the operation succeeded" % (what, code))
-    channel.close()
-
-
-def expect_ok(connection, action, what):
-    """Run action on a fresh channel; it must succeed and leave the channel open."""
-    channel = connection.channel()
-    try:
-        result = action(channel)
-    except pika.exceptions.AMQPError as error:
-        check(False, "%s: expected success, got %r" % (what, error))
-        return None
-    check(channel.is_open, "%s succeeds" % what)
-    channel.close()
-    return result
 
 
 def exchange_exists(connection, name, exchange_type="direct"):
@@ -151,7 +95,7 @@ def check_declare_errors(connection):
 
 
 def check_unknown_type():
-    connection = connect()
+    connection = pika_connection()
     channel = connection.channel()
     name = unique("badtype")
     try:
@@ -166,7 +110,7 @@ def check_unknown_type():
         check(False, "unknown exchange type closes the connection (got %r)" % error)
     if connection.is_open:
         connection.close()
-    connection = connect()
+    connection = pika_connection()
     check(not exchange_exists(connection, name), "the exchange of unknown type was not created")
     connection.close()
 
@@ -546,7 +490,7 @@ def check_headers(connection):
 
 
 def main():
-    connection = connect()
+    connection = pika_connection()
     check_declare_each_type(connection)
     check_declare_errors(connection)
     check_equivalence(connection)
@@ -561,7 +505,7 @@ def main():
     check_headers(connection)
     connection.close()
     check_unknown_type()
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

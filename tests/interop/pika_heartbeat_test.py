@@ -1,26 +1,13 @@
 #!/usr/bin/python3
 """Interop test: pika negotiates heartbeats (1 s, disabled, server default) and stays connected."""
 
-import os
 import sys
 
-import pika
+from checks import check, exit_status, pika_connection
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
 SERVER_DEFAULT_HEARTBEAT = 60  # RabbitMQ's default, which Warren copies
 IDLE_SECONDS = 5
 QUIET_SECONDS = 2
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
 
 
 def connect(heartbeat):
@@ -32,9 +19,7 @@ def connect(heartbeat):
         proposed.append(server_value)
         return server_value if heartbeat is None else heartbeat
 
-    connection = pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, PORT, credentials=pika.PlainCredentials("guest", "guest"),
-        heartbeat=choose, connection_attempts=1, socket_timeout=5))
+    connection = pika_connection(heartbeat=choose, blocked_connection_timeout=None)
     return connection, proposed[0]
 
 
@@ -88,7 +73,7 @@ def main():
     one_second_heartbeat()
     heartbeat_disabled()
     server_default_heartbeat()
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

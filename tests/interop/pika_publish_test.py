@@ -3,23 +3,19 @@
 
 import datetime
 import decimal
-import os
 import sys
 import time
-import uuid
 
 import pika
 import pika.exceptions
 import pika.spec
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
-SUFFIX = uuid.uuid4().hex[:12]
+from checks import (SUFFIX, WAIT_SECONDS, check, confirmed_tags, exit_status, expect,
+                    expect_channel_close, pika_connection, process_until)
+
 FRAME_MAX = 131072
 BODY_FRAME_PAYLOAD = FRAME_MAX - 8  # a frame carries payload + 8 octets of header and end
-WAIT_SECONDS = 5.0
 
-failures = 0
 # The property bytes of every content header pika decodes, to compare with what was sent.
 received_property_bytes = []
 
@@ -32,38 +28,6 @@ def record_property_bytes():
         return original(self, encoded, offset)
 
     pika.spec.BasicProperties.decode = decode
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def expect(actual, expected, text):
-    if actual == expected:
-        return check(True, "%s: %r" % (text, actual))
-    return check(False, "%s: expected %r, got %r" % (text, expected, actual))
-
-
-def connect():
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, PORT, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5))
-
-
-def expect_channel_close(connection, action, code, text, what):
-    channel = connection.channel()
-    try:
-        action(channel)
-    except pika.exceptions.ChannelClosedByBroker as error:
-        expect((error.reply_code, error.reply_text), (code, text), what)
-        check(connection.is_open, "%s: the connection stays open" % what)
-        return
-    check(False, "%s: expected channel.close %d, but the operation succeeded" % (what, code))
-    channel.close()
 
 
 def every_value_type():
@@ -234,26 +198,8 @@ class Events:
         return [event for event in self.list if event[0] in ("Ack", "Nack")]
 
     def wait(self, until):
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not until() and time.monotonic() < deadline:
-            self.connection.process_data_events(time_limit=0.05)
+        process_until(self.connection, until)
         return self.list
-
-
-def confirmed_tags(confirms):
-    """Sorted tags covered by ("Ack"/"Nack", tag, multiple) events; a tag covered twice or
-    a nack shows up as a repeated or negative entry so the comparison fails."""
-    covered = []
-    for kind, tag, multiple in confirms:
-        sign = 1 if kind == "Ack" else -1
-        if multiple:
-            newly = [t for t in range(1, tag + 1) if t not in covered and -t not in covered]
-            covered.extend(sign * t for t in newly)
-            if not newly:
-                covered.append(0)  # a multiple confirm covering nothing new
-        else:
-            covered.append(sign * tag)
-    return sorted(covered)
 
 
 def check_mandatory_return(connection):
@@ -315,7 +261,7 @@ def check_unknown_exchange(connection):
 
 def check_immediate():
     """RabbitMQ refuses immediate=true with a connection error; pika has no flag for it."""
-    connection = connect()
+    connection = pika_connection()
     channel = connection.channel()
     try:
         channel._impl._send_method(
@@ -334,7 +280,7 @@ def check_immediate():
 
 def main():
     record_property_bytes()
-    connection = connect()
+    connection = pika_connection()
     check_every_property(connection)
     check_user_id(connection)
     check_body_sizes(connection)
@@ -343,7 +289,7 @@ def main():
     check_unknown_exchange(connection)
     connection.close()
     check_immediate()
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

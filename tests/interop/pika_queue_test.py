@@ -1,47 +1,16 @@
 #!/usr/bin/python3
 """Interop test: pika declares, binds, purges and deletes queues, with RabbitMQ's replies."""
 
-import os
-import re
 import sys
 import time
-import uuid
 
 import pika
 import pika.exceptions
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
-SUFFIX = uuid.uuid4().hex[:12]
-SERVER_NAMED = re.compile(r"^amq\.gen-[A-Za-z0-9_-]{22}$")
-DEFAULT_EXCHANGE_REFUSED = (403, "ACCESS_REFUSED - operation not permitted on the default exchange")
+from checks import (DEFAULT_EXCHANGE_REFUSED, SERVER_NAMED, check, exit_status, expect,
+                    expect_channel_close, expect_ok, pika_connection, unique, wait_for_value)
+
 WAIT_SECONDS = 3.0
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def expect(actual, expected, text):
-    if actual == expected:
-        return check(True, "%s: %r" % (text, actual))
-    return check(False, "%s: expected %r, got %r" % (text, expected, actual))
-
-
-def unique(name):
-    return "%s-%s" % (name, SUFFIX)
-
-
-def connect():
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, PORT, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5))
 
 
 def in_vhost(name):
@@ -52,31 +21,6 @@ def locked_text(name):
     return ("RESOURCE_LOCKED - cannot obtain exclusive access to locked %s. It could be "
             "originally declared on another connection or the exclusive property value does "
             "not match that of the original declaration." % in_vhost(name))
-
-
-def expect_channel_close(connection, action, code, text, what):
-    """Run action on a fresh channel; it must end in channel.close(code, text)."""
-    channel = connection.channel()
-    try:
-        action(channel)
-    except pika.exceptions.ChannelClosedByBroker as error:
-        expect((error.reply_code, error.reply_text), (code, text), what)
-        check(connection.is_open, "%s: the connection stays open" % what)
-        return
-    check(False, "%s: expected channel.close %d, but the operation succeeded" % (what, code))
-    channel.close()
-
-
-def expect_ok(connection, action, what):
-    channel = connection.channel()
-    try:
-        result = action(channel)
-    except pika.exceptions.AMQPError as error:
-        check(False, "%s: expected success, got %r" % (what, error))
-        return None
-    check(channel.is_open, "%s succeeds" % what)
-    channel.close()
-    return result
 
 
 def declare_ok(method):
@@ -99,12 +43,7 @@ def queue_state(connection, name):
 
 def wait_for_state(connection, name, wanted):
     """The broker may finish deleting a queue a moment after the event that causes it."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    state = queue_state(connection, name)
-    while state != wanted and time.monotonic() < deadline:
-        time.sleep(0.05)
-        state = queue_state(connection, name)
-    return state
+    return wait_for_value(lambda: queue_state(connection, name), wanted, WAIT_SECONDS)
 
 
 def publish(connection, queue, bodies):
@@ -238,7 +177,7 @@ def check_equivalence(connection):
 
 def check_exclusive(connection):
     name = unique("exclusive")
-    owner = connect()
+    owner = pika_connection()
     owner_channel = owner.channel()
     owner_channel.confirm_delivery()
     expect(declare_ok(owner_channel.queue_declare(name, exclusive=True).method), (name, 0, 0),
@@ -425,7 +364,7 @@ def check_nowait(connection):
 
 
 def main():
-    connection = connect()
+    connection = pika_connection()
     check_server_named(connection)
     check_last_declared_queue(connection)
     check_declare_counts(connection)
@@ -438,7 +377,7 @@ def main():
     check_delete(connection)
     check_nowait(connection)
     connection.close()
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

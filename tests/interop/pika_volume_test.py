@@ -7,13 +7,12 @@ import struct
 import sys
 import threading
 import time
-import uuid
 
 import pika
 import pika.exceptions
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
+from checks import check, exit_status, expect, fresh_name, pika_connection, process_until
+
 MESSAGES = int(os.environ.get("VOLUME_MESSAGES", "100000"))
 CONSUMERS = 3
 PREFETCH = 200
@@ -21,27 +20,9 @@ CONFIRM_BATCH = 1000
 PADDING = b"." * 56  # 64-octet bodies: an 8-octet sequence number and padding
 TIME_LIMIT = 90.0
 
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def expect(actual, expected, text):
-    if actual == expected:
-        return check(True, "%s: %r" % (text, actual))
-    return check(False, "%s: expected %r, got %r" % (text, expected, actual))
-
 
 def connect():
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        HOST, PORT, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=30))
+    return pika_connection(blocked_connection_timeout=30)
 
 
 class Publisher(threading.Thread):
@@ -90,9 +71,7 @@ class Publisher(threading.Thread):
 
     def wait_for_confirms(self, connection):
         """Until every publish so far is confirmed (RabbitMQ may confirm out of order)."""
-        deadline = time.monotonic() + TIME_LIMIT
-        while self.outstanding and time.monotonic() < deadline:
-            connection.process_data_events(time_limit=0.05)
+        process_until(connection, lambda: not self.outstanding, TIME_LIMIT)
 
 
 class Consumers:
@@ -139,7 +118,7 @@ def in_order(share):
 
 
 def main():
-    queue = "volume-" + uuid.uuid4().hex[:12]
+    queue = fresh_name("volume")
     connection = connect()
     setup = connection.channel()
     setup.queue_declare(queue)
@@ -175,7 +154,7 @@ def main():
     connection.close()
     print("INFO: %d messages in %.1f s (%.0f msg/s)" % (MESSAGES, seconds, MESSAGES / seconds),
           flush=True)
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

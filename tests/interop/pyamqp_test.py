@@ -5,38 +5,14 @@ rejects and confirms, asserting exactly what RabbitMQ shows it."""
 import datetime
 import decimal
 import os
-import re
-import socket
 import sys
-import time
-import uuid
 
 import amqp
 import amqp.exceptions
 import amqp.spec
 
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("AMQP_PORT", "5672"))
-SUFFIX = uuid.uuid4().hex[:12]
-SERVER_NAMED = re.compile(r"^amq\.gen-[A-Za-z0-9_-]{22}$")
-SERVER_TAG = re.compile(r"^amq\.ctag-[A-Za-z0-9_-]{22}$")
-WAIT_SECONDS = 5.0
-
-failures = 0
-
-
-def check(ok, text):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def expect(actual, expected, text):
-    if actual == expected:
-        return check(True, "%s: %r" % (text, actual))
-    return check(False, "%s: expected %r, got %r" % (text, expected, actual))
+from checks import (HOST, PORT, SERVER_NAMED, SERVER_TAG, SUFFIX, check, drain_until, exit_status,
+                    expect)
 
 
 def connect(**options):
@@ -46,23 +22,9 @@ def connect(**options):
     return connection
 
 
-def drain(connection, until):
-    """Process incoming frames until until() is true or the time limit passes."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not until() and time.monotonic() < deadline:
-        try:
-            connection.drain_events(timeout=0.05)
-        except socket.timeout:
-            pass
-
-
-def settle(connection, seconds=0.3):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            connection.drain_events(timeout=0.05)
-        except socket.timeout:
-            pass
+def settle(connection):
+    """Take in frames for a while: what arrives late counts too."""
+    drain_until(connection, lambda: False, 0.3)
 
 
 def expect_channel_error(connection, action, error_class, code, text, method_sig, what):
@@ -124,7 +86,7 @@ def check_declare_bind_publish_get(connection):
                           "orders.eu.created")
     channel.basic_publish(amqp.Message(b"second"), exchange, "orders.us.created")
     channel.basic_publish(amqp.Message(b"not routed"), exchange, "orders.eu.deleted")
-    drain(connection, lambda: channel.queue_declare(queue, passive=True).message_count == 2)
+    drain_until(connection, lambda: channel.queue_declare(queue, passive=True).message_count == 2)
     expect(tuple(channel.queue_declare(queue, passive=True)), (queue, 2, 0),
            "two of three publishes routed by the topic binding")
     message = channel.basic_get(queue)
@@ -192,7 +154,7 @@ def check_consume(connection):
     check(SERVER_TAG.match(tag) is not None, "server-generated consumer tag %r" % tag)
     for body in (b"c1", b"c2", b"c3"):
         channel.basic_publish(amqp.Message(body, content_type="text/plain"), "", queue)
-    drain(connection, lambda: len(received) >= 3)
+    drain_until(connection, lambda: len(received) >= 3)
 
     def summary(message):
         info = message.delivery_info
@@ -207,13 +169,13 @@ def check_consume(connection):
     received.clear()
     channel.basic_ack(1)
     channel.basic_reject(2, requeue=True)
-    drain(connection, lambda: received)
+    drain_until(connection, lambda: received)
     expect([summary(message)[1:4] for message in received], [(4, True, b"c2")],
            "a rejected-with-requeue message comes back redelivered with tag 4")
     received.clear()
     channel.basic_reject(4, requeue=False)
     nack(channel, 3, multiple=True, requeue=True)
-    drain(connection, lambda: received)
+    drain_until(connection, lambda: received)
     expect([summary(message)[1:4] for message in received], [(5, True, b"c3")],
            "nack multiple requeues only what is unacked (c3); the dropped c2 stays gone")
     channel.basic_ack(5)
@@ -266,7 +228,7 @@ def check_confirms(connection):
             covered |= set(range(1, tag + 1)) if multiple else {tag}
         return covered
 
-    drain(connection, lambda: confirmed() >= {1, 2, 3})
+    drain_until(connection, lambda: confirmed() >= {1, 2, 3})
     expect(confirmed(), {1, 2, 3}, "publishes 1..3 confirmed")
     expect([event for event in events if event[0] == "nack"], [], "no nack")
     returns = [event for event in events if event[0] == "return"]
@@ -300,7 +262,7 @@ def main():
     check_qos(connection)
     check_confirms(connection)
     connection.close()
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

@@ -5,9 +5,8 @@ import os
 import subprocess
 import sys
 
-SKIP = 77
-HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
-PORT = os.environ.get("AMQP_PORT", "5672")
+from checks import HOST, PORT, SKIP, run_program
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMEOUT_SECONDS = 60
 
@@ -31,12 +30,7 @@ def main():
         print("FAIL: %s is missing although librabbitmq is installed (build it with "
               "'make check', or re-run configure)" % program)
         return 1
-    print("running %s %s %s" % (program, HOST, PORT), flush=True)
-    try:
-        return subprocess.run([program, HOST, PORT], timeout=TIMEOUT_SECONDS).returncode
-    except subprocess.TimeoutExpired:
-        print("FAIL: %s did not finish within %d s" % (program, TIMEOUT_SECONDS))
-        return 1
+    return run_program([program, HOST, str(PORT)], program, TIMEOUT_SECONDS)
 
 
 if __name__ == "__main__":

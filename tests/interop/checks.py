@@ -1,0 +1,171 @@
+"""Helpers shared by the Python interop tests: PASS/FAIL lines, broker address, names, waits."""
+
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+SKIP = 77  # the exit status automake reads as "skipped"
+HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
+PORT = int(os.environ.get("AMQP_PORT", "5672"))
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+SUFFIX = uuid.uuid4().hex[:12]  # one per run, so names differ between runs
+WAIT_SECONDS = 5.0
+SERVER_NAMED = re.compile(r"^amq\.gen-[A-Za-z0-9_-]{22}$")
+SERVER_TAG = re.compile(r"^amq\.ctag-[A-Za-z0-9_-]{22}$")
+DEFAULT_EXCHANGE_REFUSED = (403, "ACCESS_REFUSED - operation not permitted on the default exchange")
+
+failures = 0
+
+
+def check(ok, text):
+    """Prints a PASS or FAIL line; a FAIL makes exit_status() 1."""
+    global failures
+    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
+    if not ok:
+        failures += 1
+    return ok
+
+
+def expect(actual, expected, text):
+    if actual == expected:
+        return check(True, "%s: %r" % (text, actual))
+    return check(False, "%s: expected %r, got %r" % (text, expected, actual))
+
+
+def exit_status():
+    return 1 if failures else 0
+
+
+def unique(name):
+    """name with this run's suffix: the same name again for the same argument."""
+    return "%s-%s" % (name, SUFFIX)
+
+
+def fresh_name(name):
+    """name with a new random suffix on every call."""
+    return "%s-%s" % (name, uuid.uuid4().hex[:12])
+
+
+def wait_for_value(read, wanted, seconds=WAIT_SECONDS):
+    """Calls read() until it returns wanted or seconds pass; returns the last value read."""
+    deadline = time.monotonic() + seconds
+    value = read()
+    while value != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
+def confirmed_tags(confirms):
+    """Sorted tags covered by ("Ack"/"Nack", tag, multiple) events. A multiple confirm covers
+    every earlier tag not yet confirmed; a tag confirmed twice appears twice, a nacked one
+    negated, a multiple confirm covering nothing new as 0, so a comparison exposes them."""
+    covered = []
+    for kind, tag, multiple in confirms:
+        sign = 1 if kind == "Ack" else -1
+        if multiple:
+            newly = [t for t in range(1, tag + 1) if t not in covered and -t not in covered]
+            covered.extend(sign * t for t in newly)
+            if not newly:
+                covered.append(0)
+        else:
+            covered.append(sign * tag)
+    return sorted(covered)
+
+
+def pika_connection(**overrides):
+    """A pika BlockingConnection to the broker as guest; overrides replace parameters."""
+    import pika  # here, so that tests of other clients run without pika
+
+    parameters = dict(credentials=pika.PlainCredentials("guest", "guest"),
+                      connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5)
+    parameters.update(overrides)
+    return pika.BlockingConnection(pika.ConnectionParameters(HOST, PORT, **parameters))
+
+
+def process_until(connection, until, seconds=WAIT_SECONDS):
+    """Lets a pika BlockingConnection process events until until() holds or seconds pass."""
+    deadline = time.monotonic() + seconds
+    while not until() and time.monotonic() < deadline:
+        connection.process_data_events(time_limit=0.05)
+
+
+def ready_count(channel, queue):
+    """Ready messages in queue, by a passive declare on a pika channel."""
+    return channel.queue_declare(queue, passive=True).method.message_count
+
+
+def expect_channel_close(connection, action, code, text, what, round_trip=False):
+    """Runs action on a fresh pika channel; it must end in channel.close(code, text). With
+    round_trip a queue.declare follows action, to collect a close that action did not wait
+    for (basic.ack and the like get no reply)."""
+    import pika.exceptions
+
+    channel = connection.channel()
+    try:
+        action(channel)
+        if round_trip:
+            channel.queue_declare("", exclusive=True)
+    except pika.exceptions.ChannelClosedByBroker as error:
+        expect((error.reply_code, error.reply_text), (code, text), what)
+        check(connection.is_open, "%s: the connection stays open" % what)
+        return
+    check(False, "%s: expected channel.close %d, but the operation succeeded" % (what, code))
+    channel.close()
+
+
+def expect_ok(connection, action, what):
+    """Runs action on a fresh pika channel; it must succeed and leave the channel open."""
+    import pika.exceptions
+
+    channel = connection.channel()
+    try:
+        result = action(channel)
+    except pika.exceptions.AMQPError as error:
+        check(False, "%s: expected success, got %r" % (what, error))
+        return None
+    check(channel.is_open, "%s succeeds" % what)
+    channel.close()
+    return result
+
+
+def drain_until(connection, until, seconds=WAIT_SECONDS):
+    """Lets a py-amqp or kombu connection take in frames until until() holds or seconds pass."""
+    deadline = time.monotonic() + seconds
+    while not until() and time.monotonic() < deadline:
+        try:
+            connection.drain_events(timeout=0.05)
+        except socket.timeout:
+            pass
+
+
+def build_tree_dir(name):
+    """tests/interop/name in the build tree, never the source tree (a temporary directory
+    when run by hand without BUILDDIR)."""
+    root = os.environ.get("BUILDDIR") or os.path.join(
+        tempfile.gettempdir(), "warren-interop-%d" % os.getuid())
+    return os.path.join(root, "tests", "interop", name)
+
+
+def stale(output, inputs):
+    """Whether output is missing or older than any of inputs."""
+    if not os.path.exists(output):
+        return True
+    built = os.path.getmtime(output)
+    return any(os.path.getmtime(path) > built for path in inputs)
+
+
+def run_program(command, name, seconds, cwd=None):
+    """Runs a client program that prints its own PASS/FAIL lines; returns its exit status,
+    or 1 after a FAIL line when it runs longer than seconds."""
+    print("running %s" % " ".join(command), flush=True)
+    try:
+        return subprocess.run(command, cwd=cwd, stdin=subprocess.DEVNULL,
+                              timeout=seconds).returncode
+    except subprocess.TimeoutExpired:
+        print("FAIL: %s did not finish within %d s" % (name, seconds))
+        return 1
