@@ -4,14 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+static size_t names_len(const struct message *m)
+{
+    return (size_t)m->exchange_len + m->routing_key_len + m->header_len;
+}
+
 struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routing_key,
-                            struct amqp_bytes header, uint64_t body_size)
+                            struct amqp_bytes header, uint64_t body_size, uint64_t body_capacity)
 {
     size_t names = exchange.len + routing_key.len + header.len;
     if (exchange.len > 255 || routing_key.len > 255 || header.len > UINT32_MAX ||
-        body_size > SIZE_MAX - sizeof(struct message) - names)
-        abort(); /* the codec bounds all of these */
-    struct message *m = malloc(sizeof *m + names + (size_t)body_size);
+        body_capacity > body_size || body_size > SIZE_MAX - sizeof(struct message) - names)
+        abort(); /* the codec and the configured size limit bound all of these */
+    struct message *m = malloc(sizeof *m + names + (size_t)body_capacity);
     if (!m)
         abort();
     m->refs = 1;
@@ -19,17 +24,24 @@ struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routin
     m->body_size = body_size;
     m->exchange_len = (uint8_t)exchange.len;
     m->routing_key_len = (uint8_t)routing_key.len;
-    uint8_t *at = m->data + body_size; /* the body first: large bodies start aligned */
-    memcpy(at, exchange.ptr, exchange.len);
-    memcpy(at + exchange.len, routing_key.ptr, routing_key.len);
-    memcpy(at + exchange.len + routing_key.len, header.ptr, header.len);
+    memcpy(m->data, exchange.ptr, exchange.len);
+    memcpy(m->data + exchange.len, routing_key.ptr, routing_key.len);
+    memcpy(m->data + exchange.len + routing_key.len, header.ptr, header.len);
     return m;
+}
+
+struct message *message_grow(struct message *m, uint64_t body_capacity)
+{
+    struct message *grown = realloc(m, sizeof *m + names_len(m) + (size_t)body_capacity);
+    if (!grown)
+        abort();
+    return grown;
 }
 
 void message_write_body(struct message *m, uint64_t offset, struct amqp_bytes part)
 {
     if (part.len)
-        memcpy(m->data + offset, part.ptr, part.len);
+        memcpy(message_body(m) + offset, part.ptr, part.len);
 }
 
 void message_properties(const struct message *m, struct amqp_basic_properties *out)

@@ -17,35 +17,37 @@ struct message {
     uint64_t body_size;
     uint8_t exchange_len;
     uint8_t routing_key_len;
-    uint8_t data[]; /* body, then exchange, routing key and content header */
+    uint8_t data[]; /* exchange, routing key, content header, then the body */
 };
 
 /* Copies exchange, routing key and content header (a header frame's payload, already checked
- * to decode) into one allocation with room for the body. */
+ * to decode) into one allocation with room for body_capacity octets of the body. */
 struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routing_key,
-                            struct amqp_bytes header, uint64_t body_size);
+                            struct amqp_bytes header, uint64_t body_size, uint64_t body_capacity);
+/* Makes room for body_capacity octets while the body arrives; the message may move (nothing
+ * else refers to it yet). */
+struct message *message_grow(struct message *m, uint64_t body_capacity);
 /* Copies part of the body, arriving in order, to its place. */
 void message_write_body(struct message *m, uint64_t offset, struct amqp_bytes part);
 
-static inline uint8_t *message_body(struct message *m)
-{
-    return m->data;
-}
-
 static inline struct amqp_bytes message_exchange(const struct message *m)
 {
-    return amqp_bytes_of(m->data + m->body_size, m->exchange_len);
+    return amqp_bytes_of(m->data, m->exchange_len);
 }
 
 static inline struct amqp_bytes message_routing_key(const struct message *m)
 {
-    return amqp_bytes_of(m->data + m->body_size + m->exchange_len, m->routing_key_len);
+    return amqp_bytes_of(m->data + m->exchange_len, m->routing_key_len);
 }
 
 static inline struct amqp_bytes message_header(const struct message *m)
 {
-    return amqp_bytes_of(m->data + m->body_size + m->exchange_len + m->routing_key_len,
-                         m->header_len);
+    return amqp_bytes_of(m->data + m->exchange_len + m->routing_key_len, m->header_len);
+}
+
+static inline uint8_t *message_body(struct message *m)
+{
+    return m->data + m->exchange_len + m->routing_key_len + m->header_len;
 }
 
 /* Decodes the basic properties; slices point into the message. */

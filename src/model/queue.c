@@ -217,7 +217,7 @@ static void insert_by_seq(struct queue *q, struct queue_entry e)
     *at(q, pos) = e;
 }
 
-void queue_requeue(struct queue *q, struct queue_entry *e)
+void queue_return(struct queue *q, struct queue_entry *e)
 {
     struct queue_entry back = *e;
     e->msg = NULL;
@@ -228,6 +228,11 @@ void queue_requeue(struct queue *q, struct queue_entry *e)
     }
     back.redelivered = true;
     insert_by_seq(q, back);
+}
+
+void queue_requeue(struct queue *q, struct queue_entry *e)
+{
+    queue_return(q, e);
     queue_dispatch(q);
 }
 

@@ -76,6 +76,8 @@ void queue_settle(struct queue *q, struct queue_entry *e);
 /* An unacked entry goes back to its original position, marked redelivered; dispatches, so the
  * caller frees the holder's prefetch slot first. On a deleted queue the message is dropped. */
 void queue_requeue(struct queue *q, struct queue_entry *e);
+/* The same without dispatching: a batch goes back whole before anything is delivered again. */
+void queue_return(struct queue *q, struct queue_entry *e);
 uint32_t queue_message_count(const struct queue *q); /* ready messages only, as RabbitMQ */
 uint32_t queue_purge(struct queue *q);                /* drops ready messages, returns how many */
 

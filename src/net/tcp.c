@@ -16,9 +16,14 @@ struct tcp_conn {
     uv_buf_t *iov;
     unsigned iov_cap;
     uv_write_t write_req;
+    uv_timer_t linger;   /* bounds how long a close waits for pending output */
+    int open_handles;    /* the socket and the linger timer, closed before freeing */
     bool writing;
     bool closing;
 };
+
+/* A peer that stops reading cannot hold a closing connection (and what it owns) longer. */
+#define LINGER_MS 5000
 
 static void start_write(struct tcp_conn *t);
 
@@ -33,6 +38,8 @@ static void on_closed(uv_handle_t *h)
 {
     struct tcp_conn *t = h->data;
     struct tcp_server *s = t->server;
+    if (--t->open_handles > 0)
+        return;
     connection_destroy(t->conn);
     output_free(&t->inflight);
     free(t->iov);
@@ -45,8 +52,15 @@ static void on_closed(uv_handle_t *h)
 
 static void close_now(struct tcp_conn *t)
 {
-    if (!uv_is_closing((uv_handle_t *)&t->handle))
-        uv_close((uv_handle_t *)&t->handle, on_closed);
+    if (uv_is_closing((uv_handle_t *)&t->handle))
+        return;
+    uv_close((uv_handle_t *)&t->handle, on_closed); /* cancels a pending write */
+    uv_close((uv_handle_t *)&t->linger, on_closed);
+}
+
+static void on_linger_timeout(uv_timer_t *timer)
+{
+    close_now(timer->data);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -110,10 +124,12 @@ static void io_close(void *ctx)
     t->closing = true;
     list_remove(&t->dirty_link);
     uv_read_stop((uv_stream_t *)&t->handle);
-    if (!t->writing && output_len(connection_output(t->conn)) == 0)
+    if (!t->writing && output_len(connection_output(t->conn)) == 0) {
         close_now(t);
-    else
-        start_write(t);
+        return;
+    }
+    start_write(t);
+    uv_timer_start(&t->linger, on_linger_timeout, LINGER_MS, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -195,6 +211,9 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&t->handle, 1);
+    uv_timer_init(s->loop, &t->linger);
+    t->linger.data = t;
+    t->open_handles = 2;
     char name[128];
     connection_name(&t->handle, name, sizeof name);
     struct connection_io io = {.flush = io_flush, .close = io_close, .ctx = t};

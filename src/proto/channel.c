@@ -10,6 +10,9 @@
 
 static const char NON_METHOD[] = "expected method frame, got non method frame instead";
 
+/* What a content header alone may make us allocate for its body. */
+#define BODY_FIRST_ALLOCATION (1u << 20)
+
 struct amqp_bytes shortname_bytes(const struct shortname *n)
 {
     return amqp_bytes_of(n->data, n->len);
@@ -130,6 +133,7 @@ static void handle_channel_method(struct channel *ch, const struct amqp_method *
         connection_fail(ch->conn, AMQP_CHANNEL_ERROR, m->id, "second 'channel.open' seen");
         break;
     case AMQP_CHANNEL_CLOSE:
+        channel_flush_confirms(ch); /* owed acks precede close-ok */
         send_close_ok(ch);
         channel_forget(ch);
         break;
@@ -238,10 +242,12 @@ static void handle_header(struct channel *ch, const struct amqp_frame *f)
     ch->incoming_received = 0;
     ch->incoming = NULL;
     /* RabbitMQ refuses an oversized message once its body is in; its bytes are dropped. */
+    /* Room for the body is made as it arrives: a header alone cannot claim 128 MiB. */
+    ch->incoming_capacity = h.body_size < BODY_FIRST_ALLOCATION ? h.body_size : BODY_FIRST_ALLOCATION;
     if (h.body_size <= c->broker->config.max_message_size && ch->state == CHANNEL_OPEN)
         ch->incoming = message_new(shortname_bytes(&ch->publish_exchange),
                                    shortname_bytes(&ch->publish_routing_key), f->payload,
-                                   h.body_size);
+                                   h.body_size, ch->incoming_capacity);
     ch->content = EXPECT_BODY;
     if (h.body_size == 0)
         content_complete(ch);
@@ -257,8 +263,15 @@ static void handle_body(struct channel *ch, const struct amqp_frame *f)
                         (unsigned long long)left);
         return;
     }
-    if (ch->incoming)
+    if (ch->incoming) {
+        uint64_t need = ch->incoming_received + f->payload.len;
+        if (need > ch->incoming_capacity) {
+            uint64_t cap = ch->incoming_capacity * 2 > need ? ch->incoming_capacity * 2 : need;
+            ch->incoming_capacity = cap < ch->incoming_size ? cap : ch->incoming_size;
+            ch->incoming = message_grow(ch->incoming, ch->incoming_capacity);
+        }
         message_write_body(ch->incoming, ch->incoming_received, f->payload);
+    }
     ch->incoming_received += f->payload.len;
     if (ch->incoming_received == ch->incoming_size)
         content_complete(ch);

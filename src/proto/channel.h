@@ -34,6 +34,7 @@ struct unacked {
     struct channel_consumer *consumer; /* NULL for basic.get or once cancelled */
     bool settled;        /* acked inside the array, awaiting compaction */
     uint8_t tx_action;   /* in a transaction: 1 + how to settle it at commit */
+    bool from_get;       /* basic.get, which prefetch does not count */
 };
 
 /* A publish held by an open transaction until commit. */
@@ -69,6 +70,7 @@ struct channel {
     struct message *incoming;   /* NULL while discarding an oversized body */
     uint64_t incoming_size;
     uint64_t incoming_received;
+    uint64_t incoming_capacity; /* body room allocated so far */
 
     struct shortname last_queue; /* for methods that leave the queue name empty */
 
@@ -80,6 +82,7 @@ struct channel {
     struct unacked *unacked;    /* sorted by tag; [unacked_head, unacked_len) in use */
     size_t unacked_head, unacked_len, unacked_cap;
     uint32_t unacked_count;     /* not settled */
+    uint32_t consumed_unacked;  /* of those, delivered to consumers: the global prefetch count */
 
     bool confirm;
     uint64_t publish_seq;       /* confirms: the last publish's sequence number */

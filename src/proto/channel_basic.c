@@ -99,6 +99,8 @@ struct settlement {
 static void select_unacked(struct channel *ch, struct settlement *s, struct unacked *u,
                            enum settle_how how)
 {
+    if (!u->from_get)
+        ch->consumed_unacked--;
     if (s->len == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
         if (!(s->items = realloc(s->items, s->cap * sizeof *s->items)))
@@ -111,23 +113,34 @@ static void select_unacked(struct channel *ch, struct settlement *s, struct unac
     s->items[s->len++] = (struct settled_item){u->queue, u->entry, how == SETTLE_REQUEUE};
 }
 
+/* Every requeued message is back in place before any queue delivers again, as in RabbitMQ. */
 static void apply_settlement(struct channel *ch, struct settlement *s)
 {
     unacked_compact(ch);
     for (size_t i = 0; i < s->len; i++) {
         struct settled_item *item = &s->items[i];
         if (item->requeue)
-            queue_requeue(item->queue, &item->entry);
+            queue_return(item->queue, &item->entry);
         else
             queue_settle(item->queue, &item->entry);
-        queue_unref(item->queue);
+    }
+    for (size_t i = 0; i < s->len; i++) {
+        if (s->items[i].requeue)
+            queue_dispatch(s->items[i].queue);
+        queue_unref(s->items[i].queue);
     }
     free(s->items);
 }
 
-/* Consumers of this channel may have credit again: let their queues deliver. */
+/* Consumers of this channel may have credit again: let their queues deliver, starting one
+ * further along each time so that a shared (global) prefetch serves every queue. */
 static void dispatch_consumers(struct channel *ch)
 {
+    if (!list_empty(&ch->consumers)) {
+        struct list *first = ch->consumers.next;
+        list_remove(first);
+        list_push_back(&ch->consumers, first);
+    }
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &ch->consumers) {
         struct channel_consumer *cc = list_entry(pos, struct channel_consumer, link);
@@ -157,7 +170,7 @@ static bool consumer_has_credit(struct consumer *base)
     if (cc->no_ack) /* RabbitMQ applies prefetch to acknowledged deliveries only */
         return true;
     return (cc->prefetch == 0 || cc->unacked < cc->prefetch) &&
-           (ch->channel_prefetch == 0 || ch->unacked_count < ch->channel_prefetch);
+           (ch->channel_prefetch == 0 || ch->consumed_unacked < ch->channel_prefetch);
 }
 
 static void consumer_deliver(struct consumer *base, struct queue *q, struct queue_entry e)
@@ -183,6 +196,7 @@ static void consumer_deliver(struct consumer *base, struct queue *q, struct queu
     u->entry = e;
     u->consumer = cc;
     cc->unacked++;
+    ch->consumed_unacked++;
 }
 
 static void consumer_free(struct channel_consumer *cc)
@@ -320,6 +334,7 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     u->tag = tag;
     u->queue = q;
     u->entry = e;
+    u->from_get = true; /* RabbitMQ's prefetch does not count basic.get */
 }
 
 /* ---- acknowledgements ---- */
@@ -360,12 +375,15 @@ static void acknowledge(struct channel *ch, uint32_t method_id, uint64_t tag, bo
     dispatch_consumers(ch);
 }
 
-static void requeue_all(struct channel *ch)
+/* Requeues every unsettled message; with keep_tx, not those a transaction already acked. */
+static void requeue_all(struct channel *ch, bool keep_tx)
 {
     struct settlement s = {0};
-    for (size_t i = ch->unacked_head; i < ch->unacked_len; i++)
-        if (!ch->unacked[i].settled)
-            select_unacked(ch, &s, &ch->unacked[i], SETTLE_REQUEUE);
+    for (size_t i = ch->unacked_head; i < ch->unacked_len; i++) {
+        struct unacked *u = &ch->unacked[i];
+        if (!u->settled && !(keep_tx && u->tx_action))
+            select_unacked(ch, &s, u, SETTLE_REQUEUE);
+    }
     apply_settlement(ch, &s);
 }
 
@@ -376,7 +394,7 @@ static void basic_recover(struct channel *ch, uint32_t method_id, bool requeue)
         connection_fail(ch->conn, AMQP_NOT_IMPLEMENTED, method_id, "requeue=false");
         return;
     }
-    requeue_all(ch);
+    requeue_all(ch, true);
     if (method_id == AMQP_BASIC_RECOVER) {
         struct amqp_method ok = {.id = AMQP_BASIC_RECOVER_OK};
         channel_send(ch, &ok);
@@ -448,16 +466,15 @@ static void send_return(struct channel *ch, struct message *msg)
     send_with_content(ch, &m, msg);
 }
 
-/* Routes and enqueues; false after failing the channel. Consumes the caller's reference. */
-static bool route(struct channel *ch, struct message *msg, bool mandatory)
+/* The exchange a publish goes to, after RabbitMQ's checks (which a transaction does not
+ * defer); NULL after failing the channel. */
+static struct exchange *publish_target(struct channel *ch, struct message *msg)
 {
-    struct vhost *v = channel_vhost(ch);
     struct amqp_bytes name = message_exchange(msg);
-    struct exchange *x = vhost_find_exchange(v, name);
+    struct exchange *x = vhost_find_exchange(channel_vhost(ch), name);
     struct amqp_basic_properties props = {0};
     if (amqp_get_u16(message_header(msg).ptr + 12) & AMQP_BASIC_USER_ID_FLAG)
         message_properties(msg, &props); /* rare: only then is user_id checked */
-    bool ok = false;
     if (!x) {
         channel_fail(ch, AMQP_NOT_FOUND, AMQP_BASIC_PUBLISH, "no exchange '" NAME_FMT "' in vhost '%s'",
                      NAME_ARG(name), ch->conn->vhost);
@@ -471,14 +488,23 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
                      "user_id property set to '" NAME_FMT "' but authenticated user was '%s'",
                      NAME_ARG(props.user_id), ch->conn->user);
     } else {
+        return x;
+    }
+    return NULL;
+}
+
+/* Routes and enqueues; false after failing the channel. Consumes the caller's reference. */
+static bool route(struct channel *ch, struct message *msg, bool mandatory)
+{
+    struct exchange *x = publish_target(ch, msg);
+    if (x) {
         struct route_ctx ctx = {msg, 0};
         exchange_route(x, msg, enqueue, &ctx);
         if (ctx.queues == 0 && mandatory)
             send_return(ch, msg);
-        ok = true;
     }
     message_unref(msg);
-    return ok;
+    return x != NULL;
 }
 
 static void mark_confirm_pending(struct channel *ch)
@@ -490,6 +516,10 @@ static void mark_confirm_pending(struct channel *ch)
 void channel_publish(struct channel *ch, struct message *msg)
 {
     if (ch->tx) {
+        if (!publish_target(ch, msg)) {
+            message_unref(msg);
+            return;
+        }
         struct tx_op *op = calloc(1, sizeof *op);
         if (!op)
             abort();
@@ -510,7 +540,8 @@ void channel_publish(struct channel *ch, struct message *msg)
 void channel_flush_confirms(struct channel *ch)
 {
     list_remove(&ch->dirty_link);
-    if (ch->state != CHANNEL_OPEN || ch->publish_seq == ch->confirmed_seq)
+    if (ch->state != CHANNEL_OPEN || ch->conn->state != CONN_OPEN ||
+        ch->publish_seq == ch->confirmed_seq)
         return;
     struct amqp_method ack = {.id = AMQP_BASIC_ACK};
     ack.basic_ack.delivery_tag = ch->publish_seq;
@@ -613,7 +644,7 @@ void channel_release(struct channel *ch)
 {
     while (!list_empty(&ch->consumers))
         cancel_consumer(ch, list_entry(ch->consumers.next, struct channel_consumer, link));
-    requeue_all(ch);
+    requeue_all(ch, false);
     drop_tx_ops(ch);
     list_remove(&ch->dirty_link);
 }

@@ -146,6 +146,14 @@ static bool exchange_equivalent(struct channel *ch, struct exchange *x,
 static void exchange_declare(struct channel *ch, const struct amqp_exchange_declare *m)
 {
     struct vhost *v = channel_vhost(ch);
+    enum exchange_type type = EXCHANGE_DIRECT;
+    /* RabbitMQ says "invalid" for a name that happens to be an Erlang atom; "unknown" is
+     * what it says for the rest, and the only text we give. */
+    if (!m->passive && !exchange_type_parse(m->type, &type)) {
+        connection_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_EXCHANGE_DECLARE,
+                        "unknown exchange type '" NAME_FMT "'", NAME_ARG(m->type));
+        return;
+    }
     if (m->exchange.len == 0) {
         fail_default_exchange(ch, AMQP_EXCHANGE_DECLARE);
         return;
@@ -157,12 +165,6 @@ static void exchange_declare(struct channel *ch, const struct amqp_exchange_decl
             return;
         }
     } else {
-        enum exchange_type type;
-        if (!exchange_type_parse(m->type, &type)) {
-            connection_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_EXCHANGE_DECLARE,
-                            "invalid exchange type '" NAME_FMT "'", NAME_ARG(m->type));
-            return;
-        }
         /* The standard amq.* exchanges may be redeclared as they are; no new one may be. */
         if (!x && reserved_name(m->exchange)) {
             channel_fail(ch, AMQP_ACCESS_REFUSED, AMQP_EXCHANGE_DECLARE,
@@ -240,15 +242,23 @@ static bool owned_by_other(struct channel *ch, const struct queue *q)
     return q->exclusive && q->owner != ch->conn;
 }
 
+/* RabbitMQ's shortcut: an empty queue name means the channel's last declared queue. */
+static bool expand_queue_name(struct channel *ch, struct amqp_bytes *name, uint32_t method_id)
+{
+    if (name->len)
+        return true;
+    if (ch->last_queue.len == 0) {
+        channel_fail(ch, AMQP_NOT_FOUND, method_id, "no previously declared queue");
+        return false;
+    }
+    *name = shortname_bytes(&ch->last_queue);
+    return true;
+}
+
 struct queue *channel_lookup_queue(struct channel *ch, struct amqp_bytes name, uint32_t method_id)
 {
-    if (name.len == 0) {
-        if (ch->last_queue.len == 0) {
-            channel_fail(ch, AMQP_NOT_FOUND, method_id, "no previously declared queue");
-            return NULL;
-        }
-        name = shortname_bytes(&ch->last_queue);
-    }
+    if (!expand_queue_name(ch, &name, method_id))
+        return NULL;
     struct queue *q = vhost_find_queue(channel_vhost(ch), name);
     if (!q) {
         channel_fail(ch, AMQP_NOT_FOUND, method_id, "no queue '" NAME_FMT "' in vhost '%s'",
@@ -340,12 +350,14 @@ static void queue_bind(struct channel *ch, const struct amqp_queue_bind *m)
     struct queue *q = x ? channel_lookup_queue(ch, m->queue, AMQP_QUEUE_BIND) : NULL;
     if (!q)
         return;
+    /* And with the queue name left empty, an empty routing key means that queue's name. */
+    struct amqp_bytes key = m->queue.len == 0 && m->routing_key.len == 0 ? q->name : m->routing_key;
     char why[300];
     if (x->type == EXCHANGE_HEADERS && !exchange_headers_args_valid(m->arguments, why, sizeof why)) {
         channel_fail(ch, AMQP_PRECONDITION_FAILED, AMQP_QUEUE_BIND, "%s", why);
         return;
     }
-    exchange_bind(x, q, m->routing_key, m->arguments);
+    exchange_bind(x, q, key, m->arguments);
     if (!m->no_wait) {
         struct amqp_method ok = {.id = AMQP_QUEUE_BIND_OK};
         channel_send(ch, &ok);
@@ -360,11 +372,14 @@ static void queue_unbind(struct channel *ch, const struct amqp_queue_unbind *m)
         return;
     }
     struct vhost *v = channel_vhost(ch);
-    struct amqp_bytes name = m->queue.len ? m->queue : shortname_bytes(&ch->last_queue);
+    struct amqp_bytes name = m->queue;
+    if (!expand_queue_name(ch, &name, AMQP_QUEUE_UNBIND))
+        return;
+    struct amqp_bytes key = m->queue.len == 0 && m->routing_key.len == 0 ? name : m->routing_key;
     struct exchange *x = vhost_find_exchange(v, m->exchange);
     struct queue *q = vhost_find_queue(v, name);
     if (x && q)
-        exchange_unbind(x, q, m->routing_key, m->arguments);
+        exchange_unbind(x, q, key, m->arguments);
     struct amqp_method ok = {.id = AMQP_QUEUE_UNBIND_OK};
     channel_send(ch, &ok);
 }
@@ -385,7 +400,9 @@ static void queue_purge_method(struct channel *ch, const struct amqp_queue_purge
 static void queue_delete(struct channel *ch, const struct amqp_queue_delete *m)
 {
     struct vhost *v = channel_vhost(ch);
-    struct amqp_bytes name = m->queue.len ? m->queue : shortname_bytes(&ch->last_queue);
+    struct amqp_bytes name = m->queue;
+    if (!expand_queue_name(ch, &name, AMQP_QUEUE_DELETE))
+        return;
     struct queue *q = vhost_find_queue(v, name);
     uint32_t count = 0;
     /* RabbitMQ answers delete-ok for a queue that does not exist. */
@@ -406,13 +423,15 @@ static void queue_delete(struct channel *ch, const struct amqp_queue_delete *m)
             return;
         }
         count = queue_message_count(q);
-        vhost_delete_queue(v, q);
     }
+    /* delete-ok goes out before the consumers' cancel notifications, as in RabbitMQ. */
     if (!m->no_wait) {
         struct amqp_method ok = {.id = AMQP_QUEUE_DELETE_OK};
         ok.queue_delete_ok.message_count = count;
         channel_send(ch, &ok);
     }
+    if (q)
+        vhost_delete_queue(v, q);
 }
 
 void channel_queue_method(struct channel *ch, const struct amqp_method *m)

@@ -30,6 +30,8 @@
 
 static void close_socket(struct connection *c, const char *reason);
 static void free_channels(struct connection *c);
+static void release_channels(struct connection *c);
+static void flush_confirms(struct connection *c);
 static void on_handshake_timeout(uv_timer_t *t);
 
 struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
@@ -183,6 +185,7 @@ static struct amqp_bytes reply_text(char *text)
 
 static void send_close(struct connection *c, uint16_t code, char *text, uint32_t method_id)
 {
+    flush_confirms(c); /* owed acks precede the close, as RabbitMQ sends them */
     struct amqp_method m = {.id = AMQP_CONNECTION_CLOSE};
     m.connection_close.reply_code = code;
     m.connection_close.reply_text = reply_text(text);
@@ -202,6 +205,7 @@ static void close_socket(struct connection *c, const char *reason)
     c->state = CONN_CLOSED;
     uv_timer_stop(&c->timer);
     uv_timer_stop(&c->heartbeat_timer);
+    release_channels(c); /* requeue now, not when the last bytes drain */
     c->io.close(c->io.ctx);
 }
 
@@ -478,6 +482,7 @@ static const char *state_name(enum connection_state s)
 
 static void client_close(struct connection *c, const struct amqp_connection_close *m)
 {
+    flush_confirms(c);
     struct amqp_method ok = {.id = AMQP_CONNECTION_CLOSE_OK};
     connection_send_method(c, 0, &ok);
     if (c->state == CONN_OPEN)

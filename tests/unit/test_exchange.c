@@ -72,7 +72,7 @@ static struct message *message_with(const char *routing_key, const struct amqp_b
     ck_assert_int_eq(
         amqp_content_header_decode(amqp_bytes_of(encoded.data, encoded.len), &decoded, NULL), 0);
     struct message *m = message_new(AMQP_BYTES_LIT("x"), amqp_cstr(routing_key),
-                                    amqp_bytes_of(encoded.data, encoded.len), 2);
+                                    amqp_bytes_of(encoded.data, encoded.len), 2, 2);
     /* the message must not point into the buffer it was copied from */
     memset(encoded.data, 0xEE, encoded.len);
     amqp_buf_free(&encoded);

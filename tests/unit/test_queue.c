@@ -100,7 +100,8 @@ static struct message *msg(unsigned n)
     int len = snprintf(body, sizeof body, "%u", n);
     struct message *m =
         message_new(AMQP_BYTES_LIT(""), AMQP_BYTES_LIT("k"),
-                    AMQP_BYTES_LIT("\0\x3c\0\0\0\0\0\0\0\0\0\0\0\0"), (uint64_t)len);
+                    AMQP_BYTES_LIT("\0\x3c\0\0\0\0\0\0\0\0\0\0\0\0"), (uint64_t)len,
+                    (uint64_t)len);
     message_write_body(m, 0, amqp_bytes_of(body, (size_t)len));
     return m;
 }
