@@ -10,6 +10,7 @@ struct tcp_conn {
     uv_tcp_t handle;
     struct list link; /* in tcp_server.conns */
     struct list dirty_link; /* in tcp_server.dirty while output waits for the flusher */
+    struct list paused_link; /* in tcp_server.paused while flow control stops its reads */
     struct tcp_server *server;
     struct connection *conn;
     struct output inflight; /* handed to uv_write; swapped with the connection's output */
@@ -108,9 +109,36 @@ static void io_flush(void *ctx)
         list_push_back(&t->server->dirty, &t->dirty_link);
 }
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void io_pause_reading(void *ctx)
+{
+    struct tcp_conn *t = ctx;
+    uv_read_stop((uv_stream_t *)&t->handle);
+    if (list_empty(&t->paused_link))
+        list_push_back(&t->server->paused, &t->paused_link);
+}
+
+/* Paused publishers read again once the queue they wait on has drained. */
+static void resume_readers(struct tcp_server *s)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->paused) {
+        struct tcp_conn *t = list_entry(pos, struct tcp_conn, paused_link);
+        if (t->closing) {
+            list_remove(&t->paused_link);
+        } else if (connection_may_read(t->conn)) {
+            list_remove(&t->paused_link);
+            uv_read_start((uv_stream_t *)&t->handle, on_alloc, on_read);
+        }
+    }
+}
+
 static void on_prepare(uv_prepare_t *h)
 {
     struct tcp_server *s = h->data;
+    resume_readers(s);
     while (!list_empty(&s->dirty)) {
         struct tcp_conn *t = list_entry(s->dirty.next, struct tcp_conn, dirty_link);
         list_remove(&t->dirty_link);
@@ -123,6 +151,7 @@ static void io_close(void *ctx)
     struct tcp_conn *t = ctx;
     t->closing = true;
     list_remove(&t->dirty_link);
+    list_remove(&t->paused_link);
     uv_read_stop((uv_stream_t *)&t->handle);
     if (!t->writing && output_len(connection_output(t->conn)) == 0) {
         close_now(t);
@@ -205,6 +234,7 @@ static void on_connection(uv_stream_t *listener, int status)
     t->write_req.data = t;
     t->server = s;
     list_init(&t->dirty_link);
+    list_init(&t->paused_link);
     output_init(&t->inflight);
     if (uv_accept(listener, (uv_stream_t *)&t->handle) < 0) {
         uv_close((uv_handle_t *)&t->handle, free_unaccepted);
@@ -216,7 +246,8 @@ static void on_connection(uv_stream_t *listener, int status)
     t->open_handles = 2;
     char name[128];
     connection_name(&t->handle, name, sizeof name);
-    struct connection_io io = {.flush = io_flush, .close = io_close, .ctx = t};
+    struct connection_io io = {
+        .flush = io_flush, .close = io_close, .pause_reading = io_pause_reading, .ctx = t};
     t->conn = connection_new(s->broker, s->loop, &io, name);
     list_push_back(&s->conns, &t->link);
     s->conn_count++;
@@ -233,6 +264,7 @@ int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broke
     s->on_drained = NULL;
     list_init(&s->conns);
     list_init(&s->dirty);
+    list_init(&s->paused);
     struct sockaddr_storage addr;
     const char *bind = broker->config.bind;
     int rc = uv_ip4_addr(bind, broker->config.port, (struct sockaddr_in *)&addr);

@@ -13,6 +13,7 @@ struct tcp_server {
     uv_tcp_t listener;
     uv_prepare_t flusher; /* writes what every connection queued, once per loop iteration */
     struct list dirty;    /* connections with output to write */
+    struct list paused;   /* connections not reading (publisher flow control) */
     uv_loop_t *loop;
     struct broker *broker;
     struct list conns;

@@ -446,6 +446,7 @@ void channel_basic_method(struct channel *ch, const struct amqp_method *m)
 
 struct route_ctx {
     struct message *msg;
+    struct connection *conn;
     uint32_t queues;
 };
 
@@ -453,6 +454,7 @@ static void enqueue(struct queue *q, void *arg)
 {
     struct route_ctx *ctx = arg;
     queue_publish(q, ctx->msg);
+    connection_note_enqueue(ctx->conn, q);
     ctx->queues++;
 }
 
@@ -498,7 +500,7 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
 {
     struct exchange *x = publish_target(ch, msg);
     if (x) {
-        struct route_ctx ctx = {msg, 0};
+        struct route_ctx ctx = {msg, ch->conn, 0};
         exchange_route(x, msg, enqueue, &ctx);
         if (ctx.queues == 0 && mandatory)
             send_return(ch, msg);

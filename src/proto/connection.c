@@ -14,6 +14,7 @@
 #include "proto/channel.h"
 #include "proto/connection_internal.h"
 #include "proto/sasl.h"
+#include "model/queue.h"
 #include "model/vhost.h"
 
 #define READ_BUFFER_MIN 16384
@@ -66,6 +67,44 @@ static void flush(struct connection *c)
 {
     if (output_len(&c->out))
         c->io.flush(c->io.ctx);
+}
+
+void connection_note_enqueue(struct connection *c, struct queue *q)
+{
+    if (c->congested || q->ring_len <= FLOW_QUEUE_HIGH || q->consumer_count == 0)
+        return;
+    queue_ref(q);
+    c->congested = q;
+}
+
+static bool congestion_over(const struct queue *q)
+{
+    return q->deleted || q->consumer_count == 0 || q->ring_len < FLOW_QUEUE_LOW;
+}
+
+bool connection_may_read(struct connection *c)
+{
+    if (c->congested && !congestion_over(c->congested))
+        return false;
+    if (c->congested)
+        queue_unref(c->congested);
+    c->congested = NULL;
+    c->reading_paused = false;
+    return true;
+}
+
+/* After a read: a connection that made a queue congested waits for it before reading on. */
+static void apply_flow_control(struct connection *c)
+{
+    if (!c->congested || c->state != CONN_OPEN || c->reading_paused)
+        return;
+    if (congestion_over(c->congested)) {
+        queue_unref(c->congested);
+        c->congested = NULL;
+        return;
+    }
+    c->reading_paused = true;
+    c->io.pause_reading(c->io.ctx);
 }
 
 void connection_write_done(struct connection *c)
@@ -329,6 +368,8 @@ static void on_handle_closed(uv_handle_t *h)
 void connection_destroy(struct connection *c)
 {
     release_channels(c);
+    if (c->congested)
+        queue_unref(c->congested);
     free(c->in);
     output_free(&c->out);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -349,7 +390,9 @@ static void on_heartbeat_tick(uv_timer_t *t)
 {
     struct connection *c = t->data;
     if (++c->heartbeat_ticks % 2 == 0) {
-        c->missed_checks = c->read_since_check ? 0 : c->missed_checks + 1;
+        /* A reader paused by flow control is not silent, as RabbitMQ pauses its monitor. */
+        bool heard = c->read_since_check || c->reading_paused;
+        c->missed_checks = heard ? 0 : c->missed_checks + 1;
         c->read_since_check = false;
         if (c->missed_checks >= 2) {
             char reason[96];
@@ -705,5 +748,6 @@ void connection_read_done(struct connection *c, size_t n)
         c->read_room = c->read_room ? c->read_room * 2 : READ_ROOM_MIN * 2;
     c->in_len += n;
     process_input(c);
+    apply_flow_control(c);
     flush(c);
 }

@@ -2,6 +2,7 @@
 #ifndef CONNECTION_H
 #define CONNECTION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -18,6 +19,9 @@ struct connection;
 struct connection_io {
     void (*flush)(void *ctx);
     void (*close)(void *ctx);
+    /* Stop reading (publisher flow control) until connection_may_read says otherwise; the
+     * transport asks once per loop iteration. */
+    void (*pause_reading)(void *ctx);
     void *ctx;
 };
 
@@ -32,6 +36,8 @@ void connection_read_eof(struct connection *c, const char *why);
 struct output *connection_output(struct connection *c);
 /* A write finished: the connection may send what it held back while its output was full. */
 void connection_write_done(struct connection *c);
+/* Whether a paused publisher may read again: the queue that made it wait has drained. */
+bool connection_may_read(struct connection *c);
 /* The broker is stopping: close with 320 CONNECTION_FORCED (or drop, mid-handshake). */
 void connection_shutdown(struct connection *c);
 /* The socket is closed: release everything (asynchronously, libuv handles close first). */

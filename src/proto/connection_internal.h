@@ -51,6 +51,8 @@ struct connection {
     bool channels_released;     /* the connection is closing: channels hold nothing any more */
     struct list dirty_channels; /* channels owing publisher confirms, flushed per read */
     bool deliveries_held;       /* a consumer was refused credit because output was full */
+    struct queue *congested;    /* publisher flow control: the queue this connection waits on */
+    bool reading_paused;
 
     uv_timer_t timer;           /* handshake timeout, then the wait for close-ok */
     uv_timer_t heartbeat_timer; /* ticks at half the heartbeat interval */
@@ -60,6 +62,15 @@ struct connection {
     bool wrote_since_tick;
     int handles_open;           /* timers still to be closed before the struct is freed */
 };
+
+/* Publisher flow control, RabbitMQ's credit flow in miniature: a connection that routes to a
+ * queue with consumers and more ready messages than the high mark stops reading until the
+ * queue is back under the low mark. Queues without consumers only grow. */
+#define FLOW_QUEUE_HIGH 20000
+#define FLOW_QUEUE_LOW 10000
+
+/* A publish on c went to q: note it if q is congested. */
+void connection_note_enqueue(struct connection *c, struct queue *q);
 
 /* Output not yet handed to the socket beyond which deliveries wait (back-pressure). */
 #define CONNECTION_OUTPUT_HIGH (1u << 20)

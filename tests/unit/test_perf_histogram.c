@@ -1,4 +1,4 @@
-/* Unit tests for warren-perf's latency histogram: bucket bounds, precision, percentiles, merging. */
+/* Unit tests for warren-perf's latency histogram: bucket bounds, precision, percentiles. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
