@@ -11,6 +11,7 @@ from rawamqp import (Client, basic_publish_args, body_frame, content_header_fram
                      open_args, start_ok_args, tune_ok_args)
 
 MESSAGES = 100000
+BODY = 1000        # 100 MB in all: far more than socket buffers can hide
 HIGH_MARK = 20000  # the broker's FLOW_QUEUE_HIGH
 SLACK = 10000      # what one read of publishes may add past the mark
 
@@ -25,8 +26,9 @@ def flood(queue, done):
     c.send_method(0, 10, 40, open_args())
     c.expect_method(10, 41)
     c.open_channel(1)
-    one = (method_frame(1, 60, 40, basic_publish_args("", queue)) + content_header_frame(1, 8))
-    batch = b"".join(one + body_frame(1, b"%08d" % i) for i in range(MESSAGES))
+    one = (method_frame(1, 60, 40, basic_publish_args("", queue)) + content_header_frame(1, BODY))
+    pad = b"." * (BODY - 8)
+    batch = b"".join(one + body_frame(1, b"%08d" % i + pad) for i in range(MESSAGES))
     c.send(batch)  # blocks while the broker is not reading
     done.set()
     time.sleep(1)
