@@ -112,13 +112,21 @@ void connection_write_done(struct connection *c)
     if (!c->deliveries_held || c->state != CONN_OPEN || output_len(&c->out) >= CONNECTION_OUTPUT_HIGH)
         return;
     c->deliveries_held = false;
-    for (int p = 0; p < 256; p++) {
-        if (!c->channel_pages[p])
-            continue;
-        for (int i = 0; i < 256; i++)
-            if (c->channel_pages[p][i])
-                channel_resume_deliveries(c->channel_pages[p][i]);
+    /* Channels take turns at the freed room: the scan starts after last time's first. */
+    uint32_t id = c->resume_cursor, first = UINT32_MAX;
+    for (uint32_t seen = 0; seen < 65536;) {
+        struct channel **page = c->channel_pages[(id >> 8) & 0xff];
+        uint32_t step = page ? 1 : 256 - (id & 0xff);
+        if (page && page[id & 0xff]) {
+            if (first == UINT32_MAX)
+                first = id;
+            channel_resume_deliveries(page[id & 0xff]);
+        }
+        id = (id + step) & 0xffff;
+        seen += step;
     }
+    if (first != UINT32_MAX)
+        c->resume_cursor = (uint16_t)(first + 1);
 }
 
 /* ---- channels table: two levels of 256 so an id up to 65535 costs one small page ---- */

@@ -51,6 +51,7 @@ struct connection {
     bool channels_released;     /* the connection is closing: channels hold nothing any more */
     struct list dirty_channels; /* channels owing publisher confirms, flushed per read */
     bool deliveries_held;       /* a consumer was refused credit because output was full */
+    uint16_t resume_cursor;     /* where the next resume scan starts, for fairness */
     struct queue *congested;    /* publisher flow control: the queue this connection waits on */
     bool reading_paused;
 
