@@ -155,6 +155,28 @@ void channel_resume_deliveries(struct channel *ch)
     dispatch_consumers(ch);
 }
 
+/* A message just sent is settled at once without acks, or else kept under its tag until the
+ * client settles it. cc is NULL for basic.get, which RabbitMQ's prefetch does not count. */
+static void track_delivery(struct channel *ch, uint64_t tag, struct queue *q, struct queue_entry e,
+                           struct channel_consumer *cc, bool no_ack)
+{
+    if (no_ack) {
+        queue_settle(q, &e);
+        return;
+    }
+    queue_ref(q);
+    struct unacked *u = unacked_push(ch);
+    u->tag = tag;
+    u->queue = q;
+    u->entry = e;
+    u->consumer = cc;
+    u->from_get = cc == NULL;
+    if (cc) {
+        cc->unacked++;
+        ch->consumed_unacked++;
+    }
+}
+
 /* ---- consumers, as the queue sees them ---- */
 
 static bool consumer_has_credit(struct consumer *base)
@@ -185,18 +207,7 @@ static void consumer_deliver(struct consumer *base, struct queue *q, struct queu
     m.basic_deliver.exchange = message_exchange(e.msg);
     m.basic_deliver.routing_key = message_routing_key(e.msg);
     send_with_content(ch, &m, e.msg);
-    if (cc->no_ack) {
-        queue_settle(q, &e);
-        return;
-    }
-    queue_ref(q);
-    struct unacked *u = unacked_push(ch);
-    u->tag = tag;
-    u->queue = q;
-    u->entry = e;
-    u->consumer = cc;
-    cc->unacked++;
-    ch->consumed_unacked++;
+    track_delivery(ch, tag, q, e, cc, cc->no_ack);
 }
 
 static void consumer_free(struct channel_consumer *cc)
@@ -325,16 +336,7 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     ok.basic_get_ok.routing_key = message_routing_key(e.msg);
     ok.basic_get_ok.message_count = queue_message_count(q);
     send_with_content(ch, &ok, e.msg);
-    if (m->no_ack) {
-        queue_settle(q, &e);
-        return;
-    }
-    queue_ref(q);
-    struct unacked *u = unacked_push(ch);
-    u->tag = tag;
-    u->queue = q;
-    u->entry = e;
-    u->from_get = true; /* RabbitMQ's prefetch does not count basic.get */
+    track_delivery(ch, tag, q, e, NULL, m->no_ack);
 }
 
 /* ---- acknowledgements ---- */
