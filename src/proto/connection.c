@@ -542,6 +542,16 @@ static void client_close(struct connection *c, const struct amqp_connection_clos
     wait_for_peer(c, CONN_CLOSE_OK_SENT, close_wait_ms(c));
 }
 
+/* Users of the built-in store have no expiring credentials: RabbitMQ acknowledges a new
+ * secret without checking it, and so do we. */
+static void update_secret(struct connection *c, const struct amqp_connection_update_secret *m)
+{
+    log_info(&c->broker->log, "connection %s: user '%s' updated its secret: %.*s", c->name, c->user,
+             (int)m->reason.len, m->reason.ptr);
+    struct amqp_method ok = {.id = AMQP_CONNECTION_UPDATE_SECRET_OK};
+    connection_send_method(c, 0, &ok);
+}
+
 /* Before tune-ok is accepted RabbitMQ answers nothing but the next handshake step: anything
  * else ends the connection silently. */
 static void handle_early_method(struct connection *c, const struct amqp_method *m)
@@ -571,6 +581,8 @@ static void handle_channel0_method(struct connection *c, const struct amqp_frame
         handle_open(c, &m.connection_open);
     else if (c->state == CONN_OPEN && m.id == AMQP_CONNECTION_CLOSE)
         client_close(c, &m.connection_close);
+    else if (c->state == CONN_OPEN && m.id == AMQP_CONNECTION_UPDATE_SECRET)
+        update_secret(c, &m.connection_update_secret);
     else
         connection_fail(c, AMQP_CHANNEL_ERROR, m.id, "unexpected method in connection state %s",
                         state_name(c->state));

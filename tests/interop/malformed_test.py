@@ -455,6 +455,8 @@ def scenarios():
         ("6 connection.close before connection.open", conn_error(
             "tuned", method_frame(0, 10, 50, close_args()), 504, OPENING_504, 10, 50)),
         ("6 start-ok after open", conn_error("open", start_ok(), 504, RUNNING_504, 10, 11)),
+        ("6 update-secret after open", replies(
+            "open", method_frame(0, 10, 70, longstr(b"new-secret") + shortstr("rotate")), 10, 71)),
         ("6 tune-ok after open", conn_error("open", tune_ok(), 504, RUNNING_504, 10, 31)),
         ("6 connection.open twice", conn_error(
             "open", method_frame(0, 10, 40, open_args()), 504, RUNNING_504, 10, 40)),
