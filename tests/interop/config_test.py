@@ -65,6 +65,21 @@ def login(port, user, password, vhost):
         return "closed 530" if "(530)" in str(e) else "access denied: %s" % e
 
 
+def publish_outcome(port, size):
+    c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port, socket_timeout=5))
+    try:
+        ch = c.channel()
+        q = ch.queue_declare("", exclusive=True).method.queue
+        ch.basic_publish("", q, b"x" * size)
+        method, _, body = ch.basic_get(q, auto_ack=True)
+        return "delivered" if body is not None and len(body) == size else "lost"
+    except pika.exceptions.ChannelClosedByBroker as e:
+        return "%d %s" % (e.reply_code, e.reply_text)
+    finally:
+        if c.is_open:
+            c.close()
+
+
 def main():
     if not os.access(WARREN, os.X_OK):
         print("FAIL: $WARREN is not the broker binary")
@@ -79,6 +94,12 @@ def main():
     proc, port = start(["--default-user", "bob", "--default-pass", "pw", "--default-vhost", "v"], env)
     check(login(port, "bob", "pw", "v") == "ok", "options win over the environment")
     check(login(port, "alice", "s3cret", "dev") == "refused", "the environment user is not made")
+    stop(proc)
+    proc, port = start(["--max-message-size", "4096"], {})
+    check(publish_outcome(port, 4096) == "delivered", "a body of exactly --max-message-size is taken")
+    outcome = publish_outcome(port, 4097)
+    check(outcome == "406 PRECONDITION_FAILED - message size 4097 is larger than configured max "
+          "size 4096", "one octet more closes the channel: %s" % outcome)
     stop(proc)
     out = subprocess.run([WARREN, "--help"], capture_output=True, text=True)
     check(out.returncode == 0 and "--port" in out.stdout, "--help prints the options, exits 0")
