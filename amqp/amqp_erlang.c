@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp_octets.h"
 #include "amqp_table.h"
 
 enum { LINE_LENGTH = 80 };
@@ -149,52 +150,21 @@ static void put_erlang_float(struct out *o, double v)
     out_str(o, use_plain ? plain : scientific);
 }
 
-/* Printable as a string under Erlang's default (latin1) printable range? */
-static bool latin1_printable(struct amqp_bytes b)
-{
-    for (size_t i = 0; i < b.len; i++) {
-        uint8_t c = b.ptr[i];
-        if ((c >= 32 && c <= 126) || c >= 160 || (c && strchr("\n\r\t\v\b\f\x1b", c)))
-            continue;
-        return false;
-    }
-    return true;
-}
-
-/* <<"text">> or <<1,2,3>>, as ~p writes a binary. */
+/* <<"text">> or <<1,2,3>>, as ~p writes a binary; a byte list may be broken over lines. */
 static struct term binary_term(struct amqp_bytes b)
 {
+    size_t size = b.len * 4 + 8; /* "255," per octet at most, and the brackets */
+    char *text = malloc(size);
+    if (!text)
+        abort();
+    amqp_format_octets(text, size, b, true);
     struct out o = {0};
-    if (b.len == 0) {
-        out_str(&o, "<<>>");
-        return atomic(&o);
-    }
-    if (!latin1_printable(b)) {
-        out_str(&o, "<<");
-        for (size_t i = 0; i < b.len; i++)
-            out_fmt(&o, i ? ",%u" : "%u", b.ptr[i]);
-        out_str(&o, ">>");
-        struct term t = atomic(&o);
+    out_str(&o, text);
+    free(text);
+    struct term t = atomic(&o);
+    if (b.len && !amqp_octets_printable(b))
         t.kind = TERM_BYTES;
-        return t;
-    }
-    out_str(&o, "<<\"");
-    static const char escapes[] = "\n\r\t\v\b\f\x1b";
-    static const char letters[] = "nrtvbfe";
-    for (size_t i = 0; i < b.len; i++) {
-        uint8_t c = b.ptr[i];
-        const char *e = c ? strchr(escapes, c) : NULL;
-        if (e) {
-            out_char(&o, '\\');
-            out_char(&o, letters[e - escapes]);
-        } else {
-            if (c == '"' || c == '\\')
-                out_char(&o, '\\');
-            out_char(&o, (char)c);
-        }
-    }
-    out_str(&o, "\">>");
-    return atomic(&o);
+    return t;
 }
 
 static struct term compound(enum term_kind kind, struct term *items, size_t count)

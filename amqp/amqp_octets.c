@@ -43,7 +43,7 @@ static const char *escape_of(uint8_t c)
     }
 }
 
-static bool printable_latin1(struct amqp_bytes b)
+bool amqp_octets_printable(struct amqp_bytes b)
 {
     for (size_t i = 0; i < b.len; i++) {
         uint8_t c = b.ptr[i];
@@ -58,7 +58,7 @@ size_t amqp_format_octets(char *out, size_t size, struct amqp_bytes octets, bool
     struct writer w = {out, size, 0};
     if (size)
         out[0] = '\0';
-    if (as_text_if_printable && printable_latin1(octets)) {
+    if (as_text_if_printable && amqp_octets_printable(octets)) {
         put(&w, "<<\"");
         for (size_t i = 0; i < octets.len; i++) {
             const char *esc = escape_of(octets.ptr[i]);

@@ -7,6 +7,9 @@
 
 #include "amqp_types.h"
 
+/* Whether Erlang would print these octets as a string (every one printable Latin-1). */
+bool amqp_octets_printable(struct amqp_bytes octets);
+
 /* "<<0,20,0,10>>" always in decimal (Erlang's ~w), or, with as_text_if_printable, as
  * "<<\"abc\">>" when every octet is printable Latin-1 (Erlang's ~p). Never overruns out;
  * returns the length written (truncated output ends early but stays NUL-terminated). */

@@ -35,6 +35,10 @@ static inline bool amqp_bytes_eq_cstr(struct amqp_bytes a, const char *s)
     return amqp_bytes_eq(a, amqp_cstr(s));
 }
 
+/* An owned copy of b (aborts when out of memory), released with amqp_bytes_free. */
+struct amqp_bytes amqp_bytes_dup(struct amqp_bytes b);
+void amqp_bytes_free(struct amqp_bytes b);
+
 /* Why decoding failed: an AMQP reply code (AMQP_FRAME_ERROR, AMQP_SYNTAX_ERROR, ...) and the
  * detail RabbitMQ would put after "CODE_NAME - " in the reply text. */
 struct amqp_error {

@@ -37,16 +37,6 @@ const char *exchange_type_name(enum exchange_type type)
     return type_names[type];
 }
 
-static struct amqp_bytes copy_bytes(struct amqp_bytes src)
-{
-    uint8_t *p = malloc(src.len ? src.len : 1);
-    if (!p)
-        abort();
-    if (src.len)
-        memcpy(p, src.ptr, src.len);
-    return (struct amqp_bytes){p, src.len};
-}
-
 struct exchange *exchange_new(struct vhost *vhost, struct amqp_bytes name, enum exchange_type type,
                               bool durable, bool auto_delete, bool internal,
                               struct amqp_bytes arguments)
@@ -55,12 +45,12 @@ struct exchange *exchange_new(struct vhost *vhost, struct amqp_bytes name, enum 
     if (!x)
         abort();
     x->vhost = vhost;
-    x->name = copy_bytes(name);
+    x->name = amqp_bytes_dup(name);
     x->type = type;
     x->durable = durable;
     x->auto_delete = auto_delete;
     x->internal = internal;
-    x->arguments = copy_bytes(arguments);
+    x->arguments = amqp_bytes_dup(arguments);
     list_init(&x->bindings);
     map_init(&x->direct);
     map_init(&x->identities);
@@ -216,8 +206,8 @@ void exchange_free(struct exchange *x)
     map_free(&x->identities);
     if (x->type == EXCHANGE_TOPIC)
         topic_free(&x->topic);
-    free((void *)x->name.ptr);
-    free((void *)x->arguments.ptr);
+    amqp_bytes_free(x->name);
+    amqp_bytes_free(x->arguments);
     free(x);
 }
 

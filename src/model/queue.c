@@ -6,16 +6,6 @@
 
 enum { RING_MIN_CAP = 16 };
 
-static struct amqp_bytes copy_bytes(struct amqp_bytes src)
-{
-    uint8_t *p = malloc(src.len ? src.len : 1);
-    if (!p)
-        abort();
-    if (src.len)
-        memcpy(p, src.ptr, src.len);
-    return (struct amqp_bytes){p, src.len};
-}
-
 struct queue *queue_new(struct vhost *vhost, struct amqp_bytes name, bool durable, bool exclusive,
                         bool auto_delete, const void *owner, struct amqp_bytes arguments)
 {
@@ -23,12 +13,12 @@ struct queue *queue_new(struct vhost *vhost, struct amqp_bytes name, bool durabl
     if (!q)
         abort();
     q->vhost = vhost;
-    q->name = copy_bytes(name);
+    q->name = amqp_bytes_dup(name);
     q->durable = durable;
     q->exclusive = exclusive;
     q->auto_delete = auto_delete;
     q->owner = owner;
-    q->arguments = copy_bytes(arguments);
+    q->arguments = amqp_bytes_dup(arguments);
     q->refs = 1;
     list_init(&q->consumers);
     list_init(&q->bindings);
@@ -52,8 +42,8 @@ static void queue_free(struct queue *q)
 {
     drop_ready(q);
     free(q->ring);
-    free((void *)q->name.ptr);
-    free((void *)q->arguments.ptr);
+    amqp_bytes_free(q->name);
+    amqp_bytes_free(q->arguments);
     free(q);
 }
 

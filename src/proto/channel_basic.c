@@ -217,7 +217,7 @@ static void consumer_free(struct channel_consumer *cc)
         if (ch->unacked[i].consumer == cc)
             ch->unacked[i].consumer = NULL;
     list_remove(&cc->link);
-    free((void *)cc->arguments.ptr);
+    amqp_bytes_free(cc->arguments);
     free(cc);
 }
 
@@ -285,11 +285,9 @@ static void basic_consume(struct channel *ch, const struct amqp_basic_consume *m
         return;
     }
     struct channel_consumer *cc = calloc(1, sizeof *cc);
-    uint8_t *args = malloc(m->arguments.len ? m->arguments.len : 1);
-    if (!cc || !args)
+    if (!cc)
         abort();
-    memcpy(args, m->arguments.ptr, m->arguments.len);
-    cc->arguments = amqp_bytes_of(args, m->arguments.len);
+    cc->arguments = amqp_bytes_dup(m->arguments);
     cc->ch = ch;
     shortname_set(&cc->tag, tag);
     cc->no_ack = m->no_ack;
