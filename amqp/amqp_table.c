@@ -363,3 +363,17 @@ size_t amqp_table_begin_nested(struct amqp_buf *b, const char *key)
     amqp_buf_put_u8(b, 'F');
     return amqp_table_begin(b);
 }
+
+bool amqp_field_integer(const struct amqp_field *f, int64_t *out)
+{
+    switch (f->type) {
+    case 'b': *out = f->v.i8; return true;
+    case 'B': *out = f->v.u8; return true;
+    case 's': *out = f->v.i16; return true;
+    case 'u': *out = f->v.u16; return true;
+    case 'I': *out = f->v.i32; return true;
+    case 'i': *out = f->v.u32; return true;
+    case 'l': *out = f->v.i64; return true;
+    default: return false;
+    }
+}

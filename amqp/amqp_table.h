@@ -51,6 +51,8 @@ struct amqp_table_iter {
 void amqp_table_iter_init(struct amqp_table_iter *it, struct amqp_bytes body);
 bool amqp_table_next(struct amqp_table_iter *it, struct amqp_bytes *key, struct amqp_field *value);
 bool amqp_array_next(struct amqp_table_iter *it, struct amqp_field *value);
+/* The value of an integer field of any width (b B s u I i l); false for every other type. */
+bool amqp_field_integer(const struct amqp_field *f, int64_t *out);
 /* First field named `key` in a checked body. */
 bool amqp_table_get(struct amqp_bytes body, const char *key, struct amqp_field *value);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "core/container.h"
 #include "model/broker.h"
 #include "net/tcp.h"
 
@@ -156,7 +157,7 @@ static void raise_file_limit(void)
 
 static void on_drained(struct tcp_server *tcp)
 {
-    struct server *s = (struct server *)((char *)tcp - offsetof(struct server, tcp));
+    struct server *s = container_of(tcp, struct server, tcp);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }

@@ -6,6 +6,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/alloc.h"
+
 struct map_entry {
     struct map_entry *chain;       /* next entry in the same bucket */
     struct map_entry *prev, *next; /* insertion order */
@@ -21,14 +23,6 @@ enum { MIN_BUCKETS = 8 };
 #define HASH_PI0 0x243f6a8885a308d3ull
 #define HASH_PI1 0x13198a2e03707344ull
 #define HASH_GOLDEN 0x9e3779b97f4a7c15ull
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* Folds the 128-bit product of a and b: every input bit reaches many output bits. */
 static uint64_t fold_multiply(uint64_t a, uint64_t b)
@@ -171,9 +165,7 @@ bool map_put(struct map *m, const void *key, size_t len, void *value)
     }
     if (len > SIZE_MAX - sizeof *e)
         abort();
-    e = malloc(sizeof *e + len);
-    if (!e)
-        abort();
+    e = xmalloc(sizeof *e + len);
     e->hash = hash;
     e->value = value;
     e->len = len;

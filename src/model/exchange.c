@@ -10,7 +10,8 @@
 
 #include "amqp_erlang.h"
 #include "amqp_table.h"
-#include "model/headers_match.h"
+#include "core/alloc.h"
+#include "model/exchange_headers.h"
 #include "model/queue.h"
 #include "model/vhost.h"
 
@@ -41,9 +42,7 @@ struct exchange *exchange_new(struct vhost *vhost, struct amqp_bytes name, enum 
                               bool durable, bool auto_delete, bool internal,
                               struct amqp_bytes arguments)
 {
-    struct exchange *x = calloc(1, sizeof *x);
-    if (!x)
-        abort();
+    struct exchange *x = xcalloc(1, sizeof *x);
     x->vhost = vhost;
     x->name = amqp_bytes_dup(name);
     x->type = type;
@@ -55,7 +54,7 @@ struct exchange *exchange_new(struct vhost *vhost, struct amqp_bytes name, enum 
     map_init(&x->direct);
     map_init(&x->identities);
     if (type == EXCHANGE_TOPIC)
-        topic_init(&x->topic);
+        exchange_topic_init(&x->topic);
     return x;
 }
 
@@ -71,9 +70,7 @@ static void identity_make(struct identity *id, const struct queue *q, struct amq
 {
     uint32_t key_len = (uint32_t)key.len;
     id->len = sizeof q + sizeof key_len + key.len + args.len;
-    id->bytes = id->len <= sizeof id->stack ? id->stack : malloc(id->len);
-    if (!id->bytes)
-        abort();
+    id->bytes = id->len <= sizeof id->stack ? id->stack : xmalloc(id->len);
     uint8_t *p = id->bytes;
     memcpy(p, &q, sizeof q);
     p += sizeof q;
@@ -128,9 +125,7 @@ struct binding *exchange_bind(struct exchange *x, struct queue *q, struct amqp_b
         return b;
     }
     /* one block: the binding, then its key, then its arguments */
-    b = malloc(sizeof *b + routing_key.len + arguments.len);
-    if (!b)
-        abort();
+    b = xmalloc(sizeof *b + routing_key.len + arguments.len);
     uint8_t *key = (uint8_t *)(b + 1);
     uint8_t *args = key + routing_key.len;
     if (routing_key.len)
@@ -151,7 +146,7 @@ struct binding *exchange_bind(struct exchange *x, struct queue *q, struct amqp_b
     if (x->type == EXCHANGE_DIRECT)
         index_direct(x, b);
     else if (x->type == EXCHANGE_TOPIC)
-        topic_bind(&x->topic, (const char *)key, routing_key.len, b);
+        exchange_topic_bind(&x->topic, (const char *)key, routing_key.len, b);
     return b;
 }
 
@@ -166,7 +161,7 @@ static void unlink_binding(struct binding *b)
     if (x->type == EXCHANGE_DIRECT)
         unindex_direct(x, b);
     else if (x->type == EXCHANGE_TOPIC)
-        topic_unbind(&x->topic, (const char *)b->routing_key.ptr, b->routing_key.len, b);
+        exchange_topic_unbind(&x->topic, (const char *)b->routing_key.ptr, b->routing_key.len, b);
     list_remove(&b->exchange_link);
     list_remove(&b->queue_link);
     x->binding_count--;
@@ -205,7 +200,7 @@ void exchange_free(struct exchange *x)
     map_free(&x->direct);
     map_free(&x->identities);
     if (x->type == EXCHANGE_TOPIC)
-        topic_free(&x->topic);
+        exchange_topic_free(&x->topic);
     amqp_bytes_free(x->name);
     amqp_bytes_free(x->arguments);
     free(x);
@@ -260,7 +255,7 @@ static void route_headers(struct exchange *x, const struct message *m, struct ro
         headers = props.headers;
     for (struct list *pos = x->bindings.next; pos != &x->bindings; pos = pos->next) {
         struct binding *b = list_entry(pos, struct binding, exchange_link);
-        if (b->queue->route_stamp != r->stamp && headers_match(b->arguments, headers))
+        if (b->queue->route_stamp != r->stamp && exchange_headers_match(b->arguments, headers))
             visit_once(r, b->queue);
     }
 }
@@ -277,7 +272,7 @@ void exchange_route(struct exchange *x, const struct message *m,
         route_all(x, &r);
         break;
     case EXCHANGE_TOPIC:
-        topic_match(&x->topic, (const char *)message_routing_key(m).ptr, message_routing_key(m).len,
+        exchange_topic_match(&x->topic, (const char *)message_routing_key(m).ptr, message_routing_key(m).len,
                     visit_topic_binding, &r);
         break;
     case EXCHANGE_HEADERS:

@@ -9,7 +9,7 @@
 #include "core/list.h"
 #include "core/map.h"
 #include "model/message.h"
-#include "model/topic.h"
+#include "model/exchange_topic.h"
 
 struct queue;
 struct vhost;

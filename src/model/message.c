@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 static size_t names_len(const struct message *m)
 {
     return (size_t)m->exchange_len + m->routing_key_len + m->header_len;
@@ -16,9 +18,7 @@ struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routin
     if (exchange.len > 255 || routing_key.len > 255 || header.len > UINT32_MAX ||
         body_capacity > body_size || body_size > SIZE_MAX - sizeof(struct message) - names)
         abort(); /* the codec and the configured size limit bound all of these */
-    struct message *m = malloc(sizeof *m + names + (size_t)body_capacity);
-    if (!m)
-        abort();
+    struct message *m = xmalloc(sizeof *m + names + (size_t)body_capacity);
     m->refs = 1;
     m->header_len = (uint32_t)header.len;
     m->body_size = body_size;
@@ -32,9 +32,7 @@ struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routin
 
 struct message *message_grow(struct message *m, uint64_t body_capacity)
 {
-    struct message *grown = realloc(m, sizeof *m + names_len(m) + (size_t)body_capacity);
-    if (!grown)
-        abort();
+    struct message *grown = xrealloc(m, sizeof *m + names_len(m) + (size_t)body_capacity);
     return grown;
 }
 

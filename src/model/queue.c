@@ -4,14 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 enum { RING_MIN_CAP = 16 };
 
 struct queue *queue_new(struct vhost *vhost, struct amqp_bytes name, bool durable, bool exclusive,
                         bool auto_delete, const void *owner, struct amqp_bytes arguments)
 {
-    struct queue *q = calloc(1, sizeof *q);
-    if (!q)
-        abort();
+    struct queue *q = xcalloc(1, sizeof *q);
     q->vhost = vhost;
     q->name = amqp_bytes_dup(name);
     q->durable = durable;
@@ -64,9 +64,7 @@ static void ring_reserve(struct queue *q)
     if (q->ring_len < q->ring_cap)
         return;
     size_t cap = q->ring_cap ? q->ring_cap * 2 : RING_MIN_CAP;
-    struct queue_entry *ring = malloc(cap * sizeof *ring);
-    if (!ring)
-        abort();
+    struct queue_entry *ring = xmalloc(cap * sizeof *ring);
     size_t first = q->ring_cap - q->ring_head; /* entries from head to the physical end */
     if (first > q->ring_len)
         first = q->ring_len;

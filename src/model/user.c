@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 static void hash_password(const uint8_t salt[4], const uint8_t *password, size_t len, uint8_t out[32])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -18,8 +20,9 @@ static void hash_password(const uint8_t salt[4], const uint8_t *password, size_t
 
 struct user *user_new(const char *name, const char *password)
 {
-    struct user *u = calloc(1, sizeof *u);
-    if (!u || !(u->name = strdup(name)) || RAND_bytes(u->salt, sizeof u->salt) != 1)
+    struct user *u = xcalloc(1, sizeof *u);
+    u->name = xstrdup(name);
+    if (RAND_bytes(u->salt, sizeof u->salt) != 1)
         abort();
     list_init(&u->link);
     hash_password(u->salt, (const uint8_t *)password, strlen(password), u->hash);

@@ -1,10 +1,11 @@
 /* A virtual host: the namespace that holds exchanges, queues and bindings. */
 #include "model/vhost.h"
 
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+#include "core/token.h"
 #include "model/exchange.h"
 #include "model/queue.h"
 
@@ -22,9 +23,8 @@ static const struct {
 
 struct vhost *vhost_new(const char *name)
 {
-    struct vhost *v = calloc(1, sizeof *v);
-    if (!v || !(v->name = strdup(name)))
-        abort();
+    struct vhost *v = xcalloc(1, sizeof *v);
+    v->name = xstrdup(name);
     list_init(&v->link);
     map_init(&v->exchanges);
     map_init(&v->queues);
@@ -118,9 +118,7 @@ void vhost_delete_queue(struct vhost *v, struct queue *q)
 void vhost_delete_owned_queues(struct vhost *v, const void *owner)
 {
     size_t count = 0;
-    struct queue **owned = malloc((map_count(&v->queues) + 1) * sizeof *owned);
-    if (!owned)
-        abort();
+    struct queue **owned = xmalloc((map_count(&v->queues) + 1) * sizeof *owned);
     struct map_iter it;
     void *value;
     map_iter_init(&it, &v->queues);
@@ -135,28 +133,10 @@ void vhost_delete_owned_queues(struct vhost *v, const void *owner)
     free(owned);
 }
 
-/* RabbitMQ's server-named queues: "amq.gen-" and 16 random bytes in url-safe base64, unpadded. */
+/* RabbitMQ's server-named queues: "amq.gen-" and 128 random bits in url-safe base64. */
 void vhost_generate_queue_name(struct vhost *v, char out[32])
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    do {
-        uint8_t random[16];
-        if (RAND_bytes(random, sizeof random) != 1)
-            abort();
-        memcpy(out, "amq.gen-", 8);
-        char *p = out + 8;
-        size_t i = 0;
-        for (; i + 3 <= sizeof random; i += 3) {
-            uint32_t n = (uint32_t)random[i] << 16 | (uint32_t)random[i + 1] << 8 | random[i + 2];
-            *p++ = alphabet[n >> 18 & 63];
-            *p++ = alphabet[n >> 12 & 63];
-            *p++ = alphabet[n >> 6 & 63];
-            *p++ = alphabet[n & 63];
-        }
-        /* the 16th byte: two characters, no padding */
-        *p++ = alphabet[random[i] >> 2];
-        *p++ = alphabet[(random[i] & 3) << 4];
-        *p = '\0';
-    } while (map_contains(&v->queues, out, strlen(out)));
+    do
+        token_generate(out, "amq.gen-");
+    while (map_contains(&v->queues, out, strlen(out)));
 }

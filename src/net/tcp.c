@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/alloc.h"
 #include "proto/connection.h"
 
 struct tcp_conn {
@@ -226,9 +227,7 @@ static void on_connection(uv_stream_t *listener, int status)
         log_error(&s->broker->log, "accept failed: %s", uv_strerror(status));
         return;
     }
-    struct tcp_conn *t = calloc(1, sizeof *t);
-    if (!t)
-        abort();
+    struct tcp_conn *t = xcalloc(1, sizeof *t);
     uv_tcp_init(s->loop, &t->handle);
     t->handle.data = t;
     t->write_req.data = t;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "amqp_wire.h"
+#include "core/alloc.h"
 #include "proto/channel_internal.h"
 
 static const char NON_METHOD[] = "expected method frame, got non method frame instead";
@@ -43,9 +44,7 @@ static void channel_open(struct connection *c, uint16_t id)
                         c->channel_count, c->channel_max);
         return;
     }
-    struct channel *ch = calloc(1, sizeof *ch);
-    if (!ch)
-        abort();
+    struct channel *ch = xcalloc(1, sizeof *ch);
     ch->conn = c;
     ch->id = id;
     ch->state = CHANNEL_OPEN;

@@ -3,12 +3,12 @@
 #include <stdlib.h>
 
 #include "amqp_wire.h"
+#include "core/alloc.h"
+#include "core/container.h"
 #include "core/token.h"
 #include "model/exchange.h"
 #include "model/vhost.h"
 #include "proto/channel_internal.h"
-
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
 /* ---- writing content ---- */
 
@@ -45,9 +45,7 @@ static struct unacked *unacked_push(struct channel *ch)
     }
     if (ch->unacked_len == ch->unacked_cap) {
         size_t cap = ch->unacked_cap ? ch->unacked_cap * 2 : 64;
-        struct unacked *u = realloc(ch->unacked, cap * sizeof *u);
-        if (!u)
-            abort();
+        struct unacked *u = xrealloc(ch->unacked, cap * sizeof *u);
         ch->unacked = u;
         ch->unacked_cap = cap;
     }
@@ -103,8 +101,7 @@ static void select_unacked(struct channel *ch, struct settlement *s, struct unac
         ch->consumed_unacked--;
     if (s->len == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
-        if (!(s->items = realloc(s->items, s->cap * sizeof *s->items)))
-            abort();
+        s->items = xrealloc(s->items, s->cap * sizeof *s->items);
     }
     u->settled = true;
     ch->unacked_count--;
@@ -284,9 +281,7 @@ static void basic_consume(struct channel *ch, const struct amqp_basic_consume *m
                      ch->conn->vhost);
         return;
     }
-    struct channel_consumer *cc = calloc(1, sizeof *cc);
-    if (!cc)
-        abort();
+    struct channel_consumer *cc = xcalloc(1, sizeof *cc);
     cc->arguments = amqp_bytes_dup(m->arguments);
     cc->ch = ch;
     shortname_set(&cc->tag, tag);
@@ -522,9 +517,7 @@ void channel_publish(struct channel *ch, struct message *msg)
             message_unref(msg);
             return;
         }
-        struct tx_op *op = calloc(1, sizeof *op);
-        if (!op)
-            abort();
+        struct tx_op *op = xcalloc(1, sizeof *op);
         op->msg = msg;
         op->mandatory = ch->publish_mandatory;
         list_push_back(&ch->tx_ops, &op->link);

@@ -11,6 +11,7 @@
 #include "amqp_octets.h"
 #include "amqp_table.h"
 #include "amqp_wire.h"
+#include "core/alloc.h"
 #include "proto/channel.h"
 #include "proto/connection_internal.h"
 #include "proto/sasl.h"
@@ -38,9 +39,7 @@ static void on_handshake_timeout(uv_timer_t *t);
 struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
                                   const struct connection_io *io, const char *name)
 {
-    struct connection *c = calloc(1, sizeof *c);
-    if (!c)
-        abort();
+    struct connection *c = xcalloc(1, sizeof *c);
     c->broker = broker;
     c->loop = loop;
     c->io = *io;
@@ -140,8 +139,8 @@ struct channel *connection_channel(struct connection *c, uint16_t id)
 void connection_set_channel(struct connection *c, uint16_t id, struct channel *ch)
 {
     struct channel ***page = &c->channel_pages[id >> 8];
-    if (!*page && !(*page = calloc(256, sizeof **page)))
-        abort();
+    if (!*page)
+        *page = xcalloc(256, sizeof **page);
     if (!(*page)[id & 0xff] != !ch)
         c->channel_count += ch ? 1 : -1u;
     (*page)[id & 0xff] = ch;
@@ -747,9 +746,7 @@ void connection_read_buffer(struct connection *c, char **base, size_t *len)
         size_t cap = c->in_cap ? c->in_cap : READ_BUFFER_MIN;
         while (cap - c->in_len < need)
             cap *= 2;
-        uint8_t *in = realloc(c->in, cap);
-        if (!in)
-            abort();
+        uint8_t *in = xrealloc(c->in, cap);
         c->in = in;
         c->in_cap = cap;
     }

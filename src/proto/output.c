@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 
+#include "core/alloc.h"
+
 void output_init(struct output *o)
 {
     amqp_buf_init(&o->bytes);
@@ -38,8 +40,7 @@ void output_put_message_bytes(struct output *o, struct message *m, const uint8_t
     }
     if (o->nrefs == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 16;
-        if (!(o->refs = realloc(o->refs, o->cap * sizeof *o->refs)))
-            abort();
+        o->refs = xrealloc(o->refs, o->cap * sizeof *o->refs);
     }
     o->refs[o->nrefs++] = (struct output_ref){o->bytes.len, ptr, len, message_ref(m)};
     o->ref_bytes += len;
@@ -51,8 +52,7 @@ static void push(uv_buf_t **bufs, unsigned *cap, unsigned *n, const uint8_t *ptr
         return;
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
-        if (!(*bufs = realloc(*bufs, *cap * sizeof **bufs)))
-            abort();
+        *bufs = xrealloc(*bufs, *cap * sizeof **bufs);
     }
     (*bufs)[(*n)++] = uv_buf_init((char *)ptr, (unsigned)len);
 }

@@ -233,7 +233,7 @@ START_TEST(test_fanout_routing)
 }
 END_TEST
 
-START_TEST(test_topic_routing)
+START_TEST(test_exchange_topic_routing)
 {
     struct vhost *v = vhost_new("/");
     struct exchange *x = find(v, "amq.topic");
@@ -659,7 +659,7 @@ int main(void)
     tcase_add_test(tc, test_default_exchange_routes_by_queue_name);
     tcase_add_test(tc, test_direct_routing_and_dedupe);
     tcase_add_test(tc, test_fanout_routing);
-    tcase_add_test(tc, test_topic_routing);
+    tcase_add_test(tc, test_exchange_topic_routing);
     tcase_add_test(tc, test_headers_routing);
     tcase_add_test(tc, test_bind_idempotent_and_unbind);
     tcase_add_test(tc, test_auto_delete_exchange);

@@ -1,10 +1,11 @@
 /* Topic binding trie: one node per pattern prefix, matched level by level like an NFA. */
-#include "model/topic.h"
+#include "model/exchange_topic.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "core/alloc.h"
 #include "core/map.h"
 
 /* A node's bindings get a pointer -> position map beyond this many, so unbinding one of
@@ -66,24 +67,6 @@ static bool is_word(const char *w, size_t len, char c)
     return len == 1 && w[0] == c;
 }
 
-static void *xmalloc(size_t size)
-{
-    void *p = malloc(size);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xrealloc_array(void *p, size_t n, size_t size)
-{
-    if (n > SIZE_MAX / size)
-        abort();
-    p = realloc(p, n * size);
-    if (!p)
-        abort();
-    return p;
-}
-
 static struct topic_node *node_new(struct topic_index *t, bool is_hash)
 {
     struct topic_node *n = xmalloc(sizeof *n);
@@ -127,7 +110,7 @@ static uint64_t random_seed(const struct topic_index *t)
     return map_hash((uint64_t)(uintptr_t)t, &t, sizeof t); /* no entropy yet: still varies */
 }
 
-void topic_init(struct topic_index *t)
+void exchange_topic_init(struct topic_index *t)
 {
     t->seed = random_seed(t);
     t->count = 0;
@@ -137,7 +120,7 @@ void topic_init(struct topic_index *t)
     *t->scratch = (struct topic_scratch){0};
 }
 
-void topic_free(struct topic_index *t)
+void exchange_topic_free(struct topic_index *t)
 {
     /* Depth-first with an explicit stack: patterns may have hundreds of words. */
     struct node_set stack = {0};
@@ -239,7 +222,7 @@ static struct topic_node *child_of(const struct topic_node *n, const char *w, si
     return map_get(&n->words, w, len);
 }
 
-bool topic_bind(struct topic_index *t, const char *pattern, size_t len, void *binding)
+bool exchange_topic_bind(struct topic_index *t, const char *pattern, size_t len, void *binding)
 {
     struct topic_node *n = t->root;
     struct word_cursor c;
@@ -306,7 +289,7 @@ static void prune(struct topic_index *t, const struct path_step *path, size_t de
     }
 }
 
-bool topic_unbind(struct topic_index *t, const char *pattern, size_t len, void *binding)
+bool exchange_topic_unbind(struct topic_index *t, const char *pattern, size_t len, void *binding)
 {
     /* A pattern of k dots has k + 1 words; the path also holds the root. */
     size_t words = len ? 1 : 0;
@@ -333,7 +316,7 @@ bool topic_unbind(struct topic_index *t, const char *pattern, size_t len, void *
     return removed;
 }
 
-size_t topic_count(const struct topic_index *t)
+size_t exchange_topic_count(const struct topic_index *t)
 {
     return t->count;
 }
@@ -364,7 +347,7 @@ static void step(const struct topic_index *t, const struct node_set *from, struc
     }
 }
 
-void topic_match(const struct topic_index *t, const char *key, size_t len,
+void exchange_topic_match(const struct topic_index *t, const char *key, size_t len,
                  void (*visit)(void *binding, void *ctx), void *ctx)
 {
     struct topic_scratch *s = t->scratch;

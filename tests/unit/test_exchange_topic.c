@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/topic.h"
+#include "model/exchange_topic.h"
 
 static uint64_t rng_state;
 
@@ -49,13 +49,13 @@ static struct visits *match(const struct topic_index *t, const char *key)
 {
     static struct visits v;
     memset(&v, 0, sizeof v);
-    topic_match(t, key, strlen(key), count_visit, &v);
+    exchange_topic_match(t, key, strlen(key), count_visit, &v);
     return &v;
 }
 
 static void bind_str(struct topic_index *t, const char *pattern, size_t id)
 {
-    ck_assert(topic_bind(t, pattern, strlen(pattern), binding(id)));
+    ck_assert(exchange_topic_bind(t, pattern, strlen(pattern), binding(id)));
 }
 
 /* Bindings 0..n-1 under patterns[i]; asserts key reaches exactly those listed in `expect`
@@ -116,7 +116,7 @@ static bool listed(const char *const *list, size_t n, const char *key)
 START_TEST(test_rabbitmq_observed)
 {
     struct topic_index t;
-    topic_init(&t);
+    exchange_topic_init(&t);
     size_t n = sizeof observed / sizeof observed[0];
     for (size_t i = 0; i < n; i++)
         bind_str(&t, observed[i].pattern, i);
@@ -128,14 +128,14 @@ START_TEST(test_rabbitmq_observed)
                           observed[i].pattern, observed_keys[k], v->count[i], want);
         }
     }
-    topic_free(&t);
+    exchange_topic_free(&t);
 }
 END_TEST
 
 START_TEST(test_hash_at_every_position)
 {
     struct topic_index t;
-    topic_init(&t);
+    exchange_topic_init(&t);
     const char *patterns[] = {"#.x.y", "x.#.y", "x.y.#", "#.x.#", "#.y", "x.#", "#"};
     size_t n = sizeof patterns / sizeof patterns[0];
     for (size_t i = 0; i < n; i++)
@@ -152,14 +152,14 @@ START_TEST(test_hash_at_every_position)
     expect_match(&t, n, "", "G");
     expect_match(&t, n, "q", "G");
     expect_match(&t, n, "x.y.x.y", "ABCDEFG");
-    topic_free(&t);
+    exchange_topic_free(&t);
 }
 END_TEST
 
 START_TEST(test_star_and_empty_words)
 {
     struct topic_index t;
-    topic_init(&t);
+    exchange_topic_init(&t);
     const char *patterns[] = {"*", "*.*", "a.*", "*.a", "..", "a..", "", "*.*.*"};
     size_t n = sizeof patterns / sizeof patterns[0];
     for (size_t i = 0; i < n; i++)
@@ -175,14 +175,14 @@ START_TEST(test_star_and_empty_words)
     expect_match(&t, n, "a..", "FH");
     expect_match(&t, n, "*", "A");   /* a literal "*" in a key is an ordinary word */
     expect_match(&t, n, "a.*", "BC");
-    topic_free(&t);
+    exchange_topic_free(&t);
 }
 END_TEST
 
 START_TEST(test_multiple_hashes_and_dedupe)
 {
     struct topic_index t;
-    topic_init(&t);
+    exchange_topic_init(&t);
     const char *patterns[] = {"#.#", "a.#", "#.a.#", "#.*.#", "a.#.#.a", "#.#.#.#.#.#.#.#"};
     size_t n = sizeof patterns / sizeof patterns[0];
     for (size_t i = 0; i < n; i++)
@@ -201,56 +201,56 @@ START_TEST(test_multiple_hashes_and_dedupe)
         len += strlen(key + len);
     }
     expect_match(&t, n, key, "ABCDEF");
-    topic_free(&t);
+    exchange_topic_free(&t);
 }
 END_TEST
 
 START_TEST(test_same_binding_two_patterns)
 {
     struct topic_index t;
-    topic_init(&t);
-    ck_assert(topic_bind(&t, "a.*", 3, binding(0)));
-    ck_assert(topic_bind(&t, "a.b", 3, binding(0)));
-    ck_assert(!topic_bind(&t, "a.b", 3, binding(0))); /* the same pair again: no change */
-    ck_assert_uint_eq(topic_count(&t), 2);
+    exchange_topic_init(&t);
+    ck_assert(exchange_topic_bind(&t, "a.*", 3, binding(0)));
+    ck_assert(exchange_topic_bind(&t, "a.b", 3, binding(0)));
+    ck_assert(!exchange_topic_bind(&t, "a.b", 3, binding(0))); /* the same pair again: no change */
+    ck_assert_uint_eq(exchange_topic_count(&t), 2);
     struct visits *v = match(&t, "a.b");
     ck_assert_uint_eq(v->count[0], 2); /* once per pattern: queue dedupe is the exchange's */
-    topic_free(&t);
+    exchange_topic_free(&t);
 }
 END_TEST
 
 START_TEST(test_unbind)
 {
     struct topic_index t;
-    topic_init(&t);
+    exchange_topic_init(&t);
     ck_assert_uint_eq(t.nodes, 1);
     bind_str(&t, "a.b.c", 0);
     bind_str(&t, "a.b", 1);
     bind_str(&t, "a.#.c", 2);
     bind_str(&t, "*.b.c", 3);
     size_t nodes = t.nodes;
-    ck_assert(!topic_unbind(&t, "a.b.c", 5, binding(1)));  /* wrong binding */
-    ck_assert(!topic_unbind(&t, "a.b.d", 5, binding(0)));  /* no such pattern */
-    ck_assert(!topic_unbind(&t, "a", 1, binding(0)));      /* a prefix node, unbound */
+    ck_assert(!exchange_topic_unbind(&t, "a.b.c", 5, binding(1)));  /* wrong binding */
+    ck_assert(!exchange_topic_unbind(&t, "a.b.d", 5, binding(0)));  /* no such pattern */
+    ck_assert(!exchange_topic_unbind(&t, "a", 1, binding(0)));      /* a prefix node, unbound */
     ck_assert_uint_eq(t.nodes, nodes);
-    ck_assert(topic_unbind(&t, "a.b.c", 5, binding(0)));
-    ck_assert(!topic_unbind(&t, "a.b.c", 5, binding(0)));
+    ck_assert(exchange_topic_unbind(&t, "a.b.c", 5, binding(0)));
+    ck_assert(!exchange_topic_unbind(&t, "a.b.c", 5, binding(0)));
     ck_assert_uint_eq(t.nodes, nodes - 1); /* the "c" under "a.b" went */
     expect_match(&t, 4, "a.b.c", "CD");
     expect_match(&t, 4, "a.b", "B");
-    ck_assert(topic_unbind(&t, "a.b", 3, binding(1)));
-    ck_assert(topic_unbind(&t, "a.#.c", 5, binding(2)));
-    ck_assert(topic_unbind(&t, "*.b.c", 5, binding(3)));
+    ck_assert(exchange_topic_unbind(&t, "a.b", 3, binding(1)));
+    ck_assert(exchange_topic_unbind(&t, "a.#.c", 5, binding(2)));
+    ck_assert(exchange_topic_unbind(&t, "*.b.c", 5, binding(3)));
     ck_assert_uint_eq(t.nodes, 1);
-    ck_assert_uint_eq(topic_count(&t), 0);
+    ck_assert_uint_eq(exchange_topic_count(&t), 0);
     expect_match(&t, 4, "a.b.c", "");
     /* The empty pattern binds at the root, which is never freed. */
     bind_str(&t, "", 0);
     ck_assert_uint_eq(t.nodes, 1);
     expect_match(&t, 1, "", "A");
-    ck_assert(topic_unbind(&t, "", 0, binding(0)));
+    ck_assert(exchange_topic_unbind(&t, "", 0, binding(0)));
     expect_match(&t, 1, "", "");
-    topic_free(&t);
+    exchange_topic_free(&t);
 }
 END_TEST
 
@@ -259,10 +259,10 @@ START_TEST(test_many_bindings_one_pattern)
 {
     enum { N = 3000 };
     struct topic_index t;
-    topic_init(&t);
+    exchange_topic_init(&t);
     for (size_t i = 0; i < N; i++)
         bind_str(&t, "orders.*", i);
-    ck_assert(!topic_bind(&t, "orders.*", 8, binding(1234)));
+    ck_assert(!exchange_topic_bind(&t, "orders.*", 8, binding(1234)));
     static size_t order[N];
     for (size_t i = 0; i < N; i++)
         order[i] = i;
@@ -274,7 +274,7 @@ START_TEST(test_many_bindings_one_pattern)
         order[j] = tmp;
     }
     for (size_t i = 0; i < N; i++) {
-        ck_assert(topic_unbind(&t, "orders.*", 8, binding(order[i])));
+        ck_assert(exchange_topic_unbind(&t, "orders.*", 8, binding(order[i])));
         if (i % 500 == 0 || i > N - 40) {
             struct visits *v = match(&t, "orders.new");
             ck_assert_uint_eq(v->total, N - i - 1);
@@ -283,7 +283,7 @@ START_TEST(test_many_bindings_one_pattern)
         }
     }
     ck_assert_uint_eq(t.nodes, 1);
-    topic_free(&t);
+    exchange_topic_free(&t);
 }
 END_TEST
 
@@ -373,14 +373,14 @@ START_TEST(test_large_index_against_reference)
     static bool bound[N];
     rng_seed(2024);
     struct topic_index t;
-    topic_init(&t);
+    exchange_topic_init(&t);
     for (size_t i = 0; i < N; i++) {
         random_dotted(patterns[i], 6, true);
         split(patterns[i], &split_patterns[i]);
         bind_str(&t, patterns[i], i);
         bound[i] = true;
     }
-    ck_assert_uint_eq(topic_count(&t), N);
+    ck_assert_uint_eq(exchange_topic_count(&t), N);
     char key[128];
     for (int round = 0; round < 2; round++) {
         size_t matched = 0;
@@ -402,16 +402,16 @@ START_TEST(test_large_index_against_reference)
         if (round == 1)
             break;
         for (size_t i = 0; i < N; i += 2) {
-            ck_assert(topic_unbind(&t, patterns[i], strlen(patterns[i]), binding(i)));
+            ck_assert(exchange_topic_unbind(&t, patterns[i], strlen(patterns[i]), binding(i)));
             bound[i] = false;
         }
-        ck_assert_uint_eq(topic_count(&t), N / 2);
+        ck_assert_uint_eq(exchange_topic_count(&t), N / 2);
     }
     for (size_t i = 1; i < N; i += 2)
-        ck_assert(topic_unbind(&t, patterns[i], strlen(patterns[i]), binding(i)));
-    ck_assert_uint_eq(topic_count(&t), 0);
+        ck_assert(exchange_topic_unbind(&t, patterns[i], strlen(patterns[i]), binding(i)));
+    ck_assert_uint_eq(exchange_topic_count(&t), 0);
     ck_assert_uint_eq(t.nodes, 1);
-    topic_free(&t);
+    exchange_topic_free(&t);
 }
 END_TEST
 

@@ -1,6 +1,6 @@
 /* The topic exchange's binding index: a trie of binding-key words matched against routing keys. */
-#ifndef TOPIC_H
-#define TOPIC_H
+#ifndef EXCHANGE_TOPIC_H
+#define EXCHANGE_TOPIC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,16 +22,16 @@ struct topic_index {
     size_t nodes;  /* trie nodes, the root included: for statistics and tests */
 };
 
-void topic_init(struct topic_index *t);
+void exchange_topic_init(struct topic_index *t);
 /* Frees the trie; the bindings themselves are the caller's. */
-void topic_free(struct topic_index *t);
+void exchange_topic_free(struct topic_index *t);
 
 /* Adds binding under pattern. Returns false (and changes nothing) if exactly this pattern and
  * binding pointer are bound already. */
-bool topic_bind(struct topic_index *t, const char *pattern, size_t len, void *binding);
+bool exchange_topic_bind(struct topic_index *t, const char *pattern, size_t len, void *binding);
 /* Removes that pair; returns false if it was not bound. Trie nodes left empty are freed. */
-bool topic_unbind(struct topic_index *t, const char *pattern, size_t len, void *binding);
-size_t topic_count(const struct topic_index *t);
+bool exchange_topic_unbind(struct topic_index *t, const char *pattern, size_t len, void *binding);
+size_t exchange_topic_count(const struct topic_index *t);
 
 /* Calls visit once for each (pattern, binding) pair whose pattern matches key, however many
  * ways the pattern matches (e.g. "#.#" or "a.#" against "a.a"). A binding pointer bound
@@ -39,7 +39,7 @@ size_t topic_count(const struct topic_index *t);
  * job. Cost grows with the key's words and the trie branches they reach, not with the number
  * of bindings; no allocation once the scratch memory has grown to fit.
  * visit must not bind, unbind or match on the same index (the scratch memory is in use). */
-void topic_match(const struct topic_index *t, const char *key, size_t len,
+void exchange_topic_match(const struct topic_index *t, const char *key, size_t len,
                  void (*visit)(void *binding, void *ctx), void *ctx);
 
 #endif

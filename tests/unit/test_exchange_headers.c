@@ -10,7 +10,7 @@
 
 #include "amqp_buf.h"
 #include "amqp_table.h"
-#include "model/headers_match.h"
+#include "model/exchange_headers.h"
 
 /* ---- building tables ---- */
 
@@ -96,8 +96,8 @@ static struct amqp_field ARR(struct amqp_bytes body)
 static const struct amqp_field VOID = {.type = 'V'};
 #define XM(mode) {"x-match", S(mode)}
 
-#define MATCHES(binding, headers) ck_assert(headers_match((binding), (headers)))
-#define REFUSES(binding, headers) ck_assert(!headers_match((binding), (headers)))
+#define MATCHES(binding, headers) ck_assert(exchange_headers_match((binding), (headers)))
+#define REFUSES(binding, headers) ck_assert(!exchange_headers_match((binding), (headers)))
 
 /* ---- the x-match modes ---- */
 

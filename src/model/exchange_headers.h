@@ -1,6 +1,6 @@
 /* The headers exchange's rule: does a message's headers table satisfy a binding's arguments? */
-#ifndef HEADERS_MATCH_H
-#define HEADERS_MATCH_H
+#ifndef EXCHANGE_HEADERS_H
+#define EXCHANGE_HEADERS_H
 
 #include <stdbool.h>
 
@@ -22,6 +22,6 @@
  * - Both tables are stably sorted by key and walked together, so with duplicate keys the
  *   n-th binding entry meets the n-th message entry of that key.
  * Allocates only for tables of more than 32 entries. */
-bool headers_match(struct amqp_bytes binding_args, struct amqp_bytes message_headers);
+bool exchange_headers_match(struct amqp_bytes binding_args, struct amqp_bytes message_headers);
 
 #endif

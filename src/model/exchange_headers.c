@@ -1,10 +1,11 @@
 /* Headers-exchange matching: RabbitMQ's sorted merge of binding arguments and message headers. */
-#include "model/headers_match.h"
+#include "model/exchange_headers.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "amqp_table.h"
+#include "core/alloc.h"
 
 enum match_kind { MATCH_ALL, MATCH_ANY, MATCH_ALL_WITH_X, MATCH_ANY_WITH_X };
 
@@ -83,9 +84,7 @@ static void collect_sorted(struct entries *out, struct amqp_bytes body, bool fil
         n += !filter || counts_key(key, kind);
     out->items = out->inline_items;
     if (n > INLINE_ENTRIES) {
-        out->items = malloc(n * sizeof *out->items);
-        if (!out->items)
-            abort();
+        out->items = xmalloc(n * sizeof *out->items);
     }
     out->count = 0;
     amqp_table_iter_init(&it, body);
@@ -107,19 +106,18 @@ static void entries_free(struct entries *e)
 
 /* ---- Erlang == over RabbitMQ's decoded field values ---- */
 
+/* RabbitMQ decodes a timestamp as a plain integer, so it compares equal to one. */
 static bool as_integer(const struct amqp_field *f, __int128 *out)
 {
-    switch (f->type) {
-    case 'b': *out = f->v.i8; return true;
-    case 'B': *out = f->v.u8; return true;
-    case 's': *out = f->v.i16; return true;
-    case 'u': *out = f->v.u16; return true;
-    case 'I': *out = f->v.i32; return true;
-    case 'i': *out = f->v.u32; return true;
-    case 'l': *out = f->v.i64; return true;
-    case 'T': *out = f->v.u64; return true;
-    default: return false;
+    int64_t v;
+    if (f->type == 'T') {
+        *out = f->v.u64;
+        return true;
     }
+    if (!amqp_field_integer(f, &v))
+        return false;
+    *out = v;
+    return true;
 }
 
 static bool as_float(const struct amqp_field *f, double *out)
@@ -250,7 +248,7 @@ static bool merge(const struct entries *binding, const struct entries *headers,
     return want_all ? all : any;
 }
 
-bool headers_match(struct amqp_bytes binding_args, struct amqp_bytes message_headers)
+bool exchange_headers_match(struct amqp_bytes binding_args, struct amqp_bytes message_headers)
 {
     enum match_kind kind = match_kind_of(binding_args);
     struct entries binding, headers;
