@@ -46,6 +46,11 @@ struct amqp_error {
     char text[256];
 };
 
+/* A reply text as RabbitMQ sends it: "CODE_NAME - detail", cut to a shortstr's 255 octets
+ * (252 and "...") as RabbitMQ cuts it. Writes into out and returns the slice. */
+#define AMQP_REPLY_TEXT_SIZE 256
+struct amqp_bytes amqp_reply_text(char out[AMQP_REPLY_TEXT_SIZE], uint16_t code, const char *detail);
+
 /* Fills err (which may be NULL) and returns its code, so decoders can `return amqp_fail(...)`. */
 int amqp_fail(struct amqp_error *err, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -1,4 +1,5 @@
-/* Exchanges: bindings indexed per type (direct key map, topic trie) and routing with dedupe. */
+/* Exchanges: bindings indexed per type (direct key map, topic trie), routing with dedupe, and
+ * declare arguments. */
 #include "model/exchange.h"
 
 #include <inttypes.h>
@@ -11,9 +12,9 @@
 #include "amqp_erlang.h"
 #include "amqp_table.h"
 #include "core/alloc.h"
+#include "amqp_spec.h"
 #include "model/exchange_headers.h"
 #include "model/queue.h"
-#include "model/vhost.h"
 
 static const char *const type_names[] = {
     [EXCHANGE_DIRECT] = "direct",
@@ -38,18 +39,37 @@ const char *exchange_type_name(enum exchange_type type)
     return type_names[type];
 }
 
-struct exchange *exchange_new(struct vhost *vhost, struct amqp_bytes name, enum exchange_type type,
-                              bool durable, bool auto_delete, bool internal,
-                              struct amqp_bytes arguments)
+bool exchange_args_parse(struct amqp_bytes table, const struct arguments_owner *owner,
+                         struct exchange_args *out, struct outcome *outcome)
+{
+    struct amqp_field f;
+    *out = (struct exchange_args){0};
+    /* x-delayed-type means nothing without the delayed-message exchange type: ignored. */
+    if (amqp_table_get(table, "alternate-exchange", &f)) {
+        if (f.type != 'S')
+            return outcome_fail(outcome, AMQP_PRECONDITION_FAILED,
+                                "invalid type '%s' for arg 'alternate-exchange' in %s '" NAME_FMT
+                                "' in vhost '%s'", amqp_field_type_name(f.type), owner->kind,
+                                NAME_ARG(owner->name), owner->vhost);
+        out->has_alternate_exchange = true;
+        out->alternate_exchange = f.v.bytes;
+    }
+    return outcome_done(outcome);
+}
+
+struct exchange *exchange_new(struct amqp_bytes name, enum exchange_type type, bool durable,
+                              bool auto_delete, bool internal, struct amqp_bytes arguments)
 {
     struct exchange *x = xcalloc(1, sizeof *x);
-    x->vhost = vhost;
     x->name = amqp_bytes_dup(name);
     x->type = type;
     x->durable = durable;
     x->auto_delete = auto_delete;
     x->internal = internal;
     x->arguments = amqp_bytes_dup(arguments);
+    struct outcome ignored;
+    exchange_args_parse(x->arguments, &(struct arguments_owner){"exchange", name, ""}, &x->args,
+                        &ignored);
     list_init(&x->bindings);
     map_init(&x->direct);
     map_init(&x->identities);
@@ -170,11 +190,7 @@ static void unlink_binding(struct binding *b)
 
 void exchange_remove_binding(struct binding *b)
 {
-    struct exchange *x = b->exchange;
     unlink_binding(b);
-    /* RabbitMQ deletes an auto-delete exchange when its last binding goes, never before */
-    if (x->auto_delete && x->binding_count == 0 && x->vhost)
-        vhost_delete_exchange(x->vhost, x);
 }
 
 bool exchange_unbind(struct exchange *x, struct queue *q, struct amqp_bytes routing_key,
@@ -225,15 +241,9 @@ static void visit_topic_binding(void *binding, void *ctx)
     visit_once(ctx, ((struct binding *)binding)->queue);
 }
 
+/* The default exchange has no bindings: its vhost routes by queue name. */
 static void route_direct(struct exchange *x, const struct message *m, struct route *r)
 {
-    if (x->name.len == 0) {
-        /* the default exchange's implicit binding of every queue by its name */
-        struct queue *q = vhost_find_queue(x->vhost, message_routing_key(m));
-        if (q)
-            visit_once(r, q);
-        return;
-    }
     for (struct binding *b = map_get(&x->direct, message_routing_key(m).ptr, message_routing_key(m).len); b;
          b = b->next_same_key)
         visit_once(r, b->queue);
@@ -260,10 +270,10 @@ static void route_headers(struct exchange *x, const struct message *m, struct ro
     }
 }
 
-void exchange_route(struct exchange *x, const struct message *m,
+void exchange_route(struct exchange *x, const struct message *m, uint64_t stamp,
                     void (*visit)(struct queue *q, void *ctx), void *ctx)
 {
-    struct route r = {++x->vhost->route_stamp, visit, ctx};
+    struct route r = {stamp, visit, ctx};
     switch (x->type) {
     case EXCHANGE_DIRECT:
         route_direct(x, m, &r);
@@ -281,16 +291,17 @@ void exchange_route(struct exchange *x, const struct message *m,
     }
 }
 
-bool exchange_headers_args_valid(struct amqp_bytes args, char *why, size_t len)
+/* RabbitMQ refuses a headers binding whose x-match it cannot use. */
+static bool x_match_valid(struct amqp_bytes args, struct outcome *out)
 {
     struct amqp_field f;
     if (!amqp_table_get(args, "x-match", &f))
-        return true;
+        return outcome_done(out);
     if (f.type == 'S' && (amqp_bytes_eq_cstr(f.v.bytes, "all") ||
                           amqp_bytes_eq_cstr(f.v.bytes, "any") ||
                           amqp_bytes_eq_cstr(f.v.bytes, "all-with-x") ||
                           amqp_bytes_eq_cstr(f.v.bytes, "any-with-x")))
-        return true;
+        return outcome_done(out);
     char prefix[64], value[512];
     if (f.type == 'S')
         snprintf(prefix, sizeof prefix, "Invalid x-match field value ");
@@ -298,7 +309,15 @@ bool exchange_headers_args_valid(struct amqp_bytes args, char *why, size_t len)
         snprintf(prefix, sizeof prefix, "Invalid x-match field type %s (value ",
                  amqp_field_type_name(f.type));
     amqp_format_field_pretty(value, sizeof value, &f, strlen(prefix));
-    snprintf(why, len, "%s%s%s", prefix, value,
-             f.type == 'S' ? "; expected all, any, all-with-x, or any-with-x" : "); expected longstr");
-    return false;
+    return outcome_fail(out, AMQP_PRECONDITION_FAILED, "%s%s%s", prefix, value,
+                        f.type == 'S' ? "; expected all, any, all-with-x, or any-with-x"
+                                      : "); expected longstr");
+}
+
+bool exchange_binding_args_valid(const struct exchange *x, struct amqp_bytes arguments,
+                                 struct outcome *out)
+{
+    if (x->type != EXCHANGE_HEADERS)
+        return outcome_done(out);
+    return x_match_valid(arguments, out);
 }

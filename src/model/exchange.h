@@ -1,4 +1,4 @@
-/* An exchange and its bindings: declare/equivalence, bind/unbind, and routing by type. */
+/* An exchange and its bindings: bind/unbind, routing by type, and its declare arguments. */
 #ifndef EXCHANGE_H
 #define EXCHANGE_H
 
@@ -8,17 +8,28 @@
 #include "amqp_types.h"
 #include "core/list.h"
 #include "core/map.h"
-#include "model/message.h"
+#include "model/arguments.h"
 #include "model/exchange_topic.h"
+#include "model/message.h"
+#include "model/outcome.h"
 
 struct queue;
-struct vhost;
 
 enum exchange_type { EXCHANGE_DIRECT, EXCHANGE_FANOUT, EXCHANGE_TOPIC, EXCHANGE_HEADERS };
 
 /* Parses "direct", "fanout", "topic" or "headers"; false for anything else. */
 bool exchange_type_parse(struct amqp_bytes name, enum exchange_type *out);
 const char *exchange_type_name(enum exchange_type type);
+
+/* The declare arguments RabbitMQ gives meaning to; slices point into the exchange's table. */
+struct exchange_args {
+    bool has_alternate_exchange;
+    struct amqp_bytes alternate_exchange;
+};
+
+/* Checks a new exchange's arguments (a checked body): false with RabbitMQ's 406 outcome. */
+bool exchange_args_parse(struct amqp_bytes table, const struct arguments_owner *owner,
+                         struct exchange_args *out, struct outcome *outcome);
 
 struct binding {
     struct list exchange_link; /* in exchange.bindings */
@@ -31,13 +42,13 @@ struct binding {
 };
 
 struct exchange {
-    struct vhost *vhost;
     struct amqp_bytes name; /* owned copy */
     enum exchange_type type;
     bool durable;
     bool auto_delete;
     bool internal;
-    struct amqp_bytes arguments;
+    struct amqp_bytes arguments; /* owned copy of the raw table body, for equivalence */
+    struct exchange_args args;   /* the same, parsed */
     struct list bindings;
     uint32_t binding_count;
     struct map direct;        /* routing key -> first binding (direct exchanges) */
@@ -45,33 +56,33 @@ struct exchange {
     struct topic_index topic; /* topic exchanges */
 };
 
-struct exchange *exchange_new(struct vhost *vhost, struct amqp_bytes name, enum exchange_type type,
-                              bool durable, bool auto_delete, bool internal,
-                              struct amqp_bytes arguments);
+/* arguments must have passed exchange_args_parse. */
+struct exchange *exchange_new(struct amqp_bytes name, enum exchange_type type, bool durable,
+                              bool auto_delete, bool internal, struct amqp_bytes arguments);
 /* Unbinds everything and frees. */
 void exchange_free(struct exchange *x);
 
+/* A binding's arguments acceptable to this exchange's type (headers: a usable x-match)? */
+bool exchange_binding_args_valid(const struct exchange *x, struct amqp_bytes arguments,
+                                 struct outcome *out);
 /* Adds a binding unless the same (queue, key, arguments) exists; returns it either way. */
 struct binding *exchange_bind(struct exchange *x, struct queue *q, struct amqp_bytes routing_key,
                               struct amqp_bytes arguments);
-/* Removes the matching binding; false if there was none (which is not an error in AMQP).
- * An auto-delete exchange left without bindings is deleted from its vhost and freed here:
- * after true, do not use x again without looking it up. */
+/* Removes the matching binding; false if there was none (which is not an error in AMQP). */
 bool exchange_unbind(struct exchange *x, struct queue *q, struct amqp_bytes routing_key,
                      struct amqp_bytes arguments);
-/* Removes one binding (queue deletion walks queue.bindings with this); deletes an auto-delete
- * exchange left without bindings, as exchange_unbind does. */
+/* Removes one binding (queue deletion walks queue.bindings with this). */
 void exchange_remove_binding(struct binding *b);
+/* An auto-delete exchange whose last binding went: its owner, the vhost, deletes it. RabbitMQ
+ * deletes one when its last binding goes, never before. */
+static inline bool exchange_unused(const struct exchange *x)
+{
+    return x->auto_delete && x->binding_count == 0;
+}
 
-/* Calls visit once per queue the message routes to (a queue bound twice still gets it once).
- * The default exchange ("") routes to the vhost's queue named by the routing key, without
- * bindings. visit must not route another message (the per-queue stamp is in use). */
-void exchange_route(struct exchange *x, const struct message *m,
+/* Calls visit once per queue bound to the message (a queue bound twice still gets it once):
+ * every queue visited gets route_stamp = stamp, which must be new for each message routed. */
+void exchange_route(struct exchange *x, const struct message *m, uint64_t stamp,
                     void (*visit)(struct queue *q, void *ctx), void *ctx);
-
-/* Does a headers binding's arguments table (a checked body) carry a usable x-match? If not,
- * writes RabbitMQ's 406 detail, e.g. "Invalid x-match field value <<\"most\">>; expected all,
- * any, all-with-x, or any-with-x", into why (NUL-terminated, truncated to len). */
-bool exchange_headers_args_valid(struct amqp_bytes args, char *why, size_t len);
 
 #endif

@@ -9,16 +9,11 @@
 #include "amqp_types.h"
 #include "core/list.h"
 #include "model/message.h"
+#include "model/queue_args.h"
+#include "model/queue_ring.h"
 
 struct queue;
 struct consumer;
-
-/* One message in a queue, or out with a consumer awaiting its ack. */
-struct queue_entry {
-    struct message *msg;      /* a reference owned by whoever holds the entry */
-    uint64_t seq : 63;        /* position in the queue: a requeued entry goes back where it was */
-    uint64_t redelivered : 1; /* 16 bytes an entry: a backlog of millions stays small */
-};
 
 /* What a queue needs from a consumer; the channel implements it (the model knows no frames). */
 struct consumer_ops {
@@ -26,7 +21,7 @@ struct consumer_ops {
     bool (*has_credit)(struct consumer *c);
     /* Hands over the entry (and its message reference) for delivery. */
     void (*deliver)(struct consumer *c, struct queue *q, struct queue_entry entry);
-    /* The queue is going away (deleted): the consumer must forget it. */
+    /* The queue went (deleted) and has already let go of the consumer: forget the queue. */
     void (*queue_deleted)(struct consumer *c, struct queue *q);
 };
 
@@ -37,19 +32,24 @@ struct consumer {
     bool exclusive;
 };
 
+/* Publisher flow control, RabbitMQ's credit flow in miniature: a queue with consumers and more
+ * ready messages than the high mark holds back its publishers until it is under the low mark.
+ * Queues without consumers only grow. */
+#define QUEUE_FLOW_HIGH 20000
+#define QUEUE_FLOW_LOW 10000
+
 struct queue {
-    struct vhost *vhost;
     struct amqp_bytes name; /* owned copy */
     bool durable;
     bool exclusive;
     bool auto_delete;
-    const void *owner;        /* the exclusive owner's connection, compared by address */
-    struct amqp_bytes arguments; /* owned copy of the raw table body */
-    uint32_t refs;            /* the vhost's and every unacked entry's holder's */
+    const void *owner;           /* the exclusive owner's connection, compared by address */
+    struct amqp_bytes arguments; /* owned copy of the raw table body, for equivalence */
+    struct queue_args args;      /* the same, parsed */
+    uint32_t refs;               /* the vhost's and every unacked entry's holder's */
     bool deleted;
 
-    struct queue_entry *ring; /* ready messages, oldest first */
-    size_t ring_cap, ring_head, ring_len;
+    struct queue_ring ready;  /* ready messages, oldest first */
     uint64_t next_seq;
 
     struct list consumers;
@@ -60,13 +60,19 @@ struct queue {
     uint64_t route_stamp;     /* exchange routing: delivers once per queue per message */
 };
 
-struct queue *queue_new(struct vhost *vhost, struct amqp_bytes name, bool durable, bool exclusive,
-                        bool auto_delete, const void *owner, struct amqp_bytes arguments);
+struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
+                        const void *owner, struct amqp_bytes arguments, const struct queue_args *args);
 void queue_ref(struct queue *q);
 void queue_unref(struct queue *q);
 
+/* What became of a message offered to a queue. */
+enum queue_publish_result {
+    QUEUE_ENQUEUED, /* taken: ready, or already handed to a consumer */
+    QUEUE_GONE,     /* the queue was deleted; nothing was kept */
+};
+
 /* Appends a message (takes a new reference) and dispatches to consumers with credit. */
-void queue_publish(struct queue *q, struct message *m);
+enum queue_publish_result queue_publish(struct queue *q, struct message *m);
 /* Delivers ready messages to consumers while some have credit: call when credit returns. */
 void queue_dispatch(struct queue *q);
 /* basic.get: takes the oldest ready message out; false when empty. Counts it as unacked. */
@@ -84,9 +90,24 @@ uint32_t queue_purge(struct queue *q);                /* drops ready messages, r
 /* Does not dispatch: call queue_dispatch once the consumer may receive (after consume-ok). */
 void queue_add_consumer(struct queue *q, struct consumer *c, const struct consumer_ops *ops,
                         bool exclusive);
-/* Removes the consumer; returns true when that makes an auto-delete queue go (the caller
- * then calls vhost_delete_queue). */
+/* Removes the consumer; returns true when that leaves an auto-delete queue unused (its owner,
+ * the vhost, then deletes it). */
 bool queue_remove_consumer(struct queue *q, struct consumer *c);
 bool queue_has_exclusive_consumer(const struct queue *q);
+
+/* The queue leaves service (its vhost deleted it): consumers are let go and told, ready
+ * messages dropped. The struct lives on while references to it remain. */
+void queue_retire(struct queue *q);
+
+/* Flow control: should a publisher that just fed this queue wait, and may it go on again? */
+static inline bool queue_congested(const struct queue *q)
+{
+    return q->consumer_count > 0 && q->ready.len > QUEUE_FLOW_HIGH;
+}
+
+static inline bool queue_relieved(const struct queue *q)
+{
+    return q->deleted || q->consumer_count == 0 || q->ready.len < QUEUE_FLOW_LOW;
+}
 
 #endif

@@ -1,9 +1,12 @@
-/* A virtual host: the namespace that holds exchanges, queues and bindings. */
+/* A virtual host: its namespace, and the verbs with RabbitMQ 3.10's rules, order and texts. */
 #include "model/vhost.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp_spec.h"
+#include "amqp_table.h"
+#include "amqp_wire.h"
 #include "core/alloc.h"
 #include "core/token.h"
 #include "model/exchange.h"
@@ -21,6 +24,17 @@ static const struct {
     {"amq.match", EXCHANGE_HEADERS},
 };
 
+static void add_exchange(struct vhost *v, struct exchange *x)
+{
+    map_put(&v->exchanges, x->name.ptr, x->name.len, x);
+}
+
+static void remove_exchange(struct vhost *v, struct exchange *x)
+{
+    map_remove(&v->exchanges, x->name.ptr, x->name.len);
+    exchange_free(x);
+}
+
 struct vhost *vhost_new(const char *name)
 {
     struct vhost *v = xcalloc(1, sizeof *v);
@@ -30,9 +44,10 @@ struct vhost *vhost_new(const char *name)
     map_init(&v->queues);
     for (size_t i = 0; i < sizeof standard_exchanges / sizeof *standard_exchanges; i++) {
         struct amqp_bytes xname = amqp_cstr(standard_exchanges[i].name);
-        vhost_add_exchange(v, exchange_new(v, xname, standard_exchanges[i].type, true, false,
-                                           false, (struct amqp_bytes){NULL, 0}));
+        add_exchange(v, exchange_new(xname, standard_exchanges[i].type, true, false, false,
+                                     (struct amqp_bytes){NULL, 0}));
     }
+    v->default_exchange = vhost_find_exchange(v, amqp_cstr(""));
     return v;
 }
 
@@ -54,7 +69,7 @@ void vhost_free(struct vhost *v)
         vhost_delete_queue(v, q);
     struct exchange *x;
     while ((x = first_value(&v->exchanges)))
-        vhost_delete_exchange(v, x);
+        remove_exchange(v, x);
     map_free(&v->queues);
     map_free(&v->exchanges);
     free(v->name);
@@ -71,47 +86,254 @@ struct queue *vhost_find_queue(struct vhost *v, struct amqp_bytes name)
     return map_get(&v->queues, name.ptr, name.len);
 }
 
-void vhost_add_exchange(struct vhost *v, struct exchange *x)
+/* RabbitMQ's server-named queues: "amq.gen-" and 128 random bits in url-safe base64. */
+void vhost_generate_queue_name(struct vhost *v, char out[32])
 {
-    x->vhost = v;
-    map_put(&v->exchanges, x->name.ptr, x->name.len, x);
+    do
+        token_generate(out, "amq.gen-");
+    while (map_contains(&v->queues, out, strlen(out)));
 }
 
-void vhost_add_queue(struct vhost *v, struct queue *q)
+/* ---- texts shared by several verbs ---- */
+
+static bool reserved_name(struct amqp_bytes name)
 {
-    q->vhost = v;
-    map_put(&v->queues, q->name.ptr, q->name.len, q);
+    return name.len >= 4 && memcmp(name.ptr, "amq.", 4) == 0;
 }
 
-void vhost_delete_exchange(struct vhost *v, struct exchange *x)
+static bool fail_default_exchange(struct outcome *out)
 {
-    map_remove(&v->exchanges, x->name.ptr, x->name.len);
-    exchange_free(x);
+    return outcome_fail(out, AMQP_ACCESS_REFUSED, "operation not permitted on the default exchange");
 }
 
-/* Tells every consumer the queue is gone; each unlinks itself (we only unlink one that did not). */
-static void tell_consumers(struct queue *q)
+static bool fail_no_exchange(struct vhost *v, struct amqp_bytes name, struct outcome *out)
 {
-    while (!list_empty(&q->consumers)) {
-        struct list *first = q->consumers.next;
-        struct consumer *c = list_entry(first, struct consumer, link);
-        c->ops->queue_deleted(c, q);
-        if (q->consumers.next == first)
-            list_remove(first);
+    return outcome_fail(out, AMQP_NOT_FOUND, "no exchange '" NAME_FMT "' in vhost '%s'",
+                        NAME_ARG(name), v->name);
+}
+
+static bool fail_no_queue(struct vhost *v, struct amqp_bytes name, struct outcome *out)
+{
+    return outcome_fail(out, AMQP_NOT_FOUND, "no queue '" NAME_FMT "' in vhost '%s'", NAME_ARG(name),
+                        v->name);
+}
+
+static bool fail_locked(struct vhost *v, struct amqp_bytes name, struct outcome *out)
+{
+    return outcome_fail(out, AMQP_RESOURCE_LOCKED,
+                        "cannot obtain exclusive access to locked queue '" NAME_FMT "' in vhost "
+                        "'%s'. It could be originally declared on another connection or the "
+                        "exclusive property value does not match that of the original "
+                        "declaration.",
+                        NAME_ARG(name), v->name);
+}
+
+static bool owned_by_other(const struct queue *q, const void *owner)
+{
+    return q->exclusive && q->owner != owner;
+}
+
+/* ---- exchanges ---- */
+
+static bool exchange_equivalent(struct vhost *v, struct exchange *x,
+                                const struct exchange_declare *req, enum exchange_type type,
+                                struct outcome *out)
+{
+    struct arguments_owner o = {"exchange", req->name, v->name};
+    if (type != x->type)
+        return outcome_fail(out, AMQP_PRECONDITION_FAILED,
+                            "inequivalent arg 'type' for exchange '" NAME_FMT "' in vhost '%s': "
+                            "received '%s' but current is '%s'",
+                            NAME_ARG(req->name), v->name, exchange_type_name(type),
+                            exchange_type_name(x->type));
+    static const char *const compared[] = {"alternate-exchange", NULL};
+    return arguments_flag_equivalent("durable", req->durable, x->durable, &o, out) &&
+           arguments_flag_equivalent("auto_delete", req->auto_delete, x->auto_delete, &o, out) &&
+           arguments_flag_equivalent("internal", req->internal, x->internal, &o, out) &&
+           arguments_equivalent(req->arguments, x->arguments, compared, &o, out);
+}
+
+struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_declare *req,
+                                        struct outcome *out)
+{
+    enum exchange_type type = EXCHANGE_DIRECT;
+    /* RabbitMQ says "invalid" for a name that happens to be an Erlang atom; "unknown" is
+     * what it says for the rest, and the only text we give. */
+    if (!req->passive && !exchange_type_parse(req->type, &type)) {
+        outcome_fail_connection(out, AMQP_COMMAND_INVALID, "unknown exchange type '" NAME_FMT "'",
+                                NAME_ARG(req->type));
+        return NULL;
     }
-    q->consumer_count = 0;
+    if (req->name.len == 0) {
+        fail_default_exchange(out);
+        return NULL;
+    }
+    struct exchange *x = vhost_find_exchange(v, req->name);
+    if (req->passive) {
+        if (!x)
+            fail_no_exchange(v, req->name, out);
+        return x && outcome_done(out) ? x : NULL;
+    }
+    if (x)
+        return exchange_equivalent(v, x, req, type, out) ? x : NULL;
+    /* The standard amq.* exchanges may be redeclared as they are; no new one may be. */
+    if (reserved_name(req->name)) {
+        outcome_fail(out, AMQP_ACCESS_REFUSED, "exchange name '" NAME_FMT "' contains reserved "
+                     "prefix 'amq.*'", NAME_ARG(req->name));
+        return NULL;
+    }
+    struct exchange_args args;
+    if (!exchange_args_parse(req->arguments, &(struct arguments_owner){"exchange", req->name, v->name},
+                             &args, out))
+        return NULL;
+    x = exchange_new(req->name, type, req->durable, req->auto_delete, req->internal, req->arguments);
+    add_exchange(v, x);
+    outcome_done(out);
+    return x;
+}
+
+bool vhost_delete_exchange(struct vhost *v, struct amqp_bytes name, bool if_unused,
+                           struct outcome *out)
+{
+    if (name.len == 0)
+        return fail_default_exchange(out);
+    if (reserved_name(name))
+        return outcome_fail(out, AMQP_ACCESS_REFUSED, "deletion of system exchange '" NAME_FMT
+                            "' in vhost '%s' not allowed", NAME_ARG(name), v->name);
+    struct exchange *x = vhost_find_exchange(v, name);
+    if (x && if_unused && x->binding_count)
+        return outcome_fail(out, AMQP_PRECONDITION_FAILED, "exchange '" NAME_FMT "' in vhost '%s' "
+                            "in use", NAME_ARG(name), v->name);
+    if (x)
+        remove_exchange(v, x);
+    return outcome_done(out);
+}
+
+/* ---- queues ---- */
+
+static bool queue_equivalent(struct vhost *v, struct queue *q, const struct queue_declare *req,
+                             struct outcome *out)
+{
+    if (owned_by_other(q, req->owner) || q->exclusive != req->exclusive)
+        return fail_locked(v, q->name, out);
+    struct arguments_owner o = {"queue", q->name, v->name};
+    return arguments_flag_equivalent("durable", req->durable, q->durable, &o, out) &&
+           arguments_flag_equivalent("auto_delete", req->auto_delete, q->auto_delete, &o, out) &&
+           queue_args_equivalent(q->args.type, req->arguments, q->arguments, &o, out);
+}
+
+/* RabbitMQ names quorum and stream queues only from the client. */
+static bool server_named_allowed(struct amqp_bytes arguments, struct outcome *out)
+{
+    struct amqp_field f;
+    if (!amqp_table_get(arguments, "x-queue-type", &f) || f.type != 'S')
+        return true;
+    enum queue_type type = amqp_bytes_eq_cstr(f.v.bytes, "quorum")   ? QUEUE_TYPE_QUORUM
+                           : amqp_bytes_eq_cstr(f.v.bytes, "stream") ? QUEUE_TYPE_STREAM
+                                                                     : QUEUE_TYPE_CLASSIC;
+    if (type == QUEUE_TYPE_CLASSIC)
+        return true;
+    return outcome_fail(out, AMQP_PRECONDITION_FAILED,
+                        "Cannot declare a server-named queue for type %s", queue_type_module(type));
+}
+
+static struct queue *declare_passive(struct vhost *v, const struct queue_declare *req,
+                                     struct outcome *out)
+{
+    /* queue.declare takes the name as given: no "last declared queue" shortcut. */
+    struct queue *q = vhost_find_queue(v, req->name);
+    if (!q)
+        fail_no_queue(v, req->name, out);
+    else if (owned_by_other(q, req->owner))
+        fail_locked(v, req->name, out);
+    else
+        return outcome_done(out) ? q : NULL;
+    return NULL;
+}
+
+struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *req,
+                                  struct outcome *out)
+{
+    if (req->passive)
+        return declare_passive(v, req, out);
+    struct amqp_bytes name = req->name;
+    char generated[32];
+    if (name.len == 0) {
+        if (!server_named_allowed(req->arguments, out))
+            return NULL;
+        vhost_generate_queue_name(v, generated);
+        name = amqp_cstr(generated);
+    } else if (reserved_name(name)) {
+        outcome_fail(out, AMQP_ACCESS_REFUSED, "queue name '" NAME_FMT "' contains reserved prefix "
+                     "'amq.*'", NAME_ARG(name));
+        return NULL;
+    }
+    struct queue *q = vhost_find_queue(v, name);
+    if (q)
+        return queue_equivalent(v, q, req, out) ? q : NULL;
+    struct queue_args args;
+    if (!queue_args_parse(req->arguments, req->durable, req->exclusive, req->auto_delete,
+                          &(struct arguments_owner){"queue", name, v->name}, &args, out))
+        return NULL;
+    q = queue_new(name, req->durable, req->exclusive, req->auto_delete,
+                  req->exclusive ? req->owner : NULL, req->arguments, &args);
+    map_put(&v->queues, q->name.ptr, q->name.len, q);
+    outcome_done(out);
+    return q;
+}
+
+struct queue *vhost_queue_for(struct vhost *v, struct amqp_bytes name, const void *owner,
+                              struct outcome *out)
+{
+    struct queue *q = vhost_find_queue(v, name);
+    if (!q)
+        fail_no_queue(v, name, out);
+    else if (owned_by_other(q, owner))
+        fail_locked(v, name, out);
+    else
+        return outcome_done(out) ? q : NULL;
+    return NULL;
+}
+
+struct queue *vhost_queue_to_delete(struct vhost *v, struct amqp_bytes name, const void *owner,
+                                    bool if_unused, bool if_empty, struct outcome *out)
+{
+    struct queue *q = vhost_find_queue(v, name);
+    /* RabbitMQ answers delete-ok for a queue that does not exist. */
+    if (!q) {
+        outcome_done(out);
+        return NULL;
+    }
+    if (owned_by_other(q, owner))
+        fail_locked(v, name, out);
+    else if (if_unused && q->consumer_count)
+        outcome_fail(out, AMQP_PRECONDITION_FAILED, "queue '" NAME_FMT "' in vhost '%s' in use",
+                     NAME_ARG(name), v->name);
+    else if (if_empty && queue_message_count(q))
+        outcome_fail(out, AMQP_PRECONDITION_FAILED, "queue '" NAME_FMT "' in vhost '%s' not empty",
+                     NAME_ARG(name), v->name);
+    else
+        return outcome_done(out) ? q : NULL;
+    return NULL;
+}
+
+/* Removes a binding, and with it an auto-delete exchange it leaves unused. */
+static void remove_binding(struct vhost *v, struct binding *b)
+{
+    struct exchange *x = b->exchange;
+    exchange_remove_binding(b);
+    if (exchange_unused(x))
+        remove_exchange(v, x);
 }
 
 void vhost_delete_queue(struct vhost *v, struct queue *q)
 {
     if (q->deleted)
         return;
-    q->deleted = true; /* first: callbacks below must not delete it again or dispatch from it */
     map_remove(&v->queues, q->name.ptr, q->name.len);
     while (!list_empty(&q->bindings))
-        exchange_remove_binding(list_entry(q->bindings.next, struct binding, queue_link));
-    tell_consumers(q);
-    queue_purge(q);
+        remove_binding(v, list_entry(q->bindings.next, struct binding, queue_link));
+    queue_retire(q);
     queue_unref(q);
 }
 
@@ -133,10 +355,145 @@ void vhost_delete_owned_queues(struct vhost *v, const void *owner)
     free(owned);
 }
 
-/* RabbitMQ's server-named queues: "amq.gen-" and 128 random bits in url-safe base64. */
-void vhost_generate_queue_name(struct vhost *v, char out[32])
+bool vhost_purge_queue(struct vhost *v, struct amqp_bytes name, const void *owner,
+                       uint32_t *purged, struct outcome *out)
 {
-    do
-        token_generate(out, "amq.gen-");
-    while (map_contains(&v->queues, out, strlen(out)));
+    struct queue *q = vhost_queue_for(v, name, owner, out);
+    if (!q)
+        return false;
+    *purged = queue_purge(q);
+    return true;
+}
+
+/* ---- bindings ---- */
+
+/* The exchange a binding names, which may not be the default one. */
+static struct exchange *binding_exchange(struct vhost *v, struct amqp_bytes name,
+                                         struct outcome *out)
+{
+    if (name.len == 0) {
+        fail_default_exchange(out);
+        return NULL;
+    }
+    struct exchange *x = vhost_find_exchange(v, name);
+    if (!x)
+        fail_no_exchange(v, name, out);
+    return x;
+}
+
+bool vhost_bind_queue(struct vhost *v, const struct queue_binding *b, struct outcome *out)
+{
+    struct exchange *x = binding_exchange(v, b->exchange, out);
+    struct queue *q = x ? vhost_queue_for(v, b->queue, b->owner, out) : NULL;
+    if (!q || !exchange_binding_args_valid(x, b->arguments, out))
+        return false;
+    exchange_bind(x, q, b->routing_key, b->arguments);
+    return true;
+}
+
+bool vhost_unbind_queue(struct vhost *v, const struct queue_binding *b, struct outcome *out)
+{
+    if (b->exchange.len == 0)
+        return fail_default_exchange(out);
+    struct exchange *x = vhost_find_exchange(v, b->exchange);
+    struct queue *q = vhost_find_queue(v, b->queue);
+    if (x && q && exchange_unbind(x, q, b->routing_key, b->arguments) && exchange_unused(x))
+        remove_exchange(v, x);
+    return outcome_done(out);
+}
+
+/* ---- consumers ---- */
+
+struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, const void *owner,
+                                   bool exclusive, struct outcome *out)
+{
+    struct queue *q = vhost_queue_for(v, name, owner, out);
+    if (q && (queue_has_exclusive_consumer(q) || (exclusive && q->consumer_count))) {
+        outcome_fail(out, AMQP_ACCESS_REFUSED, "queue '" NAME_FMT "' in vhost '%s' in exclusive use",
+                     NAME_ARG(q->name), v->name);
+        return NULL;
+    }
+    return q;
+}
+
+void vhost_cancel_consumer(struct vhost *v, struct consumer *c)
+{
+    struct queue *q = c->queue;
+    if (queue_remove_consumer(q, c))
+        vhost_delete_queue(v, q);
+}
+
+/* ---- publishing ---- */
+
+static bool fail_publish_exchange(struct vhost *v, const struct exchange *x, struct amqp_bytes name,
+                                  struct outcome *out)
+{
+    if (!x)
+        return fail_no_exchange(v, name, out);
+    return outcome_fail(out, AMQP_ACCESS_REFUSED, "cannot publish to internal exchange '" NAME_FMT
+                        "' in vhost '%s'", NAME_ARG(name), v->name);
+}
+
+/* The exchange a publish goes to, after RabbitMQ's checks; NULL after a failure. */
+static struct exchange *publish_target(struct vhost *v, const struct message *m, const char *user,
+                                       struct outcome *out)
+{
+    struct amqp_bytes name = message_exchange(m);
+    struct exchange *x = name.len == 0 ? v->default_exchange : vhost_find_exchange(v, name);
+    if (!x || x->internal) {
+        fail_publish_exchange(v, x, name, out);
+        return NULL;
+    }
+    /* Rare: only a message that carries user_id is decoded to check it. */
+    if (amqp_get_u16(message_header(m).ptr + 12) & AMQP_BASIC_USER_ID_FLAG) {
+        struct amqp_basic_properties props;
+        message_properties(m, &props);
+        if (!amqp_bytes_eq_cstr(props.user_id, user)) {
+            outcome_fail(out, AMQP_PRECONDITION_FAILED, "user_id property set to '" NAME_FMT "' but "
+                         "authenticated user was '%s'", NAME_ARG(props.user_id), user);
+            return NULL;
+        }
+    }
+    out->code = 0;
+    return x;
+}
+
+bool vhost_check_publish(struct vhost *v, const struct message *m, const char *user,
+                         struct outcome *out)
+{
+    return publish_target(v, m, user, out) != NULL;
+}
+
+struct route_ctx {
+    struct message *msg;
+    struct publish_result *result;
+};
+
+static void enqueue(struct queue *q, void *arg)
+{
+    struct route_ctx *ctx = arg;
+    if (queue_publish(q, ctx->msg) != QUEUE_ENQUEUED)
+        return;
+    ctx->result->routed++;
+    if (!ctx->result->congested && queue_congested(q))
+        ctx->result->congested = q;
+}
+
+bool vhost_publish(struct vhost *v, struct message *m, const char *user,
+                   struct publish_result *result, struct outcome *out)
+{
+    struct exchange *x = publish_target(v, m, user, out);
+    *result = (struct publish_result){0};
+    if (!x)
+        return false;
+    struct route_ctx ctx = {m, result};
+    if (x == v->default_exchange) {
+        /* the default exchange's implicit binding of every queue by its name */
+        struct queue *q = vhost_find_queue(v, message_routing_key(m));
+        if (q)
+            enqueue(q, &ctx);
+    } else {
+        exchange_route(x, m, ++v->route_stamp, enqueue, &ctx);
+    }
+    return true;
 }

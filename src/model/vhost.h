@@ -1,13 +1,18 @@
-/* A virtual host: the namespace that holds exchanges, queues and bindings. */
+/* A virtual host: the namespace of exchanges, queues and bindings, and the one operation per
+ * verb (declare, delete, bind, unbind, purge, consume, publish) that every front end calls. */
 #ifndef VHOST_H
 #define VHOST_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "amqp_types.h"
 #include "core/list.h"
 #include "core/map.h"
+#include "model/message.h"
+#include "model/outcome.h"
 
+struct consumer;
 struct exchange;
 struct queue;
 
@@ -16,6 +21,7 @@ struct vhost {
     char *name;
     struct map exchanges; /* name -> struct exchange */
     struct map queues;    /* name -> struct queue */
+    struct exchange *default_exchange;
     uint64_t route_stamp; /* bumped per routed message, see queue.route_stamp */
 };
 
@@ -26,16 +32,76 @@ void vhost_free(struct vhost *v);
 
 struct exchange *vhost_find_exchange(struct vhost *v, struct amqp_bytes name);
 struct queue *vhost_find_queue(struct vhost *v, struct amqp_bytes name);
-void vhost_add_exchange(struct vhost *v, struct exchange *x);
-void vhost_add_queue(struct vhost *v, struct queue *q);
-/* Removes the exchange, its bindings, and frees it. */
-void vhost_delete_exchange(struct vhost *v, struct exchange *x);
+/* A fresh "amq.gen-..." name (RabbitMQ's form: 22 url-safe base64 characters). */
+void vhost_generate_queue_name(struct vhost *v, char out[32]);
+
+/* ---- the verbs: each checks RabbitMQ's rules and reports them in `out` ---- */
+
+struct exchange_declare {
+    struct amqp_bytes name, type, arguments; /* arguments: a checked table body */
+    bool passive, durable, auto_delete, internal;
+};
+/* Finds or creates the exchange; NULL after a failure. */
+struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_declare *req,
+                                        struct outcome *out);
+/* A missing exchange is deleted successfully, as in RabbitMQ. */
+bool vhost_delete_exchange(struct vhost *v, struct amqp_bytes name, bool if_unused,
+                           struct outcome *out);
+
+struct queue_declare {
+    struct amqp_bytes name; /* empty: a server-named queue */
+    struct amqp_bytes arguments;
+    bool passive, durable, exclusive, auto_delete;
+    const void *owner; /* the declaring connection: exclusive queues are its own */
+};
+struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *req,
+                                  struct outcome *out);
+
+/* The queue a verb names, as the connection `owner` may use it: 404 when missing, 405 when
+ * it is another connection's exclusive queue. */
+struct queue *vhost_queue_for(struct vhost *v, struct amqp_bytes name, const void *owner,
+                              struct outcome *out);
+
+/* queue.delete, in two steps because RabbitMQ answers delete-ok before its consumers hear
+ * of it: the checks, which give the queue to delete (NULL with a success outcome when there
+ * is none, which RabbitMQ accepts), then vhost_delete_queue once the reply is out. */
+struct queue *vhost_queue_to_delete(struct vhost *v, struct amqp_bytes name, const void *owner,
+                                    bool if_unused, bool if_empty, struct outcome *out);
 /* Removes the queue and its bindings (auto-delete exchanges left without bindings go too),
- * tells its consumers, drops its ready messages, and releases the vhost's reference. */
+ * lets its consumers go, drops its ready messages and releases the vhost's reference. */
 void vhost_delete_queue(struct vhost *v, struct queue *q);
 /* Deletes every exclusive queue the connection `owner` declared (it is closing). */
 void vhost_delete_owned_queues(struct vhost *v, const void *owner);
-/* A fresh "amq.gen-..." name (RabbitMQ's form: 22 url-safe base64 characters). */
-void vhost_generate_queue_name(struct vhost *v, char out[32]);
+
+bool vhost_purge_queue(struct vhost *v, struct amqp_bytes name, const void *owner,
+                       uint32_t *purged, struct outcome *out);
+
+struct queue_binding {
+    struct amqp_bytes exchange, queue, routing_key, arguments;
+    const void *owner;
+};
+bool vhost_bind_queue(struct vhost *v, const struct queue_binding *b, struct outcome *out);
+/* RabbitMQ's unbind succeeds whatever is missing, locked or not bound. */
+bool vhost_unbind_queue(struct vhost *v, const struct queue_binding *b, struct outcome *out);
+
+/* basic.consume's checks: the queue, which must not be in exclusive use (nor be taken
+ * exclusively while it has consumers). The caller then adds its consumer to the queue. */
+struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, const void *owner,
+                                   bool exclusive, struct outcome *out);
+/* Takes the consumer off its queue; an auto-delete queue left without consumers goes. */
+void vhost_cancel_consumer(struct vhost *v, struct consumer *c);
+
+struct publish_result {
+    uint32_t routed;         /* queues that took the message */
+    uint32_t rejected;       /* queues that refused it (a length limit's reject-publish) */
+    struct queue *congested; /* a queue it left congested, for publisher flow control */
+};
+/* basic.publish's checks, which a transaction makes at publish time: the exchange exists and
+ * is not internal, and a user_id property names the publishing user. */
+bool vhost_check_publish(struct vhost *v, const struct message *m, const char *user,
+                         struct outcome *out);
+/* Checks, routes and enqueues; the caller keeps its reference to m. */
+bool vhost_publish(struct vhost *v, struct message *m, const char *user,
+                   struct publish_result *result, struct outcome *out);
 
 #endif

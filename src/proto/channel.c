@@ -7,6 +7,7 @@
 
 #include "amqp_wire.h"
 #include "core/alloc.h"
+#include "model/broker.h"
 #include "proto/channel_internal.h"
 
 static const char NON_METHOD[] = "expected method frame, got non method frame instead";
@@ -27,7 +28,7 @@ void shortname_set(struct shortname *n, struct amqp_bytes b)
 
 struct vhost *channel_vhost(struct channel *ch)
 {
-    return ch->conn->vhost_obj;
+    return connection_vhost(ch->conn);
 }
 
 void channel_send(struct channel *ch, const struct amqp_method *m)
@@ -38,10 +39,10 @@ void channel_send(struct channel *ch, const struct amqp_method *m)
 static void channel_open(struct connection *c, uint16_t id)
 {
     /* RabbitMQ reads channel_max as a count of open channels, not a bound on ids. */
-    if (c->channel_count >= c->channel_max) {
+    if (connection_channel_count(c) >= connection_channel_max(c)) {
         connection_fail(c, AMQP_NOT_ALLOWED, 0,
                         "number of channels opened (%u) has reached the negotiated channel_max (%u)",
-                        c->channel_count, c->channel_max);
+                        connection_channel_count(c), connection_channel_max(c));
         return;
     }
     struct channel *ch = xcalloc(1, sizeof *ch);
@@ -51,10 +52,20 @@ static void channel_open(struct connection *c, uint16_t id)
     list_init(&ch->consumers);
     list_init(&ch->tx_ops);
     list_init(&ch->dirty_link);
+    confirms_init(&ch->confirms);
     connection_set_channel(c, id, ch);
     struct amqp_method ok = {.id = AMQP_CHANNEL_OPEN_OK};
     ok.channel_open_ok.reserved_1 = AMQP_BYTES_LIT("");
     channel_send(ch, &ok);
+}
+
+/* The channel's part of the connection going, or of a channel exception: what it holds goes
+ * back (unacked messages requeued, consumers cancelled, a transaction's publishes dropped). */
+static void channel_release(struct channel *ch)
+{
+    channel_release_deliveries(ch);
+    channel_release_publishes(ch);
+    list_remove(&ch->dirty_link);
 }
 
 static void drop_incoming(struct channel *ch)
@@ -72,6 +83,7 @@ void channel_free(struct channel *ch)
     drop_incoming(ch);
     channel_release(ch);
     free(ch->unacked);
+    confirms_free(&ch->confirms);
     free(ch);
 }
 
@@ -81,30 +93,40 @@ static void channel_forget(struct channel *ch)
     channel_free(ch);
 }
 
-void channel_fail(struct channel *ch, uint16_t code, uint32_t method_id, const char *fmt, ...)
+/* Closes the channel with RabbitMQ's reply text for code and detail. */
+static void close_with(struct channel *ch, uint16_t code, uint32_t method_id, const char *detail)
 {
-    char detail[400], text[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    const char *name = amqp_reply_name(code);
-    snprintf(text, sizeof text, "%s - %s", name ? name : "INTERNAL_ERROR", detail);
-    log_warning(&ch->conn->broker->log, "channel %u of connection %s: %s", ch->id, ch->conn->name, text);
-    size_t len = strlen(text);
-    if (len > 255) { /* RabbitMQ's cut: 252 octets and "..." */
-        memcpy(text + 252, "...", 3);
-        len = 255;
-    }
+    char buf[AMQP_REPLY_TEXT_SIZE];
+    struct amqp_bytes text = amqp_reply_text(buf, code, detail);
+    log_warning(&connection_broker(ch->conn)->log, "channel %u of connection %s: " NAME_FMT, ch->id,
+                connection_log_name(ch->conn), NAME_ARG(text));
     struct amqp_method m = {.id = AMQP_CHANNEL_CLOSE};
     m.channel_close.reply_code = code;
-    m.channel_close.reply_text = amqp_bytes_of(text, len);
+    m.channel_close.reply_text = text;
     m.channel_close.class_id = (uint16_t)(method_id >> 16);
     m.channel_close.method_id = (uint16_t)method_id;
     channel_send(ch, &m);
     ch->state = CHANNEL_CLOSING;
     drop_incoming(ch);
     channel_release(ch);
+}
+
+void channel_fail(struct channel *ch, uint16_t code, uint32_t method_id, const char *fmt, ...)
+{
+    char detail[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    close_with(ch, code, method_id, detail);
+}
+
+void channel_fail_outcome(struct channel *ch, uint32_t method_id, const struct outcome *out)
+{
+    if (out->connection)
+        connection_fail(ch->conn, out->code, method_id, "%s", out->text);
+    else
+        close_with(ch, out->code, method_id, out->text);
 }
 
 static void send_close_ok(struct channel *ch)
@@ -210,7 +232,7 @@ static void content_complete(struct channel *ch)
         channel_fail(ch, AMQP_PRECONDITION_FAILED, AMQP_BASIC_PUBLISH,
                      "message size %llu is larger than configured max size %llu",
                      (unsigned long long)size,
-                     (unsigned long long)ch->conn->broker->config.max_message_size);
+                     (unsigned long long)connection_broker(ch->conn)->config.max_message_size);
         return;
     }
     channel_publish(ch, msg);
@@ -243,7 +265,7 @@ static void handle_header(struct channel *ch, const struct amqp_frame *f)
     /* RabbitMQ refuses an oversized message once its body is in; its bytes are dropped. */
     /* Room for the body is made as it arrives: a header alone cannot claim 128 MiB. */
     ch->incoming_capacity = h.body_size < BODY_FIRST_ALLOCATION ? h.body_size : BODY_FIRST_ALLOCATION;
-    if (h.body_size <= c->broker->config.max_message_size && ch->state == CHANNEL_OPEN)
+    if (h.body_size <= connection_broker(c)->config.max_message_size && ch->state == CHANNEL_OPEN)
         ch->incoming = message_new(shortname_bytes(&ch->publish_exchange),
                                    shortname_bytes(&ch->publish_routing_key), f->payload,
                                    h.body_size, ch->incoming_capacity);

@@ -10,6 +10,7 @@
 #include "core/list.h"
 #include "model/message.h"
 #include "model/queue.h"
+#include "proto/confirms.h"
 
 struct connection;
 
@@ -85,8 +86,7 @@ struct channel {
     uint32_t consumed_unacked;  /* of those, delivered to consumers: the global prefetch count */
 
     bool confirm;
-    uint64_t publish_seq;       /* confirms: the last publish's sequence number */
-    uint64_t confirmed_seq;     /* the last one we acked */
+    struct confirms confirms;   /* publishes not yet confirmed to the client */
     bool tx;
     struct list tx_ops;
 };

@@ -2,15 +2,16 @@
 #ifndef CHANNEL_INTERNAL_H
 #define CHANNEL_INTERNAL_H
 
+#include "model/outcome.h"
 #include "proto/channel.h"
-#include "proto/connection_internal.h"
-
-#define NAME_FMT "%.*s"
-#define NAME_ARG(b) (int)(b).len, (const char *)(b).ptr
+#include "proto/connection.h"
 
 /* A channel exception: channel.close with code, "NAME - text" and the offending method. */
 void channel_fail(struct channel *ch, uint16_t code, uint32_t method_id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A model operation's failure, reported on the channel or (for connection-level errors) the
+ * connection. */
+void channel_fail_outcome(struct channel *ch, uint32_t method_id, const struct outcome *out);
 void channel_send(struct channel *ch, const struct amqp_method *m);
 struct vhost *channel_vhost(struct channel *ch);
 struct amqp_bytes shortname_bytes(const struct shortname *n);
@@ -19,17 +20,29 @@ void shortname_set(struct shortname *n, struct amqp_bytes b);
 /* channel_entities.c: exchange.* and queue.* */
 void channel_exchange_method(struct channel *ch, const struct amqp_method *m);
 void channel_queue_method(struct channel *ch, const struct amqp_method *m);
-/* The queue named (or the last declared when empty), checked for exclusive access; NULL after
- * failing the channel with RabbitMQ's error. */
-struct queue *channel_lookup_queue(struct channel *ch, struct amqp_bytes name, uint32_t method_id);
+/* RabbitMQ's shortcut: an empty queue name means the channel's last declared queue; false
+ * after failing the channel when there is none. */
+bool channel_expand_queue_name(struct channel *ch, struct amqp_bytes *name, uint32_t method_id);
 
-/* channel_basic.c: publish, consume, deliver, get, acknowledgements, qos, confirms, tx */
+/* channel_deliver.c: consume, deliver, get, acknowledgements, qos, recover */
 void channel_basic_method(struct channel *ch, const struct amqp_method *m);
+/* Writes a method with content: the header as published, the body in frames. */
+void channel_send_with_content(struct channel *ch, const struct amqp_method *m, struct message *msg);
+/* Settles every acknowledgement a transaction held back, as tx.commit does. */
+void channel_commit_acks(struct channel *ch);
+/* Forgets the acknowledgements a transaction held back, as tx.rollback does. */
+void channel_rollback_acks(struct channel *ch);
+/* Consumers of this channel may have credit again: let their queues deliver. */
+void channel_dispatch_consumers(struct channel *ch);
+/* Requeue every unacked message, cancel every consumer. */
+void channel_release_deliveries(struct channel *ch);
+
+/* channel_publish.c: publish, confirms, tx */
 void channel_confirm_method(struct channel *ch, const struct amqp_method *m);
 void channel_tx_method(struct channel *ch, const struct amqp_method *m);
 /* A whole message has arrived (method, header and body). */
 void channel_publish(struct channel *ch, struct message *msg);
-/* Requeue every unacked message, cancel every consumer, drop transaction state. */
-void channel_release(struct channel *ch);
+/* Drops the publishes an open transaction held. */
+void channel_release_publishes(struct channel *ch);
 
 #endif

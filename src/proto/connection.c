@@ -12,11 +12,12 @@
 #include "amqp_table.h"
 #include "amqp_wire.h"
 #include "core/alloc.h"
+#include "model/outcome.h"
+#include "model/queue.h"
+#include "model/vhost.h"
 #include "proto/channel.h"
 #include "proto/connection_internal.h"
 #include "proto/sasl.h"
-#include "model/queue.h"
-#include "model/vhost.h"
 
 #define READ_BUFFER_MIN 16384
 #define READ_ROOM_MIN 4096
@@ -27,7 +28,6 @@
 #define CLOSE_WAIT_MAX_MS 30000
 /* A stopping broker does not wait on slow clients for longer than this. */
 #define SHUTDOWN_WAIT_MS 3000
-#define REPLY_TEXT_MAX 255
 #define CONTENT_HEADER_MIN 14
 
 static void close_socket(struct connection *c, const char *reason);
@@ -68,22 +68,17 @@ static void flush(struct connection *c)
         c->io.flush(c->io.ctx);
 }
 
-void connection_note_enqueue(struct connection *c, struct queue *q)
+void connection_note_congested(struct connection *c, struct queue *q)
 {
-    if (c->congested || q->ring_len <= FLOW_QUEUE_HIGH || q->consumer_count == 0)
+    if (c->congested)
         return;
     queue_ref(q);
     c->congested = q;
 }
 
-static bool congestion_over(const struct queue *q)
-{
-    return q->deleted || q->consumer_count == 0 || q->ring_len < FLOW_QUEUE_LOW;
-}
-
 bool connection_may_read(struct connection *c)
 {
-    if (c->congested && !congestion_over(c->congested))
+    if (c->congested && !queue_relieved(c->congested))
         return false;
     if (c->congested)
         queue_unref(c->congested);
@@ -97,7 +92,7 @@ static void apply_flow_control(struct connection *c)
 {
     if (!c->congested || c->state != CONN_OPEN || c->reading_paused)
         return;
-    if (congestion_over(c->congested)) {
+    if (queue_relieved(c->congested)) {
         queue_unref(c->congested);
         c->congested = NULL;
         return;
@@ -126,6 +121,70 @@ void connection_write_done(struct connection *c)
     }
     if (first != UINT32_MAX)
         c->resume_cursor = (uint16_t)(first + 1);
+}
+
+/* ---- what channels read ---- */
+
+struct broker *connection_broker(const struct connection *c)
+{
+    return c->broker;
+}
+
+struct vhost *connection_vhost(const struct connection *c)
+{
+    return c->vhost_obj;
+}
+
+const char *connection_user(const struct connection *c)
+{
+    return c->user;
+}
+
+const char *connection_log_name(const struct connection *c)
+{
+    return c->name;
+}
+
+uint32_t connection_frame_max(const struct connection *c)
+{
+    return c->frame_max;
+}
+
+bool connection_wants_cancel_notify(const struct connection *c)
+{
+    return c->consumer_cancel_notify;
+}
+
+uint32_t connection_channel_count(const struct connection *c)
+{
+    return c->channel_count;
+}
+
+uint16_t connection_channel_max(const struct connection *c)
+{
+    return c->channel_max;
+}
+
+bool connection_is_open(const struct connection *c)
+{
+    return c->state == CONN_OPEN;
+}
+
+bool connection_may_deliver(struct connection *c)
+{
+    if (c->state != CONN_OPEN)
+        return false;
+    if (output_len(&c->out) >= CONNECTION_OUTPUT_HIGH) { /* resumed by connection_write_done */
+        c->deliveries_held = true;
+        return false;
+    }
+    return true;
+}
+
+void connection_owe_confirms(struct connection *c, struct list *link)
+{
+    if (list_empty(link))
+        list_push_back(&c->dirty_channels, link);
 }
 
 /* ---- channels table: two levels of 256 so an id up to 65535 costs one small page ---- */
@@ -218,23 +277,13 @@ static void send_start(struct connection *c)
     amqp_buf_free(&props);
 }
 
-/* RabbitMQ cuts reply texts longer than a shortstr to 252 octets and "...". */
-static struct amqp_bytes reply_text(char *text)
-{
-    size_t len = strlen(text);
-    if (len > REPLY_TEXT_MAX) {
-        memcpy(text + REPLY_TEXT_MAX - 3, "...", 3);
-        len = REPLY_TEXT_MAX;
-    }
-    return amqp_bytes_of(text, len);
-}
-
-static void send_close(struct connection *c, uint16_t code, char *text, uint32_t method_id)
+/* text is the whole reply text, "NAME - detail" (see amqp_reply_text). */
+static void send_close(struct connection *c, uint16_t code, struct amqp_bytes text, uint32_t method_id)
 {
     flush_confirms(c); /* owed acks precede the close, as RabbitMQ sends them */
     struct amqp_method m = {.id = AMQP_CONNECTION_CLOSE};
     m.connection_close.reply_code = code;
-    m.connection_close.reply_text = reply_text(text);
+    m.connection_close.reply_text = text;
     m.connection_close.class_id = (uint16_t)(method_id >> 16);
     m.connection_close.method_id = (uint16_t)method_id;
     connection_send_method(c, 0, &m);
@@ -292,11 +341,10 @@ static void doom(struct connection *c, const char *why)
 
 static void fail_text(struct connection *c, uint16_t code, uint32_t method_id, const char *detail)
 {
-    char text[512];
-    const char *name = amqp_reply_name(code);
-    snprintf(text, sizeof text, "%s - %s", name ? name : "INTERNAL_ERROR", detail);
-    log_error(&c->broker->log, "connection %s (user '%s', vhost '%s'): %s", c->name, c->user,
-              c->vhost, text);
+    char buf[AMQP_REPLY_TEXT_SIZE];
+    struct amqp_bytes text = amqp_reply_text(buf, code, detail);
+    log_error(&c->broker->log, "connection %s (user '%s', vhost '%s'): " NAME_FMT, c->name, c->user,
+              c->vhost, NAME_ARG(text));
     send_close(c, code, text, method_id);
     wait_for_peer(c, CONN_CLOSING, close_wait_ms(c));
 }
@@ -311,7 +359,8 @@ void connection_fail(struct connection *c, uint16_t code, uint32_t method_id, co
     fail_text(c, code, method_id, detail);
 }
 
-void connection_fail_frame(struct connection *c, uint16_t code, const struct amqp_frame *f,
+/* RabbitMQ's "UNEXPECTED_FRAME - type T, all octets = <<...>>" for a frame out of place. */
+static void fail_frame(struct connection *c, uint16_t code, const struct amqp_frame *f,
                            const char *suffix)
 {
     char octets[160];
@@ -323,7 +372,7 @@ void connection_fail_decode(struct connection *c, const struct amqp_frame *f,
                             const struct amqp_error *err)
 {
     if (f->payload.len < 4) {
-        connection_fail_frame(c, AMQP_FRAME_ERROR, f, ": unknown_frame");
+        fail_frame(c, AMQP_FRAME_ERROR, f, ": unknown_frame");
         return;
     }
     uint32_t id = amqp_get_u32(f->payload.ptr);
@@ -355,8 +404,11 @@ void connection_shutdown(struct connection *c)
 {
     if (c->state == CONN_OPEN) {
         /* RabbitMQ's own wording for a stopping node. */
-        char text[] = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'";
-        send_close(c, AMQP_CONNECTION_FORCED, text, 0);
+        char buf[AMQP_REPLY_TEXT_SIZE];
+        send_close(c, AMQP_CONNECTION_FORCED,
+                   amqp_reply_text(buf, AMQP_CONNECTION_FORCED,
+                                   "broker forced connection closure with reason 'shutdown'"),
+                   0);
         wait_for_peer(c, CONN_CLOSING, SHUTDOWN_WAIT_MS);
     } else if (c->state != CONN_CLOSING && c->state != CONN_CLOSE_OK_SENT) {
         close_socket(c, "broker shutdown");
@@ -435,12 +487,12 @@ static void refuse_login(struct connection *c, struct amqp_bytes mechanism, stru
         return;
     }
     log_error(&c->broker->log, "connection %s: %s", c->name, why);
-    char text[256];
-    snprintf(text, sizeof text,
-             "ACCESS_REFUSED - Login was refused using authentication mechanism %.*s. For details "
-             "see the broker logfile.",
+    char detail[256], buf[AMQP_REPLY_TEXT_SIZE];
+    snprintf(detail, sizeof detail,
+             "Login was refused using authentication mechanism %.*s. For details see the broker "
+             "logfile.",
              (int)mechanism.len, mechanism.ptr);
-    send_close(c, AMQP_ACCESS_REFUSED, text, 0);
+    send_close(c, AMQP_ACCESS_REFUSED, amqp_reply_text(buf, AMQP_ACCESS_REFUSED, detail), 0);
     wait_for_peer(c, CONN_CLOSING, CLOSE_WAIT_MAX_MS);
 }
 
@@ -607,7 +659,7 @@ static bool frame_is_well_formed(struct connection *c, const struct amqp_frame *
     if ((f->type == AMQP_FRAME_HEARTBEAT && f->payload.len) ||
         (f->type == AMQP_FRAME_METHOD && f->payload.len < 4) ||
         (f->type == AMQP_FRAME_HEADER && f->payload.len < CONTENT_HEADER_MIN)) {
-        connection_fail_frame(c, AMQP_FRAME_ERROR, f, ": unknown_frame");
+        fail_frame(c, AMQP_FRAME_ERROR, f, ": unknown_frame");
         return false;
     }
     return true;
@@ -630,18 +682,18 @@ static void handle_frame(struct connection *c, const struct amqp_frame *f)
         return;
     if (f->type == AMQP_FRAME_HEARTBEAT) {
         if (f->channel != 0)
-            connection_fail_frame(c, AMQP_UNEXPECTED_FRAME, f, "");
+            fail_frame(c, AMQP_UNEXPECTED_FRAME, f, "");
         return;
     }
     if (f->channel == 0) {
         if (f->type == AMQP_FRAME_METHOD)
             handle_channel0_method(c, f);
         else
-            connection_fail_frame(c, AMQP_UNEXPECTED_FRAME, f, "");
+            fail_frame(c, AMQP_UNEXPECTED_FRAME, f, "");
         return;
     }
     if (c->state == CONN_AWAIT_OPEN) {
-        connection_fail_frame(c, AMQP_UNEXPECTED_FRAME, f, "");
+        fail_frame(c, AMQP_UNEXPECTED_FRAME, f, "");
         return;
     }
     channel_handle_frame(c, f);

@@ -43,4 +43,44 @@ void connection_shutdown(struct connection *c);
 /* The socket is closed: release everything (asynchronously, libuv handles close first). */
 void connection_destroy(struct connection *c);
 
+/* ---- what channels use ---- */
+
+struct amqp_frame;
+struct amqp_method;
+struct channel;
+struct list;
+struct queue;
+
+void connection_send_method(struct connection *c, uint16_t channel, const struct amqp_method *m);
+/* A connection exception: connection.close with code, "NAME - text" and the offending method
+ * (0 when a frame, not a method, was at fault). */
+void connection_fail(struct connection *c, uint16_t code, uint32_t method_id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A method frame whose payload did not decode: the error RabbitMQ gives for that fault. */
+void connection_fail_decode(struct connection *c, const struct amqp_frame *f,
+                            const struct amqp_error *err);
+struct channel *connection_channel(struct connection *c, uint16_t id);
+void connection_set_channel(struct connection *c, uint16_t id, struct channel *ch);
+uint32_t connection_channel_count(const struct connection *c);
+uint16_t connection_channel_max(const struct connection *c);
+
+struct broker *connection_broker(const struct connection *c);
+struct vhost *connection_vhost(const struct connection *c);
+const char *connection_user(const struct connection *c);
+/* "peer -> local", for logs. */
+const char *connection_log_name(const struct connection *c);
+/* The negotiated frame size: fixed before any channel opens. */
+uint32_t connection_frame_max(const struct connection *c);
+/* Did the client ask for basic.cancel when a queue it consumes from goes? */
+bool connection_wants_cancel_notify(const struct connection *c);
+bool connection_is_open(const struct connection *c);
+/* May deliveries be written now: the connection is open and its output under the mark beyond
+ * which deliveries wait for the socket (back-pressure; connection_write_done resumes them). */
+bool connection_may_deliver(struct connection *c);
+/* The channel owes publisher confirms: they go out once this run of input is handled.
+ * link is the channel's dirty_link. */
+void connection_owe_confirms(struct connection *c, struct list *link);
+/* A publish on c left q congested: c stops reading until q drains (publisher flow control). */
+void connection_note_congested(struct connection *c, struct queue *q);
+
 #endif

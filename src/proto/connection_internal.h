@@ -1,4 +1,4 @@
-/* The connection's state, shared only between the connection and channel implementations. */
+/* The connection's state, private to connection.c (channels use the accessors in connection.h). */
 #ifndef CONNECTION_INTERNAL_H
 #define CONNECTION_INTERNAL_H
 
@@ -64,31 +64,7 @@ struct connection {
     int handles_open;           /* timers still to be closed before the struct is freed */
 };
 
-/* Publisher flow control, RabbitMQ's credit flow in miniature: a connection that routes to a
- * queue with consumers and more ready messages than the high mark stops reading until the
- * queue is back under the low mark. Queues without consumers only grow. */
-#define FLOW_QUEUE_HIGH 20000
-#define FLOW_QUEUE_LOW 10000
-
-/* A publish on c went to q: note it if q is congested. */
-void connection_note_enqueue(struct connection *c, struct queue *q);
-
 /* Output not yet handed to the socket beyond which deliveries wait (back-pressure). */
 #define CONNECTION_OUTPUT_HIGH (1u << 20)
-
-void connection_send_method(struct connection *c, uint16_t channel, const struct amqp_method *m);
-/* A connection exception: connection.close with code, "NAME - text" and the offending method
- * (0 when a frame, not a method, was at fault). */
-void connection_fail(struct connection *c, uint16_t code, uint32_t method_id, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* A method frame whose payload did not decode: the error RabbitMQ gives for that fault. */
-void connection_fail_decode(struct connection *c, const struct amqp_frame *f,
-                            const struct amqp_error *err);
-/* RabbitMQ's "UNEXPECTED_FRAME - type T, all octets = <<...>>" for a frame out of place. */
-void connection_fail_frame(struct connection *c, uint16_t code, const struct amqp_frame *f,
-                           const char *suffix);
-
-struct channel *connection_channel(struct connection *c, uint16_t id);
-void connection_set_channel(struct connection *c, uint16_t id, struct channel *ch);
 
 #endif

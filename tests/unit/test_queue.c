@@ -55,10 +55,12 @@ static void deliver(struct consumer *c, struct queue *q, struct queue_entry e)
         queue_remove_consumer(q, c);
 }
 
+/* The queue has already let go of the consumer when it says it went. */
 static void queue_deleted(struct consumer *c, struct queue *q)
 {
+    (void)q;
+    ck_assert(list_empty(&c->link));
     tc(c)->told_deleted = true;
-    queue_remove_consumer(q, c);
 }
 
 static const struct consumer_ops test_ops = {has_credit, deliver, queue_deleted};
@@ -123,8 +125,10 @@ static void publish(struct queue *q, unsigned n)
 
 static struct queue *new_queue(bool auto_delete)
 {
-    return queue_new(NULL, AMQP_BYTES_LIT("q"), false, false, auto_delete, NULL,
-                     (struct amqp_bytes){NULL, 0});
+    struct queue_args args;
+    queue_args_defaults(&args);
+    return queue_new(AMQP_BYTES_LIT("q"), false, false, auto_delete, NULL, (struct amqp_bytes){NULL, 0},
+                     &args);
 }
 
 /* The ready messages' numbers, oldest first, as a string like "0 1 2". */
@@ -133,8 +137,8 @@ static const char *ready(const struct queue *q)
     static char out[8192];
     size_t n = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < q->ring_len; i++) {
-        const struct queue_entry *e = &q->ring[(q->ring_head + i) & (q->ring_cap - 1)];
+    for (size_t i = 0; i < q->ready.len; i++) {
+        const struct queue_entry *e = queue_ring_at(&q->ready, i);
         n += (size_t)snprintf(out + n, sizeof out - n, "%s%u%s", i ? " " : "", number_of(e->msg),
                               e->redelivered ? "r" : "");
     }
@@ -143,9 +147,9 @@ static const char *ready(const struct queue *q)
 
 static void check_sorted(const struct queue *q)
 {
-    for (size_t i = 1; i < q->ring_len; i++) {
-        const struct queue_entry *a = &q->ring[(q->ring_head + i - 1) & (q->ring_cap - 1)];
-        const struct queue_entry *b = &q->ring[(q->ring_head + i) & (q->ring_cap - 1)];
+    for (size_t i = 1; i < q->ready.len; i++) {
+        const struct queue_entry *a = queue_ring_at(&q->ready, i - 1);
+        const struct queue_entry *b = queue_ring_at(&q->ready, i);
         EXPECT(a->seq < b->seq);
     }
 }
@@ -370,8 +374,8 @@ START_TEST(test_requeue_interleavings)
             for (unsigned n = 0; n < next; n++)
                 expect += is_ready[n];
             EXPECT(queue_message_count(q) == expect);
-            for (size_t i = 0; i < q->ring_len; i++) {
-                const struct queue_entry *e = &q->ring[(q->ring_head + i) & (q->ring_cap - 1)];
+            for (size_t i = 0; i < q->ready.len; i++) {
+                const struct queue_entry *e = queue_ring_at(&q->ready, i);
                 unsigned n = number_of(e->msg);
                 EXPECT(is_ready[n]);
                 EXPECT(e->redelivered == was_redelivered[n]);
@@ -556,9 +560,8 @@ END_TEST
 START_TEST(test_deleted_queue_with_outstanding_refs)
 {
     struct vhost *v = vhost_new("/");
-    struct queue *q = queue_new(v, AMQP_BYTES_LIT("work"), false, false, false, NULL,
-                                (struct amqp_bytes){NULL, 0});
-    vhost_add_queue(v, q);
+    struct outcome out;
+    struct queue *q = vhost_declare_queue(v, &(struct queue_declare){.name = AMQP_BYTES_LIT("work")}, &out);
     struct exchange *direct = vhost_find_exchange(v, AMQP_BYTES_LIT("amq.direct"));
     exchange_bind(direct, q, AMQP_BYTES_LIT("k"), (struct amqp_bytes){NULL, 0});
     struct test_consumer *c = consumer_new(2);

@@ -1,12 +1,10 @@
-/* The basic.*, confirm.* and tx.* methods: publish, consume, deliver, get, acknowledgements,
- * prefetch, publisher confirms and transactions. */
+/* Deliveries: consume, deliver, get, acknowledgements, prefetch and recover. */
 #include <stdlib.h>
 
-#include "amqp_wire.h"
 #include "core/alloc.h"
 #include "core/container.h"
 #include "core/token.h"
-#include "model/exchange.h"
+#include "model/queue.h"
 #include "model/vhost.h"
 #include "proto/channel_internal.h"
 
@@ -14,22 +12,22 @@
 
 /* A method with content: the method frame, the header as it was published, the body split to
  * the negotiated frame size and referenced rather than copied when large. */
-static void send_with_content(struct channel *ch, const struct amqp_method *m, struct message *msg)
+void channel_send_with_content(struct channel *ch, const struct amqp_method *m, struct message *msg)
 {
-    struct connection *c = ch->conn;
+    struct output *out = connection_output(ch->conn);
     channel_send(ch, m);
-    size_t start = amqp_frame_begin(&c->out.bytes, AMQP_FRAME_HEADER, ch->id);
+    size_t start = amqp_frame_begin(&out->bytes, AMQP_FRAME_HEADER, ch->id);
     struct amqp_bytes header = message_header(msg);
-    amqp_buf_put(&c->out.bytes, header.ptr, header.len);
-    amqp_frame_finish(&c->out.bytes, start);
-    size_t chunk = c->frame_max - AMQP_FRAME_OVERHEAD;
+    amqp_buf_put(&out->bytes, header.ptr, header.len);
+    amqp_frame_finish(&out->bytes, start);
+    size_t chunk = connection_frame_max(ch->conn) - AMQP_FRAME_OVERHEAD;
     for (uint64_t off = 0; off < msg->body_size; off += chunk) {
         uint64_t n = msg->body_size - off < chunk ? msg->body_size - off : chunk;
-        amqp_buf_put_u8(&c->out.bytes, AMQP_FRAME_BODY);
-        amqp_buf_put_u16(&c->out.bytes, ch->id);
-        amqp_buf_put_u32(&c->out.bytes, (uint32_t)n);
-        output_put_message_bytes(&c->out, msg, message_body(msg) + off, (size_t)n);
-        amqp_buf_put_u8(&c->out.bytes, AMQP_FRAME_END);
+        amqp_buf_put_u8(&out->bytes, AMQP_FRAME_BODY);
+        amqp_buf_put_u16(&out->bytes, ch->id);
+        amqp_buf_put_u32(&out->bytes, (uint32_t)n);
+        output_put_message_bytes(out, msg, message_body(msg) + off, (size_t)n);
+        amqp_buf_put_u8(&out->bytes, AMQP_FRAME_END);
     }
 }
 
@@ -129,9 +127,8 @@ static void apply_settlement(struct channel *ch, struct settlement *s)
     free(s->items);
 }
 
-/* Consumers of this channel may have credit again: let their queues deliver, starting one
- * further along each time so that a shared (global) prefetch serves every queue. */
-static void dispatch_consumers(struct channel *ch)
+/* Starts one further along each time, so that a shared (global) prefetch serves every queue. */
+void channel_dispatch_consumers(struct channel *ch)
 {
     if (!list_empty(&ch->consumers)) {
         struct list *first = ch->consumers.next;
@@ -149,7 +146,7 @@ static void dispatch_consumers(struct channel *ch)
 
 void channel_resume_deliveries(struct channel *ch)
 {
-    dispatch_consumers(ch);
+    channel_dispatch_consumers(ch);
 }
 
 /* A message just sent is settled at once without acks, or else kept under its tag until the
@@ -180,12 +177,8 @@ static bool consumer_has_credit(struct consumer *base)
 {
     struct channel_consumer *cc = container_of(base, struct channel_consumer, base);
     struct channel *ch = cc->ch;
-    if (ch->state != CHANNEL_OPEN || ch->conn->state != CONN_OPEN)
+    if (ch->state != CHANNEL_OPEN || !connection_may_deliver(ch->conn))
         return false;
-    if (output_len(&ch->conn->out) >= CONNECTION_OUTPUT_HIGH) { /* back-pressure: resumed by write_done */
-        ch->conn->deliveries_held = true;
-        return false;
-    }
     if (cc->no_ack) /* RabbitMQ applies prefetch to acknowledged deliveries only */
         return true;
     return (cc->prefetch == 0 || cc->unacked < cc->prefetch) &&
@@ -200,10 +193,11 @@ static void consumer_deliver(struct consumer *base, struct queue *q, struct queu
     struct amqp_method m = {.id = AMQP_BASIC_DELIVER};
     m.basic_deliver.consumer_tag = shortname_bytes(&cc->tag);
     m.basic_deliver.delivery_tag = tag;
+    struct message *msg = queue_entry_message(&e);
     m.basic_deliver.redelivered = e.redelivered;
-    m.basic_deliver.exchange = message_exchange(e.msg);
-    m.basic_deliver.routing_key = message_routing_key(e.msg);
-    send_with_content(ch, &m, e.msg);
+    m.basic_deliver.exchange = message_exchange(msg);
+    m.basic_deliver.routing_key = message_routing_key(msg);
+    channel_send_with_content(ch, &m, msg);
     track_delivery(ch, tag, q, e, cc, cc->no_ack);
 }
 
@@ -218,13 +212,13 @@ static void consumer_free(struct channel_consumer *cc)
     free(cc);
 }
 
-/* The queue is being deleted: tell the client if it listens for that (RabbitMQ's extension). */
+/* The queue was deleted: tell the client if it listens for that (RabbitMQ's extension). */
 static void consumer_queue_deleted(struct consumer *base, struct queue *q)
 {
+    (void)q;
     struct channel_consumer *cc = container_of(base, struct channel_consumer, base);
     struct channel *ch = cc->ch;
-    queue_remove_consumer(q, base);
-    if (ch->conn->consumer_cancel_notify && ch->state == CHANNEL_OPEN) {
+    if (connection_wants_cancel_notify(ch->conn) && ch->state == CHANNEL_OPEN) {
         struct amqp_method m = {.id = AMQP_BASIC_CANCEL};
         m.basic_cancel.consumer_tag = shortname_bytes(&cc->tag);
         m.basic_cancel.no_wait = true;
@@ -253,32 +247,31 @@ static struct channel_consumer *find_consumer(struct channel *ch, struct amqp_by
 /* Detaches the consumer from its queue (which may then auto-delete) and frees it. */
 static void cancel_consumer(struct channel *ch, struct channel_consumer *cc)
 {
-    struct queue *q = cc->base.queue;
-    bool delete_queue = queue_remove_consumer(q, &cc->base);
+    vhost_cancel_consumer(channel_vhost(ch), &cc->base);
     consumer_free(cc);
-    if (delete_queue && !q->deleted)
-        vhost_delete_queue(channel_vhost(ch), q);
 }
 
 static void basic_consume(struct channel *ch, const struct amqp_basic_consume *m)
 {
-    struct queue *q = channel_lookup_queue(ch, m->queue, AMQP_BASIC_CONSUME);
-    if (!q)
+    /* RabbitMQ refuses a reused tag before it looks at the queue. */
+    if (m->consumer_tag.len && find_consumer(ch, m->consumer_tag)) {
+        connection_fail(ch->conn, AMQP_NOT_ALLOWED, AMQP_BASIC_CONSUME,
+                        "attempt to reuse consumer tag '" NAME_FMT "'", NAME_ARG(m->consumer_tag));
+        return;
+    }
+    struct amqp_bytes name = m->queue;
+    struct outcome out;
+    if (!channel_expand_queue_name(ch, &name, AMQP_BASIC_CONSUME))
         return;
     char generated[64];
     struct amqp_bytes tag = m->consumer_tag;
     if (tag.len == 0) {
         token_generate(generated, "amq.ctag-");
         tag = amqp_cstr(generated);
-    } else if (find_consumer(ch, tag)) {
-        connection_fail(ch->conn, AMQP_NOT_ALLOWED, AMQP_BASIC_CONSUME,
-                        "attempt to reuse consumer tag '" NAME_FMT "'", NAME_ARG(tag));
-        return;
     }
-    if (queue_has_exclusive_consumer(q) || (m->exclusive && q->consumer_count)) {
-        channel_fail(ch, AMQP_ACCESS_REFUSED, AMQP_BASIC_CONSUME,
-                     "queue '" NAME_FMT "' in vhost '%s' in exclusive use", NAME_ARG(q->name),
-                     ch->conn->vhost);
+    struct queue *q = vhost_consume_target(channel_vhost(ch), name, ch->conn, m->exclusive, &out);
+    if (!q) {
+        channel_fail_outcome(ch, AMQP_BASIC_CONSUME, &out);
         return;
     }
     struct channel_consumer *cc = xcalloc(1, sizeof *cc);
@@ -311,9 +304,15 @@ static void basic_cancel(struct channel *ch, const struct amqp_basic_cancel *m)
 
 static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
 {
-    struct queue *q = channel_lookup_queue(ch, m->queue, AMQP_BASIC_GET);
-    if (!q)
+    struct amqp_bytes name = m->queue;
+    struct outcome out;
+    if (!channel_expand_queue_name(ch, &name, AMQP_BASIC_GET))
         return;
+    struct queue *q = vhost_queue_for(channel_vhost(ch), name, ch->conn, &out);
+    if (!q) {
+        channel_fail_outcome(ch, AMQP_BASIC_GET, &out);
+        return;
+    }
     struct queue_entry e;
     if (!queue_get(q, &e)) {
         struct amqp_method empty = {.id = AMQP_BASIC_GET_EMPTY};
@@ -324,11 +323,12 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     uint64_t tag = ++ch->last_delivery_tag;
     struct amqp_method ok = {.id = AMQP_BASIC_GET_OK};
     ok.basic_get_ok.delivery_tag = tag;
+    struct message *msg = queue_entry_message(&e);
     ok.basic_get_ok.redelivered = e.redelivered;
-    ok.basic_get_ok.exchange = message_exchange(e.msg);
-    ok.basic_get_ok.routing_key = message_routing_key(e.msg);
+    ok.basic_get_ok.exchange = message_exchange(msg);
+    ok.basic_get_ok.routing_key = message_routing_key(msg);
     ok.basic_get_ok.message_count = queue_message_count(q);
-    send_with_content(ch, &ok, e.msg);
+    channel_send_with_content(ch, &ok, msg);
     track_delivery(ch, tag, q, e, NULL, m->no_ack);
 }
 
@@ -367,7 +367,7 @@ static void acknowledge(struct channel *ch, uint32_t method_id, uint64_t tag, bo
             break;
     }
     apply_settlement(ch, &s);
-    dispatch_consumers(ch);
+    channel_dispatch_consumers(ch);
 }
 
 /* Requeues every unsettled message; with keep_tx, not those a transaction already acked. */
@@ -410,7 +410,7 @@ static void basic_qos(struct channel *ch, const struct amqp_basic_qos *m)
         ch->consumer_prefetch = m->prefetch_count;
     struct amqp_method ok = {.id = AMQP_BASIC_QOS_OK};
     channel_send(ch, &ok);
-    dispatch_consumers(ch);
+    channel_dispatch_consumers(ch);
 }
 
 void channel_basic_method(struct channel *ch, const struct amqp_method *m)
@@ -437,159 +437,10 @@ void channel_basic_method(struct channel *ch, const struct amqp_method *m)
     }
 }
 
-/* ---- publishing ---- */
+/* ---- transactions' acknowledgements ---- */
 
-struct route_ctx {
-    struct message *msg;
-    struct connection *conn;
-    uint32_t queues;
-};
-
-static void enqueue(struct queue *q, void *arg)
+void channel_commit_acks(struct channel *ch)
 {
-    struct route_ctx *ctx = arg;
-    queue_publish(q, ctx->msg);
-    connection_note_enqueue(ctx->conn, q);
-    ctx->queues++;
-}
-
-static void send_return(struct channel *ch, struct message *msg)
-{
-    struct amqp_method m = {.id = AMQP_BASIC_RETURN};
-    m.basic_return.reply_code = AMQP_NO_ROUTE;
-    m.basic_return.reply_text = AMQP_BYTES_LIT("NO_ROUTE");
-    m.basic_return.exchange = message_exchange(msg);
-    m.basic_return.routing_key = message_routing_key(msg);
-    send_with_content(ch, &m, msg);
-}
-
-/* The exchange a publish goes to, after RabbitMQ's checks (which a transaction does not
- * defer); NULL after failing the channel. */
-static struct exchange *publish_target(struct channel *ch, struct message *msg)
-{
-    struct amqp_bytes name = message_exchange(msg);
-    struct exchange *x = vhost_find_exchange(channel_vhost(ch), name);
-    struct amqp_basic_properties props = {0};
-    if (amqp_get_u16(message_header(msg).ptr + 12) & AMQP_BASIC_USER_ID_FLAG)
-        message_properties(msg, &props); /* rare: only then is user_id checked */
-    if (!x) {
-        channel_fail(ch, AMQP_NOT_FOUND, AMQP_BASIC_PUBLISH, "no exchange '" NAME_FMT "' in vhost '%s'",
-                     NAME_ARG(name), ch->conn->vhost);
-    } else if (x->internal) {
-        channel_fail(ch, AMQP_ACCESS_REFUSED, AMQP_BASIC_PUBLISH,
-                     "cannot publish to internal exchange '" NAME_FMT "' in vhost '%s'",
-                     NAME_ARG(name), ch->conn->vhost);
-    } else if ((props.flags & AMQP_BASIC_USER_ID_FLAG) &&
-               !amqp_bytes_eq_cstr(props.user_id, ch->conn->user)) {
-        channel_fail(ch, AMQP_PRECONDITION_FAILED, AMQP_BASIC_PUBLISH,
-                     "user_id property set to '" NAME_FMT "' but authenticated user was '%s'",
-                     NAME_ARG(props.user_id), ch->conn->user);
-    } else {
-        return x;
-    }
-    return NULL;
-}
-
-/* Routes and enqueues; false after failing the channel. Consumes the caller's reference. */
-static bool route(struct channel *ch, struct message *msg, bool mandatory)
-{
-    struct exchange *x = publish_target(ch, msg);
-    if (x) {
-        struct route_ctx ctx = {msg, ch->conn, 0};
-        exchange_route(x, msg, enqueue, &ctx);
-        if (ctx.queues == 0 && mandatory)
-            send_return(ch, msg);
-    }
-    message_unref(msg);
-    return x != NULL;
-}
-
-static void mark_confirm_pending(struct channel *ch)
-{
-    if (list_empty(&ch->dirty_link))
-        list_push_back(&ch->conn->dirty_channels, &ch->dirty_link);
-}
-
-void channel_publish(struct channel *ch, struct message *msg)
-{
-    if (ch->tx) {
-        if (!publish_target(ch, msg)) {
-            message_unref(msg);
-            return;
-        }
-        struct tx_op *op = xcalloc(1, sizeof *op);
-        op->msg = msg;
-        op->mandatory = ch->publish_mandatory;
-        list_push_back(&ch->tx_ops, &op->link);
-        return;
-    }
-    if (!route(ch, msg, ch->publish_mandatory))
-        return;
-    if (ch->confirm) {
-        ch->publish_seq++;
-        mark_confirm_pending(ch);
-    }
-}
-
-/* One basic.ack covers every publish since the last (multiple when it covers several). */
-void channel_flush_confirms(struct channel *ch)
-{
-    list_remove(&ch->dirty_link);
-    if (ch->state != CHANNEL_OPEN || ch->conn->state != CONN_OPEN ||
-        ch->publish_seq == ch->confirmed_seq)
-        return;
-    struct amqp_method ack = {.id = AMQP_BASIC_ACK};
-    ack.basic_ack.delivery_tag = ch->publish_seq;
-    ack.basic_ack.multiple = ch->publish_seq - ch->confirmed_seq > 1;
-    channel_send(ch, &ack);
-    ch->confirmed_seq = ch->publish_seq;
-}
-
-/* ---- confirm.* and tx.* ---- */
-
-void channel_confirm_method(struct channel *ch, const struct amqp_method *m)
-{
-    if (m->id != AMQP_CONFIRM_SELECT) {
-        connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
-        return;
-    }
-    if (ch->tx) {
-        channel_fail(ch, AMQP_PRECONDITION_FAILED, m->id, "cannot switch from tx to confirm mode");
-        return;
-    }
-    ch->confirm = true;
-    if (!m->confirm_select.nowait) {
-        struct amqp_method ok = {.id = AMQP_CONFIRM_SELECT_OK};
-        channel_send(ch, &ok);
-    }
-}
-
-static void drop_tx_ops(struct channel *ch)
-{
-    struct list *pos, *tmp;
-    list_for_each_safe(pos, tmp, &ch->tx_ops) {
-        struct tx_op *op = list_entry(pos, struct tx_op, link);
-        list_remove(&op->link);
-        if (op->msg)
-            message_unref(op->msg);
-        free(op);
-    }
-}
-
-static void tx_commit(struct channel *ch)
-{
-    struct list *pos, *tmp;
-    list_for_each_safe(pos, tmp, &ch->tx_ops) {
-        struct tx_op *op = list_entry(pos, struct tx_op, link);
-        list_remove(&op->link);
-        struct message *msg = op->msg;
-        bool mandatory = op->mandatory;
-        free(op);
-        if (!route(ch, msg, mandatory)) {
-            drop_tx_ops(ch);
-            return;
-        }
-    }
     struct settlement s = {0};
     for (size_t i = ch->unacked_head; i < ch->unacked_len; i++) {
         struct unacked *u = &ch->unacked[i];
@@ -597,49 +448,19 @@ static void tx_commit(struct channel *ch)
             select_unacked(ch, &s, u, (enum settle_how)(u->tx_action - 1));
     }
     apply_settlement(ch, &s);
-    struct amqp_method ok = {.id = AMQP_TX_COMMIT_OK};
-    channel_send(ch, &ok);
-    dispatch_consumers(ch);
 }
 
-static void tx_rollback(struct channel *ch)
+void channel_rollback_acks(struct channel *ch)
 {
-    drop_tx_ops(ch);
     for (size_t i = ch->unacked_head; i < ch->unacked_len; i++)
         ch->unacked[i].tx_action = 0;
-    struct amqp_method ok = {.id = AMQP_TX_ROLLBACK_OK};
-    channel_send(ch, &ok);
-}
-
-void channel_tx_method(struct channel *ch, const struct amqp_method *m)
-{
-    if (m->id == AMQP_TX_SELECT) {
-        if (ch->confirm) {
-            channel_fail(ch, AMQP_PRECONDITION_FAILED, m->id, "cannot switch from confirm to tx mode");
-            return;
-        }
-        ch->tx = true;
-        struct amqp_method ok = {.id = AMQP_TX_SELECT_OK};
-        channel_send(ch, &ok);
-    } else if (m->id == AMQP_TX_COMMIT || m->id == AMQP_TX_ROLLBACK) {
-        if (!ch->tx)
-            channel_fail(ch, AMQP_PRECONDITION_FAILED, m->id, "channel is not transactional");
-        else if (m->id == AMQP_TX_COMMIT)
-            tx_commit(ch);
-        else
-            tx_rollback(ch);
-    } else {
-        connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
-    }
 }
 
 /* ---- the end of a channel ---- */
 
-void channel_release(struct channel *ch)
+void channel_release_deliveries(struct channel *ch)
 {
     while (!list_empty(&ch->consumers))
         cancel_consumer(ch, list_entry(ch->consumers.next, struct channel_consumer, link));
     requeue_all(ch, false);
-    drop_tx_ops(ch);
-    list_remove(&ch->dirty_link);
 }

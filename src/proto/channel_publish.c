@@ -1,0 +1,160 @@
+/* Publishing: basic.publish into the model, mandatory returns, publisher confirms, transactions. */
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "model/vhost.h"
+#include "proto/channel_internal.h"
+
+static void send_return(struct channel *ch, struct message *msg)
+{
+    struct amqp_method m = {.id = AMQP_BASIC_RETURN};
+    m.basic_return.reply_code = AMQP_NO_ROUTE;
+    m.basic_return.reply_text = AMQP_BYTES_LIT("NO_ROUTE");
+    m.basic_return.exchange = message_exchange(msg);
+    m.basic_return.routing_key = message_routing_key(msg);
+    channel_send_with_content(ch, &m, msg);
+}
+
+/* Routes and enqueues, returns an unroutable mandatory message and notes the confirm it is
+ * owed; false after failing the channel. Consumes the caller's reference. */
+static bool route(struct channel *ch, struct message *msg, bool mandatory)
+{
+    struct publish_result result;
+    struct outcome out;
+    bool published = vhost_publish(channel_vhost(ch), msg, connection_user(ch->conn), &result, &out);
+    if (!published) {
+        channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
+    } else {
+        if (result.congested)
+            connection_note_congested(ch->conn, result.congested);
+        if (result.routed == 0 && result.rejected == 0 && mandatory)
+            send_return(ch, msg);
+        if (ch->confirm) {
+            /* RabbitMQ nacks a message any of its queues refused */
+            confirms_add(&ch->confirms, result.rejected ? CONFIRM_NACK : CONFIRM_ACK);
+            connection_owe_confirms(ch->conn, &ch->dirty_link);
+        }
+    }
+    message_unref(msg);
+    return published;
+}
+
+void channel_publish(struct channel *ch, struct message *msg)
+{
+    if (!ch->tx) {
+        route(ch, msg, ch->publish_mandatory);
+        return;
+    }
+    /* A transaction makes RabbitMQ's publish checks now and routes at commit. */
+    struct outcome out;
+    if (!vhost_check_publish(channel_vhost(ch), msg, connection_user(ch->conn), &out)) {
+        channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
+        message_unref(msg);
+        return;
+    }
+    struct tx_op *op = xcalloc(1, sizeof *op);
+    op->msg = msg;
+    op->mandatory = ch->publish_mandatory;
+    list_push_back(&ch->tx_ops, &op->link);
+}
+
+/* Every confirm that is ready, coalesced: one basic.ack covers a run of acked publishes. */
+void channel_flush_confirms(struct channel *ch)
+{
+    list_remove(&ch->dirty_link);
+    if (ch->state != CHANNEL_OPEN || !connection_is_open(ch->conn))
+        return;
+    struct confirm_reply r;
+    while (confirms_next(&ch->confirms, &r)) {
+        struct amqp_method m = {.id = r.nack ? AMQP_BASIC_NACK : AMQP_BASIC_ACK};
+        if (r.nack) {
+            m.basic_nack.delivery_tag = r.tag;
+            m.basic_nack.multiple = r.multiple;
+        } else {
+            m.basic_ack.delivery_tag = r.tag;
+            m.basic_ack.multiple = r.multiple;
+        }
+        channel_send(ch, &m);
+    }
+}
+
+/* ---- confirm.* and tx.* ---- */
+
+void channel_confirm_method(struct channel *ch, const struct amqp_method *m)
+{
+    if (m->id != AMQP_CONFIRM_SELECT) {
+        connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
+        return;
+    }
+    if (ch->tx) {
+        channel_fail(ch, AMQP_PRECONDITION_FAILED, m->id, "cannot switch from tx to confirm mode");
+        return;
+    }
+    ch->confirm = true;
+    if (!m->confirm_select.nowait) {
+        struct amqp_method ok = {.id = AMQP_CONFIRM_SELECT_OK};
+        channel_send(ch, &ok);
+    }
+}
+
+void channel_release_publishes(struct channel *ch)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &ch->tx_ops) {
+        struct tx_op *op = list_entry(pos, struct tx_op, link);
+        list_remove(&op->link);
+        if (op->msg)
+            message_unref(op->msg);
+        free(op);
+    }
+}
+
+static void tx_commit(struct channel *ch)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &ch->tx_ops) {
+        struct tx_op *op = list_entry(pos, struct tx_op, link);
+        list_remove(&op->link);
+        struct message *msg = op->msg;
+        bool mandatory = op->mandatory;
+        free(op);
+        if (!route(ch, msg, mandatory)) {
+            channel_release_publishes(ch);
+            return;
+        }
+    }
+    channel_commit_acks(ch);
+    struct amqp_method ok = {.id = AMQP_TX_COMMIT_OK};
+    channel_send(ch, &ok);
+    channel_dispatch_consumers(ch);
+}
+
+static void tx_rollback(struct channel *ch)
+{
+    channel_release_publishes(ch);
+    channel_rollback_acks(ch);
+    struct amqp_method ok = {.id = AMQP_TX_ROLLBACK_OK};
+    channel_send(ch, &ok);
+}
+
+void channel_tx_method(struct channel *ch, const struct amqp_method *m)
+{
+    if (m->id == AMQP_TX_SELECT) {
+        if (ch->confirm) {
+            channel_fail(ch, AMQP_PRECONDITION_FAILED, m->id, "cannot switch from confirm to tx mode");
+            return;
+        }
+        ch->tx = true;
+        struct amqp_method ok = {.id = AMQP_TX_SELECT_OK};
+        channel_send(ch, &ok);
+    } else if (m->id == AMQP_TX_COMMIT || m->id == AMQP_TX_ROLLBACK) {
+        if (!ch->tx)
+            channel_fail(ch, AMQP_PRECONDITION_FAILED, m->id, "channel is not transactional");
+        else if (m->id == AMQP_TX_COMMIT)
+            tx_commit(ch);
+        else
+            tx_rollback(ch);
+    } else {
+        connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
+    }
+}
