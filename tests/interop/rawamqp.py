@@ -26,7 +26,10 @@ METHOD_NAMES = {
     (40, 10): "exchange.declare", (40, 11): "exchange.declare-ok",
     (50, 10): "queue.declare", (50, 11): "queue.declare-ok",
     (60, 10): "basic.qos", (60, 11): "basic.qos-ok",
-    (60, 40): "basic.publish", (60, 70): "basic.get", (60, 71): "basic.get-ok",
+    (60, 20): "basic.consume", (60, 21): "basic.consume-ok",
+    (60, 30): "basic.cancel", (60, 31): "basic.cancel-ok",
+    (60, 40): "basic.publish", (60, 60): "basic.deliver",
+    (60, 70): "basic.get", (60, 71): "basic.get-ok",
     (60, 72): "basic.get-empty",
     (85, 10): "confirm.select", (85, 11): "confirm.select-ok",
 }
