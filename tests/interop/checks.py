@@ -226,3 +226,17 @@ def restart_broker(args=()):
     """stop_broker then start_broker; (the old broker's exit status, the new pid)."""
     status = stop_broker()
     return status, start_broker(args)
+
+
+def server_side_connections(port=PORT):
+    """Connections the broker at 127.0.0.1:port still holds open, counted in /proc/net/tcp:
+    its side of each is ESTABLISHED, or CLOSE_WAIT when the client left and the broker has
+    not closed yet (a closed one lingers only as FIN_WAIT/TIME_WAIT). None when the broker
+    is not on this machine's loopback."""
+    if HOST != "127.0.0.1":
+        return None
+    local = "0100007F:%04X" % port
+    with open("/proc/net/tcp") as table:
+        next(table)
+        return sum(1 for line in table
+                   if line.split()[1] == local and line.split()[3] in ("01", "08"))
