@@ -5,13 +5,12 @@ tag, as RabbitMQ does, and leaves the channel open; with no-wait nothing is answ
 frames, since client libraries answer an unknown cancel themselves."""
 import sys
 
-from rawamqp import (bits, expect_alive, expect_quiet, expect_reply, method_frame, provoke,
-                     queue_declare_args, run_scenarios, shortstr, table)
+from rawamqp import (basic_cancel_args, basic_consume_args, expect_alive, expect_quiet,
+                     expect_reply, method_frame, provoke, queue_declare_args, run_scenarios)
 
 
 def consume(c, channel, queue, tag):
-    c.send_method(channel, 60, 20, b"\0\0" + shortstr(queue) + shortstr(tag)
-                  + bits(False, True, False, False) + table({}))
+    c.send_method(channel, 60, 20, basic_consume_args(queue, tag, no_ack=True))
     got = c.expect_method(60, 21).args().shortstr()
     if got != tag:
         raise AssertionError("consume-ok carried %r, expected %r" % (got, tag))
@@ -23,7 +22,7 @@ def declare(c, channel, queue):
 
 
 def cancel(tag, nowait=False, channel=1):
-    return method_frame(channel, 60, 30, shortstr(tag) + bits(nowait))
+    return method_frame(channel, 60, 30, basic_cancel_args(tag, nowait))
 
 
 def expect_cancel_ok(out, tag, channel=1):
@@ -64,8 +63,8 @@ def other_channels_consumer(ctx):
     detail = expect_cancel_ok(provoke(c, cancel("mine", channel=2)), "mine", channel=2)
     # The consumer on channel 1 still exists: consuming again under its tag is refused
     # (530 not-allowed, a connection error), which a cancelled tag would not be.
-    consume_again = method_frame(1, 60, 20, b"\0\0" + shortstr("cancel-other") + shortstr("mine")
-                                 + bits(False, True, False, False) + table({}))
+    consume_again = method_frame(1, 60, 20, basic_consume_args("cancel-other", "mine",
+                                                               no_ack=True))
     out = provoke(c, consume_again)
     if not (out.frame and out.frame.method_id == (10, 50) and out.close.code == 530):
         raise AssertionError("the consumer on channel 1 is gone: a second consume with its "

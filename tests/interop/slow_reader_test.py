@@ -10,8 +10,8 @@ import threading
 import time
 
 from checks import check, exit_status, expect, unique
-from rawamqp import (FRAME_METHOD, basic_publish_args, bits, body_frame, client_in,
-                     content_header_frame, method_frame, queue_declare_args, shortstr, table)
+from rawamqp import (FRAME_METHOD, basic_consume_args, basic_publish_args, body_frame,
+                     client_in, content_header_frame, method_frame, queue_declare_args)
 
 BODY = 1000                    # bodies of 512 B and more are sent by reference, not copied
 MESSAGES = 200_000             # 200 MB of bodies in all
@@ -107,8 +107,7 @@ def main():
     consumer = client_in("channel")
     consumer.send_method(1, 50, 10, queue_declare_args(queue, auto_delete=True))
     consumer.expect_method(50, 11)
-    consumer.send_method(1, 60, 20, b"\0\0" + shortstr(queue) + shortstr("slow")
-                         + bits(False, True, False, False) + table({}))  # no-ack
+    consumer.send_method(1, 60, 20, basic_consume_args(queue, "slow", no_ack=True))
     consumer.expect_method(60, 21)
     # From here the consumer reads nothing until the publisher is done or held back.
     baseline = memory(pid, "VmRSS") if pid else None
