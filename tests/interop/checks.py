@@ -169,3 +169,74 @@ def run_program(command, name, seconds, cwd=None):
     except subprocess.TimeoutExpired:
         print("FAIL: %s did not finish within %d s" % (name, seconds))
         return 1
+
+
+# ---- stopping and restarting the broker through with_broker.py (WARREN_CONTROL)
+
+def can_control_broker():
+    """Whether with_broker.py started the broker and takes stop/kill/start requests."""
+    return bool(os.environ.get("WARREN_CONTROL"))
+
+
+def control_broker(op, timeout=30, **fields):
+    """One request to with_broker.py's control socket; the reply (a dict). Raises
+    RuntimeError when the harness answers with an error; timeout bounds the wait in seconds."""
+    import json
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(os.environ["WARREN_CONTROL"])
+        sock.sendall((json.dumps(dict(fields, op=op)) + "\n").encode())
+        reply = json.loads(sock.makefile("r").readline())
+    if "error" in reply:
+        raise RuntimeError("with_broker %s: %s" % (op, reply["error"]))
+    return reply
+
+
+def stop_broker():
+    """SIGTERM and wait; the exit status."""
+    return control_broker("stop")["status"]
+
+
+def kill_broker():
+    """SIGKILL and wait; the exit status (-9)."""
+    return control_broker("kill")["status"]
+
+
+def signal_broker(signum):
+    """Sends signum to the broker without waiting for it to exit."""
+    import signal
+
+    control_broker("signal", signal=signal.Signals(signum).name)
+
+
+def wait_broker(seconds=10):
+    """Waits for the broker to exit; its exit status (negative: killed by that signal).
+    Raises RuntimeError if it still runs after seconds."""
+    return control_broker("wait", timeout=seconds + 5, seconds=seconds)["status"]
+
+
+def start_broker(args=()):
+    """Starts the stopped broker again on the same port and data directory, with args added
+    to its command line; its pid once it listens."""
+    return control_broker("start", args=list(args))["pid"]
+
+
+def restart_broker(args=()):
+    """stop_broker then start_broker; (the old broker's exit status, the new pid)."""
+    status = stop_broker()
+    return status, start_broker(args)
+
+
+def server_side_connections(port=PORT):
+    """Connections the broker at 127.0.0.1:port still holds open, counted in /proc/net/tcp:
+    its side of each is ESTABLISHED, or CLOSE_WAIT when the client left and the broker has
+    not closed yet (a closed one lingers only as FIN_WAIT/TIME_WAIT). None when the broker
+    is not on this machine's loopback."""
+    if HOST != "127.0.0.1":
+        return None
+    local = "0100007F:%04X" % port
+    with open("/proc/net/tcp") as table:
+        next(table)
+        return sum(1 for line in table
+                   if line.split()[1] == local and line.split()[3] in ("01", "08"))

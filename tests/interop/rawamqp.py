@@ -26,7 +26,10 @@ METHOD_NAMES = {
     (40, 10): "exchange.declare", (40, 11): "exchange.declare-ok",
     (50, 10): "queue.declare", (50, 11): "queue.declare-ok",
     (60, 10): "basic.qos", (60, 11): "basic.qos-ok",
-    (60, 40): "basic.publish", (60, 70): "basic.get", (60, 71): "basic.get-ok",
+    (60, 20): "basic.consume", (60, 21): "basic.consume-ok",
+    (60, 30): "basic.cancel", (60, 31): "basic.cancel-ok",
+    (60, 40): "basic.publish", (60, 60): "basic.deliver",
+    (60, 70): "basic.get", (60, 71): "basic.get-ok",
     (60, 72): "basic.get-empty",
     (85, 10): "confirm.select", (85, 11): "confirm.select-ok",
 }
@@ -277,6 +280,16 @@ def basic_publish_args(exchange="", routing_key="", mandatory=False, immediate=F
     return short(0) + shortstr(exchange) + shortstr(routing_key) + bits(mandatory, immediate)
 
 
+def basic_consume_args(queue, tag="", no_local=False, no_ack=False, exclusive=False,
+                       nowait=False, arguments=None):
+    return (short(0) + shortstr(queue) + shortstr(tag)
+            + bits(no_local, no_ack, exclusive, nowait) + table(arguments or {}))
+
+
+def basic_cancel_args(tag, nowait=False):
+    return shortstr(tag) + bits(nowait)
+
+
 def basic_qos_args(prefetch_size=0, prefetch_count=0, global_=False):
     return long_(prefetch_size) + short(prefetch_count) + bits(global_)
 
@@ -312,9 +325,17 @@ class BadFrame(Exception):
 class Client:
     """One raw connection. Every read has a timeout; socket close is reported as Closed."""
 
-    def __init__(self, host=None, port=None, timeout=5.0):
+    def __init__(self, host=None, port=None, timeout=5.0, rcvbuf=None):
+        """rcvbuf: a receive buffer size in bytes, set before connecting (it bounds what the
+        kernel takes in for a client that reads slowly)."""
         dh, dp = env_addr()
-        self.sock = socket.create_connection((host or dh, port or dp), timeout=timeout)
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host or dh, port or dp), timeout=timeout)
+        else:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host or dh, port or dp))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.eof = False
@@ -445,11 +466,11 @@ def reply_text_cut(text):
 
 
 def client_in(state, channel_max=None, frame_max=None, heartbeat=0, capabilities=None,
-              timeout=5.0):
+              timeout=5.0, rcvbuf=None):
     """A fresh connection driven up to `state`:
     tcp (connected), start (header sent, start read), tune (start-ok sent, tune read),
     tuned (tune-ok sent), open (open-ok read), channel (channel 1 open)."""
-    c = Client(timeout=timeout)
+    c = Client(timeout=timeout, rcvbuf=rcvbuf)
     if state == "tcp":
         return c
     c.send_header()

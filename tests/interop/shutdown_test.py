@@ -1,60 +1,53 @@
 #!/usr/bin/python3
-"""Interop test: SIGTERM closes every open connection with 320 CONNECTION_FORCED, as RabbitMQ
-words it, and the broker exits with status 0."""
-import os
+"""Interop test: SIGTERM, and then SIGINT (on a restarted broker), each close every open
+connection with 320 CONNECTION_FORCED, as RabbitMQ words it, and the broker exits with
+status 0."""
 import signal
 import sys
-import time
 
-from rawamqp import Client, decode_close, open_args, start_ok_args, tune_ok_args
+from checks import (SKIP, can_control_broker, check, exit_status, expect, signal_broker,
+                    start_broker, wait_broker)
+from rawamqp import Closed, Timeout, client_in, decode_close
 
 SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
+CONNECTIONS = 3
 
 
-def open_connection():
-    c = Client()
-    c.send_header()
-    c.read_start()
-    c.send_method(0, 10, 11, start_ok_args())
-    c.read_tune()
-    c.send_method(0, 10, 31, tune_ok_args())
-    c.send_method(0, 10, 40, open_args())
-    c.expect_method(10, 41)
-    c.open_channel(1)
-    return c
-
-
-def exited(pid):
+def shutdown_by(signum):
+    name = signal.Signals(signum).name
+    clients = [client_in("channel") for _ in range(CONNECTIONS)]
+    signal_broker(signum)
+    for i, c in enumerate(clients):
+        try:
+            f = c.read_frame_skip_heartbeats(5.0)
+        except (Closed, Timeout) as error:
+            check(False, "%s: connection %d got no connection.close (%s)"
+                  % (name, i, type(error).__name__))
+            continue
+        if f.is_method(10, 50):
+            close = decode_close(f)
+            got = (close.code, close.text, close.class_id, close.method_id)
+        else:
+            got = f.describe()
+        expect(got, (320, SHUTDOWN_TEXT, 0, 0), "%s: connection %d gets connection.close"
+               % (name, i))
+        c.send_method(0, 10, 51)
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] == "Z"  # a zombie has exited
-    except FileNotFoundError:
-        return True
+        expect(wait_broker(10), 0, "%s: the broker exits with status" % name)
+    except RuntimeError as error:
+        check(False, "%s: %s" % (name, error))
+    for c in clients:
+        c.close()
 
 
 def main():
-    pid = os.environ.get("WARREN_PID")
-    if not pid:
-        print("SKIP: needs the broker started by with_broker.py (WARREN_PID)")
-        return 77
-    pid = int(pid)
-    clients = [open_connection() for _ in range(3)]
-    os.kill(pid, signal.SIGTERM)
-    failures = 0
-    for i, c in enumerate(clients):
-        f = c.read_frame_skip_heartbeats(5.0)
-        close = decode_close(f) if f.is_method(10, 50) else None
-        ok = close is not None and (close.code, close.text, close.class_id, close.method_id) == \
-            (320, SHUTDOWN_TEXT, 0, 0)
-        print("%s: connection %d got %r" % ("PASS" if ok else "FAIL", i, close or f))
-        failures += not ok
-        c.send_method(0, 10, 51)
-    deadline = time.monotonic() + 10
-    while not exited(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    ok = exited(pid)
-    print("%s: broker exited after SIGTERM" % ("PASS" if ok else "FAIL"))
-    return 0 if ok and not failures else 1
+    if not can_control_broker():
+        print("SKIP: needs the broker started by with_broker.py (WARREN_CONTROL)")
+        return SKIP
+    shutdown_by(signal.SIGTERM)
+    start_broker()
+    shutdown_by(signal.SIGINT)
+    return exit_status()
 
 
 if __name__ == "__main__":

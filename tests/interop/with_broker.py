@@ -9,11 +9,30 @@ Environment:
                 (e.g. RabbitMQ for differential runs); AMQP_HOST defaults to 127.0.0.1.
   WITH_BROKER_TIMEOUT  seconds the test script may run (default 120).
   WITH_BROKER_KEEP     if set, keep the temporary directory (broker log, data dir).
-The script gets AMQP_HOST, AMQP_PORT, WARREN_LOG (broker log path) and WARREN_PID.
+The script gets AMQP_HOST, AMQP_PORT, WARREN_LOG (broker log path), WARREN_PID (the first
+broker's pid), WARREN_DATA_DIR (its --data-dir) and WARREN_CONTROL (see below).
 Exit status: the script's (77 = skip passes through), 1 if the broker misbehaved,
 99 if the harness itself could not run.
+
+Stopping and restarting the broker from a test (checks.py wraps this: stop_broker,
+kill_broker, signal_broker, wait_broker, start_broker, restart_broker):
+  WARREN_CONTROL names a Unix socket. A test connects, sends one JSON object on one line and
+  reads one JSON line back; each request gets its own connection. Requests:
+    {"op": "signal", "signal": "SIGINT"}  send a signal, do not wait    -> {"ok": true}
+    {"op": "wait", "seconds": 10}         wait for the broker to exit   -> {"status": S}
+    {"op": "stop"}                        SIGTERM, then wait            -> {"status": S}
+    {"op": "kill"}                        SIGKILL, then wait            -> {"status": S}
+    {"op": "start", "args": [...]}        start it again, same command line, port and data
+                                          directory, plus args; waits until it listens
+                                                                        -> {"pid": P}
+  S is the exit status, negative for a signal (-9 after kill). Errors come back as
+  {"error": "why"}. The broker stays the harness's child, so the harness still sees every
+  exit: a broker that exits other than with status 0, or by a SIGKILL it was asked to send,
+  fails the test, as one that misbehaves at the final stop does. At the end the harness
+  stops whichever broker runs then (none, if the test left it stopped).
 """
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +41,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 PYTHON = "/usr/bin/python3"
@@ -112,7 +132,8 @@ def print_log_tail(log_path):
 
 
 class Broker:
-    """One Warren process in its own session, so a terminal's Ctrl-C reaches only us."""
+    """One Warren process at a time in its own session, so a terminal's Ctrl-C reaches only
+    us; started again on the same port, data directory and log when the test asks."""
 
     def __init__(self, binary, tmp_dir):
         self.binary = binary
@@ -120,6 +141,21 @@ class Broker:
         self.data_dir = os.path.join(tmp_dir, "data")
         self.process = None
         self.port = None
+        self.reaped = False      # the current process's exit was already judged
+        self.kill_sent = False   # the test asked for SIGKILL: that death is expected
+        self.problems = []       # every exit that was not clean, in order
+
+    def command(self, extra_args=()):
+        return [self.binary, "--bind", HOST, "--port", str(self.port),
+                "--data-dir", self.data_dir, "--log-level", "info"] + list(extra_args)
+
+    def spawn(self, extra_args=()):
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(extra_args), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True)
+        self.reaped = False
+        self.kill_sent = False
 
     def start(self):
         """Start on a free port; None on success, else the reason it failed."""
@@ -129,12 +165,7 @@ class Broker:
         while True:
             self.port = free_port()
             attempt_log_start = os.path.getsize(self.log_path)
-            with open(self.log_path, "ab") as log:
-                self.process = subprocess.Popen(
-                    [self.binary, "--bind", HOST, "--port", str(self.port),
-                     "--data-dir", self.data_dir, "--log-level", "info"],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    start_new_session=True)
+            self.spawn()
             failure = self.wait_until_listening()
             if failure is None:
                 return None
@@ -145,6 +176,18 @@ class Broker:
                 return failure
             say("port %d was taken; retrying on another port" % self.port)
             attempt += 1
+
+    def restart(self, extra_args):
+        """Start again on the same port (the previous process must have exited); None on
+        success, else the reason it failed."""
+        if self.process.poll() is None:
+            return "the broker (pid %d) is still running" % self.process.pid
+        self.judge_exit()
+        self.spawn(extra_args)
+        failure = self.wait_until_listening()
+        if failure:
+            self.reaped = True  # wait_until_listening killed it or saw it exit; said why
+        return failure
 
     def wait_until_listening(self):
         deadline = time.monotonic() + START_TIMEOUT
@@ -158,8 +201,41 @@ class Broker:
         self.kill()
         return "broker did not listen on %s:%d within %.0f s" % (HOST, self.port, START_TIMEOUT)
 
+    def wait(self, seconds):
+        """The exit status once the broker exits within seconds, else None."""
+        try:
+            status = self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None
+        self.judge_exit()
+        return status
+
+    def judge_exit(self):
+        """Once per process: record an exit that was neither status 0 nor a requested kill."""
+        if self.reaped:
+            return
+        self.reaped = True
+        status = self.process.returncode
+        if status == 0 or (status == -signal.SIGKILL and self.kill_sent):
+            return
+        if status < 0:
+            self.problems.append("broker (pid %d) died of signal %s"
+                                 % (self.process.pid, signal.Signals(-status).name))
+        else:
+            self.problems.append("broker (pid %d) exited with status %d"
+                                 % (self.process.pid, status))
+
+    def send_signal(self, signum):
+        if self.process.poll() is not None:
+            return False
+        if signum == signal.SIGKILL:
+            self.kill_sent = True
+        self.process.send_signal(signum)
+        return True
+
     def kill(self):
         if self.process and self.process.poll() is None:
+            self.kill_sent = True
             self.process.kill()
             self.process.wait()
 
@@ -173,24 +249,20 @@ class Broker:
                 self.kill()
 
     def stop(self):
-        """SIGTERM and wait; a list of problems (empty if it stopped cleanly)."""
-        problems = []
-        status = self.process.poll()
-        if status is None:
+        """SIGTERM the broker running now, if any, and wait; every problem seen during the
+        test (empty if each broker exited cleanly)."""
+        if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                status = self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
+            if self.wait(STOP_TIMEOUT) is None:
                 self.kill()
-                return ["broker did not exit within %.0f s of SIGTERM (killed)" % STOP_TIMEOUT]
-        else:
-            say("note: broker had already exited (status %d) before it was stopped" % status)
-        if status < 0:
-            problems.append("broker died of signal %s" % signal.Signals(-status).name)
-        elif status != 0:
-            problems.append("broker exited with status %d" % status)
-        problems.extend(self.sanitizer_reports())
-        return problems
+                self.reaped = True
+                self.problems.append("broker did not exit within %.0f s of SIGTERM (killed)"
+                                     % STOP_TIMEOUT)
+        elif not self.reaped:
+            say("note: broker had already exited (status %d) before it was stopped"
+                % self.process.returncode)
+        self.judge_exit()
+        return self.problems + self.sanitizer_reports()
 
     def log_text(self, start=0):
         try:
@@ -204,6 +276,77 @@ class Broker:
         text = self.log_text()
         return ["broker log contains %r" % marker for marker in SANITIZER_MARKERS
                 if marker in text]
+
+
+class Control:
+    """Serves the test script's requests on a Unix socket (see the module docstring)."""
+
+    def __init__(self, broker, path):
+        self.broker = broker
+        self.path = path
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        self.server.listen(4)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # closed by close()
+            with conn:
+                try:
+                    request = json.loads(conn.makefile("r").readline())
+                    reply = self.handle(request)
+                except Exception as error:  # a bad request is the test's problem, not ours
+                    reply = {"error": "%s: %s" % (type(error).__name__, error)}
+                try:
+                    conn.sendall((json.dumps(reply) + "\n").encode())
+                except OSError:
+                    pass
+
+    def handle(self, request):
+        broker, op = self.broker, request.get("op")
+        if op == "signal":
+            signum = signal.Signals[request["signal"]]
+            if not broker.send_signal(signum):
+                return {"error": "the broker is not running"}
+            say("sent %s to the broker (pid %d)" % (signum.name, broker.process.pid))
+            return {"ok": True}
+        if op in ("stop", "kill"):
+            if not broker.send_signal(signal.SIGTERM if op == "stop" else signal.SIGKILL):
+                return {"error": "the broker is not running"}
+            say("%s: broker pid %d" % (op, broker.process.pid))
+            op, request = "wait", {"seconds": STOP_TIMEOUT}
+        if op == "wait":
+            status = broker.wait(float(request.get("seconds", STOP_TIMEOUT)))
+            if status is None:
+                return {"error": "the broker (pid %d) is still running" % broker.process.pid}
+            return {"status": status}
+        if op == "start":
+            failure = broker.restart([str(a) for a in request.get("args", [])])
+            if failure:
+                return {"error": failure}
+            say("broker restarted: pid %d on %s:%d" % (broker.process.pid, HOST, broker.port))
+            return {"pid": broker.process.pid}
+        return {"error": "unknown op %r" % op}
+
+    def close(self):
+        """Stops serving: no request is being handled once this returns."""
+        if self.server.fileno() < 0:
+            return
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() on Linux
+        except OSError:
+            pass
+        self.thread.join(STOP_TIMEOUT + 5)
+        self.server.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
 
 
 def test_timeout():
@@ -248,6 +391,7 @@ def run_against_warren(argv):
         return HARD_ERROR
     tmp_dir = tempfile.mkdtemp(prefix="warren-test.")
     broker = Broker(binary, tmp_dir)
+    control = None
     try:
         failure = broker.start()
         if failure:
@@ -256,9 +400,13 @@ def run_against_warren(argv):
             return 1
         say("broker pid %d on %s:%d, log %s" % (broker.process.pid, HOST, broker.port,
                                                 broker.log_path))
+        control = Control(broker, os.path.join(tmp_dir, "control"))
         status = run_test(argv, {"AMQP_HOST": HOST, "AMQP_PORT": str(broker.port),
                                  "WARREN_LOG": broker.log_path,
-                                 "WARREN_PID": str(broker.process.pid)})
+                                 "WARREN_PID": str(broker.process.pid),
+                                 "WARREN_DATA_DIR": broker.data_dir,
+                                 "WARREN_CONTROL": control.path})
+        control.close()  # the broker is ours alone again
         problems = broker.stop()
         for problem in problems:
             say("FAIL: " + problem)
@@ -266,6 +414,8 @@ def run_against_warren(argv):
             print_log_tail(broker.log_path)
         return 1 if problems else status
     finally:
+        if control:
+            control.close()
         broker.ensure_stopped()
         if os.environ.get("WITH_BROKER_KEEP"):
             say("kept " + tmp_dir)
