@@ -77,6 +77,11 @@ static void describe(char *out, size_t size, const struct amqp_field *f, bool pr
         snprintf(out, size, "none");
         return;
     }
+    /* a void value decodes to the atom RabbitMQ prints as "none" when shown bare */
+    if (other_present && f->type == 'V') {
+        snprintf(out, size, "none");
+        return;
+    }
     print_value(value, sizeof value, f, 0);
     if (other_present)
         snprintf(out, size, "'%s'", value);

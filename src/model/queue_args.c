@@ -236,10 +236,19 @@ static bool check_max_age(struct check *c)
 static bool check_segment_size(struct check *c)
 {
     int64_t v;
-    if (!non_negative(c, &v))
-        return false;
-    /* RabbitMQ words this one differently: see queue_args_parse. */
-    return v <= STREAM_SEGMENT_MAX || refuse(c, "%s", "");
+    return non_negative(c, &v);
+}
+
+/* RabbitMQ checks the segment size's bound last, after the flags, and words it alone. */
+static bool segment_size_within_bound(struct amqp_bytes table, struct outcome *out)
+{
+    struct amqp_field f;
+    int64_t v;
+    if (!amqp_table_get(table, "x-stream-max-segment-size-bytes", &f) || !amqp_field_integer(&f, &v) ||
+        v <= STREAM_SEGMENT_MAX)
+        return true;
+    return outcome_fail(out, AMQP_PRECONDITION_FAILED,
+                        "Exceeded max value for x-stream-max-segment-size-bytes");
 }
 
 static bool check_leader_locator(struct check *c)
@@ -344,9 +353,6 @@ static bool run_rule(const struct rule *r, struct check *c, const struct argumen
     c->field = &f;
     if (r->check(c))
         return true;
-    if (r->check == check_segment_size)
-        return outcome_fail(out, AMQP_PRECONDITION_FAILED,
-                            "Exceeded max value for x-stream-max-segment-size-bytes");
     char detail[200];
     snprintf(detail, sizeof detail, ": %s", c->err);
     return fail_arg(out, r->key, o, detail);
@@ -411,7 +417,8 @@ bool queue_args_parse(struct amqp_bytes table, bool durable, bool exclusive, boo
         if ((rules[i].types & 1u << out->type) && !run_rule(&rules[i], &c, owner, outcome))
             return false;
     if (!check_type_takes_all(table, out->type, owner, outcome) ||
-        !check_flags(out->type, durable, exclusive, auto_delete, owner, outcome))
+        !check_flags(out->type, durable, exclusive, auto_delete, owner, outcome) ||
+        (out->type == QUEUE_TYPE_STREAM && !segment_size_within_bound(table, outcome)))
         return false;
     if (out->type == QUEUE_TYPE_QUORUM)
         run_rule(find_rule(amqp_cstr("x-delivery-limit")), &c, owner, outcome);

@@ -217,7 +217,7 @@ static bool queue_equivalent(struct vhost *v, struct queue *q, const struct queu
     if (owned_by_other(q, req->owner) || q->exclusive != req->exclusive)
         return fail_locked(v, q->name, out);
     struct arguments_owner o = {"queue", q->name, v->name};
-    return arguments_flag_equivalent("durable", req->durable, q->durable, &o, out) &&
+    return arguments_flag_equivalent("durable", req->durable && !req->exclusive, q->durable, &o, out) &&
            arguments_flag_equivalent("auto_delete", req->auto_delete, q->auto_delete, &o, out) &&
            queue_args_equivalent(q->args.type, req->arguments, q->arguments, &o, out);
 }
@@ -275,7 +275,8 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
     if (!queue_args_parse(req->arguments, req->durable, req->exclusive, req->auto_delete,
                           &(struct arguments_owner){"queue", name, v->name}, &args, out))
         return NULL;
-    q = queue_new(name, req->durable, req->exclusive, req->auto_delete,
+    /* RabbitMQ never keeps an exclusive queue: it is durable only if not exclusive. */
+    q = queue_new(name, req->durable && !req->exclusive, req->exclusive, req->auto_delete,
                   req->exclusive ? req->owner : NULL, req->arguments, &args);
     map_put(&v->queues, q->name.ptr, q->name.len, q);
     outcome_done(out);

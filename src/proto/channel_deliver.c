@@ -253,16 +253,16 @@ static void cancel_consumer(struct channel *ch, struct channel_consumer *cc)
 
 static void basic_consume(struct channel *ch, const struct amqp_basic_consume *m)
 {
+    struct amqp_bytes name = m->queue;
+    struct outcome out;
+    if (!channel_expand_queue_name(ch, &name, AMQP_BASIC_CONSUME))
+        return;
     /* RabbitMQ refuses a reused tag before it looks at the queue. */
     if (m->consumer_tag.len && find_consumer(ch, m->consumer_tag)) {
         connection_fail(ch->conn, AMQP_NOT_ALLOWED, AMQP_BASIC_CONSUME,
                         "attempt to reuse consumer tag '" NAME_FMT "'", NAME_ARG(m->consumer_tag));
         return;
     }
-    struct amqp_bytes name = m->queue;
-    struct outcome out;
-    if (!channel_expand_queue_name(ch, &name, AMQP_BASIC_CONSUME))
-        return;
     char generated[64];
     struct amqp_bytes tag = m->consumer_tag;
     if (tag.len == 0) {
