@@ -9,6 +9,7 @@ void deadline_heap_init(struct deadline_heap *h)
 {
     h->slots = NULL;
     h->len = h->cap = 0;
+    h->next_seq = 0;
 }
 
 void deadline_heap_free(struct deadline_heap *h)
@@ -17,6 +18,11 @@ void deadline_heap_free(struct deadline_heap *h)
         h->slots[i].d->index = 0;
     free(h->slots);
     deadline_heap_init(h);
+}
+
+static bool earlier(struct deadline_slot a, struct deadline_slot b)
+{
+    return a.at_ms < b.at_ms || (a.at_ms == b.at_ms && a.seq < b.seq);
 }
 
 static void put(struct deadline_heap *h, uint32_t i, struct deadline_slot s)
@@ -30,7 +36,7 @@ static void sift_up(struct deadline_heap *h, uint32_t i, struct deadline_slot s)
 {
     while (i > 0) {
         uint32_t parent = (i - 1) / 2;
-        if (h->slots[parent].at_ms <= s.at_ms)
+        if (!earlier(s, h->slots[parent]))
             break;
         put(h, i, h->slots[parent]);
         i = parent;
@@ -45,9 +51,9 @@ static void sift_down(struct deadline_heap *h, uint32_t i, struct deadline_slot 
         uint32_t child = 2 * i + 1;
         if (child >= h->len)
             break;
-        if (child + 1 < h->len && h->slots[child + 1].at_ms < h->slots[child].at_ms)
+        if (child + 1 < h->len && earlier(h->slots[child + 1], h->slots[child]))
             child++;
-        if (s.at_ms <= h->slots[child].at_ms)
+        if (!earlier(h->slots[child], s))
             break;
         put(h, i, h->slots[child]);
         i = child;
@@ -58,7 +64,7 @@ static void sift_down(struct deadline_heap *h, uint32_t i, struct deadline_slot 
 /* Fills the hole at i with s, in whichever direction the heap order needs. */
 static void place(struct deadline_heap *h, uint32_t i, struct deadline_slot s)
 {
-    if (i > 0 && h->slots[(i - 1) / 2].at_ms > s.at_ms)
+    if (i > 0 && earlier(s, h->slots[(i - 1) / 2]))
         sift_up(h, i, s);
     else
         sift_down(h, i, s);
@@ -77,7 +83,7 @@ void deadline_heap_add(struct deadline_heap *h, struct deadline *d, uint64_t at_
         h->slots = xrealloc_array(h->slots, h->cap, sizeof *h->slots);
     }
     d->at_ms = at_ms;
-    sift_up(h, h->len++, (struct deadline_slot){at_ms, d});
+    sift_up(h, h->len++, (struct deadline_slot){at_ms, h->next_seq++, d});
 }
 
 /* A burst of deadlines (a backlog of expiring messages) does not pin its memory for good. */
@@ -108,7 +114,7 @@ void deadline_heap_reschedule(struct deadline_heap *h, struct deadline *d, uint6
         return;
     }
     d->at_ms = at_ms;
-    place(h, d->index - 1, (struct deadline_slot){at_ms, d});
+    place(h, d->index - 1, (struct deadline_slot){at_ms, h->next_seq++, d});
 }
 
 size_t deadline_heap_run_due(struct deadline_heap *h, uint64_t now_ms)

@@ -16,9 +16,11 @@ struct deadline {
     void (*fire)(struct deadline *d, uint64_t now_ms);
 };
 
-/* The key sits beside the pointer so that sifting compares without touching the deadlines. */
+/* The key sits beside the pointer so that sifting compares without touching the deadlines.
+ * seq orders equal times by when they were scheduled, as libuv orders its timers. */
 struct deadline_slot {
     uint64_t at_ms;
+    uint64_t seq;
     struct deadline *d;
 };
 
@@ -26,6 +28,7 @@ struct deadline_heap {
     struct deadline_slot *slots;
     uint32_t len;
     uint32_t cap;
+    uint64_t next_seq;
 };
 
 static inline void deadline_init(struct deadline *d, void (*fire)(struct deadline *d, uint64_t now_ms))
@@ -47,7 +50,8 @@ void deadline_heap_free(struct deadline_heap *h);
 void deadline_heap_add(struct deadline_heap *h, struct deadline *d, uint64_t at_ms);
 /* Unschedules d; a no-op when it is idle. O(log n). */
 void deadline_heap_remove(struct deadline_heap *h, struct deadline *d);
-/* Moves d to at_ms, earlier or later, scheduling it if idle. O(log n). */
+/* Moves d to at_ms, earlier or later, scheduling it if idle; among deadlines at the same time
+ * it then counts as the latest scheduled. O(log n). */
 void deadline_heap_reschedule(struct deadline_heap *h, struct deadline *d, uint64_t at_ms);
 /* The earliest deadline, or UINT64_MAX when none is scheduled. */
 static inline uint64_t deadline_heap_next_ms(const struct deadline_heap *h)
@@ -56,7 +60,7 @@ static inline uint64_t deadline_heap_next_ms(const struct deadline_heap *h)
 }
 /* Fires, earliest first, every deadline at or before now_ms, including those a callback
  * schedules at or before now_ms (so a callback rescheduling itself must move past now_ms).
- * Equal deadlines fire in no particular order. Returns how many fired; afterwards
+ * Equal deadlines fire in the order they were scheduled. Returns how many fired; afterwards
  * deadline_heap_next_ms(h) > now_ms. */
 size_t deadline_heap_run_due(struct deadline_heap *h, uint64_t now_ms);
 

@@ -45,6 +45,7 @@ struct ctx {
     unsigned order[4096]; /* ids in firing order */
     unsigned n;
     uint64_t last_at;     /* deadlines fire in non-decreasing order within a run */
+    unsigned run_n;       /* how many fired in this run so far */
 };
 
 static struct item *item_of(struct deadline *d)
@@ -59,6 +60,7 @@ static void record(struct item *it, uint64_t now)
     CHECK(it->d.at_ms <= now);
     CHECK(it->d.at_ms >= c->last_at);
     c->last_at = it->d.at_ms;
+    c->run_n++;
     if (c->n < sizeof c->order / sizeof c->order[0])
         c->order[c->n] = it->id;
     c->n++;
@@ -87,6 +89,7 @@ static void item_init(struct item *it, struct ctx *c, unsigned id, void (*fire)(
 static size_t run(struct ctx *c, uint64_t now)
 {
     c->last_at = 0;
+    c->run_n = 0;
     size_t fired = deadline_heap_run_due(&c->heap, now);
     CHECK(deadline_heap_next_ms(&c->heap) > now);
     return fired;
@@ -98,8 +101,10 @@ static void check_invariant(const struct deadline_heap *h)
     for (uint32_t i = 0; i < h->len; i++) {
         CHECK(h->slots[i].d->index == i + 1);
         CHECK(h->slots[i].d->at_ms == h->slots[i].at_ms);
-        if (i > 0)
-            CHECK(h->slots[(i - 1) / 2].at_ms <= h->slots[i].at_ms);
+        if (i > 0) {
+            const struct deadline_slot *p = &h->slots[(i - 1) / 2], *s = &h->slots[i];
+            CHECK(p->at_ms < s->at_ms || (p->at_ms == s->at_ms && p->seq < s->seq));
+        }
     }
 }
 
@@ -162,6 +167,29 @@ START_TEST(test_partial_run)
     ck_assert_uint_eq(run(&c, 100), 2);
     ck_assert_uint_eq(c.order[3], 2);
     ck_assert_uint_eq(c.order[4], 0);
+    deadline_heap_free(&c.heap);
+}
+END_TEST
+
+START_TEST(test_ties_fire_in_schedule_order)
+{
+    enum { N = 50 };
+    struct ctx c;
+    ctx_init(&c);
+    struct item it[N];
+    for (unsigned i = 0; i < N; i++) {
+        item_init(&it[i], &c, i, fire_record);
+        deadline_heap_add(&c.heap, &it[i].d, 10);
+    }
+    /* Rescheduled to the same time, a deadline goes behind the others, as a restarted
+     * libuv timer does. */
+    deadline_heap_reschedule(&c.heap, &it[0].d, 10);
+    deadline_heap_reschedule(&c.heap, &it[7].d, 10);
+    ck_assert_uint_eq(run(&c, 10), N);
+    for (unsigned i = 0; i < N - 2; i++)
+        ck_assert_uint_eq(c.order[i], i < 6 ? i + 1 : i + 2);
+    ck_assert_uint_eq(c.order[N - 2], 0);
+    ck_assert_uint_eq(c.order[N - 1], 7);
     deadline_heap_free(&c.heap);
 }
 END_TEST
@@ -323,14 +351,28 @@ END_TEST
 static struct {
     bool scheduled;
     uint64_t at;
+    uint64_t seq; /* when it was last scheduled: the order among equal times */
 } model[512];
+static uint64_t model_seq, last_fired_seq;
+
+static void model_schedule(unsigned id, uint64_t at)
+{
+    model[id].scheduled = true;
+    model[id].at = at;
+    model[id].seq = model_seq++;
+}
 
 static void fire_model(struct deadline *d, uint64_t now)
 {
     struct item *it = item_of(d);
+    bool tie = it->ctx->run_n > 0 && d->at_ms == it->ctx->last_at;
     record(it, now);
     CHECK(model[it->id].scheduled);
     CHECK(model[it->id].at == d->at_ms);
+    /* record() checked the times; equal ones come in the order they were scheduled */
+    if (tie)
+        CHECK(model[it->id].seq > last_fired_seq);
+    last_fired_seq = model[it->id].seq;
     model[it->id].scheduled = false;
     /* Now and then a callback acts on another item, as a TTL sweep might. */
     struct item *o = it->other;
@@ -342,15 +384,13 @@ static void fire_model(struct deadline *d, uint64_t now)
     case 1: {
         uint64_t at = now + rng_next() % 50; /* may be due within this run */
         deadline_heap_reschedule(&it->ctx->heap, &o->d, at);
-        model[o->id].scheduled = true;
-        model[o->id].at = at;
+        model_schedule(o->id, at);
         break;
     }
     case 2: {
         uint64_t at = now + 1 + rng_next() % 50;
         deadline_heap_reschedule(&it->ctx->heap, d, at);
-        model[it->id].scheduled = true;
-        model[it->id].at = at;
+        model_schedule(it->id, at);
         break;
     }
     default:
@@ -377,18 +417,16 @@ START_TEST(test_random_against_reference)
         unsigned i = rng_next() % N;
         unsigned kind = rng_next() % 10;
         if (kind < 4) {
-            uint64_t at = now + rng_next() % 1000;
+            uint64_t at = now + rng_next() % 200; /* a narrow range: many ties */
             deadline_heap_add(&c.heap, &items[i].d, at);
-            model[i].scheduled = true;
-            model[i].at = at;
+            model_schedule(i, at);
         } else if (kind < 6) {
             deadline_heap_remove(&c.heap, &items[i].d);
             model[i].scheduled = false;
         } else if (kind < 8) {
             uint64_t at = now + rng_next() % 1000;
             deadline_heap_reschedule(&c.heap, &items[i].d, at);
-            model[i].scheduled = true;
-            model[i].at = at;
+            model_schedule(i, at);
         } else {
             now += rng_next() % 40;
             total_fired += run(&c, now);
@@ -464,6 +502,7 @@ int main(void)
     tcase_add_test(tc, test_empty);
     tcase_add_test(tc, test_ordering);
     tcase_add_test(tc, test_partial_run);
+    tcase_add_test(tc, test_ties_fire_in_schedule_order);
     tcase_add_test(tc, test_remove_from_middle);
     tcase_add_test(tc, test_reschedule);
     tcase_add_test(tc, test_callbacks_change_heap);
