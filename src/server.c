@@ -126,7 +126,7 @@ static void start_loop_handles(struct server *s)
     uv_timer_init(&s->loop, &s->deadline_timer);
     s->deadline_timer.data = s;
     s->armed_ms = UINT64_MAX;
-    /* Readers resume before writing, as their reads answer nothing until the next turn. */
+    /* In the order tcp.c's own prepare hook ran them: readers resume, then output is written. */
     s->resume_readers.run = run_resume_readers;
     server_subscribe(s, &s->resume_readers);
     s->write_output.run = run_write_output;
