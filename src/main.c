@@ -1,23 +1,11 @@
-/* Warren's entry point: command line and environment, start-up, signals and orderly shutdown. */
+/* Warren's entry point: the command line and environment into a configuration, then the server. */
 #include <getopt.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
-#include "core/container.h"
 #include "model/broker.h"
-#include "net/tcp.h"
-
-struct server {
-    uv_loop_t *loop;
-    struct broker broker;
-    struct tcp_server tcp;
-    uv_signal_t sigint;
-    uv_signal_t sigterm;
-};
+#include "server.h"
 
 static void usage(FILE *out)
 {
@@ -145,33 +133,6 @@ bad:
     return 2;
 }
 
-/* Thousands of connections need thousands of descriptors: take all the hard limit allows. */
-static void raise_file_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-static void on_drained(struct tcp_server *tcp)
-{
-    struct server *s = container_of(tcp, struct server, tcp);
-    uv_close((uv_handle_t *)&s->sigint, NULL);
-    uv_close((uv_handle_t *)&s->sigterm, NULL);
-}
-
-static void on_signal(uv_signal_t *h, int signum)
-{
-    struct server *s = h->data;
-    if (s->tcp.stopping)
-        return;
-    log_info(&s->broker.log, "received %s, stopping: closing all connections",
-             signum == SIGINT ? "SIGINT" : "SIGTERM");
-    tcp_server_stop(&s->tcp, on_drained);
-}
-
 int main(int argc, char **argv)
 {
     struct broker_config cfg;
@@ -179,30 +140,5 @@ int main(int argc, char **argv)
     int status = parse_args(argc, argv, &cfg);
     if (status >= 0)
         return status;
-    signal(SIGPIPE, SIG_IGN);
-    raise_file_limit();
-
-    struct server s;
-    s.loop = uv_default_loop();
-    broker_init(&s.broker, &cfg);
-    int rc = tcp_server_start(&s.tcp, s.loop, &s.broker);
-    if (rc < 0) {
-        log_error(&s.broker.log, "cannot listen on %s:%d: %s", cfg.bind, cfg.port, uv_strerror(rc));
-        broker_free(&s.broker);
-        uv_loop_close(s.loop);
-        return 1;
-    }
-    uv_signal_init(s.loop, &s.sigint);
-    uv_signal_init(s.loop, &s.sigterm);
-    s.sigint.data = s.sigterm.data = &s;
-    uv_signal_start(&s.sigint, on_signal, SIGINT);
-    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-    log_info(&s.broker.log, "Warren %s listening on %s:%d", PACKAGE_VERSION, cfg.bind, cfg.port);
-
-    uv_run(s.loop, UV_RUN_DEFAULT);
-
-    log_info(&s.broker.log, "stopped");
-    broker_free(&s.broker);
-    uv_loop_close(s.loop);
-    return 0;
+    return server_run(&cfg);
 }

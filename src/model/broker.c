@@ -27,6 +27,8 @@ void broker_init(struct broker *b, const struct broker_config *config)
     b->log.level = config->log_level;
     list_init(&b->users);
     list_init(&b->vhosts);
+    clock_init(&b->clock);
+    deadline_heap_init(&b->deadlines);
     struct user *u = user_new(config->default_user, config->default_pass);
     list_push_back(&b->users, &u->link);
     struct vhost *v = vhost_new(config->default_vhost);
@@ -44,6 +46,7 @@ void broker_free(struct broker *b)
         list_remove(pos);
         vhost_free(list_entry(pos, struct vhost, link));
     }
+    deadline_heap_free(&b->deadlines); /* after the owners of deadlines are gone */
 }
 
 static bool name_is(const char *name, const uint8_t *s, size_t len)

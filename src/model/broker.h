@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/clock.h"
+#include "core/heap.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "model/user.h"
@@ -31,6 +33,10 @@ struct broker {
     struct log log;
     struct list users;
     struct list vhosts;
+    struct clock clock;
+    /* Everything timed (timeouts, heartbeats, later TTLs and expiries) is a deadline here;
+     * the server fires them from one loop timer. */
+    struct deadline_heap deadlines;
 };
 
 void broker_config_defaults(struct broker_config *config);

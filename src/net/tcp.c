@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/alloc.h"
+#include "core/container.h"
 #include "proto/connection.h"
 
 struct tcp_conn {
@@ -18,8 +19,7 @@ struct tcp_conn {
     uv_buf_t *iov;
     unsigned iov_cap;
     uv_write_t write_req;
-    uv_timer_t linger;   /* bounds how long a close waits for pending output */
-    int open_handles;    /* the socket and the linger timer, closed before freeing */
+    struct deadline linger; /* bounds how long a close waits for pending output */
     bool writing;
     bool closing;
 };
@@ -31,7 +31,6 @@ static void start_write(struct tcp_conn *t);
 
 static void drained(struct tcp_server *s)
 {
-    uv_close((uv_handle_t *)&s->flusher, NULL);
     if (s->on_drained)
         s->on_drained(s);
 }
@@ -40,8 +39,6 @@ static void on_closed(uv_handle_t *h)
 {
     struct tcp_conn *t = h->data;
     struct tcp_server *s = t->server;
-    if (--t->open_handles > 0)
-        return;
     connection_destroy(t->conn);
     output_free(&t->inflight);
     free(t->iov);
@@ -56,13 +53,14 @@ static void close_now(struct tcp_conn *t)
 {
     if (uv_is_closing((uv_handle_t *)&t->handle))
         return;
+    deadline_heap_remove(&t->server->broker->deadlines, &t->linger);
     uv_close((uv_handle_t *)&t->handle, on_closed); /* cancels a pending write */
-    uv_close((uv_handle_t *)&t->linger, on_closed);
 }
 
-static void on_linger_timeout(uv_timer_t *timer)
+static void on_linger_timeout(struct deadline *d, uint64_t now_ms)
 {
-    close_now(timer->data);
+    (void)now_ms;
+    close_now(container_of(d, struct tcp_conn, linger));
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -101,8 +99,8 @@ static void start_write(struct tcp_conn *t)
     }
 }
 
-/* Output is written once per loop iteration, whoever queued it (a publish on one connection
- * delivers on others), so many frames leave in one write. */
+/* Output is written once per loop iteration (tcp_server_write_dirty), so many frames leave in
+ * one write. */
 static void io_flush(void *ctx)
 {
     struct tcp_conn *t = ctx;
@@ -121,8 +119,7 @@ static void io_pause_reading(void *ctx)
         list_push_back(&t->server->paused, &t->paused_link);
 }
 
-/* Paused publishers read again once the queue they wait on has drained. */
-static void resume_readers(struct tcp_server *s)
+void tcp_server_resume_readers(struct tcp_server *s)
 {
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &s->paused) {
@@ -136,10 +133,8 @@ static void resume_readers(struct tcp_server *s)
     }
 }
 
-static void on_prepare(uv_prepare_t *h)
+void tcp_server_write_dirty(struct tcp_server *s)
 {
-    struct tcp_server *s = h->data;
-    resume_readers(s);
     while (!list_empty(&s->dirty)) {
         struct tcp_conn *t = list_entry(s->dirty.next, struct tcp_conn, dirty_link);
         list_remove(&t->dirty_link);
@@ -159,7 +154,8 @@ static void io_close(void *ctx)
         return;
     }
     start_write(t);
-    uv_timer_start(&t->linger, on_linger_timeout, LINGER_MS, 0);
+    struct broker *b = t->server->broker;
+    deadline_heap_reschedule(&b->deadlines, &t->linger, clock_now_ms(&b->clock) + LINGER_MS);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -240,9 +236,7 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&t->handle, 1);
-    uv_timer_init(s->loop, &t->linger);
-    t->linger.data = t;
-    t->open_handles = 2;
+    deadline_init(&t->linger, on_linger_timeout);
     char name[128];
     connection_name(&t->handle, name, sizeof name);
     struct connection_io io = {
@@ -278,9 +272,6 @@ int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broke
         uv_close((uv_handle_t *)&s->listener, NULL);
         return rc;
     }
-    uv_prepare_init(loop, &s->flusher);
-    s->flusher.data = s;
-    uv_prepare_start(&s->flusher, on_prepare);
     return 0;
 }
 

@@ -11,7 +11,6 @@
 
 struct tcp_server {
     uv_tcp_t listener;
-    uv_prepare_t flusher; /* writes what every connection queued, once per loop iteration */
     struct list dirty;    /* connections with output to write */
     struct list paused;   /* connections not reading (publisher flow control) */
     uv_loop_t *loop;
@@ -27,5 +26,10 @@ struct tcp_server {
 int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broker);
 /* Stops accepting, closes every connection as the broker does on shutdown, closes the listener. */
 void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server *s));
+/* The transport's once-per-loop-iteration work, run by the server before the loop waits:
+ * paused publishers whose queue has drained read again; every connection with output
+ * queued (by whoever: a publish on one delivers on others) is written, in one write each. */
+void tcp_server_resume_readers(struct tcp_server *s);
+void tcp_server_write_dirty(struct tcp_server *s);
 
 #endif

@@ -34,7 +34,8 @@ static void close_socket(struct connection *c, const char *reason);
 static void free_channels(struct connection *c);
 static void release_channels(struct connection *c);
 static void flush_confirms(struct connection *c);
-static void on_handshake_timeout(uv_timer_t *t);
+static void on_handshake_timeout(struct deadline *d, uint64_t now_ms);
+static void timer_start(struct connection *c, void (*fire)(struct deadline *, uint64_t), uint64_t ms);
 
 struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
                                   const struct connection_io *io, const char *name)
@@ -48,12 +49,8 @@ struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
     output_init(&c->out);
     /* Until tune-ok, frames are bounded by the protocol minimum, as in RabbitMQ. */
     c->frame_max = AMQP_FRAME_MIN_SIZE;
-    uv_timer_init(loop, &c->timer);
-    uv_timer_init(loop, &c->heartbeat_timer);
-    c->timer.data = c->heartbeat_timer.data = c;
-    c->handles_open = 2;
     list_init(&c->dirty_channels);
-    uv_timer_start(&c->timer, on_handshake_timeout, broker->config.handshake_timeout_ms, 0);
+    timer_start(c, on_handshake_timeout, broker->config.handshake_timeout_ms);
     return c;
 }
 
@@ -298,20 +295,23 @@ static void close_socket(struct connection *c, const char *reason)
     log_info(&c->broker->log, "closing connection %s (user '%s', vhost '%s'): %s", c->name, c->user,
              c->vhost, reason);
     c->state = CONN_CLOSED;
-    uv_timer_stop(&c->timer);
-    uv_timer_stop(&c->heartbeat_timer);
+    deadline_heap_remove(&c->broker->deadlines, &c->timer);
+    deadline_heap_remove(&c->broker->deadlines, &c->heartbeat_timer);
     release_channels(c); /* requeue now, not when the last bytes drain */
     c->io.close(c->io.ctx);
 }
 
-static void on_close_wait_timeout(uv_timer_t *t)
+static void on_close_wait_timeout(struct deadline *d, uint64_t now_ms)
 {
-    close_socket(t->data, "the peer did not finish the close handshake in time");
+    (void)now_ms;
+    close_socket(container_of(d, struct connection, timer),
+                 "the peer did not finish the close handshake in time");
 }
 
-static void on_doomed_timeout(uv_timer_t *t)
+static void on_doomed_timeout(struct deadline *d, uint64_t now_ms)
 {
-    struct connection *c = t->data;
+    (void)now_ms;
+    struct connection *c = container_of(d, struct connection, timer);
     close_socket(c, c->vhost[0] ? "closed after a fatal frame error" : "handshake refused");
 }
 
@@ -325,7 +325,7 @@ static uint64_t close_wait_ms(const struct connection *c)
 static void wait_for_peer(struct connection *c, enum connection_state state, uint64_t ms)
 {
     c->state = state;
-    uv_timer_start(&c->timer, on_close_wait_timeout, ms, 0);
+    timer_start(c, on_close_wait_timeout, ms);
     flush(c);
 }
 
@@ -335,7 +335,7 @@ static void doom(struct connection *c, const char *why)
     log_error(&c->broker->log, "connection %s (user '%s', vhost '%s'): %s", c->name, c->user,
               c->vhost, why);
     c->state = CONN_DOOMED;
-    uv_timer_start(&c->timer, on_doomed_timeout, DOOMED_DELAY_MS, 0);
+    timer_start(c, on_doomed_timeout, DOOMED_DELAY_MS);
     flush(c);
 }
 
@@ -413,15 +413,8 @@ void connection_shutdown(struct connection *c)
     } else if (c->state != CONN_CLOSING && c->state != CONN_CLOSE_OK_SENT) {
         close_socket(c, "broker shutdown");
     } else {
-        uv_timer_start(&c->timer, on_close_wait_timeout, SHUTDOWN_WAIT_MS, 0);
+        timer_start(c, on_close_wait_timeout, SHUTDOWN_WAIT_MS);
     }
-}
-
-static void on_handle_closed(uv_handle_t *h)
-{
-    struct connection *c = h->data;
-    if (--c->handles_open == 0)
-        free(c);
 }
 
 void connection_destroy(struct connection *c)
@@ -431,23 +424,41 @@ void connection_destroy(struct connection *c)
         queue_unref(c->congested);
     free(c->in);
     output_free(&c->out);
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->heartbeat_timer, on_handle_closed);
+    /* Nothing may fire for a freed connection. */
+    deadline_heap_remove(&c->broker->deadlines, &c->timer);
+    deadline_heap_remove(&c->broker->deadlines, &c->heartbeat_timer);
+    free(c);
 }
 
-/* ---- timers ---- */
+/* ---- timers: deadlines in the broker's heap, fired by the server's one loop timer ---- */
 
-static void on_handshake_timeout(uv_timer_t *t)
+/* (Re)starts the connection's one-shot timer: only one of its uses is live at a time. */
+static void timer_start(struct connection *c, void (*fire)(struct deadline *, uint64_t), uint64_t ms)
 {
-    close_socket(t->data, "handshake timeout");
+    struct broker *b = c->broker;
+    c->timer.fire = fire;
+    deadline_heap_reschedule(&b->deadlines, &c->timer, clock_now_ms(&b->clock) + ms);
+}
+
+static void on_handshake_timeout(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    close_socket(container_of(d, struct connection, timer), "handshake timeout");
+}
+
+static uint64_t heartbeat_period_ms(const struct connection *c)
+{
+    return c->heartbeat * 1000u / 2;
 }
 
 /* Ticks at half the interval, as RabbitMQ does: a heartbeat goes out when nothing else did
  * since the last tick; every second tick checks input, and two checks in a row that saw no
  * octet drop the peer (so after 2 to 3 intervals of silence). */
-static void on_heartbeat_tick(uv_timer_t *t)
+static void on_heartbeat_tick(struct deadline *d, uint64_t now_ms)
 {
-    struct connection *c = t->data;
+    struct connection *c = container_of(d, struct connection, heartbeat_timer);
+    /* The next tick is due a period from now, set before acting as libuv's repeat did. */
+    deadline_heap_reschedule(&c->broker->deadlines, d, now_ms + heartbeat_period_ms(c));
     if (++c->heartbeat_ticks % 2 == 0) {
         /* A reader paused by flow control is not silent, as RabbitMQ pauses its monitor. */
         bool heard = c->read_since_check || c->reading_paused;
@@ -549,9 +560,11 @@ static void handle_tune_ok(struct connection *c, const struct amqp_connection_tu
     c->channel_max = m->channel_max;
     c->heartbeat = m->heartbeat;
     if (c->heartbeat) {
-        uint64_t period = c->heartbeat * 1000u / 2;
+        struct broker *b = c->broker;
         c->wrote_since_tick = false; /* the schedule starts now, as RabbitMQ's does */
-        uv_timer_start(&c->heartbeat_timer, on_heartbeat_tick, period, period);
+        c->heartbeat_timer.fire = on_heartbeat_tick;
+        deadline_heap_add(&b->deadlines, &c->heartbeat_timer,
+                          clock_now_ms(&b->clock) + heartbeat_period_ms(c));
     }
     c->state = CONN_AWAIT_OPEN;
 }
@@ -570,7 +583,7 @@ static void handle_open(struct connection *c, const struct amqp_connection_open 
     connection_send_method(c, 0, &ok);
     c->wrote_since_tick = false; /* RabbitMQ's heartbeat schedule does not count the handshake */
     c->state = CONN_OPEN;
-    uv_timer_stop(&c->timer);
+    deadline_heap_remove(&c->broker->deadlines, &c->timer);
     log_info(&c->broker->log, "opened connection %s: user '%s' authenticated and granted access to vhost '%s'",
              c->name, c->user, c->vhost);
 }

@@ -40,7 +40,7 @@ void connection_write_done(struct connection *c);
 bool connection_may_read(struct connection *c);
 /* The broker is stopping: close with 320 CONNECTION_FORCED (or drop, mid-handshake). */
 void connection_shutdown(struct connection *c);
-/* The socket is closed: release everything (asynchronously, libuv handles close first). */
+/* The socket is closed: release everything; the connection is freed before this returns. */
 void connection_destroy(struct connection *c);
 
 /* ---- what channels use ---- */

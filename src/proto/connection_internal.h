@@ -6,6 +6,7 @@
 
 #include "amqp_frame.h"
 #include "amqp_spec.h"
+#include "core/heap.h"
 #include "core/list.h"
 #include "proto/connection.h"
 
@@ -55,13 +56,12 @@ struct connection {
     struct queue *congested;    /* publisher flow control: the queue this connection waits on */
     bool reading_paused;
 
-    uv_timer_t timer;           /* handshake timeout, then the wait for close-ok */
-    uv_timer_t heartbeat_timer; /* ticks at half the heartbeat interval */
+    struct deadline timer;           /* handshake timeout, then the close wait or doomed delay */
+    struct deadline heartbeat_timer; /* ticks at half the heartbeat interval */
     unsigned heartbeat_ticks;
     unsigned missed_checks;     /* consecutive receive checks that saw no octet */
     bool read_since_check;
     bool wrote_since_tick;
-    int handles_open;           /* timers still to be closed before the struct is freed */
 };
 
 /* Output not yet handed to the socket beyond which deliveries wait (back-pressure). */

@@ -1,0 +1,178 @@
+/* The server: the loop, signals, once-per-iteration subscribers, the deadline timer, start and stop order. */
+#include "server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include "core/container.h"
+#include "net/tcp.h"
+
+struct server {
+    uv_loop_t loop;
+    struct broker broker;
+    struct tcp_server tcp;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    uv_prepare_t iteration;     /* runs the subscribers before the loop waits */
+    struct list subscribers;
+    /* The one timer behind every deadline in the broker's heap. */
+    uv_timer_t deadline_timer;
+    uint64_t armed_ms;          /* the deadline it is armed for; UINT64_MAX when idle */
+    struct server_subscriber resume_readers;
+    struct server_subscriber write_output;
+};
+
+void server_subscribe(struct server *s, struct server_subscriber *sub)
+{
+    list_push_back(&s->subscribers, &sub->link);
+}
+
+void server_unsubscribe(struct server_subscriber *sub)
+{
+    list_remove(&sub->link);
+}
+
+/* ---- the deadline timer ---- */
+
+static void on_deadline_timer(uv_timer_t *h)
+{
+    struct server *s = h->data;
+    s->armed_ms = UINT64_MAX;
+    deadline_heap_run_due(&s->broker.deadlines, clock_now_ms(&s->broker.clock));
+    /* on_iteration re-arms it before the loop waits again */
+}
+
+/* Touches libuv only when the earliest deadline changed, so an iteration that scheduled
+ * nothing new costs one comparison. */
+static void arm_deadline_timer(struct server *s)
+{
+    uint64_t next = deadline_heap_next_ms(&s->broker.deadlines);
+    if (next == s->armed_ms)
+        return;
+    s->armed_ms = next;
+    if (next == UINT64_MAX) {
+        uv_timer_stop(&s->deadline_timer);
+        return;
+    }
+    /* The coarse clock may trail libuv's: a timer that fires "early" finds nothing due and
+     * is re-armed for the rest, so no deadline fires before its time on the broker's clock. */
+    uint64_t now = clock_now_ms(&s->broker.clock);
+    uv_timer_start(&s->deadline_timer, on_deadline_timer, next > now ? next - now : 0, 0);
+}
+
+static void on_iteration(uv_prepare_t *h)
+{
+    struct server *s = h->data;
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->subscribers) {
+        struct server_subscriber *sub = list_entry(pos, struct server_subscriber, link);
+        sub->run(sub);
+    }
+    arm_deadline_timer(s);
+}
+
+/* ---- the transport's per-iteration work ---- */
+
+static void run_resume_readers(struct server_subscriber *sub)
+{
+    tcp_server_resume_readers(&container_of(sub, struct server, resume_readers)->tcp);
+}
+
+static void run_write_output(struct server_subscriber *sub)
+{
+    tcp_server_write_dirty(&container_of(sub, struct server, write_output)->tcp);
+}
+
+/* ---- start and stop ---- */
+
+/* Thousands of connections need thousands of descriptors: take all the hard limit allows. */
+static void raise_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* The last connection has gone: closing the server's own handles lets uv_run return. */
+static void on_drained(struct tcp_server *tcp)
+{
+    struct server *s = container_of(tcp, struct server, tcp);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->iteration, NULL);
+    uv_close((uv_handle_t *)&s->deadline_timer, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    if (s->tcp.stopping)
+        return;
+    log_info(&s->broker.log, "received %s, stopping: closing all connections",
+             signum == SIGINT ? "SIGINT" : "SIGTERM");
+    tcp_server_stop(&s->tcp, on_drained);
+}
+
+static void start_loop_handles(struct server *s)
+{
+    list_init(&s->subscribers);
+    uv_prepare_init(&s->loop, &s->iteration);
+    s->iteration.data = s;
+    uv_prepare_start(&s->iteration, on_iteration);
+    uv_timer_init(&s->loop, &s->deadline_timer);
+    s->deadline_timer.data = s;
+    s->armed_ms = UINT64_MAX;
+    /* In the order tcp.c's own prepare hook ran them: readers resume, then output is written. */
+    s->resume_readers.run = run_resume_readers;
+    server_subscribe(s, &s->resume_readers);
+    s->write_output.run = run_write_output;
+    server_subscribe(s, &s->write_output);
+    uv_signal_init(&s->loop, &s->sigint);
+    uv_signal_init(&s->loop, &s->sigterm);
+    s->sigint.data = s->sigterm.data = s;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+}
+
+/* Handles being closed need one more turn of the loop before the loop can close. */
+static void close_loop(struct server *s)
+{
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(&s->loop);
+    if (rc < 0)
+        log_warning(&s->broker.log, "event loop closed with handles open: %s", uv_strerror(rc));
+}
+
+int server_run(const struct broker_config *config)
+{
+    signal(SIGPIPE, SIG_IGN);
+    raise_file_limit();
+    struct server s;
+    int rc = uv_loop_init(&s.loop);
+    if (rc < 0) {
+        fprintf(stderr, "warren: cannot start the event loop: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    broker_init(&s.broker, config);
+    if ((rc = tcp_server_start(&s.tcp, &s.loop, &s.broker)) < 0) {
+        log_error(&s.broker.log, "cannot listen on %s:%d: %s", config->bind, config->port,
+                  uv_strerror(rc));
+        close_loop(&s);
+        broker_free(&s.broker);
+        return 1;
+    }
+    start_loop_handles(&s);
+    log_info(&s.broker.log, "Warren %s listening on %s:%d", PACKAGE_VERSION, config->bind,
+             config->port);
+
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+
+    log_info(&s.broker.log, "stopped");
+    close_loop(&s);
+    broker_free(&s.broker); /* last: connections and the heap's users are gone */
+    return 0;
+}
