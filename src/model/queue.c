@@ -7,7 +7,7 @@
 #include "core/alloc.h"
 
 struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
-                        const void *owner, struct amqp_bytes arguments, const struct queue_args *args)
+                        const void *owner, struct amqp_bytes arguments)
 {
     struct queue *q = xcalloc(1, sizeof *q);
     q->name = amqp_bytes_dup(name);
@@ -16,7 +16,10 @@ struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bo
     q->auto_delete = auto_delete;
     q->owner = owner;
     q->arguments = amqp_bytes_dup(arguments);
-    q->args = *args;
+    /* parsed again from the copy, so that the parsed slices point into memory the queue owns */
+    struct outcome ignored;
+    queue_args_parse(q->arguments, durable, exclusive, auto_delete,
+                     &(struct arguments_owner){"queue", name, ""}, &q->args, &ignored);
     q->refs = 1;
     queue_ring_init(&q->ready);
     list_init(&q->consumers);

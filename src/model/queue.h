@@ -60,8 +60,9 @@ struct queue {
     uint64_t route_stamp;     /* exchange routing: delivers once per queue per message */
 };
 
+/* arguments (a checked table body) must have passed queue_args_parse with these flags. */
 struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
-                        const void *owner, struct amqp_bytes arguments, const struct queue_args *args);
+                        const void *owner, struct amqp_bytes arguments);
 void queue_ref(struct queue *q);
 void queue_unref(struct queue *q);
 

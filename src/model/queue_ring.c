@@ -19,11 +19,8 @@ void queue_ring_free(struct queue_ring *r)
     queue_ring_init(r);
 }
 
-/* Makes room for one more entry: the capacity doubles, entries keep their logical order. */
-static void reserve(struct queue_ring *r)
+void queue_ring_grow(struct queue_ring *r)
 {
-    if (r->len < r->cap)
-        return;
     size_t cap = r->cap ? r->cap * 2 : RING_MIN_CAP;
     struct queue_entry *slots = xmalloc(cap * sizeof *slots);
     size_t first = r->cap - r->head; /* entries from head to the physical end */
@@ -37,21 +34,6 @@ static void reserve(struct queue_ring *r)
     r->slots = slots;
     r->cap = cap;
     r->head = 0;
-}
-
-void queue_ring_push(struct queue_ring *r, struct queue_entry e)
-{
-    reserve(r);
-    *queue_ring_at(r, r->len) = e;
-    r->len++;
-}
-
-struct queue_entry queue_ring_pop(struct queue_ring *r)
-{
-    struct queue_entry e = *queue_ring_at(r, 0);
-    r->head = (r->head + 1) & (r->cap - 1);
-    r->len--;
-    return e;
 }
 
 /* Logical index of the first entry with a seq greater than seq. */
@@ -107,7 +89,8 @@ static void shift_head_side(struct queue_ring *r, size_t count)
 
 void queue_ring_insert_by_seq(struct queue_ring *r, struct queue_entry e)
 {
-    reserve(r);
+    if (r->len == r->cap)
+        queue_ring_grow(r);
     size_t pos = position_for(r, e.seq);
     if (pos < r->len / 2)
         shift_head_side(r, pos);

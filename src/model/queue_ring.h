@@ -65,8 +65,25 @@ static inline struct queue_entry *queue_ring_at(const struct queue_ring *r, size
     return &r->slots[(r->head + i) & (r->cap - 1)];
 }
 
-void queue_ring_push(struct queue_ring *r, struct queue_entry e); /* newest */
-struct queue_entry queue_ring_pop(struct queue_ring *r);          /* oldest; len > 0 */
+/* Doubles the capacity, keeping the entries' logical order. */
+void queue_ring_grow(struct queue_ring *r);
+
+/* Inline: these run once per message. */
+static inline void queue_ring_push(struct queue_ring *r, struct queue_entry e) /* newest */
+{
+    if (r->len == r->cap)
+        queue_ring_grow(r);
+    *queue_ring_at(r, r->len) = e;
+    r->len++;
+}
+
+static inline struct queue_entry queue_ring_pop(struct queue_ring *r) /* oldest; len > 0 */
+{
+    struct queue_entry e = *queue_ring_at(r, 0);
+    r->head = (r->head + 1) & (r->cap - 1);
+    r->len--;
+    return e;
+}
 /* Puts e back among the entries at the position its seq gives it. */
 void queue_ring_insert_by_seq(struct queue_ring *r, struct queue_entry e);
 /* Forgets every entry (the caller has released their messages). */

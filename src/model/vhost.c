@@ -277,7 +277,7 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
         return NULL;
     /* RabbitMQ never keeps an exclusive queue: it is durable only if not exclusive. */
     q = queue_new(name, req->durable && !req->exclusive, req->exclusive, req->auto_delete,
-                  req->exclusive ? req->owner : NULL, req->arguments, &args);
+                  req->exclusive ? req->owner : NULL, req->arguments);
     map_put(&v->queues, q->name.ptr, q->name.len, q);
     outcome_done(out);
     return q;

@@ -39,11 +39,14 @@ static void on_closed(uv_handle_t *h)
 {
     struct tcp_conn *t = h->data;
     struct tcp_server *s = t->server;
+    /* whatever path closed it, nothing may still point at the freed struct */
+    deadline_heap_remove(&s->broker->deadlines, &t->linger);
     connection_destroy(t->conn);
     output_free(&t->inflight);
     free(t->iov);
     list_remove(&t->link);
     list_remove(&t->dirty_link);
+    list_remove(&t->paused_link);
     free(t);
     if (--s->conn_count == 0 && s->stopping)
         drained(s);
@@ -154,6 +157,8 @@ static void io_close(void *ctx)
         return;
     }
     start_write(t);
+    if (uv_is_closing((uv_handle_t *)&t->handle)) /* the write failed at once */
+        return;
     struct broker *b = t->server->broker;
     deadline_heap_reschedule(&b->deadlines, &t->linger, clock_now_ms(&b->clock) + LINGER_MS);
 }

@@ -28,7 +28,7 @@ void shortname_set(struct shortname *n, struct amqp_bytes b)
 
 struct vhost *channel_vhost(struct channel *ch)
 {
-    return connection_vhost(ch->conn);
+    return ch->vhost;
 }
 
 void channel_send(struct channel *ch, const struct amqp_method *m)
@@ -47,6 +47,11 @@ static void channel_open(struct connection *c, uint16_t id)
     }
     struct channel *ch = xcalloc(1, sizeof *ch);
     ch->conn = c;
+    ch->vhost = connection_vhost(c);
+    ch->user = connection_user(c);
+    ch->out = connection_output(c);
+    ch->delivering = true;
+    ch->frame_max = connection_frame_max(c);
     ch->id = id;
     ch->state = CHANNEL_OPEN;
     list_init(&ch->consumers);

@@ -13,6 +13,7 @@
 #include "proto/confirms.h"
 
 struct connection;
+struct vhost;
 
 enum channel_state {
     CHANNEL_OPEN,
@@ -58,6 +59,12 @@ struct channel_consumer {
 
 struct channel {
     struct connection *conn;
+    /* the connection's, fixed once it is open, and read per message */
+    struct vhost *vhost;
+    const char *user;
+    struct output *out;
+    bool delivering;     /* cleared once the connection stops being open */
+    uint32_t frame_max;  /* negotiated before any channel opens */
     uint16_t id;
     enum channel_state state;
 
@@ -95,6 +102,11 @@ struct channel {
 void channel_handle_frame(struct connection *c, const struct amqp_frame *f);
 /* The connection goes: requeue unacked messages, cancel consumers, free. */
 void channel_free(struct channel *ch);
+/* The connection is closing: no more deliveries on this channel. */
+static inline void channel_stop_deliveries(struct channel *ch)
+{
+    ch->delivering = false;
+}
 /* The connection can take output again: let this channel's consumers' queues deliver. */
 void channel_resume_deliveries(struct channel *ch);
 /* Sends what a run of input produced and could not send at once (coalesced confirms). */

@@ -14,13 +14,13 @@
  * the negotiated frame size and referenced rather than copied when large. */
 void channel_send_with_content(struct channel *ch, const struct amqp_method *m, struct message *msg)
 {
-    struct output *out = connection_output(ch->conn);
+    struct output *out = ch->out;
     channel_send(ch, m);
     size_t start = amqp_frame_begin(&out->bytes, AMQP_FRAME_HEADER, ch->id);
     struct amqp_bytes header = message_header(msg);
     amqp_buf_put(&out->bytes, header.ptr, header.len);
     amqp_frame_finish(&out->bytes, start);
-    size_t chunk = connection_frame_max(ch->conn) - AMQP_FRAME_OVERHEAD;
+    size_t chunk = ch->frame_max - AMQP_FRAME_OVERHEAD;
     for (uint64_t off = 0; off < msg->body_size; off += chunk) {
         uint64_t n = msg->body_size - off < chunk ? msg->body_size - off : chunk;
         amqp_buf_put_u8(&out->bytes, AMQP_FRAME_BODY);
@@ -177,8 +177,12 @@ static bool consumer_has_credit(struct consumer *base)
 {
     struct channel_consumer *cc = container_of(base, struct channel_consumer, base);
     struct channel *ch = cc->ch;
-    if (ch->state != CHANNEL_OPEN || !connection_may_deliver(ch->conn))
+    if (ch->state != CHANNEL_OPEN || !ch->delivering)
         return false;
+    if (output_len(ch->out) >= CONNECTION_OUTPUT_HIGH) {
+        connection_hold_deliveries(ch->conn);
+        return false;
+    }
     if (cc->no_ack) /* RabbitMQ applies prefetch to acknowledged deliveries only */
         return true;
     return (cc->prefetch == 0 || cc->unacked < cc->prefetch) &&

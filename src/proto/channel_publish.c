@@ -21,7 +21,7 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
 {
     struct publish_result result;
     struct outcome out;
-    bool published = vhost_publish(channel_vhost(ch), msg, connection_user(ch->conn), &result, &out);
+    bool published = vhost_publish(channel_vhost(ch), msg, ch->user, &result, &out);
     if (!published) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
     } else {
@@ -47,7 +47,7 @@ void channel_publish(struct channel *ch, struct message *msg)
     }
     /* A transaction makes RabbitMQ's publish checks now and routes at commit. */
     struct outcome out;
-    if (!vhost_check_publish(channel_vhost(ch), msg, connection_user(ch->conn), &out)) {
+    if (!vhost_check_publish(channel_vhost(ch), msg, ch->user, &out)) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
         message_unref(msg);
         return;

@@ -43,15 +43,9 @@ static void push_run(struct confirms *c, uint64_t first, uint64_t last, enum con
     *run_at(c, c->len++) = (struct confirm_run){first, last, outcome};
 }
 
-uint64_t confirms_add(struct confirms *c, enum confirm_outcome outcome)
+void confirms_push_run(struct confirms *c, uint64_t seq, enum confirm_outcome outcome)
 {
-    uint64_t seq = c->next_seq++;
-    struct confirm_run *last = c->len ? run_at(c, c->len - 1) : NULL;
-    if (last && last->outcome == outcome && last->last + 1 == seq)
-        last->last = seq;
-    else
-        push_run(c, seq, seq, outcome);
-    return seq;
+    push_run(c, seq, seq, outcome);
 }
 
 /* The index of the run holding seq, or c->len. */

@@ -4,6 +4,7 @@
 #define CONFIRMS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum confirm_outcome {
@@ -26,8 +27,21 @@ struct confirms {
 
 void confirms_init(struct confirms *c);
 void confirms_free(struct confirms *c);
-/* The next publish's sequence number, with its outcome (possibly CONFIRM_WAITING). */
-uint64_t confirms_add(struct confirms *c, enum confirm_outcome outcome);
+/* Starts a run for seq (the slow path of confirms_add). */
+void confirms_push_run(struct confirms *c, uint64_t seq, enum confirm_outcome outcome);
+
+/* The next publish's sequence number, with its outcome (possibly CONFIRM_WAITING). Inline: a
+ * publish under confirms usually extends the newest run. */
+static inline uint64_t confirms_add(struct confirms *c, enum confirm_outcome outcome)
+{
+    uint64_t seq = c->next_seq++;
+    struct confirm_run *last = c->len ? &c->runs[(c->head + c->len - 1) & (c->cap - 1)] : NULL;
+    if (last && last->outcome == outcome && last->last + 1 == seq)
+        last->last = seq;
+    else
+        confirms_push_run(c, seq, outcome);
+    return seq;
+}
 /* A waiting sequence number now has its outcome. */
 void confirms_settle(struct confirms *c, uint64_t seq, enum confirm_outcome outcome);
 static inline bool confirms_pending(const struct confirms *c)

@@ -167,15 +167,9 @@ bool connection_is_open(const struct connection *c)
     return c->state == CONN_OPEN;
 }
 
-bool connection_may_deliver(struct connection *c)
+void connection_hold_deliveries(struct connection *c)
 {
-    if (c->state != CONN_OPEN)
-        return false;
-    if (output_len(&c->out) >= CONNECTION_OUTPUT_HIGH) { /* resumed by connection_write_done */
-        c->deliveries_held = true;
-        return false;
-    }
-    return true;
+    c->deliveries_held = true;
 }
 
 void connection_owe_confirms(struct connection *c, struct list *link)
@@ -288,13 +282,24 @@ static void send_close(struct connection *c, uint16_t code, struct amqp_bytes te
 
 /* ---- closing ---- */
 
+/* The connection leaves the open state: its channels deliver nothing more. */
+static void set_closing_state(struct connection *c, enum connection_state state)
+{
+    if (c->state == CONN_OPEN)
+        for (int p = 0; p < 256; p++)
+            for (int i = 0; c->channel_pages[p] && i < 256; i++)
+                if (c->channel_pages[p][i])
+                    channel_stop_deliveries(c->channel_pages[p][i]);
+    c->state = state;
+}
+
 static void close_socket(struct connection *c, const char *reason)
 {
     if (c->state == CONN_CLOSED)
         return;
     log_info(&c->broker->log, "closing connection %s (user '%s', vhost '%s'): %s", c->name, c->user,
              c->vhost, reason);
-    c->state = CONN_CLOSED;
+    set_closing_state(c, CONN_CLOSED);
     deadline_heap_remove(&c->broker->deadlines, &c->timer);
     deadline_heap_remove(&c->broker->deadlines, &c->heartbeat_timer);
     release_channels(c); /* requeue now, not when the last bytes drain */
@@ -324,7 +329,7 @@ static uint64_t close_wait_ms(const struct connection *c)
 
 static void wait_for_peer(struct connection *c, enum connection_state state, uint64_t ms)
 {
-    c->state = state;
+    set_closing_state(c, state);
     timer_start(c, on_close_wait_timeout, ms);
     flush(c);
 }
@@ -334,7 +339,7 @@ static void doom(struct connection *c, const char *why)
 {
     log_error(&c->broker->log, "connection %s (user '%s', vhost '%s'): %s", c->name, c->user,
               c->vhost, why);
-    c->state = CONN_DOOMED;
+    set_closing_state(c, CONN_DOOMED);
     timer_start(c, on_doomed_timeout, DOOMED_DELAY_MS);
     flush(c);
 }

@@ -74,9 +74,10 @@ uint32_t connection_frame_max(const struct connection *c);
 /* Did the client ask for basic.cancel when a queue it consumes from goes? */
 bool connection_wants_cancel_notify(const struct connection *c);
 bool connection_is_open(const struct connection *c);
-/* May deliveries be written now: the connection is open and its output under the mark beyond
- * which deliveries wait for the socket (back-pressure; connection_write_done resumes them). */
-bool connection_may_deliver(struct connection *c);
+/* Output not yet handed to the socket beyond which deliveries wait (back-pressure). */
+#define CONNECTION_OUTPUT_HIGH (1u << 20)
+/* A delivery waited because the output passed the mark: connection_write_done resumes them. */
+void connection_hold_deliveries(struct connection *c);
 /* The channel owes publisher confirms: they go out once this run of input is handled.
  * link is the channel's dirty_link. */
 void connection_owe_confirms(struct connection *c, struct list *link);

@@ -64,7 +64,4 @@ struct connection {
     bool wrote_since_tick;
 };
 
-/* Output not yet handed to the socket beyond which deliveries wait (back-pressure). */
-#define CONNECTION_OUTPUT_HIGH (1u << 20)
-
 #endif

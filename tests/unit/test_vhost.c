@@ -293,6 +293,9 @@ START_TEST(test_queue_arguments_parsed)
     ck_assert_int_eq(q->args.max_length, 1ll << 40);
     ck_assert_int_eq(q->args.overflow, QUEUE_REJECT_PUBLISH_DLX);
     ck_assert(q->args.has_dead_letter_exchange && amqp_bytes_eq_cstr(q->args.dead_letter_exchange, "dlx"));
+    /* the parsed names point into the queue's own copy, not into the declaring frame */
+    ck_assert(q->args.dead_letter_exchange.ptr > q->arguments.ptr &&
+              q->args.dead_letter_exchange.ptr < q->arguments.ptr + q->arguments.len);
     ck_assert(q->args.has_dead_letter_routing_key && amqp_bytes_eq_cstr(q->args.dead_letter_routing_key, "rk"));
     ck_assert_int_eq(q->args.max_priority, 10);
     ck_assert(q->args.single_active_consumer && q->args.lazy);
