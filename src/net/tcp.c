@@ -246,7 +246,7 @@ static void on_connection(uv_stream_t *listener, int status)
     connection_name(&t->handle, name, sizeof name);
     struct connection_io io = {
         .flush = io_flush, .close = io_close, .pause_reading = io_pause_reading, .ctx = t};
-    t->conn = connection_new(s->broker, s->loop, &io, name);
+    t->conn = connection_new(s->broker, &io, name);
     list_push_back(&s->conns, &t->link);
     s->conn_count++;
     log_debug(&s->broker->log, "accepting AMQP connection %s", name);

@@ -37,12 +37,11 @@ static void flush_confirms(struct connection *c);
 static void on_handshake_timeout(struct deadline *d, uint64_t now_ms);
 static void timer_start(struct connection *c, void (*fire)(struct deadline *, uint64_t), uint64_t ms);
 
-struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
-                                  const struct connection_io *io, const char *name)
+struct connection *connection_new(struct broker *broker, const struct connection_io *io,
+                                  const char *name)
 {
     struct connection *c = xcalloc(1, sizeof *c);
     c->broker = broker;
-    c->loop = loop;
     c->io = *io;
     c->state = CONN_AWAIT_HEADER;
     snprintf(c->name, sizeof c->name, "%s", name);

@@ -25,8 +25,8 @@ struct connection_io {
     void *ctx;
 };
 
-struct connection *connection_new(struct broker *broker, uv_loop_t *loop,
-                                  const struct connection_io *io, const char *name);
+struct connection *connection_new(struct broker *broker, const struct connection_io *io,
+                                  const char *name);
 /* Where the transport should read the next bytes to (never less than 4 KiB of room). */
 void connection_read_buffer(struct connection *c, char **base, size_t *len);
 /* n bytes were read into the buffer last handed out: parse and act on every complete frame. */

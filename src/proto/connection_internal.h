@@ -26,7 +26,6 @@ enum connection_state {
 
 struct connection {
     struct broker *broker;
-    uv_loop_t *loop;
     struct connection_io io;
     enum connection_state state;
     char name[128]; /* "peer -> local", for logs */

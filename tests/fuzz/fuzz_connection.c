@@ -223,7 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.max_payload = cfg.frame_max - AMQP_FRAME_OVERHEAD;
     amqp_buf_init(&f.sent);
     struct connection_io io = {.flush = io_flush, .close = io_close, .pause_reading = io_pause, .ctx = &f};
-    f.conn = connection_new(&f.broker, &loop, &io, "fuzz");
+    f.conn = connection_new(&f.broker, &io, "fuzz");
 
     if (mode & MODE_HANDSHAKE) {
         const struct amqp_buf *pre = &prefix[(mode & MODE_SMALL_FRAMES) ? 1 : 0];

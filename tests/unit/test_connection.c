@@ -63,7 +63,7 @@ static void peer_start(struct peer *p, const struct broker_config *cfg)
     amqp_buf_init(&p->tx);
     p->frame_max = AMQP_FRAME_MIN_SIZE;
     struct connection_io io = {.flush = io_flush, .close = io_close, .pause_reading = io_pause, .ctx = p};
-    p->conn = connection_new(&p->broker, &p->loop, &io, "test-peer");
+    p->conn = connection_new(&p->broker, &io, "test-peer");
 }
 
 /* Gives the connection client bytes the way a transport reads them: into the buffer it hands
