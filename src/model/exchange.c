@@ -71,6 +71,7 @@ struct exchange *exchange_new(struct amqp_bytes name, enum exchange_type type, b
     exchange_args_parse(x->arguments, &(struct arguments_owner){"exchange", name, ""}, &x->args,
                         &ignored);
     list_init(&x->bindings);
+    list_init(&x->incoming);
     map_init(&x->direct);
     map_init(&x->identities);
     if (type == EXCHANGE_TOPIC)
@@ -134,11 +135,12 @@ static void unindex_direct(struct exchange *x, struct binding *b)
     }
 }
 
-struct binding *exchange_bind(struct exchange *x, struct queue *q, struct amqp_bytes routing_key,
-                              struct amqp_bytes arguments)
+/* Binds to a queue (q) or an exchange (to); returns the binding, new or existing. */
+static struct binding *bind(struct exchange *x, struct queue *q, struct exchange *to,
+                            struct amqp_bytes routing_key, struct amqp_bytes arguments)
 {
     struct identity id;
-    identity_make(&id, q, routing_key, arguments);
+    identity_make(&id, q ? (const void *)q : to, routing_key, arguments);
     struct binding *b = map_get(&x->identities, id.bytes, id.len);
     if (b) {
         identity_done(&id);
@@ -155,13 +157,14 @@ struct binding *exchange_bind(struct exchange *x, struct queue *q, struct amqp_b
     *b = (struct binding){
         .exchange = x,
         .queue = q,
+        .to_exchange = to,
         .routing_key = {key, routing_key.len},
         .arguments = {args, arguments.len},
     };
     map_put(&x->identities, id.bytes, id.len, b);
     identity_done(&id);
     list_push_back(&x->bindings, &b->exchange_link);
-    list_push_back(&q->bindings, &b->queue_link);
+    list_push_back(q ? &q->bindings : &to->incoming, &b->destination_link);
     x->binding_count++;
     if (x->type == EXCHANGE_DIRECT)
         index_direct(x, b);
@@ -170,12 +173,29 @@ struct binding *exchange_bind(struct exchange *x, struct queue *q, struct amqp_b
     return b;
 }
 
+struct binding *exchange_bind(struct exchange *x, struct queue *q, struct amqp_bytes routing_key,
+                              struct amqp_bytes arguments)
+{
+    return bind(x, q, NULL, routing_key, arguments);
+}
+
+struct binding *exchange_bind_exchange(struct exchange *x, struct exchange *to,
+                                       struct amqp_bytes routing_key, struct amqp_bytes arguments)
+{
+    return bind(x, NULL, to, routing_key, arguments);
+}
+
+static const void *destination_of(const struct binding *b)
+{
+    return b->queue ? (const void *)b->queue : b->to_exchange;
+}
+
 /* Takes the binding out of every index and list and frees it; the exchange stays. */
 static void unlink_binding(struct binding *b)
 {
     struct exchange *x = b->exchange;
     struct identity id;
-    identity_make(&id, b->queue, b->routing_key, b->arguments);
+    identity_make(&id, destination_of(b), b->routing_key, b->arguments);
     map_remove(&x->identities, id.bytes, id.len);
     identity_done(&id);
     if (x->type == EXCHANGE_DIRECT)
@@ -183,7 +203,7 @@ static void unlink_binding(struct binding *b)
     else if (x->type == EXCHANGE_TOPIC)
         exchange_topic_unbind(&x->topic, (const char *)b->routing_key.ptr, b->routing_key.len, b);
     list_remove(&b->exchange_link);
-    list_remove(&b->queue_link);
+    list_remove(&b->destination_link);
     x->binding_count--;
     free(b);
 }
@@ -193,17 +213,30 @@ void exchange_remove_binding(struct binding *b)
     unlink_binding(b);
 }
 
-bool exchange_unbind(struct exchange *x, struct queue *q, struct amqp_bytes routing_key,
-                     struct amqp_bytes arguments)
+/* Removes the binding to the queue q or the exchange to; false if there was none. */
+static bool unbind(struct exchange *x, const void *destination, struct amqp_bytes routing_key,
+                   struct amqp_bytes arguments)
 {
     struct identity id;
-    identity_make(&id, q, routing_key, arguments);
+    identity_make(&id, destination, routing_key, arguments);
     struct binding *b = map_get(&x->identities, id.bytes, id.len);
     identity_done(&id);
     if (!b)
         return false;
     exchange_remove_binding(b);
     return true;
+}
+
+bool exchange_unbind(struct exchange *x, struct queue *q, struct amqp_bytes routing_key,
+                     struct amqp_bytes arguments)
+{
+    return unbind(x, q, routing_key, arguments);
+}
+
+bool exchange_unbind_exchange(struct exchange *x, struct exchange *to, struct amqp_bytes routing_key,
+                              struct amqp_bytes arguments)
+{
+    return unbind(x, to, routing_key, arguments);
 }
 
 void exchange_free(struct exchange *x)
@@ -213,6 +246,8 @@ void exchange_free(struct exchange *x)
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &x->bindings)
         unlink_binding(list_entry(pos, struct binding, exchange_link));
+    list_for_each_safe(pos, tmp, &x->incoming)
+        unlink_binding(list_entry(pos, struct binding, destination_link));
     map_free(&x->direct);
     map_free(&x->identities);
     if (x->type == EXCHANGE_TOPIC)
@@ -224,35 +259,48 @@ void exchange_free(struct exchange *x)
 
 struct route {
     uint64_t stamp;
-    void (*visit)(struct queue *q, void *ctx);
-    void *ctx;
+    const struct exchange_route_visitor *visitor;
+    bool matched;
 };
 
-static void visit_once(struct route *r, struct queue *q)
+/* A binding matched: its destination gets the message, once per message. */
+static void visit(struct route *r, const struct binding *b)
 {
-    if (q->route_stamp == r->stamp)
-        return;
-    q->route_stamp = r->stamp;
-    r->visit(q, r->ctx);
+    r->matched = true;
+    if (b->queue) {
+        if (b->queue->route_stamp == r->stamp)
+            return;
+        b->queue->route_stamp = r->stamp;
+        r->visitor->queue(b->queue, r->visitor->ctx);
+    } else {
+        if (b->to_exchange->route_stamp == r->stamp)
+            return;
+        b->to_exchange->route_stamp = r->stamp;
+        r->visitor->exchange(b->to_exchange, r->visitor->ctx);
+    }
+}
+
+static bool visited(const struct route *r, const struct binding *b)
+{
+    return (b->queue ? b->queue->route_stamp : b->to_exchange->route_stamp) == r->stamp;
 }
 
 static void visit_topic_binding(void *binding, void *ctx)
 {
-    visit_once(ctx, ((struct binding *)binding)->queue);
+    visit(ctx, binding);
 }
 
 /* The default exchange has no bindings: its vhost routes by queue name. */
-static void route_direct(struct exchange *x, const struct message *m, struct route *r)
+static void route_direct(struct exchange *x, struct amqp_bytes key, struct route *r)
 {
-    for (struct binding *b = map_get(&x->direct, message_routing_key(m).ptr, message_routing_key(m).len); b;
-         b = b->next_same_key)
-        visit_once(r, b->queue);
+    for (struct binding *b = map_get(&x->direct, key.ptr, key.len); b; b = b->next_same_key)
+        visit(r, b);
 }
 
 static void route_all(struct exchange *x, struct route *r)
 {
     for (struct list *pos = x->bindings.next; pos != &x->bindings; pos = pos->next)
-        visit_once(r, list_entry(pos, struct binding, exchange_link)->queue);
+        visit(r, list_entry(pos, struct binding, exchange_link));
 }
 
 static void route_headers(struct exchange *x, const struct message *m, struct route *r)
@@ -265,30 +313,34 @@ static void route_headers(struct exchange *x, const struct message *m, struct ro
         headers = props.headers;
     for (struct list *pos = x->bindings.next; pos != &x->bindings; pos = pos->next) {
         struct binding *b = list_entry(pos, struct binding, exchange_link);
-        if (b->queue->route_stamp != r->stamp && exchange_headers_match(b->arguments, headers))
-            visit_once(r, b->queue);
+        /* a destination already reached needs no match, once the exchange has matched */
+        if ((!r->matched || !visited(r, b)) && exchange_headers_match(b->arguments, headers))
+            visit(r, b);
     }
 }
 
-void exchange_route(struct exchange *x, const struct message *m, uint64_t stamp,
-                    void (*visit)(struct queue *q, void *ctx), void *ctx)
+bool exchange_route(struct exchange *x, const struct message *m, const struct amqp_bytes *keys,
+                    size_t nkeys, uint64_t stamp, const struct exchange_route_visitor *visitor)
 {
-    struct route r = {stamp, visit, ctx};
+    struct route r = {stamp, visitor, false};
     switch (x->type) {
     case EXCHANGE_DIRECT:
-        route_direct(x, m, &r);
+        for (size_t i = 0; i < nkeys; i++)
+            route_direct(x, keys[i], &r);
         break;
     case EXCHANGE_FANOUT:
         route_all(x, &r);
         break;
     case EXCHANGE_TOPIC:
-        exchange_topic_match(&x->topic, (const char *)message_routing_key(m).ptr, message_routing_key(m).len,
-                    visit_topic_binding, &r);
+        for (size_t i = 0; i < nkeys; i++)
+            exchange_topic_match(&x->topic, (const char *)keys[i].ptr, keys[i].len,
+                                 visit_topic_binding, &r);
         break;
     case EXCHANGE_HEADERS:
         route_headers(x, m, &r);
         break;
     }
+    return r.matched;
 }
 
 /* RabbitMQ refuses a headers binding whose x-match it cannot use. */

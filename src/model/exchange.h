@@ -31,11 +31,13 @@ struct exchange_args {
 bool exchange_args_parse(struct amqp_bytes table, const struct arguments_owner *owner,
                          struct exchange_args *out, struct outcome *outcome);
 
+/* From a source exchange to a queue or to another exchange (RabbitMQ's extension). */
 struct binding {
-    struct list exchange_link; /* in exchange.bindings */
-    struct list queue_link;    /* in queue.bindings */
-    struct exchange *exchange;
-    struct queue *queue;
+    struct list exchange_link;    /* in the source's exchange.bindings */
+    struct list destination_link; /* in queue.bindings, or the destination's exchange.incoming */
+    struct exchange *exchange;    /* the source */
+    struct queue *queue;          /* the destination: a queue, */
+    struct exchange *to_exchange; /* or else an exchange */
     struct amqp_bytes routing_key; /* owned copy */
     struct amqp_bytes arguments;   /* owned copy of the raw table body */
     struct binding *next_same_key; /* direct index chain */
@@ -49,8 +51,10 @@ struct exchange {
     bool internal;
     struct amqp_bytes arguments; /* owned copy of the raw table body, for equivalence */
     struct exchange_args args;   /* the same, parsed */
-    struct list bindings;
+    struct list bindings;     /* as source */
     uint32_t binding_count;
+    struct list incoming;     /* bindings whose destination this exchange is */
+    uint64_t route_stamp;     /* routing: each exchange routes a message once */
     struct map direct;        /* routing key -> first binding (direct exchanges) */
     struct map identities;    /* (queue, key, arguments) -> binding: dedupe and unbind */
     struct topic_index topic; /* topic exchanges */
@@ -65,13 +69,17 @@ void exchange_free(struct exchange *x);
 /* A binding's arguments acceptable to this exchange's type (headers: a usable x-match)? */
 bool exchange_binding_args_valid(const struct exchange *x, struct amqp_bytes arguments,
                                  struct outcome *out);
-/* Adds a binding unless the same (queue, key, arguments) exists; returns it either way. */
+/* Adds a binding unless the same (destination, key, arguments) exists; returns it either way. */
 struct binding *exchange_bind(struct exchange *x, struct queue *q, struct amqp_bytes routing_key,
                               struct amqp_bytes arguments);
+struct binding *exchange_bind_exchange(struct exchange *x, struct exchange *to,
+                                       struct amqp_bytes routing_key, struct amqp_bytes arguments);
 /* Removes the matching binding; false if there was none (which is not an error in AMQP). */
 bool exchange_unbind(struct exchange *x, struct queue *q, struct amqp_bytes routing_key,
                      struct amqp_bytes arguments);
-/* Removes one binding (queue deletion walks queue.bindings with this). */
+bool exchange_unbind_exchange(struct exchange *x, struct exchange *to, struct amqp_bytes routing_key,
+                              struct amqp_bytes arguments);
+/* Removes one binding (deletions walk queue.bindings and exchange.incoming with this). */
 void exchange_remove_binding(struct binding *b);
 /* An auto-delete exchange whose last binding went: its owner, the vhost, deletes it. RabbitMQ
  * deletes one when its last binding goes, never before. */
@@ -80,9 +88,18 @@ static inline bool exchange_unused(const struct exchange *x)
     return x->auto_delete && x->binding_count == 0;
 }
 
-/* Calls visit once per queue bound to the message (a queue bound twice still gets it once):
- * every queue visited gets route_stamp = stamp, which must be new for each message routed. */
-void exchange_route(struct exchange *x, const struct message *m, uint64_t stamp,
-                    void (*visit)(struct queue *q, void *ctx), void *ctx);
+/* Where a routed message goes: each queue and exchange it reaches, once per message. */
+struct exchange_route_visitor {
+    void (*queue)(struct queue *q, void *ctx);
+    void (*exchange)(struct exchange *x, void *ctx); /* which the caller routes through next */
+    void *ctx;
+};
+
+/* Routes by the message's routing keys (its key, then CC and BCC's): every destination
+ * reached gets route_stamp = stamp, which must be new for each message, and is visited once.
+ * Returns whether any binding matched (RabbitMQ's condition for the alternate exchange),
+ * even one whose destination was already reached. */
+bool exchange_route(struct exchange *x, const struct message *m, const struct amqp_bytes *keys,
+                    size_t nkeys, uint64_t stamp, const struct exchange_route_visitor *visitor);
 
 #endif

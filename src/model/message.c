@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp_buf.h"
+#include "amqp_table.h"
 #include "core/alloc.h"
 
 static size_t names_len(const struct message *m)
@@ -54,4 +56,35 @@ void message_unref(struct message *m)
 {
     if (m && --m->refs == 0)
         free(m);
+}
+
+struct message *message_without_header(const struct message *m, const char *name)
+{
+    struct amqp_content_header h;
+    if (amqp_content_header_decode(message_header(m), &h, NULL) != 0)
+        abort(); /* checked when it was published */
+    struct amqp_buf headers, header;
+    amqp_buf_init(&headers);
+    amqp_buf_init(&header);
+    size_t mark = amqp_table_begin(&headers);
+    struct amqp_table_iter it;
+    struct amqp_bytes key;
+    struct amqp_field value;
+    amqp_table_iter_init(&it, h.props.headers);
+    while (amqp_table_next(&it, &key, &value)) {
+        if (amqp_bytes_eq_cstr(key, name))
+            continue;
+        amqp_buf_put_shortstr(&headers, key);
+        amqp_field_put(&headers, &value);
+    }
+    amqp_table_end(&headers, mark);
+    h.props.headers = amqp_bytes_of(headers.data + mark + 4, headers.len - mark - 4);
+    amqp_content_header_encode(&header, &h);
+    struct message *copy = message_new(message_exchange(m), message_routing_key(m),
+                                       amqp_bytes_of(header.data, header.len), m->body_size,
+                                       m->body_size);
+    memcpy(message_body(copy), message_body((struct message *)m), (size_t)m->body_size);
+    amqp_buf_free(&header);
+    amqp_buf_free(&headers);
+    return copy;
 }

@@ -50,6 +50,9 @@ static inline uint8_t *message_body(struct message *m)
     return m->data + m->exchange_len + m->routing_key_len + m->header_len;
 }
 
+/* A copy of m whose headers property lacks `name` (how BCC is kept from consumers). */
+struct message *message_without_header(const struct message *m, const char *name);
+
 /* Decodes the basic properties; slices point into the message. */
 void message_properties(const struct message *m, struct amqp_basic_properties *out);
 

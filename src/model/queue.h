@@ -56,7 +56,7 @@ struct queue {
     uint32_t consumer_count;
     bool had_consumer;        /* auto-delete applies only after a first consumer */
     uint64_t unacked;         /* entries out with consumers or basic.get, not yet settled */
-    struct list bindings;     /* struct binding.queue_link */
+    struct list bindings;     /* struct binding.destination_link */
     uint64_t route_stamp;     /* exchange routing: delivers once per queue per message */
 };
 

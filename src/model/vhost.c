@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp_erlang.h"
 #include "amqp_spec.h"
 #include "amqp_table.h"
 #include "amqp_wire.h"
@@ -29,9 +30,14 @@ static void add_exchange(struct vhost *v, struct exchange *x)
     map_put(&v->exchanges, x->name.ptr, x->name.len, x);
 }
 
+static void remove_binding(struct vhost *v, struct binding *b);
+
+/* Bindings to the exchange go first, and with them sources they leave unused (auto-delete). */
 static void remove_exchange(struct vhost *v, struct exchange *x)
 {
     map_remove(&v->exchanges, x->name.ptr, x->name.len);
+    while (!list_empty(&x->incoming))
+        remove_binding(v, list_entry(x->incoming.next, struct binding, destination_link));
     exchange_free(x);
 }
 
@@ -318,12 +324,13 @@ struct queue *vhost_queue_to_delete(struct vhost *v, struct amqp_bytes name, con
     return NULL;
 }
 
-/* Removes a binding, and with it an auto-delete exchange it leaves unused. */
+/* Removes a binding, and with it an auto-delete source it leaves unused (unless that source
+ * is already on its way out, which the namespace no longer holding it says). */
 static void remove_binding(struct vhost *v, struct binding *b)
 {
     struct exchange *x = b->exchange;
     exchange_remove_binding(b);
-    if (exchange_unused(x))
+    if (exchange_unused(x) && vhost_find_exchange(v, x->name) == x)
         remove_exchange(v, x);
 }
 
@@ -333,7 +340,7 @@ void vhost_delete_queue(struct vhost *v, struct queue *q)
         return;
     map_remove(&v->queues, q->name.ptr, q->name.len);
     while (!list_empty(&q->bindings))
-        remove_binding(v, list_entry(q->bindings.next, struct binding, queue_link));
+        remove_binding(v, list_entry(q->bindings.next, struct binding, destination_link));
     queue_retire(q);
     queue_unref(q);
 }
@@ -403,6 +410,32 @@ bool vhost_unbind_queue(struct vhost *v, const struct queue_binding *b, struct o
     return outcome_done(out);
 }
 
+bool vhost_bind_exchange(struct vhost *v, const struct exchange_binding *b, struct outcome *out)
+{
+    /* RabbitMQ refuses the default exchange at either end before it looks for either */
+    if (b->destination.len == 0 || b->source.len == 0)
+        return fail_default_exchange(out);
+    struct exchange *source = binding_exchange(v, b->source, out);
+    struct exchange *destination = source ? binding_exchange(v, b->destination, out) : NULL;
+    if (!destination || !exchange_binding_args_valid(source, b->arguments, out))
+        return false;
+    exchange_bind_exchange(source, destination, b->routing_key, b->arguments);
+    return true;
+}
+
+bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, struct outcome *out)
+{
+    if (b->destination.len == 0 || b->source.len == 0)
+        return fail_default_exchange(out);
+    struct exchange *source = vhost_find_exchange(v, b->source);
+    struct exchange *destination = vhost_find_exchange(v, b->destination);
+    if (source && destination &&
+        exchange_unbind_exchange(source, destination, b->routing_key, b->arguments) &&
+        exchange_unused(source))
+        remove_exchange(v, source);
+    return outcome_done(out);
+}
+
 /* ---- consumers ---- */
 
 struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, const void *owner,
@@ -459,42 +492,209 @@ static struct exchange *publish_target(struct vhost *v, const struct message *m,
     return x;
 }
 
+/* The routing keys of a message: its own, then those of its CC and BCC headers (RabbitMQ's
+ * sender-selected distribution), which only a message with headers can have. */
+struct routing_keys {
+    struct amqp_bytes inline_keys[8];
+    struct amqp_bytes *keys;
+    size_t len, cap;
+    bool has_bcc;
+};
+
+static void keys_push(struct routing_keys *k, struct amqp_bytes key)
+{
+    if (k->len == k->cap) {
+        size_t cap = k->cap * 2;
+        struct amqp_bytes *keys = xmalloc(cap * sizeof *keys);
+        memcpy(keys, k->keys, k->len * sizeof *keys);
+        if (k->keys != k->inline_keys)
+            free(k->keys);
+        k->keys = keys;
+        k->cap = cap;
+    }
+    k->keys[k->len++] = key;
+}
+
+/* Adds the longstr entries of header `name` (an array); false with RabbitMQ's 406 when the
+ * header is there but no array. */
+static bool header_keys(struct amqp_bytes headers, const char *name, struct routing_keys *k,
+                        struct outcome *out)
+{
+    struct amqp_field f;
+    if (!amqp_table_get(headers, name, &f))
+        return true;
+    if (f.type != 'A')
+        return outcome_fail(out, AMQP_PRECONDITION_FAILED,
+                            "invalid message: {unacceptable_type_in_header,\"%s\",%s}", name,
+                            amqp_field_type_name(f.type));
+    struct amqp_table_iter it;
+    struct amqp_field item;
+    amqp_table_iter_init(&it, f.v.array);
+    while (amqp_array_next(&it, &item))
+        if (item.type == 'S')
+            keys_push(k, item.v.bytes);
+    return true;
+}
+
+static bool routing_keys_of(const struct message *m, struct routing_keys *k, struct outcome *out)
+{
+    /* field by field: zeroing the inline keys would cost every publish */
+    k->keys = k->inline_keys;
+    k->keys[0] = message_routing_key(m);
+    k->len = 1;
+    k->cap = sizeof k->inline_keys / sizeof *k->inline_keys;
+    k->has_bcc = false;
+    if (!(amqp_get_u16(message_header(m).ptr + 12) & AMQP_BASIC_HEADERS_FLAG))
+        return true;
+    struct amqp_basic_properties props;
+    message_properties(m, &props);
+    size_t before_bcc;
+    if (!header_keys(props.headers, "CC", k, out))
+        return false;
+    before_bcc = k->len;
+    if (!header_keys(props.headers, "BCC", k, out))
+        return false;
+    struct amqp_field f;
+    k->has_bcc = k->len > before_bcc || amqp_table_get(props.headers, "BCC", &f);
+    return true;
+}
+
+static void routing_keys_free(struct routing_keys *k)
+{
+    if (k->keys != k->inline_keys)
+        free(k->keys);
+}
+
 bool vhost_check_publish(struct vhost *v, const struct message *m, const char *user,
                          struct outcome *out)
 {
-    return publish_target(v, m, user, out) != NULL;
+    if (!publish_target(v, m, user, out))
+        return false;
+    struct routing_keys keys;
+    bool valid = routing_keys_of(m, &keys, out);
+    routing_keys_free(&keys);
+    return valid;
 }
 
+static void enqueue_into(struct queue *q, struct message *m, struct publish_result *result)
+{
+    if (queue_publish(q, m) != QUEUE_ENQUEUED)
+        return;
+    result->routed++;
+    if (!result->congested && queue_congested(q))
+        result->congested = q;
+}
+
+/* The exchanges a message still has to pass through: reached by exchange-to-exchange bindings
+ * or as alternate exchanges, each at most once per message. */
 struct route_ctx {
+    struct exchange_route_visitor visitor; /* with ctx pointing back here */
     struct message *msg;
     struct publish_result *result;
+    uint64_t stamp;
+    struct exchange *inline_pending[8];
+    struct exchange **pending;
+    size_t npending, cap;
 };
 
 static void enqueue(struct queue *q, void *arg)
 {
     struct route_ctx *ctx = arg;
-    if (queue_publish(q, ctx->msg) != QUEUE_ENQUEUED)
-        return;
-    ctx->result->routed++;
-    if (!ctx->result->congested && queue_congested(q))
-        ctx->result->congested = q;
+    enqueue_into(q, ctx->msg, ctx->result);
+}
+
+static void pend(struct exchange *x, void *arg)
+{
+    struct route_ctx *ctx = arg;
+    if (ctx->npending == ctx->cap) {
+        size_t cap = ctx->cap * 2;
+        struct exchange **pending = xmalloc(cap * sizeof *pending);
+        memcpy(pending, ctx->pending, ctx->npending * sizeof *pending);
+        if (ctx->pending != ctx->inline_pending)
+            free(ctx->pending);
+        ctx->pending = pending;
+        ctx->cap = cap;
+    }
+    ctx->pending[ctx->npending++] = x;
+}
+
+/* Routes through x, then through every exchange that reaches: bound destinations, and the
+ * alternate exchange of one whose bindings matched nothing (RabbitMQ's rule). */
+static void route_from(struct vhost *v, struct exchange *x, struct message *m,
+                       const struct amqp_bytes *keys, size_t nkeys, struct publish_result *result)
+{
+    struct route_ctx ctx; /* field by field: zeroing the inline list would cost every publish */
+    ctx.visitor = (struct exchange_route_visitor){enqueue, pend, &ctx};
+    ctx.msg = m;
+    ctx.result = result;
+    ctx.stamp = ++v->route_stamp;
+    ctx.pending = ctx.inline_pending;
+    ctx.npending = 0;
+    ctx.cap = sizeof ctx.inline_pending / sizeof *ctx.inline_pending;
+    x->route_stamp = ctx.stamp;
+    for (size_t next = 0;; x = ctx.pending[next++]) {
+        if (!exchange_route(x, m, keys, nkeys, ctx.stamp, &ctx.visitor) &&
+            x->args.has_alternate_exchange) {
+            struct exchange *ae = vhost_find_exchange(v, x->args.alternate_exchange);
+            if (ae && ae->route_stamp != ctx.stamp) {
+                ae->route_stamp = ctx.stamp;
+                pend(ae, &ctx);
+            }
+        }
+        if (next == ctx.npending)
+            break;
+    }
+    if (ctx.pending != ctx.inline_pending)
+        free(ctx.pending);
+}
+
+/* The default exchange's implicit binding of every queue by its name, for each key. */
+static void route_by_name(struct vhost *v, struct message *m, const struct amqp_bytes *keys,
+                          size_t nkeys, struct publish_result *result)
+{
+    uint64_t stamp = ++v->route_stamp;
+    for (size_t i = 0; i < nkeys; i++) {
+        struct queue *q = vhost_find_queue(v, keys[i]);
+        if (q && q->route_stamp != stamp) {
+            q->route_stamp = stamp;
+            enqueue_into(q, m, result);
+        }
+    }
+}
+
+static void route(struct vhost *v, struct exchange *x, struct message *m,
+                  const struct amqp_bytes *keys, size_t nkeys, struct publish_result *result)
+{
+    if (x == v->default_exchange)
+        route_by_name(v, m, keys, nkeys, result);
+    else
+        route_from(v, x, m, keys, nkeys, result);
 }
 
 bool vhost_publish(struct vhost *v, struct message *m, const char *user,
                    struct publish_result *result, struct outcome *out)
 {
     struct exchange *x = publish_target(v, m, user, out);
-    *result = (struct publish_result){0};
+    result->routed = result->rejected = 0;
+    result->congested = NULL;
     if (!x)
         return false;
-    struct route_ctx ctx = {m, result};
-    if (x == v->default_exchange) {
-        /* the default exchange's implicit binding of every queue by its name */
-        struct queue *q = vhost_find_queue(v, message_routing_key(m));
-        if (q)
-            enqueue(q, &ctx);
-    } else {
-        exchange_route(x, m, ++v->route_stamp, enqueue, &ctx);
+    /* most messages carry no headers, so no CC or BCC: one key */
+    if (!(amqp_get_u16(message_header(m).ptr + 12) & AMQP_BASIC_HEADERS_FLAG)) {
+        struct amqp_bytes key = message_routing_key(m);
+        route(v, x, m, &key, 1, result);
+        return true;
     }
+    struct routing_keys keys;
+    if (!routing_keys_of(m, &keys, out)) {
+        routing_keys_free(&keys);
+        return false;
+    }
+    /* BCC keys route the message but never reach a consumer */
+    struct message *routed = keys.has_bcc ? message_without_header(m, "BCC") : m;
+    route(v, x, routed, keys.keys, keys.len, result);
+    if (routed != m)
+        message_unref(routed);
+    routing_keys_free(&keys);
     return true;
 }

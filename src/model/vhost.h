@@ -84,6 +84,15 @@ bool vhost_bind_queue(struct vhost *v, const struct queue_binding *b, struct out
 /* RabbitMQ's unbind succeeds whatever is missing, locked or not bound. */
 bool vhost_unbind_queue(struct vhost *v, const struct queue_binding *b, struct outcome *out);
 
+/* exchange.bind: messages the source routes by this binding go on through the destination. */
+struct exchange_binding {
+    struct amqp_bytes destination, source, routing_key, arguments;
+};
+bool vhost_bind_exchange(struct vhost *v, const struct exchange_binding *b, struct outcome *out);
+/* Succeeds whatever is missing, as queue.unbind does; an auto-delete source left without
+ * bindings goes. */
+bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, struct outcome *out);
+
 /* basic.consume's checks: the queue, which must not be in exclusive use (nor be taken
  * exclusively while it has consumers). The caller then adds its consumer to the queue. */
 struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, const void *owner,
@@ -97,10 +106,12 @@ struct publish_result {
     struct queue *congested; /* a queue it left congested, for publisher flow control */
 };
 /* basic.publish's checks, which a transaction makes at publish time: the exchange exists and
- * is not internal, and a user_id property names the publishing user. */
+ * is not internal, a user_id property names the publishing user, CC and BCC are arrays. */
 bool vhost_check_publish(struct vhost *v, const struct message *m, const char *user,
                          struct outcome *out);
-/* Checks, routes and enqueues; the caller keeps its reference to m. */
+/* Checks, routes (through exchange-to-exchange bindings and alternate exchanges, by the
+ * routing key and the CC and BCC headers' keys, each destination once) and enqueues; the
+ * caller keeps its reference to m. */
 bool vhost_publish(struct vhost *v, struct message *m, const char *user,
                    struct publish_result *result, struct outcome *out);
 

@@ -35,15 +35,33 @@ static void exchange_delete(struct channel *ch, const struct amqp_exchange_delet
         reply(ch, AMQP_EXCHANGE_DELETE_OK, m->no_wait);
 }
 
+static void exchange_bind_method(struct channel *ch, const struct amqp_exchange_bind *m)
+{
+    struct exchange_binding b = {m->destination, m->source, m->routing_key, m->arguments};
+    struct outcome out;
+    if (!vhost_bind_exchange(channel_vhost(ch), &b, &out))
+        channel_fail_outcome(ch, AMQP_EXCHANGE_BIND, &out);
+    else
+        reply(ch, AMQP_EXCHANGE_BIND_OK, m->no_wait);
+}
+
+static void exchange_unbind_method(struct channel *ch, const struct amqp_exchange_unbind *m)
+{
+    struct exchange_binding b = {m->destination, m->source, m->routing_key, m->arguments};
+    struct outcome out;
+    if (!vhost_unbind_exchange(channel_vhost(ch), &b, &out))
+        channel_fail_outcome(ch, AMQP_EXCHANGE_UNBIND, &out);
+    else
+        reply(ch, AMQP_EXCHANGE_UNBIND_OK, m->no_wait);
+}
+
 void channel_exchange_method(struct channel *ch, const struct amqp_method *m)
 {
     switch (m->id) {
     case AMQP_EXCHANGE_DECLARE: exchange_declare(ch, &m->exchange_declare); break;
     case AMQP_EXCHANGE_DELETE: exchange_delete(ch, &m->exchange_delete); break;
-    case AMQP_EXCHANGE_BIND:
-    case AMQP_EXCHANGE_UNBIND:
-        connection_fail(ch->conn, AMQP_NOT_IMPLEMENTED, m->id, "exchange-to-exchange bindings are not supported yet");
-        break;
+    case AMQP_EXCHANGE_BIND: exchange_bind_method(ch, &m->exchange_bind); break;
+    case AMQP_EXCHANGE_UNBIND: exchange_unbind_method(ch, &m->exchange_unbind); break;
     default: connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
     }
 }

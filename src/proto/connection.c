@@ -239,6 +239,7 @@ static void send_start(struct connection *c)
     size_t caps = amqp_table_begin_nested(&props, "capabilities");
     /* Only what works is advertised; later capabilities join as they are built. */
     amqp_table_put_bool(&props, "publisher_confirms", true);
+    amqp_table_put_bool(&props, "exchange_exchange_bindings", true);
     amqp_table_put_bool(&props, "basic.nack", true);
     amqp_table_put_bool(&props, "consumer_cancel_notify", true);
     amqp_table_put_bool(&props, "authentication_failure_close", true);

@@ -28,7 +28,8 @@ static void free_tables(void)
 }
 
 /* Types: 'S' const char *, 'x' const char *, 'I' int, 'l' long long, 'b' int, 't' int,
- * 'd' double, 'D' int scale and int value, 'V' nothing. */
+ * 'd' double, 'D' int scale and int value, 'A' const char ** (longstrs, NULL-terminated),
+ * 'V' nothing. */
 static struct amqp_bytes args(const char *key, ...)
 {
     ck_assert_uint_lt(tables_used, TABLES);
@@ -58,6 +59,18 @@ static struct amqp_bytes args(const char *key, ...)
             amqp_buf_put_u8(b, (uint8_t)va_arg(ap, int));
             amqp_buf_put_u32(b, (uint32_t)va_arg(ap, int));
             break;
+        case 'A': { /* const char ** of longstr entries, NULL-terminated */
+            size_t mark_array = b->len;
+            amqp_buf_put_u32(b, 0);
+            for (const char **s = va_arg(ap, const char **); *s; s++) {
+                amqp_buf_put_u8(b, 'S');
+                amqp_buf_put_longstr(b, amqp_cstr(*s));
+            }
+            uint32_t n = (uint32_t)(b->len - mark_array - 4);
+            uint8_t be[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+            memcpy(b->data + mark_array, be, 4);
+            break;
+        }
         case 'V': break;
         default: ck_abort_msg("no such type %c", type);
         }
@@ -392,13 +405,18 @@ START_TEST(test_binding_rules)
 }
 END_TEST
 
-/* A message as a channel builds it, with user_id set when given. */
-static struct message *message_for(const char *exchange, const char *key, const char *user_id)
+/* A message as a channel builds it, with user_id or headers set when given. */
+static struct message *message_with_headers(const char *exchange, const char *key,
+                                            const char *user_id, const struct amqp_bytes *headers)
 {
     struct amqp_content_header h = {.class_id = 60, .body_size = 0};
     if (user_id) {
         h.props.flags = AMQP_BASIC_USER_ID_FLAG;
         h.props.user_id = amqp_cstr(user_id);
+    }
+    if (headers) {
+        h.props.flags |= AMQP_BASIC_HEADERS_FLAG;
+        h.props.headers = *headers;
     }
     struct amqp_buf encoded;
     amqp_buf_init(&encoded);
@@ -407,6 +425,11 @@ static struct message *message_for(const char *exchange, const char *key, const 
                                     amqp_bytes_of(encoded.data, encoded.len), 0, 0);
     amqp_buf_free(&encoded);
     return m;
+}
+
+static struct message *message_for(const char *exchange, const char *key, const char *user_id)
+{
+    return message_with_headers(exchange, key, user_id, NULL);
 }
 
 static bool publish(const char *exchange, const char *key, const char *user_id,
@@ -441,6 +464,159 @@ START_TEST(test_publish_rules)
     ck_assert_uint_eq(r.routed, 1);
     ck_assert_ptr_null(r.congested); /* no consumers: a queue without them only grows */
     ck_assert_uint_eq(queue_message_count(q), 2);
+}
+END_TEST
+
+/* ---- routing through exchanges, alternates and CC/BCC ---- */
+
+static struct exchange *exchange_of(const char *name, const char *type, struct amqp_bytes arguments,
+                                    bool auto_delete)
+{
+    struct exchange_declare req = {.name = amqp_cstr(name), .type = amqp_cstr(type),
+                                   .arguments = arguments, .auto_delete = auto_delete};
+    struct outcome out;
+    struct exchange *x = vhost_declare_exchange(v, &req, &out);
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+static void bind_queue(const char *exchange, const char *queue, const char *key)
+{
+    struct queue_binding b = {amqp_cstr(exchange), amqp_cstr(queue), amqp_cstr(key), NO_ARGS, &conn1};
+    struct outcome out;
+    ck_assert(vhost_bind_queue(v, &b, &out));
+}
+
+static bool bind_exchange(const char *destination, const char *source, const char *key,
+                          struct outcome *out)
+{
+    struct exchange_binding b = {amqp_cstr(destination), amqp_cstr(source), amqp_cstr(key), NO_ARGS};
+    return vhost_bind_exchange(v, &b, out);
+}
+
+/* Publishes to exchange with key (and headers) and returns how many queues took it. */
+static uint32_t routed(const char *exchange, const char *key, const struct amqp_bytes *headers)
+{
+    struct message *m = message_with_headers(exchange, key, NULL, headers);
+    struct publish_result r;
+    struct outcome out;
+    ck_assert(vhost_publish(v, m, "guest", &r, &out));
+    message_unref(m);
+    return r.routed;
+}
+
+static uint32_t ready(const char *queue)
+{
+    return queue_message_count(vhost_find_queue(v, amqp_cstr(queue)));
+}
+
+START_TEST(test_exchange_to_exchange)
+{
+    struct outcome out;
+    exchange_of("x1", "fanout", NO_ARGS, false);
+    exchange_of("x2", "direct", NO_ARGS, false);
+    exchange_of("x3", "topic", NO_ARGS, false);
+    declare_queue("q1", NO_ARGS, &out);
+    declare_queue("q2", NO_ARGS, &out);
+    declare_queue("q3", NO_ARGS, &out);
+    bind_queue("x1", "q1", "");
+    bind_queue("x2", "q2", "k");
+    bind_queue("x3", "q3", "#");
+    ck_assert(bind_exchange("x2", "x1", "", &out));
+    ck_assert(bind_exchange("x3", "x2", "k", &out));
+    ck_assert(bind_exchange("x1", "x3", "#", &out)); /* a loop back to the start */
+    ck_assert(bind_exchange("x1", "x1", "", &out));  /* and to itself */
+    bind_queue("x3", "q1", "k");                     /* q1 reachable two ways */
+    ck_assert_uint_eq(routed("x1", "k", NULL), 3);
+    ck_assert_uint_eq(ready("q1"), 1);
+    ck_assert_uint_eq(ready("q2"), 1);
+    ck_assert_uint_eq(ready("q3"), 1);
+    ck_assert_uint_eq(routed("x1", "other", NULL), 1); /* x2 drops it, so x3 never sees it */
+    ck_assert(!bind_exchange("x1", "nope", "", &out));
+    EXPECT_FAIL(out, AMQP_NOT_FOUND, "no exchange 'nope' in vhost '/'");
+    ck_assert(!bind_exchange("", "x1", "", &out));
+    EXPECT_FAIL(out, AMQP_ACCESS_REFUSED, "operation not permitted on the default exchange");
+    /* deleting a destination takes the bindings to it */
+    ck_assert(vhost_delete_exchange(v, AMQP_BYTES_LIT("x2"), false, &out));
+    ck_assert_uint_eq(vhost_find_exchange(v, AMQP_BYTES_LIT("x1"))->binding_count, 2);
+    ck_assert_uint_eq(routed("x1", "k", NULL), 1);
+}
+END_TEST
+
+START_TEST(test_auto_delete_source_exchange)
+{
+    struct outcome out;
+    exchange_of("src", "fanout", NO_ARGS, true);
+    exchange_of("dst", "fanout", NO_ARGS, false);
+    ck_assert(bind_exchange("dst", "src", "", &out));
+    /* being a destination does not keep an auto-delete exchange: only its own bindings do */
+    struct exchange *d2 = exchange_of("dst2", "fanout", NO_ARGS, true);
+    ck_assert(bind_exchange("dst2", "dst", "", &out));
+    ck_assert_ptr_eq(vhost_find_exchange(v, AMQP_BYTES_LIT("dst2")), d2);
+    /* the destination's deletion removes src's last binding: src goes too */
+    ck_assert(vhost_delete_exchange(v, AMQP_BYTES_LIT("dst"), false, &out));
+    ck_assert_ptr_null(vhost_find_exchange(v, AMQP_BYTES_LIT("src")));
+    ck_assert_ptr_nonnull(vhost_find_exchange(v, AMQP_BYTES_LIT("dst2")));
+    /* and an unbind of its last binding */
+    exchange_of("src2", "fanout", NO_ARGS, true);
+    ck_assert(bind_exchange("dst2", "src2", "", &out));
+    struct exchange_binding b = {AMQP_BYTES_LIT("dst2"), AMQP_BYTES_LIT("src2"), AMQP_BYTES_LIT(""), NO_ARGS};
+    ck_assert(vhost_unbind_exchange(v, &b, &out));
+    ck_assert_ptr_null(vhost_find_exchange(v, AMQP_BYTES_LIT("src2")));
+    ck_assert(vhost_unbind_exchange(v, &b, &out)); /* missing: still fine */
+}
+END_TEST
+
+START_TEST(test_alternate_exchanges)
+{
+    struct outcome out;
+    exchange_of("ae2", "fanout", NO_ARGS, false);
+    exchange_of("ae1", "direct", args("alternate-exchange", 'S', "ae2", NULL), false);
+    exchange_of("main", "direct", args("alternate-exchange", 'S', "ae1", NULL), false);
+    exchange_of("lost", "direct", args("alternate-exchange", 'S', "missing", NULL), false);
+    exchange_of("loop1", "direct", args("alternate-exchange", 'S', "loop2", NULL), false);
+    exchange_of("loop2", "direct", args("alternate-exchange", 'S', "loop1", NULL), false);
+    declare_queue("bound", NO_ARGS, &out);
+    declare_queue("caught", NO_ARGS, &out);
+    bind_queue("main", "bound", "k");
+    bind_queue("ae2", "caught", "");
+    ck_assert_uint_eq(routed("main", "k", NULL), 1);     /* routed: the alternate is not used */
+    ck_assert_uint_eq(routed("main", "other", NULL), 1); /* main, then ae1, then ae2 */
+    ck_assert_uint_eq(ready("caught"), 1);
+    ck_assert_uint_eq(routed("lost", "k", NULL), 0);
+    ck_assert_uint_eq(routed("loop1", "k", NULL), 0);     /* each exchange once: no endless loop */
+}
+END_TEST
+
+START_TEST(test_sender_selected_distribution)
+{
+    struct outcome out;
+    declare_queue("a", NO_ARGS, &out);
+    declare_queue("b", NO_ARGS, &out);
+    declare_queue("c", NO_ARGS, &out);
+    struct amqp_bytes headers = args("CC", 'A', (const char *[]){"b", "a", NULL}, "BCC", 'A',
+                                     (const char *[]){"c", NULL}, "keep", 'S', "me", NULL);
+    ck_assert_uint_eq(routed("", "a", &headers), 3); /* "a" twice still counts once */
+    struct queue_entry e;
+    ck_assert(queue_get(vhost_find_queue(v, AMQP_BYTES_LIT("c")), &e));
+    struct amqp_basic_properties props;
+    message_properties(queue_entry_message(&e), &props);
+    struct amqp_field f;
+    ck_assert(!amqp_table_get(props.headers, "BCC", &f)); /* BCC is never delivered */
+    ck_assert(amqp_table_get(props.headers, "CC", &f) && f.type == 'A');
+    ck_assert(amqp_table_get(props.headers, "keep", &f) && amqp_bytes_eq_cstr(f.v.bytes, "me"));
+    queue_settle(vhost_find_queue(v, AMQP_BYTES_LIT("c")), &e);
+    exchange_of("t", "topic", NO_ARGS, false);
+    bind_queue("t", "b", "x.*");
+    struct amqp_bytes cc = args("CC", 'A', (const char *[]){"x.y", NULL}, NULL);
+    ck_assert_uint_eq(routed("t", "nothing", &cc), 1);
+    struct amqp_bytes bad = args("CC", 'S', "b", NULL);
+    struct message *m = message_with_headers("", "a", NULL, &bad);
+    struct publish_result r;
+    ck_assert(!vhost_publish(v, m, "guest", &r, &out));
+    EXPECT_FAIL(out, AMQP_PRECONDITION_FAILED, "invalid message: {unacceptable_type_in_header,\"CC\",longstr}");
+    ck_assert(!vhost_check_publish(v, m, "guest", &out));
+    message_unref(m);
 }
 END_TEST
 
@@ -481,6 +657,10 @@ int main(void)
     tcase_add_test(tc, test_queue_delete_and_purge_rules);
     tcase_add_test(tc, test_binding_rules);
     tcase_add_test(tc, test_publish_rules);
+    tcase_add_test(tc, test_exchange_to_exchange);
+    tcase_add_test(tc, test_auto_delete_source_exchange);
+    tcase_add_test(tc, test_alternate_exchanges);
+    tcase_add_test(tc, test_sender_selected_distribution);
     tcase_add_test(tc, test_entry_location);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
