@@ -22,6 +22,7 @@ struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bo
                      &(struct arguments_owner){"queue", name, ""}, &q->args, &ignored);
     q->refs = 1;
     queue_ring_init(&q->ready);
+    q->limited = q->args.max_length != QUEUE_ARG_UNSET || q->args.max_length_bytes != QUEUE_ARG_UNSET;
     list_init(&q->consumers);
     list_init(&q->bindings);
     return q;
@@ -32,6 +33,33 @@ static void drop_ready(struct queue *q)
     for (size_t i = 0; i < q->ready.len; i++)
         message_unref(queue_entry_message(queue_ring_at(&q->ready, i)));
     queue_ring_clear(&q->ready);
+    q->ready_bytes = 0;
+}
+
+/* The oldest ready entry leaves the ready list (to a consumer, basic.get or the drop). */
+static struct queue_entry take_oldest(struct queue *q)
+{
+    struct queue_entry e = queue_ring_pop(&q->ready);
+    q->ready_bytes -= queue_entry_message(&e)->body_size;
+    return e;
+}
+
+/* Would `extra` more messages of `bytes` octets pass a limit? */
+static bool over_limit(const struct queue *q, uint64_t extra, uint64_t bytes)
+{
+    return (q->args.max_length != QUEUE_ARG_UNSET &&
+            q->ready.len + extra > (uint64_t)q->args.max_length) ||
+           (q->args.max_length_bytes != QUEUE_ARG_UNSET &&
+            q->ready_bytes + bytes > (uint64_t)q->args.max_length_bytes);
+}
+
+/* drop-head: the oldest ready messages go until the queue is within its limits. */
+static void drop_head_over_limit(struct queue *q)
+{
+    while (q->ready.len && over_limit(q, 0, 0)) {
+        struct queue_entry e = take_oldest(q);
+        message_unref(queue_entry_message(&e));
+    }
 }
 
 static void queue_free(struct queue *q)
@@ -58,8 +86,13 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m)
 {
     if (q->deleted)
         return QUEUE_GONE;
+    if (q->limited && q->args.overflow != QUEUE_DROP_HEAD && over_limit(q, 1, m->body_size))
+        return QUEUE_REJECTED;
     queue_ring_push(&q->ready, (struct queue_entry){.msg = message_ref(m), .seq = q->next_seq++});
+    q->ready_bytes += m->body_size;
     queue_dispatch(q);
+    if (q->limited && q->args.overflow == QUEUE_DROP_HEAD)
+        drop_head_over_limit(q);
     return QUEUE_ENQUEUED;
 }
 
@@ -84,7 +117,7 @@ void queue_dispatch(struct queue *q)
             break;
         list_remove(&c->link);
         list_push_back(&q->consumers, &c->link);
-        struct queue_entry e = queue_ring_pop(&q->ready);
+        struct queue_entry e = take_oldest(q);
         q->unacked++;
         c->ops->deliver(c, q, e);
     }
@@ -95,7 +128,7 @@ bool queue_get(struct queue *q, struct queue_entry *out)
 {
     if (q->deleted || q->ready.len == 0)
         return false;
-    *out = queue_ring_pop(&q->ready);
+    *out = take_oldest(q);
     q->unacked++;
     return true;
 }
@@ -118,6 +151,10 @@ void queue_return(struct queue *q, struct queue_entry *e)
     }
     back.redelivered = true;
     queue_ring_insert_by_seq(&q->ready, back);
+    q->ready_bytes += queue_entry_message(&back)->body_size;
+    /* RabbitMQ applies the limit to a requeue too: the head goes, whichever it is */
+    if (q->limited && q->args.overflow == QUEUE_DROP_HEAD)
+        drop_head_over_limit(q);
 }
 
 void queue_requeue(struct queue *q, struct queue_entry *e)

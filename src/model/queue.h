@@ -50,6 +50,8 @@ struct queue {
     bool deleted;
 
     struct queue_ring ready;  /* ready messages, oldest first */
+    uint64_t ready_bytes;     /* their bodies' sizes, for x-max-length-bytes */
+    bool limited;             /* has x-max-length or x-max-length-bytes */
     uint64_t next_seq;
 
     struct list consumers;
@@ -69,10 +71,14 @@ void queue_unref(struct queue *q);
 /* What became of a message offered to a queue. */
 enum queue_publish_result {
     QUEUE_ENQUEUED, /* taken: ready, or already handed to a consumer */
+    QUEUE_REJECTED, /* refused: it would pass a length limit with x-overflow reject-publish */
     QUEUE_GONE,     /* the queue was deleted; nothing was kept */
 };
 
-/* Appends a message (takes a new reference) and dispatches to consumers with credit. */
+/* Appends a message (takes a new reference) and dispatches to consumers with credit. Over a
+ * length limit the oldest ready messages are dropped (x-overflow drop-head, the default) or the
+ * new one is refused (reject-publish, reject-publish-dlx), as RabbitMQ counts: ready messages
+ * and their body octets only. */
 enum queue_publish_result queue_publish(struct queue *q, struct message *m);
 /* Delivers ready messages to consumers while some have credit: call when credit returns. */
 void queue_dispatch(struct queue *q);

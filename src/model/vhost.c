@@ -578,7 +578,10 @@ bool vhost_check_publish(struct vhost *v, const struct message *m, const char *u
 
 static void enqueue_into(struct queue *q, struct message *m, struct publish_result *result)
 {
-    if (queue_publish(q, m) != QUEUE_ENQUEUED)
+    enum queue_publish_result taken = queue_publish(q, m);
+    if (taken == QUEUE_REJECTED)
+        result->rejected++;
+    if (taken != QUEUE_ENQUEUED)
         return;
     result->routed++;
     if (!result->congested && queue_congested(q))

@@ -620,6 +620,29 @@ START_TEST(test_sender_selected_distribution)
 }
 END_TEST
 
+START_TEST(test_length_limits)
+{
+    struct outcome out;
+    declare_queue("head", args("x-max-length", 'I', 2, NULL), &out);
+    declare_queue("refuse", args("x-max-length", 'I', 1, "x-overflow", 'S', "reject-publish", NULL), &out);
+    exchange_of("both", "fanout", NO_ARGS, false);
+    bind_queue("both", "head", "");
+    bind_queue("both", "refuse", "");
+    struct message *m = message_for("both", "", NULL);
+    struct publish_result r;
+    ck_assert(vhost_publish(v, m, "guest", &r, &out));
+    ck_assert_uint_eq(r.routed, 2);
+    ck_assert_uint_eq(r.rejected, 0);
+    ck_assert(vhost_publish(v, m, "guest", &r, &out));
+    ck_assert(vhost_publish(v, m, "guest", &r, &out));
+    ck_assert_uint_eq(r.routed, 1); /* head took it and dropped its oldest; refuse did not */
+    ck_assert_uint_eq(r.rejected, 1);
+    message_unref(m);
+    ck_assert_uint_eq(ready("head"), 2);
+    ck_assert_uint_eq(ready("refuse"), 1);
+}
+END_TEST
+
 /* ---- the queue entry's room for a message on disk ---- */
 
 START_TEST(test_entry_location)
@@ -661,6 +684,7 @@ int main(void)
     tcase_add_test(tc, test_auto_delete_source_exchange);
     tcase_add_test(tc, test_alternate_exchanges);
     tcase_add_test(tc, test_sender_selected_distribution);
+    tcase_add_test(tc, test_length_limits);
     tcase_add_test(tc, test_entry_location);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
