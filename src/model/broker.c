@@ -32,6 +32,7 @@ void broker_init(struct broker *b, const struct broker_config *config)
     struct user *u = user_new(config->default_user, config->default_pass);
     list_push_back(&b->users, &u->link);
     struct vhost *v = vhost_new(config->default_vhost);
+    vhost_use_timers(v, &b->deadlines, &b->clock);
     list_push_back(&b->vhosts, &v->link);
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "amqp_types.h"
+#include "core/heap.h"
 #include "core/list.h"
 #include "model/message.h"
 #include "model/queue_args.h"
@@ -60,6 +61,8 @@ struct queue {
     uint64_t unacked;         /* entries out with consumers or basic.get, not yet settled */
     struct list bindings;     /* struct binding.destination_link */
     uint64_t route_stamp;     /* exchange routing: delivers once per queue per message */
+    struct deadline expiry;   /* x-expires: due once the queue has gone unused that long */
+    void *expiry_owner;       /* for the owner's expiry callback (the vhost) */
 };
 
 /* arguments (a checked table body) must have passed queue_args_parse with these flags. */

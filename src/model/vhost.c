@@ -9,6 +9,7 @@
 #include "amqp_table.h"
 #include "amqp_wire.h"
 #include "core/alloc.h"
+#include "core/container.h"
 #include "core/token.h"
 #include "model/exchange.h"
 #include "model/queue.h"
@@ -80,6 +81,35 @@ void vhost_free(struct vhost *v)
     map_free(&v->exchanges);
     free(v->name);
     free(v);
+}
+
+void vhost_use_timers(struct vhost *v, struct deadline_heap *deadlines, const struct clock *clock)
+{
+    v->deadlines = deadlines;
+    v->clock = clock;
+}
+
+/* ---- x-expires: a queue unused (no consumers, no basic.get, no declare) that long goes ---- */
+
+static void on_queue_expired(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    struct queue *q = container_of(d, struct queue, expiry);
+    if (q->consumer_count == 0) /* consumers keep it; the last to leave restarts the wait */
+        vhost_delete_queue(q->expiry_owner, q);
+}
+
+/* The queue was used (or lost its last consumer): its expiry starts again from now. */
+static void queue_used(struct vhost *v, struct queue *q)
+{
+    if (q->args.expires_ms == QUEUE_ARG_UNSET || !v->deadlines)
+        return;
+    if (!q->expiry.fire) { /* the first use: a pending deadline must not be initialised again */
+        q->expiry_owner = v;
+        deadline_init(&q->expiry, on_queue_expired);
+    }
+    deadline_heap_reschedule(v->deadlines, &q->expiry,
+                             clock_now_ms(v->clock) + (uint64_t)q->args.expires_ms);
 }
 
 struct exchange *vhost_find_exchange(struct vhost *v, struct amqp_bytes name)
@@ -248,13 +278,18 @@ static struct queue *declare_passive(struct vhost *v, const struct queue_declare
 {
     /* queue.declare takes the name as given: no "last declared queue" shortcut. */
     struct queue *q = vhost_find_queue(v, req->name);
-    if (!q)
+    if (!q) {
         fail_no_queue(v, req->name, out);
-    else if (owned_by_other(q, req->owner))
+        return NULL;
+    }
+    if (owned_by_other(q, req->owner)) {
         fail_locked(v, req->name, out);
-    else
-        return outcome_done(out) ? q : NULL;
-    return NULL;
+        return NULL;
+    }
+    if (q->consumer_count == 0)
+        queue_used(v, q); /* RabbitMQ's declare reads the queue's stats, which renews it */
+    outcome_done(out);
+    return q;
 }
 
 struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *req,
@@ -275,8 +310,13 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
         return NULL;
     }
     struct queue *q = vhost_find_queue(v, name);
-    if (q)
-        return queue_equivalent(v, q, req, out) ? q : NULL;
+    if (q && !queue_equivalent(v, q, req, out))
+        return NULL;
+    if (q) {
+        if (q->consumer_count == 0)
+            queue_used(v, q);
+        return q;
+    }
     struct queue_args args;
     if (!queue_args_parse(req->arguments, req->durable, req->exclusive, req->auto_delete,
                           &(struct arguments_owner){"queue", name, v->name}, &args, out))
@@ -285,6 +325,7 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
     q = queue_new(name, req->durable && !req->exclusive, req->exclusive, req->auto_delete,
                   req->exclusive ? req->owner : NULL, req->arguments);
     map_put(&v->queues, q->name.ptr, q->name.len, q);
+    queue_used(v, q);
     outcome_done(out);
     return q;
 }
@@ -339,6 +380,8 @@ void vhost_delete_queue(struct vhost *v, struct queue *q)
     if (q->deleted)
         return;
     map_remove(&v->queues, q->name.ptr, q->name.len);
+    if (v->deadlines)
+        deadline_heap_remove(v->deadlines, &q->expiry);
     while (!list_empty(&q->bindings))
         remove_binding(v, list_entry(q->bindings.next, struct binding, destination_link));
     queue_retire(q);
@@ -455,6 +498,20 @@ void vhost_cancel_consumer(struct vhost *v, struct consumer *c)
     struct queue *q = c->queue;
     if (queue_remove_consumer(q, c))
         vhost_delete_queue(v, q);
+    else if (q->consumer_count == 0 && !q->deleted)
+        queue_used(v, q);
+}
+
+struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, const void *owner,
+                        struct queue_entry *entry, bool *got, struct outcome *out)
+{
+    struct queue *q = vhost_queue_for(v, name, owner, out);
+    if (!q)
+        return NULL;
+    *got = queue_get(q, entry);
+    if (q->consumer_count == 0)
+        queue_used(v, q);
+    return q;
 }
 
 /* ---- publishing ---- */

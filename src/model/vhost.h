@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "amqp_types.h"
+#include "core/clock.h"
+#include "core/heap.h"
 #include "core/list.h"
 #include "core/map.h"
 #include "model/message.h"
@@ -15,6 +17,7 @@
 struct consumer;
 struct exchange;
 struct queue;
+struct queue_entry;
 
 struct vhost {
     struct list link; /* in broker.vhosts */
@@ -23,12 +26,16 @@ struct vhost {
     struct map queues;    /* name -> struct queue */
     struct exchange *default_exchange;
     uint64_t route_stamp; /* bumped per routed message, see queue.route_stamp */
+    struct deadline_heap *deadlines; /* the broker's, for queue expiry; NULL: nothing timed */
+    const struct clock *clock;
 };
 
 /* Creates the vhost with its standard exchanges: "" (direct), amq.direct, amq.fanout,
  * amq.topic, amq.headers and amq.match. */
 struct vhost *vhost_new(const char *name);
 void vhost_free(struct vhost *v);
+/* Timed rules (x-expires) run on the broker's deadline heap and clock. */
+void vhost_use_timers(struct vhost *v, struct deadline_heap *deadlines, const struct clock *clock);
 
 struct exchange *vhost_find_exchange(struct vhost *v, struct amqp_bytes name);
 struct queue *vhost_find_queue(struct vhost *v, struct amqp_bytes name);
@@ -92,6 +99,11 @@ bool vhost_bind_exchange(struct vhost *v, const struct exchange_binding *b, stru
 /* Succeeds whatever is missing, as queue.unbind does; an auto-delete source left without
  * bindings goes. */
 bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, struct outcome *out);
+
+/* basic.get: the oldest ready message of the queue named (got false when it is empty), which
+ * counts as a use of the queue (x-expires). */
+struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, const void *owner,
+                        struct queue_entry *entry, bool *got, struct outcome *out);
 
 /* basic.consume's checks: the queue, which must not be in exclusive use (nor be taken
  * exclusively while it has consumers). The caller then adds its consumer to the queue. */

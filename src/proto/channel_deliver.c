@@ -312,13 +312,14 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     struct outcome out;
     if (!channel_expand_queue_name(ch, &name, AMQP_BASIC_GET))
         return;
-    struct queue *q = vhost_queue_for(channel_vhost(ch), name, ch->conn, &out);
+    struct queue_entry e;
+    bool got;
+    struct queue *q = vhost_get(channel_vhost(ch), name, ch->conn, &e, &got, &out);
     if (!q) {
         channel_fail_outcome(ch, AMQP_BASIC_GET, &out);
         return;
     }
-    struct queue_entry e;
-    if (!queue_get(q, &e)) {
+    if (!got) {
         struct amqp_method empty = {.id = AMQP_BASIC_GET_EMPTY};
         empty.basic_get_empty.reserved_1 = AMQP_BYTES_LIT("");
         channel_send(ch, &empty);

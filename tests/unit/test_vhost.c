@@ -643,6 +643,73 @@ START_TEST(test_length_limits)
 }
 END_TEST
 
+/* A consumer that takes nothing, to hold a queue in use. */
+static bool no_credit(struct consumer *c)
+{
+    (void)c;
+    return false;
+}
+
+static void no_delivery(struct consumer *c, struct queue *q, struct queue_entry e)
+{
+    (void)c, (void)q, (void)e;
+    ck_abort_msg("delivered");
+}
+
+static void told_deleted(struct consumer *c, struct queue *q)
+{
+    (void)c, (void)q;
+}
+
+START_TEST(test_queue_expiry)
+{
+    static const struct consumer_ops idle = {no_credit, no_delivery, told_deleted};
+    struct deadline_heap heap;
+    struct clock clock;
+    deadline_heap_init(&heap);
+    clock_init(&clock);
+    clock_set_manual(&clock, 1000);
+    vhost_use_timers(v, &heap, &clock);
+    struct outcome out;
+    declare_queue("x", args("x-expires", 'I', 100, NULL), &out);
+    declare_queue("forever", NO_ARGS, &out);
+    clock_set_manual(&clock, 1099);
+    deadline_heap_run_due(&heap, 1099);
+    ck_assert_ptr_nonnull(vhost_find_queue(v, AMQP_BYTES_LIT("x")));
+    /* a passive declare renews it, and so does basic.get, even of nothing */
+    struct queue_declare passive = {.name = AMQP_BYTES_LIT("x"), .passive = true, .owner = &conn1};
+    ck_assert_ptr_nonnull(vhost_declare_queue(v, &passive, &out));
+    clock_set_manual(&clock, 1150);
+    deadline_heap_run_due(&heap, 1150);
+    struct queue_entry e;
+    bool got = true;
+    ck_assert_ptr_nonnull(vhost_get(v, AMQP_BYTES_LIT("x"), &conn1, &e, &got, &out));
+    ck_assert(!got);
+    clock_set_manual(&clock, 1249);
+    deadline_heap_run_due(&heap, 1249);
+    ck_assert_ptr_nonnull(vhost_find_queue(v, AMQP_BYTES_LIT("x")));
+    /* a consumer holds it past its time; when it goes, the wait starts again */
+    struct consumer c;
+    struct queue *q = vhost_consume_target(v, AMQP_BYTES_LIT("x"), &conn1, false, &out);
+    queue_add_consumer(q, &c, &idle, false);
+    clock_set_manual(&clock, 2000);
+    deadline_heap_run_due(&heap, 2000);
+    ck_assert_ptr_eq(vhost_find_queue(v, AMQP_BYTES_LIT("x")), q);
+    vhost_cancel_consumer(v, &c);
+    clock_set_manual(&clock, 2099);
+    deadline_heap_run_due(&heap, 2099);
+    ck_assert_ptr_eq(vhost_find_queue(v, AMQP_BYTES_LIT("x")), q);
+    clock_set_manual(&clock, 2100);
+    ck_assert_uint_eq(deadline_heap_run_due(&heap, 2100), 1);
+    ck_assert_ptr_null(vhost_find_queue(v, AMQP_BYTES_LIT("x")));
+    ck_assert_ptr_nonnull(vhost_find_queue(v, AMQP_BYTES_LIT("forever")));
+    ck_assert_uint_eq(heap.len, 0);
+    vhost_free(v); /* before the heap it used */
+    v = vhost_new("/");
+    deadline_heap_free(&heap);
+}
+END_TEST
+
 /* ---- the queue entry's room for a message on disk ---- */
 
 START_TEST(test_entry_location)
@@ -685,6 +752,7 @@ int main(void)
     tcase_add_test(tc, test_alternate_exchanges);
     tcase_add_test(tc, test_sender_selected_distribution);
     tcase_add_test(tc, test_length_limits);
+    tcase_add_test(tc, test_queue_expiry);
     tcase_add_test(tc, test_entry_location);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
