@@ -731,9 +731,10 @@ static void route(struct vhost *v, struct exchange *x, struct message *m,
         route_from(v, x, m, keys, nkeys, result);
 }
 
-bool vhost_publish(struct vhost *v, struct message *m, const char *user,
+bool vhost_publish(struct vhost *v, struct message **mp, const char *user,
                    struct publish_result *result, struct outcome *out)
 {
+    struct message *m = *mp;
     struct exchange *x = publish_target(v, m, user, out);
     result->routed = result->rejected = 0;
     result->congested = NULL;
@@ -750,11 +751,14 @@ bool vhost_publish(struct vhost *v, struct message *m, const char *user,
         routing_keys_free(&keys);
         return false;
     }
-    /* BCC keys route the message but never reach a consumer */
+    /* BCC keys route the message but never reach a consumer; the keys point into the
+     * original, which stays until routing is done */
     struct message *routed = keys.has_bcc ? message_without_header(m, "BCC") : m;
     route(v, x, routed, keys.keys, keys.len, result);
-    if (routed != m)
-        message_unref(routed);
     routing_keys_free(&keys);
+    if (routed != m) {
+        *mp = routed;
+        message_unref(m);
+    }
     return true;
 }

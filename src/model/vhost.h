@@ -122,9 +122,10 @@ struct publish_result {
 bool vhost_check_publish(struct vhost *v, const struct message *m, const char *user,
                          struct outcome *out);
 /* Checks, routes (through exchange-to-exchange bindings and alternate exchanges, by the
- * routing key and the CC and BCC headers' keys, each destination once) and enqueues; the
- * caller keeps its reference to m. */
-bool vhost_publish(struct vhost *v, struct message *m, const char *user,
+ * routing key and the CC and BCC headers' keys, each destination once) and enqueues. A message
+ * with BCC is routed without it: *m is then replaced by that copy, the caller's reference
+ * moving to it, so that a basic.return shows what consumers would have seen. */
+bool vhost_publish(struct vhost *v, struct message **m, const char *user,
                    struct publish_result *result, struct outcome *out);
 
 #endif

@@ -21,7 +21,7 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
 {
     struct publish_result result;
     struct outcome out;
-    bool published = vhost_publish(channel_vhost(ch), msg, ch->user, &result, &out);
+    bool published = vhost_publish(channel_vhost(ch), &msg, ch->user, &result, &out);
     if (!published) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
     } else {

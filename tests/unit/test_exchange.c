@@ -135,7 +135,7 @@ static uint32_t publish(struct vhost *v, const char *exchange, const char *key)
                                         m->body_size, m->body_size);
     struct publish_result result;
     struct outcome out;
-    ck_assert(vhost_publish(v, named, "guest", &result, &out));
+    ck_assert(vhost_publish(v, &named, "guest", &result, &out));
     message_unref(named);
     message_unref(m);
     return result.routed;

@@ -436,7 +436,7 @@ static bool publish(const char *exchange, const char *key, const char *user_id,
                     struct publish_result *result, struct outcome *out)
 {
     struct message *m = message_for(exchange, key, user_id);
-    bool ok = vhost_publish(v, m, "guest", result, out);
+    bool ok = vhost_publish(v, &m, "guest", result, out);
     message_unref(m);
     return ok;
 }
@@ -500,7 +500,7 @@ static uint32_t routed(const char *exchange, const char *key, const struct amqp_
     struct message *m = message_with_headers(exchange, key, NULL, headers);
     struct publish_result r;
     struct outcome out;
-    ck_assert(vhost_publish(v, m, "guest", &r, &out));
+    ck_assert(vhost_publish(v, &m, "guest", &r, &out));
     message_unref(m);
     return r.routed;
 }
@@ -613,7 +613,7 @@ START_TEST(test_sender_selected_distribution)
     struct amqp_bytes bad = args("CC", 'S', "b", NULL);
     struct message *m = message_with_headers("", "a", NULL, &bad);
     struct publish_result r;
-    ck_assert(!vhost_publish(v, m, "guest", &r, &out));
+    ck_assert(!vhost_publish(v, &m, "guest", &r, &out));
     EXPECT_FAIL(out, AMQP_PRECONDITION_FAILED, "invalid message: {unacceptable_type_in_header,\"CC\",longstr}");
     ck_assert(!vhost_check_publish(v, m, "guest", &out));
     message_unref(m);
@@ -630,11 +630,11 @@ START_TEST(test_length_limits)
     bind_queue("both", "refuse", "");
     struct message *m = message_for("both", "", NULL);
     struct publish_result r;
-    ck_assert(vhost_publish(v, m, "guest", &r, &out));
+    ck_assert(vhost_publish(v, &m, "guest", &r, &out));
     ck_assert_uint_eq(r.routed, 2);
     ck_assert_uint_eq(r.rejected, 0);
-    ck_assert(vhost_publish(v, m, "guest", &r, &out));
-    ck_assert(vhost_publish(v, m, "guest", &r, &out));
+    ck_assert(vhost_publish(v, &m, "guest", &r, &out));
+    ck_assert(vhost_publish(v, &m, "guest", &r, &out));
     ck_assert_uint_eq(r.routed, 1); /* head took it and dropped its oldest; refuse did not */
     ck_assert_uint_eq(r.rejected, 1);
     message_unref(m);
