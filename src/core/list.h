@@ -33,6 +33,14 @@ static inline void list_push_back(struct list *head, struct list *node)
     head->prev = node;
 }
 
+static inline void list_insert_after(struct list *pos, struct list *node)
+{
+    node->prev = pos;
+    node->next = pos->next;
+    pos->next->prev = node;
+    pos->next = node;
+}
+
 static inline void list_remove(struct list *node)
 {
     node->prev->next = node->next;

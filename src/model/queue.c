@@ -96,6 +96,22 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m)
     return QUEUE_ENQUEUED;
 }
 
+/* The consumer just served goes behind the others of its priority. */
+static void rotate(struct queue *q, struct consumer *c)
+{
+    struct list *after = q->consumers.prev;
+    if (q->priorities_differ) {
+        after = &c->link;
+        while (after->next != &q->consumers &&
+               list_entry(after->next, struct consumer, link)->priority == c->priority)
+            after = after->next;
+    }
+    if (after == &c->link)
+        return;
+    list_remove(&c->link);
+    list_insert_after(after, &c->link);
+}
+
 /* The first consumer in round-robin order that may take a message now, or NULL. */
 static struct consumer *next_with_credit(struct queue *q)
 {
@@ -115,8 +131,7 @@ void queue_dispatch(struct queue *q)
         struct consumer *c = next_with_credit(q);
         if (!c)
             break;
-        list_remove(&c->link);
-        list_push_back(&q->consumers, &c->link);
+        rotate(q, c);
         struct queue_entry e = take_oldest(q);
         q->unacked++;
         c->ops->deliver(c, q, e);
@@ -176,12 +191,23 @@ uint32_t queue_purge(struct queue *q)
 }
 
 void queue_add_consumer(struct queue *q, struct consumer *c, const struct consumer_ops *ops,
-                        bool exclusive)
+                        bool exclusive, int64_t priority)
 {
     c->queue = q;
     c->ops = ops;
     c->exclusive = exclusive;
-    list_push_back(&q->consumers, &c->link);
+    c->priority = priority;
+    /* behind every consumer of the same or a higher priority */
+    struct list *after = &q->consumers;
+    while (after->next != &q->consumers &&
+           list_entry(after->next, struct consumer, link)->priority >= priority)
+        after = after->next;
+    if (q->consumer_count == 0)
+        q->priorities_differ = false;
+    else if (list_entry(q->consumers.next, struct consumer, link)->priority != priority ||
+             list_entry(q->consumers.prev, struct consumer, link)->priority != priority)
+        q->priorities_differ = true;
+    list_insert_after(after, &c->link);
     q->consumer_count++;
     q->had_consumer = true;
 }

@@ -27,10 +27,11 @@ struct consumer_ops {
 };
 
 struct consumer {
-    struct list link; /* in queue.consumers, rotated for round-robin */
+    struct list link; /* in queue.consumers: highest priority first, rotated within a priority */
     struct queue *queue;
     const struct consumer_ops *ops;
     bool exclusive;
+    int64_t priority; /* x-priority (RabbitMQ's consumer priorities); 0 by default */
 };
 
 /* Publisher flow control, RabbitMQ's credit flow in miniature: a queue with consumers and more
@@ -58,6 +59,7 @@ struct queue {
     struct list consumers;
     uint32_t consumer_count;
     bool had_consumer;        /* auto-delete applies only after a first consumer */
+    bool priorities_differ;   /* some consumer's priority differs: rotate within groups */
     uint64_t unacked;         /* entries out with consumers or basic.get, not yet settled */
     struct list bindings;     /* struct binding.destination_link */
     uint64_t route_stamp;     /* exchange routing: delivers once per queue per message */
@@ -97,9 +99,11 @@ void queue_return(struct queue *q, struct queue_entry *e);
 uint32_t queue_message_count(const struct queue *q); /* ready messages only, as RabbitMQ */
 uint32_t queue_purge(struct queue *q);                /* drops ready messages, returns how many */
 
-/* Does not dispatch: call queue_dispatch once the consumer may receive (after consume-ok). */
+/* Does not dispatch: call queue_dispatch once the consumer may receive (after consume-ok).
+ * Messages go to the consumers of the highest priority that have credit, round-robin among
+ * them; lower priorities get them only while those cannot take any. */
 void queue_add_consumer(struct queue *q, struct consumer *c, const struct consumer_ops *ops,
-                        bool exclusive);
+                        bool exclusive, int64_t priority);
 /* Removes the consumer; returns true when that leaves an auto-delete queue unused (its owner,
  * the vhost, then deletes it). */
 bool queue_remove_consumer(struct queue *q, struct consumer *c);

@@ -481,10 +481,30 @@ bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, st
 
 /* ---- consumers ---- */
 
+/* RabbitMQ's consume arguments: x-priority an integer, x-cancel-on-ha-failover a bool. */
+static bool consume_arguments(struct vhost *v, const struct queue *q, struct amqp_bytes arguments,
+                              int64_t *priority, struct outcome *out)
+{
+    struct amqp_field f;
+    *priority = 0;
+    if (amqp_table_get(arguments, "x-priority", &f) && !amqp_field_integer(&f, priority))
+        return outcome_fail(out, AMQP_PRECONDITION_FAILED, "invalid arg 'x-priority' for queue '"
+                            NAME_FMT "' in vhost '%s': \"expected integer, got %s\"",
+                            NAME_ARG(q->name), v->name, amqp_field_type_name(f.type));
+    if (amqp_table_get(arguments, "x-cancel-on-ha-failover", &f) && f.type != 't')
+        return outcome_fail(out, AMQP_PRECONDITION_FAILED, "invalid arg 'x-cancel-on-ha-failover' "
+                            "for queue '" NAME_FMT "' in vhost '%s': {unacceptable_type,%s}",
+                            NAME_ARG(q->name), v->name, amqp_field_type_name(f.type));
+    return true;
+}
+
 struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, const void *owner,
-                                   bool exclusive, struct outcome *out)
+                                   bool exclusive, struct amqp_bytes arguments, int64_t *priority,
+                                   struct outcome *out)
 {
     struct queue *q = vhost_queue_for(v, name, owner, out);
+    if (q && !consume_arguments(v, q, arguments, priority, out))
+        return NULL;
     if (q && (queue_has_exclusive_consumer(q) || (exclusive && q->consumer_count))) {
         outcome_fail(out, AMQP_ACCESS_REFUSED, "queue '" NAME_FMT "' in vhost '%s' in exclusive use",
                      NAME_ARG(q->name), v->name);

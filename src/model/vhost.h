@@ -106,9 +106,11 @@ struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, const void *own
                         struct queue_entry *entry, bool *got, struct outcome *out);
 
 /* basic.consume's checks: the queue, which must not be in exclusive use (nor be taken
- * exclusively while it has consumers). The caller then adds its consumer to the queue. */
+ * exclusively while it has consumers), and the consumer's arguments (x-priority, an integer,
+ * into *priority). The caller then adds its consumer to the queue. */
 struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, const void *owner,
-                                   bool exclusive, struct outcome *out);
+                                   bool exclusive, struct amqp_bytes arguments, int64_t *priority,
+                                   struct outcome *out);
 /* Takes the consumer off its queue; an auto-delete queue left without consumers goes. */
 void vhost_cancel_consumer(struct vhost *v, struct consumer *c);
 

@@ -273,7 +273,9 @@ static void basic_consume(struct channel *ch, const struct amqp_basic_consume *m
         token_generate(generated, "amq.ctag-");
         tag = amqp_cstr(generated);
     }
-    struct queue *q = vhost_consume_target(channel_vhost(ch), name, ch->conn, m->exclusive, &out);
+    int64_t priority;
+    struct queue *q = vhost_consume_target(channel_vhost(ch), name, ch->conn, m->exclusive,
+                                           m->arguments, &priority, &out);
     if (!q) {
         channel_fail_outcome(ch, AMQP_BASIC_CONSUME, &out);
         return;
@@ -290,7 +292,7 @@ static void basic_consume(struct channel *ch, const struct amqp_basic_consume *m
         ok.basic_consume_ok.consumer_tag = tag;
         channel_send(ch, &ok);
     }
-    queue_add_consumer(q, &cc->base, &channel_consumer_ops, m->exclusive);
+    queue_add_consumer(q, &cc->base, &channel_consumer_ops, m->exclusive, priority);
     queue_dispatch(q);
 }
 

@@ -242,6 +242,7 @@ static void send_start(struct connection *c)
     amqp_table_put_bool(&props, "exchange_exchange_bindings", true);
     amqp_table_put_bool(&props, "basic.nack", true);
     amqp_table_put_bool(&props, "consumer_cancel_notify", true);
+    amqp_table_put_bool(&props, "consumer_priorities", true);
     amqp_table_put_bool(&props, "authentication_failure_close", true);
     amqp_table_put_bool(&props, "per_consumer_qos", true);
     amqp_table_end(&props, caps);

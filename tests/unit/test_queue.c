@@ -159,7 +159,7 @@ START_TEST(test_round_robin_unlimited)
     struct test_consumer *c[3];
     for (int i = 0; i < 3; i++) {
         c[i] = consumer_new(UNLIMITED);
-        queue_add_consumer(q, &c[i]->base, &test_ops, false);
+        queue_add_consumer(q, &c[i]->base, &test_ops, false, 0);
     }
     for (unsigned n = 0; n < 9; n++)
         publish(q, n);
@@ -187,7 +187,7 @@ START_TEST(test_round_robin_with_credit)
     struct queue *q = new_queue(false);
     struct test_consumer *c[3] = {consumer_new(1), consumer_new(2), consumer_new(0)};
     for (int i = 0; i < 3; i++)
-        queue_add_consumer(q, &c[i]->base, &test_ops, false);
+        queue_add_consumer(q, &c[i]->base, &test_ops, false, 0);
     for (unsigned n = 0; n < 6; n++)
         publish(q, n);
     /* c0 takes 0 and is out of credit; c1 takes 1 and 2; c2 has none: 3, 4, 5 wait */
@@ -245,7 +245,7 @@ START_TEST(test_no_consumer_credit_stops_dispatch)
 {
     struct queue *q = new_queue(false);
     struct test_consumer *c = consumer_new(0);
-    queue_add_consumer(q, &c->base, &test_ops, false);
+    queue_add_consumer(q, &c->base, &test_ops, false, 0);
     for (unsigned n = 0; n < 4; n++)
         publish(q, n);
     ck_assert_uint_eq(c->nheld, 0);
@@ -290,7 +290,7 @@ START_TEST(test_requeue_original_position)
     ck_assert(queue_get(q, &g));
     queue_ref(q);
     c->credit = 2;
-    queue_add_consumer(q, &c->base, &test_ops, false);
+    queue_add_consumer(q, &c->base, &test_ops, false, 0);
     queue_dispatch(q); /* takes 1r and 2r */
     ck_assert_str_eq(ready(q), "3 4 5");
     publish(q, 6);
@@ -494,8 +494,8 @@ START_TEST(test_auto_delete_signal)
 {
     struct queue *q = new_queue(true);
     struct test_consumer *c1 = consumer_new(UNLIMITED), *c2 = consumer_new(UNLIMITED);
-    queue_add_consumer(q, &c1->base, &test_ops, false);
-    queue_add_consumer(q, &c2->base, &test_ops, false);
+    queue_add_consumer(q, &c1->base, &test_ops, false, 0);
+    queue_add_consumer(q, &c2->base, &test_ops, false, 0);
     ck_assert_uint_eq(q->consumer_count, 2);
     ck_assert(!queue_remove_consumer(q, &c1->base));
     ck_assert(queue_remove_consumer(q, &c2->base));
@@ -504,7 +504,7 @@ START_TEST(test_auto_delete_signal)
 
     /* not auto-delete: never signals */
     q = new_queue(false);
-    queue_add_consumer(q, &c1->base, &test_ops, false);
+    queue_add_consumer(q, &c1->base, &test_ops, false, 0);
     ck_assert(!queue_remove_consumer(q, &c1->base));
     queue_unref(q);
     free(c1);
@@ -516,9 +516,9 @@ START_TEST(test_exclusive_consumer_flag)
 {
     struct queue *q = new_queue(false);
     struct test_consumer *c1 = consumer_new(UNLIMITED), *c2 = consumer_new(UNLIMITED);
-    queue_add_consumer(q, &c1->base, &test_ops, false);
+    queue_add_consumer(q, &c1->base, &test_ops, false, 0);
     ck_assert(!queue_has_exclusive_consumer(q));
-    queue_add_consumer(q, &c2->base, &test_ops, true);
+    queue_add_consumer(q, &c2->base, &test_ops, true, 0);
     ck_assert(queue_has_exclusive_consumer(q));
     ck_assert(c2->base.exclusive);
     queue_remove_consumer(q, &c2->base);
@@ -536,8 +536,8 @@ START_TEST(test_cancel_during_deliver)
     struct queue *q = new_queue(true);
     struct test_consumer *c1 = consumer_new(UNLIMITED), *c2 = consumer_new(UNLIMITED);
     c1->cancel_on_deliver = true;
-    queue_add_consumer(q, &c1->base, &test_ops, false);
-    queue_add_consumer(q, &c2->base, &test_ops, false);
+    queue_add_consumer(q, &c1->base, &test_ops, false, 0);
+    queue_add_consumer(q, &c2->base, &test_ops, false, 0);
     for (unsigned n = 0; n < 4; n++)
         publish(q, n);
     ck_assert_uint_eq(c1->nheld, 1);
@@ -562,7 +562,7 @@ START_TEST(test_deleted_queue_with_outstanding_refs)
     struct exchange *direct = vhost_find_exchange(v, AMQP_BYTES_LIT("amq.direct"));
     exchange_bind(direct, q, AMQP_BYTES_LIT("k"), (struct amqp_bytes){NULL, 0});
     struct test_consumer *c = consumer_new(2);
-    queue_add_consumer(q, &c->base, &test_ops, false);
+    queue_add_consumer(q, &c->base, &test_ops, false, 0);
     struct message *kept = msg(0);
     queue_publish(q, kept);
     for (unsigned n = 1; n < 5; n++)

@@ -690,8 +690,8 @@ START_TEST(test_queue_expiry)
     ck_assert_ptr_nonnull(vhost_find_queue(v, AMQP_BYTES_LIT("x")));
     /* a consumer holds it past its time; when it goes, the wait starts again */
     struct consumer c;
-    struct queue *q = vhost_consume_target(v, AMQP_BYTES_LIT("x"), &conn1, false, &out);
-    queue_add_consumer(q, &c, &idle, false);
+    struct queue *q = vhost_consume_target(v, AMQP_BYTES_LIT("x"), &conn1, false, NO_ARGS, &(int64_t){0}, &out);
+    queue_add_consumer(q, &c, &idle, false, 0);
     clock_set_manual(&clock, 2000);
     deadline_heap_run_due(&heap, 2000);
     ck_assert_ptr_eq(vhost_find_queue(v, AMQP_BYTES_LIT("x")), q);
