@@ -96,9 +96,12 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m)
     return QUEUE_ENQUEUED;
 }
 
-/* The consumer just served goes behind the others of its priority. */
+/* The consumer just served goes behind the others of its priority (with a single active
+ * consumer nothing rotates: the first to come is served until it goes). */
 static void rotate(struct queue *q, struct consumer *c)
 {
+    if (q->args.single_active_consumer)
+        return;
     struct list *after = q->consumers.prev;
     if (q->priorities_differ) {
         after = &c->link;
@@ -115,6 +118,12 @@ static void rotate(struct queue *q, struct consumer *c)
 /* The first consumer in round-robin order that may take a message now, or NULL. */
 static struct consumer *next_with_credit(struct queue *q)
 {
+    if (q->args.single_active_consumer) {
+        struct consumer *active = list_empty(&q->consumers)
+                                      ? NULL
+                                      : list_entry(q->consumers.next, struct consumer, link);
+        return active && active->ops->has_credit(active) ? active : NULL;
+    }
     for (struct list *pos = q->consumers.next; pos != &q->consumers; pos = pos->next) {
         struct consumer *c = list_entry(pos, struct consumer, link);
         if (c->ops->has_credit(c))
@@ -197,11 +206,15 @@ void queue_add_consumer(struct queue *q, struct consumer *c, const struct consum
     c->ops = ops;
     c->exclusive = exclusive;
     c->priority = priority;
-    /* behind every consumer of the same or a higher priority */
+    /* behind every consumer of the same or a higher priority; with a single active consumer,
+     * in the order they came, RabbitMQ 3.10's order of succession */
     struct list *after = &q->consumers;
-    while (after->next != &q->consumers &&
-           list_entry(after->next, struct consumer, link)->priority >= priority)
-        after = after->next;
+    if (q->args.single_active_consumer)
+        after = q->consumers.prev;
+    else
+        while (after->next != &q->consumers &&
+               list_entry(after->next, struct consumer, link)->priority >= priority)
+            after = after->next;
     if (q->consumer_count == 0)
         q->priorities_differ = false;
     else if (list_entry(q->consumers.next, struct consumer, link)->priority != priority ||

@@ -101,7 +101,8 @@ uint32_t queue_purge(struct queue *q);                /* drops ready messages, r
 
 /* Does not dispatch: call queue_dispatch once the consumer may receive (after consume-ok).
  * Messages go to the consumers of the highest priority that have credit, round-robin among
- * them; lower priorities get them only while those cannot take any. */
+ * them; lower priorities get them only while those cannot take any. With
+ * x-single-active-consumer only the earliest consumer still there gets messages. */
 void queue_add_consumer(struct queue *q, struct consumer *c, const struct consumer_ops *ops,
                         bool exclusive, int64_t priority);
 /* Removes the consumer; returns true when that leaves an auto-delete queue unused (its owner,

@@ -520,6 +520,8 @@ void vhost_cancel_consumer(struct vhost *v, struct consumer *c)
         vhost_delete_queue(v, q);
     else if (q->consumer_count == 0 && !q->deleted)
         queue_used(v, q);
+    else if (q->args.single_active_consumer && !q->deleted)
+        queue_dispatch(q); /* the next consumer is the active one now */
 }
 
 struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, const void *owner,

@@ -68,6 +68,7 @@ static void channel_open(struct connection *c, uint16_t id)
  * back (unacked messages requeued, consumers cancelled, a transaction's publishes dropped). */
 static void channel_release(struct channel *ch)
 {
+    ch->delivering = false; /* what its consumers let go may go to others, never back here */
     channel_release_deliveries(ch);
     channel_release_publishes(ch);
     list_remove(&ch->dirty_link);
