@@ -94,6 +94,8 @@ def check_pyamqp():
     while got["a"] + got["b"] < 6:
         client.drain_events(timeout=5)
     expect(got, {"a": 6, "b": 0}, "py-amqp: the first consumer takes all")
+    ch.basic_cancel("a")  # first: a queue deleted under its consumers cancels them (an error to py-amqp)
+    ch.basic_cancel("b")
     ch.queue_delete(queue)
     client.close()
 
