@@ -32,7 +32,10 @@ import sys
 import pika
 import pika.exceptions
 
-from checks import check, exit_status, expect, expect_channel_close, expect_ok, pika_connection, \
+import routing_setup
+from routing_setup import exchange_exists
+
+from checks import check, expect, expect_channel_close, expect_ok, pika_connection, \
     unique
 
 
@@ -40,49 +43,15 @@ def ae(name):
     return {"alternate-exchange": name}
 
 
-def exchange_exists(connection, name):
-    channel = connection.channel()
-    try:
-        channel.exchange_declare(name, passive=True)
-    except pika.exceptions.ChannelClosedByBroker as error:
-        if error.reply_code == 404:
-            return False
-        raise
-    channel.close()
-    return True
+class Setup(routing_setup.Setup):
+    """A confirm-mode pika channel."""
 
+    prefix = "ae-"
 
-class Setup:
-    """A confirm-mode channel that remembers what it declared, to delete it at the end."""
-
-    live = []  # not yet closed: what a check that raised leaves for run() to clean up
-
-    def __init__(self, connection):
-        self.connection = connection
-        self.channel = connection.channel()
-        self.channel.confirm_delivery()
-        self.exchanges = []
-        self.queues = []
-        Setup.live.append(self)
-
-    def name(self, what):
-        """A fresh exchange name, deleted at the end whether or not it gets declared."""
-        name = unique("ae-" + what)
-        self.exchanges.append(name)
-        return name
-
-    def exchange(self, what, exchange_type="direct", **options):
-        name = self.name(what)
-        self.channel.exchange_declare(name, exchange_type, **options)
-        return name
-
-    def queue(self, *bindings):
-        """A new exclusive queue bound by each (exchange, routing key[, arguments])."""
-        name = self.channel.queue_declare("", exclusive=True).method.queue
-        self.queues.append(name)
-        for binding in bindings:
-            self.channel.queue_bind(name, *binding)
-        return name
+    def open_channel(self):
+        channel = self.connection.channel()
+        channel.confirm_delivery()
+        return channel
 
     def publish(self, exchange, key, body, headers=None, mandatory=False):
         """Publishes and waits for the confirm; the basic.returns as (code, text, exchange,
@@ -97,12 +66,7 @@ class Setup:
         return []
 
     def drain(self, queue):
-        bodies = []
-        while True:
-            method, _, body = self.channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                return bodies
-            bodies.append(body.decode())
+        return [body for body, _, _, _ in self.deliveries(queue)]
 
     def deliveries(self, queue):
         """(body, exchange, routing key, headers) of each message in queue, emptying it."""
@@ -112,16 +76,6 @@ class Setup:
             if method is None:
                 return found
             found.append((body.decode(), method.exchange, method.routing_key, properties.headers))
-
-    def close(self):
-        Setup.live.remove(self)
-        if not self.channel.is_open:  # after a failure: clean up on a new channel
-            self.channel = self.connection.channel()
-        for name in self.queues:
-            self.channel.queue_delete(name)
-        for name in self.exchanges:
-            self.channel.exchange_delete(name)
-        self.channel.close()
 
 
 def no_route(exchange, key, body):
@@ -347,31 +301,11 @@ def check_argument_type(connection):
     s.close()
 
 
-def run(checks):
-    """Runs each check on one connection; one that raises counts as a FAIL, its exchanges
-    and queues are deleted, and the next check runs (on a new connection if need be)."""
-    connection = pika_connection()
-    for check_function in checks:
-        try:
-            check_function(connection)
-        except Exception as error:  # noqa: BLE001 - reported as a FAIL line
-            check(False, "%s raised %r" % (check_function.__name__, error))
-            if not connection.is_open:
-                connection = pika_connection()
-            for setup in list(Setup.live):
-                setup.connection = connection
-                try:
-                    setup.close()
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
-    connection.close()
-    return exit_status()
-
-
 def main():
-    return run([check_basic, check_chain, check_long_chain, check_loops, check_missing,
+    return routing_setup.run([check_basic, check_chain, check_long_chain, check_loops, check_missing,
                 check_internal, check_ae_routes_by_key, check_default_and_amq_exchanges,
-                check_topic_and_headers, check_with_exchange_bindings, check_argument_type])
+                check_topic_and_headers, check_with_exchange_bindings, check_argument_type],
+                             pika_connection, lambda connection: connection.is_open)
 
 
 if __name__ == "__main__":

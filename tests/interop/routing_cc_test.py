@@ -33,35 +33,20 @@ import sys
 import pika
 import pika.exceptions
 
-from checks import check, exit_status, expect, pika_connection, process_until, unique
+import routing_setup
+
+from checks import check, expect, pika_connection, process_until, unique
 
 
-class Setup:
-    """A confirm-mode channel that remembers what it declared, to delete it at the end."""
+class Setup(routing_setup.Setup):
+    """A confirm-mode pika channel."""
 
-    live = []  # not yet closed: what a check that raised leaves for run() to clean up
+    prefix = "cc-"
 
-    def __init__(self, connection):
-        self.connection = connection
-        self.channel = connection.channel()
-        self.channel.confirm_delivery()
-        self.exchanges = []
-        self.queues = []
-        Setup.live.append(self)
-
-    def exchange(self, what, exchange_type="direct", **options):
-        name = unique("cc-" + what)
-        self.channel.exchange_declare(name, exchange_type, **options)
-        self.exchanges.append(name)
-        return name
-
-    def queue(self, *bindings, name=""):
-        """A new exclusive queue bound by each (exchange, routing key[, arguments])."""
-        name = self.channel.queue_declare(name, exclusive=True).method.queue
-        self.queues.append(name)
-        for binding in bindings:
-            self.channel.queue_bind(name, *binding)
-        return name
+    def open_channel(self):
+        channel = self.connection.channel()
+        channel.confirm_delivery()
+        return channel
 
     def publish(self, exchange, key, body, headers=None, mandatory=False, channel=None):
         """Publishes and waits for the confirm; the basic.returns as (code, text, exchange,
@@ -87,16 +72,6 @@ class Setup:
 
     def drain(self, queue):
         return [body for body, _, _ in self.received(queue)]
-
-    def close(self):
-        Setup.live.remove(self)
-        if not self.channel.is_open:  # after a failure: clean up on a new channel
-            self.channel = self.connection.channel()
-        for name in self.queues:
-            self.channel.queue_delete(name)
-        for name in self.exchanges:
-            self.channel.exchange_delete(name)
-        self.channel.close()
 
 
 def items(headers):
@@ -321,31 +296,11 @@ def check_not_arrays(connection):
     s.close()
 
 
-def run(checks):
-    """Runs each check on one connection; one that raises counts as a FAIL, its exchanges
-    and queues are deleted, and the next check runs (on a new connection if need be)."""
-    connection = pika_connection()
-    for check_function in checks:
-        try:
-            check_function(connection)
-        except Exception as error:  # noqa: BLE001 - reported as a FAIL line
-            check(False, "%s raised %r" % (check_function.__name__, error))
-            if not connection.is_open:
-                connection = pika_connection()
-            for setup in list(Setup.live):
-                setup.connection = connection
-                try:
-                    setup.close()
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
-    connection.close()
-    return exit_status()
-
-
 def main():
-    return run([check_direct, check_not_strings, check_topic, check_default_exchange,
+    return routing_setup.run([check_direct, check_not_strings, check_topic, check_default_exchange,
                 check_mandatory, check_consumer_and_requeue, check_fanout_and_headers,
-                check_through_e2e_and_ae, check_not_arrays])
+                check_through_e2e_and_ae, check_not_arrays],
+                             pika_connection, lambda connection: connection.is_open)
 
 
 if __name__ == "__main__":

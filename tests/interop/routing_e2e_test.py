@@ -42,7 +42,10 @@ import sys
 import pika
 import pika.exceptions
 
-from checks import (DEFAULT_EXCHANGE_REFUSED, check, exit_status, expect, expect_channel_close,
+import routing_setup
+from routing_setup import exchange_exists
+
+from checks import (DEFAULT_EXCHANGE_REFUSED, check, expect, expect_channel_close,
                     expect_ok, pika_connection, process_until, unique, wait_for_value)
 
 
@@ -50,44 +53,15 @@ def missing_text(name):
     return "NOT_FOUND - no exchange '%s' in vhost '/'" % name
 
 
-def exchange_exists(connection, name):
-    channel = connection.channel()
-    try:
-        channel.exchange_declare(name, passive=True)
-    except pika.exceptions.ChannelClosedByBroker as error:
-        if error.reply_code == 404:
-            return False
-        raise
-    channel.close()
-    return True
+class Setup(routing_setup.Setup):
+    """A confirm-mode pika channel."""
 
+    prefix = "e2e-"
 
-class Setup:
-    """A confirm-mode channel that remembers what it declared, to delete it at the end."""
-
-    live = []  # not yet closed: what a check that raised leaves for run() to clean up
-
-    def __init__(self, connection):
-        self.connection = connection
-        self.channel = connection.channel()
-        self.channel.confirm_delivery()
-        self.exchanges = []
-        self.queues = []
-        Setup.live.append(self)
-
-    def exchange(self, what, exchange_type="direct", **options):
-        name = unique("e2e-" + what)
-        self.channel.exchange_declare(name, exchange_type, **options)
-        self.exchanges.append(name)
-        return name
-
-    def queue(self, *bindings):
-        """A new exclusive queue bound by each (exchange, routing key[, arguments])."""
-        name = self.channel.queue_declare("", exclusive=True).method.queue
-        self.queues.append(name)
-        for binding in bindings:
-            self.channel.queue_bind(name, *binding)
-        return name
+    def open_channel(self):
+        channel = self.connection.channel()
+        channel.confirm_delivery()
+        return channel
 
     def publish(self, exchange, key, body, headers=None, mandatory=False):
         """Publishes and waits for the confirm; the basic.returns as (code, text, exchange,
@@ -103,12 +77,7 @@ class Setup:
 
     def drain(self, queue):
         """The bodies in queue, emptying it."""
-        bodies = []
-        while True:
-            method, _, body = self.channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                return bodies
-            bodies.append(body.decode())
+        return [body for body, _, _ in self.deliveries(queue)]
 
     def deliveries(self, queue):
         """(body, exchange, routing key) of each message in queue, emptying it."""
@@ -118,16 +87,6 @@ class Setup:
             if method is None:
                 return found
             found.append((body.decode(), method.exchange, method.routing_key))
-
-    def close(self):
-        Setup.live.remove(self)
-        if not self.channel.is_open:  # after a failure: clean up on a new channel
-            self.channel = self.connection.channel()
-        for name in self.queues:
-            self.channel.queue_delete(name)
-        for name in self.exchanges:
-            self.channel.exchange_delete(name)  # deleting a missing exchange is ok
-        self.channel.close()
 
 
 def check_capability(connection):
@@ -666,34 +625,14 @@ def check_passive(connection):
     s.close()
 
 
-def run(checks):
-    """Runs each check on one connection; one that raises counts as a FAIL, its exchanges
-    and queues are deleted, and the next check runs (on a new connection if need be)."""
-    connection = pika_connection()
-    for check_function in checks:
-        try:
-            check_function(connection)
-        except Exception as error:  # noqa: BLE001 - reported as a FAIL line
-            check(False, "%s raised %r" % (check_function.__name__, error))
-            if not connection.is_open:
-                connection = pika_connection()
-            for setup in list(Setup.live):
-                setup.connection = connection
-                try:
-                    setup.close()
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
-    connection.close()
-    return exit_status()
-
-
 def main():
-    return run([check_capability, check_bind_ok_frames, check_direct_source, check_fanout_source,
+    return routing_setup.run([check_capability, check_bind_ok_frames, check_direct_source, check_fanout_source,
                 check_topic_source, check_headers_source, check_arguments_on_direct,
                 check_headers_destination, check_chain, check_loop, check_self_binding,
                 check_diamond, check_depth_and_width, check_internal, check_consumer_delivery,
                 check_errors, check_delete_removes_bindings, check_auto_delete,
-                check_exclusive_owner_leaves, check_passive])
+                check_exclusive_owner_leaves, check_passive],
+                             pika_connection, lambda connection: connection.is_open)
 
 
 if __name__ == "__main__":

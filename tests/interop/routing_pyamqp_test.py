@@ -10,7 +10,9 @@ import sys
 import amqp
 import amqp.exceptions
 
-from checks import HOST, PORT, check, exit_status, expect, unique
+import routing_setup
+
+from checks import HOST, PORT, check, expect, unique
 
 EXCHANGE_BIND, EXCHANGE_UNBIND, BASIC_PUBLISH = (40, 30), (40, 40), (60, 40)
 
@@ -24,35 +26,25 @@ def connect():
     return connection
 
 
-class Setup:
-    """A channel that records basic.returns and what it declared, to delete it at the end."""
+class Setup(routing_setup.Setup):
+    """A py-amqp channel that also records the basic.returns it gets."""
 
-    live = []  # not yet closed: what a check that raised leaves for run() to clean up
+    prefix = "pyamqp-routing-"
 
-    def __init__(self, connection):
-        self.connection = connection
-        self.channel = connection.channel()
+    def open_channel(self):
+        channel = self.connection.channel()
         self.returns = []
-        self.channel.events["basic_return"].add(
+        channel.events["basic_return"].add(
             lambda error, exchange, key, message: self.returns.append(
                 (error.reply_code, error.reply_text, exchange, key, message.body.decode())))
-        self.exchanges = []
-        self.queues = []
-        Setup.live.append(self)
+        return channel
 
     def exchange(self, what, exchange_type="direct", **options):
-        name = unique("pyamqp-routing-" + what)
         options.setdefault("auto_delete", False)  # py-amqp's default is True
-        self.channel.exchange_declare(name, exchange_type, **options)
-        self.exchanges.append(name)
-        return name
+        return super().exchange(what, exchange_type, **options)
 
-    def queue(self, *bindings):
-        name = self.channel.queue_declare("", exclusive=True).queue
-        self.queues.append(name)
-        for binding in bindings:
-            self.channel.queue_bind(name, *binding)
-        return name
+    def declared_queue(self, ok):
+        return ok.queue
 
     def publish(self, exchange, key, body, headers=None, mandatory=False):
         """Publishes, waits for the ack; the basic.returns that came for it."""
@@ -76,15 +68,6 @@ class Setup:
     def drain(self, queue):
         return [body for body, _, _, _ in self.received(queue)]
 
-    def close(self):
-        Setup.live.remove(self)
-        if not self.channel.is_open:  # after a failure: clean up on a new channel
-            self.channel = self.connection.channel()
-        for name in self.queues:
-            self.channel.queue_delete(name)
-        for name in self.exchanges:
-            self.channel.exchange_delete(name)
-        self.channel.close()
 
 
 def exchange_exists(connection, name):
@@ -239,30 +222,11 @@ def check_cc(connection):
     s.close()
 
 
-def run(checks):
-    """Runs each check on one connection; one that raises counts as a FAIL, its exchanges
-    and queues are deleted, and the next check runs (on a new connection if need be)."""
-    connection = connect()
-    for check_function in checks:
-        try:
-            check_function(connection)
-        except Exception as error:  # noqa: BLE001 - reported as a FAIL line
-            check(False, "%s raised %r" % (check_function.__name__, error))
-            if not connection.connected:
-                connection = connect()
-            for setup in list(Setup.live):
-                setup.connection = connection
-                try:
-                    setup.close()
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
-    connection.close()
-    return exit_status()
-
-
 def main():
-    return run([check_capability, check_exchange_bindings, check_exchange_binding_errors,
-                check_auto_delete, check_alternate_exchange, check_cc])
+    return routing_setup.run([check_capability, check_exchange_bindings,
+                              check_exchange_binding_errors, check_auto_delete,
+                              check_alternate_exchange, check_cc],
+                             connect, lambda connection: connection.connected)
 
 
 if __name__ == "__main__":
