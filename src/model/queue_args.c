@@ -233,12 +233,6 @@ static bool check_max_age(struct check *c)
     return ok || refuse(c, "invalid_max_age");
 }
 
-static bool check_segment_size(struct check *c)
-{
-    int64_t v;
-    return non_negative(c, &v);
-}
-
 /* RabbitMQ checks the segment size's bound last, after the flags, and words it alone. */
 static bool segment_size_within_bound(struct amqp_bytes table, struct outcome *out)
 {
@@ -257,14 +251,14 @@ static bool check_leader_locator(struct check *c)
     return choose(c, locators, "invalid_queue_locator_arg", NULL) >= 0;
 }
 
-/* x-delivery-limit and x-consumer-timeout are taken when they are integers and otherwise
- * ignored: RabbitMQ 3.10 has no validator for either. */
-static bool take_delivery_limit(struct check *c)
+/* x-delivery-limit and x-consumer-timeout are taken when they are non-negative integers and
+ * otherwise ignored: RabbitMQ 3.10 has no validator for either. */
+static void take_unchecked(struct amqp_bytes table, const char *key, int64_t *out)
 {
+    struct amqp_field f;
     int64_t v;
-    if (amqp_field_integer(c->field, &v) && v >= 0)
-        c->args->delivery_limit = v;
-    return true;
+    if (amqp_table_get(table, key, &f) && amqp_field_integer(&f, &v) && v >= 0)
+        *out = v;
 }
 
 struct rule {
@@ -292,17 +286,15 @@ static const struct rule rules[] = {
     {"x-queue-type", check_queue_type, CLASSIC | QUORUM | STREAM},
     {"x-quorum-initial-group-size", check_cluster_size, QUORUM},
     {"x-max-age", check_max_age, STREAM},
-    {"x-stream-max-segment-size-bytes", check_segment_size, STREAM},
+    {"x-stream-max-segment-size-bytes", check_non_negative, STREAM},
     {"x-initial-cluster-size", check_cluster_size, STREAM},
     {"x-queue-leader-locator", check_leader_locator, QUORUM | STREAM},
     /* known to a queue type, with no validator in RabbitMQ 3.10 */
     {"x-queue-master-locator", NULL, CLASSIC},
-    {"x-delivery-limit", take_delivery_limit, QUORUM},
+    {"x-delivery-limit", NULL, QUORUM},
 };
 
 #define RULE_COUNT (sizeof rules / sizeof *rules)
-/* Rules from here on are not validators: they run with the stored values, after the checks. */
-#define VALIDATED_RULES 20
 
 static const struct rule *find_rule(struct amqp_bytes key)
 {
@@ -413,7 +405,7 @@ bool queue_args_parse(struct amqp_bytes table, bool durable, bool exclusive, boo
     /* The type decides which arguments apply, so it is checked on its own first. */
     if (!run_rule(find_rule(amqp_cstr("x-queue-type")), &c, owner, outcome))
         return false;
-    for (size_t i = 0; i < VALIDATED_RULES; i++)
+    for (size_t i = 0; i < RULE_COUNT; i++)
         if ((rules[i].types & 1u << out->type) && !run_rule(&rules[i], &c, owner, outcome))
             return false;
     if (!check_type_takes_all(table, out->type, owner, outcome) ||
@@ -421,11 +413,8 @@ bool queue_args_parse(struct amqp_bytes table, bool durable, bool exclusive, boo
         (out->type == QUEUE_TYPE_STREAM && !segment_size_within_bound(table, outcome)))
         return false;
     if (out->type == QUEUE_TYPE_QUORUM)
-        run_rule(find_rule(amqp_cstr("x-delivery-limit")), &c, owner, outcome);
-    int64_t timeout;
-    if (amqp_table_get(table, "x-consumer-timeout", &f) && amqp_field_integer(&f, &timeout) &&
-        timeout >= 0)
-        out->consumer_timeout_ms = timeout;
+        take_unchecked(table, "x-delivery-limit", &out->delivery_limit);
+    take_unchecked(table, "x-consumer-timeout", &out->consumer_timeout_ms);
     return outcome_done(outcome);
 }
 
