@@ -53,6 +53,14 @@ static inline uint8_t *message_body(struct message *m)
 /* A copy of m whose headers property lacks `name` (how BCC is kept from consumers). */
 struct message *message_without_header(const struct message *m, const char *name);
 
+/* The content header's property flags (AMQP_BASIC_*_FLAG), read without decoding: a check
+ * for a rare property costs a load, not a decode. */
+static inline uint16_t message_property_flags(const struct message *m)
+{
+    const uint8_t *p = message_header(m).ptr + 12; /* after class, weight and body size */
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
 /* Decodes the basic properties; slices point into the message. */
 void message_properties(const struct message *m, struct amqp_basic_properties *out);
 

@@ -7,7 +7,6 @@
 #include "amqp_erlang.h"
 #include "amqp_spec.h"
 #include "amqp_table.h"
-#include "amqp_wire.h"
 #include "core/alloc.h"
 #include "core/container.h"
 #include "core/token.h"
@@ -558,7 +557,7 @@ static struct exchange *publish_target(struct vhost *v, const struct message *m,
         return NULL;
     }
     /* Rare: only a message that carries user_id is decoded to check it. */
-    if (amqp_get_u16(message_header(m).ptr + 12) & AMQP_BASIC_USER_ID_FLAG) {
+    if (message_property_flags(m) & AMQP_BASIC_USER_ID_FLAG) {
         struct amqp_basic_properties props;
         message_properties(m, &props);
         if (!amqp_bytes_eq_cstr(props.user_id, user)) {
@@ -623,7 +622,7 @@ static bool routing_keys_of(const struct message *m, struct routing_keys *k, str
     k->len = 1;
     k->cap = sizeof k->inline_keys / sizeof *k->inline_keys;
     k->has_bcc = false;
-    if (!(amqp_get_u16(message_header(m).ptr + 12) & AMQP_BASIC_HEADERS_FLAG))
+    if (!(message_property_flags(m) & AMQP_BASIC_HEADERS_FLAG))
         return true;
     struct amqp_basic_properties props;
     message_properties(m, &props);
@@ -763,7 +762,7 @@ bool vhost_publish(struct vhost *v, struct message **mp, const char *user,
     if (!x)
         return false;
     /* most messages carry no headers, so no CC or BCC: one key */
-    if (!(amqp_get_u16(message_header(m).ptr + 12) & AMQP_BASIC_HEADERS_FLAG)) {
+    if (!(message_property_flags(m) & AMQP_BASIC_HEADERS_FLAG)) {
         struct amqp_bytes key = message_routing_key(m);
         route(v, x, m, &key, 1, result);
         return true;
