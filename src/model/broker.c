@@ -1,7 +1,9 @@
 /* The broker: configuration, users and vhosts; the root every other object hangs off. */
 #include "model/broker.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void broker_config_defaults(struct broker_config *config)
 {
@@ -29,10 +31,14 @@ void broker_init(struct broker *b, const struct broker_config *config)
     list_init(&b->vhosts);
     clock_init(&b->clock);
     deadline_heap_init(&b->deadlines);
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(b->node, sizeof b->node, "warren@%s", host);
     struct user *u = user_new(config->default_user, config->default_pass);
     list_push_back(&b->users, &u->link);
     struct vhost *v = vhost_new(config->default_vhost);
     vhost_use_timers(v, &b->deadlines, &b->clock);
+    v->node = b->node;
     list_push_back(&b->vhosts, &v->link);
 }
 

@@ -37,6 +37,7 @@ struct broker {
     /* Everything timed (timeouts, heartbeats, later TTLs and expiries) is a deadline here;
      * the server fires them from one loop timer. */
     struct deadline_heap deadlines;
+    char node[300]; /* the node's name as RabbitMQ's texts show it: "warren@HOST" */
 };
 
 void broker_config_defaults(struct broker_config *config);

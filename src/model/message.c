@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "amqp_buf.h"
 #include "amqp_table.h"
 #include "core/alloc.h"
@@ -26,6 +28,7 @@ struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routin
     m->body_size = body_size;
     m->exchange_len = (uint8_t)exchange.len;
     m->routing_key_len = (uint8_t)routing_key.len;
+    m->flags = 0;
     memcpy(m->data, exchange.ptr, exchange.len);
     memcpy(m->data + exchange.len, routing_key.ptr, routing_key.len);
     memcpy(m->data + exchange.len + routing_key.len, header.ptr, header.len);
@@ -60,17 +63,15 @@ void message_unref(struct message *m)
 
 struct message *message_without_header(const struct message *m, const char *name)
 {
-    struct amqp_content_header h;
-    if (amqp_content_header_decode(message_header(m), &h, NULL) != 0)
-        abort(); /* checked when it was published */
-    struct amqp_buf headers, header;
+    struct amqp_basic_properties props;
+    message_properties(m, &props);
+    struct amqp_buf headers;
     amqp_buf_init(&headers);
-    amqp_buf_init(&header);
     size_t mark = amqp_table_begin(&headers);
     struct amqp_table_iter it;
     struct amqp_bytes key;
     struct amqp_field value;
-    amqp_table_iter_init(&it, h.props.headers);
+    amqp_table_iter_init(&it, props.headers);
     while (amqp_table_next(&it, &key, &value)) {
         if (amqp_bytes_eq_cstr(key, name))
             continue;
@@ -78,13 +79,125 @@ struct message *message_without_header(const struct message *m, const char *name
         amqp_field_put(&headers, &value);
     }
     amqp_table_end(&headers, mark);
-    h.props.headers = amqp_bytes_of(headers.data + mark + 4, headers.len - mark - 4);
-    amqp_content_header_encode(&header, &h);
-    struct message *copy = message_new(message_exchange(m), message_routing_key(m),
-                                       amqp_bytes_of(header.data, header.len), m->body_size,
-                                       m->body_size);
-    memcpy(message_body(copy), message_body((struct message *)m), (size_t)m->body_size);
-    amqp_buf_free(&header);
+    props.headers = amqp_bytes_of(headers.data + mark + 4, headers.len - mark - 4);
+    struct message *copy = message_with_properties(m, &props, message_exchange(m),
+                                                   message_routing_key(m));
+    copy->ttl_ms = m->ttl_ms;
+    copy->flags = m->flags & MESSAGE_HAS_TTL;
     amqp_buf_free(&headers);
+    return copy;
+}
+
+uint8_t message_priority(struct message *m)
+{
+    if (!(m->flags & MESSAGE_PRIORITY_KNOWN)) {
+        m->priority = 0;
+        if (message_property_flags(m) & AMQP_BASIC_PRIORITY_FLAG) {
+            struct amqp_basic_properties props;
+            message_properties(m, &props);
+            m->priority = props.priority;
+        }
+        m->flags |= MESSAGE_PRIORITY_KNOWN;
+    }
+    return m->priority;
+}
+
+/* RabbitMQ's longest per-message TTL: ten years. */
+#define MESSAGE_TTL_MAX 315360000000ull
+
+/* Erlang's ~p line breaking as RabbitMQ's texts show it: a tuple {Tag,Value} that would end
+ * past column 78 continues on a new line under its first element. `col` is where it starts. */
+static void format_tuple(char *out, size_t size, size_t col, const char *tag, const char *value)
+{
+    size_t len = strlen(tag) + strlen(value) + 3;
+    if (col + len < 79)
+        snprintf(out, size, "{%s,%s}", tag, value);
+    else
+        snprintf(out, size, "{%s,\n%*s%s}", tag, (int)(col + 1), "", value);
+}
+
+/* An Erlang string as ~p prints it: quoted when every octet is printable, else a list. */
+static void format_erlang_string(char *out, size_t size, struct amqp_bytes s)
+{
+    bool printable = true;
+    for (size_t i = 0; i < s.len; i++)
+        if (s.ptr[i] < 0x20 || s.ptr[i] >= 0x7f)
+            printable = false;
+    size_t n = 0;
+    out[0] = 0;
+    if (n < size)
+        n += (size_t)snprintf(out + n, size - n, printable ? "\"" : "[");
+    for (size_t i = 0; i < s.len && n < size; i++) {
+        if (printable)
+            n += (size_t)snprintf(out + n, size - n, "%s%c",
+                                  s.ptr[i] == '"' || s.ptr[i] == '\\' ? "\\" : "", s.ptr[i]);
+        else
+            n += (size_t)snprintf(out + n, size - n, "%s%u", i ? "," : "", s.ptr[i]);
+    }
+    if (n < size)
+        snprintf(out + n, size - n, printable ? "\"" : "]");
+}
+
+bool message_parse_expiration(struct amqp_bytes expiration, uint64_t *ttl_ms, char *why,
+                              size_t why_size)
+{
+    /* Erlang's string:to_integer: an optional sign, then digits, the rest left over */
+    size_t i = 0;
+    bool negative = false;
+    if (i < expiration.len && (expiration.ptr[i] == '+' || expiration.ptr[i] == '-'))
+        negative = expiration.ptr[i++] == '-';
+    size_t digits_start = i;
+    while (i < expiration.len && expiration.ptr[i] >= '0' && expiration.ptr[i] <= '9')
+        i++;
+    if (i == digits_start) {
+        snprintf(why, why_size, "no_integer");
+        return false;
+    }
+    /* "invalid expiration '<value>': " comes before the term in RabbitMQ's text */
+    size_t col = 20 + expiration.len + 3;
+    char value[600];
+    if (i < expiration.len) {
+        format_erlang_string(value, sizeof value,
+                             amqp_bytes_of(expiration.ptr + i, expiration.len - i));
+        format_tuple(why, why_size, col, "leftover_string", value);
+        return false;
+    }
+    size_t first = digits_start;
+    while (first + 1 < i && expiration.ptr[first] == '0')
+        first++;
+    snprintf(value, sizeof value, "%s%.*s", negative ? "-" : "", (int)(i - first),
+             (const char *)expiration.ptr + first);
+    bool zero = i - first == 1 && expiration.ptr[first] == '0';
+    if (negative && !zero) {
+        format_tuple(why, why_size, col, "value_negative", value);
+        return false;
+    }
+    uint64_t ms = 0;
+    bool too_large = i - first > 12;
+    for (size_t k = first; k < i && !too_large; k++)
+        ms = ms * 10 + (uint64_t)(expiration.ptr[k] - '0');
+    if (too_large || ms > MESSAGE_TTL_MAX) {
+        format_tuple(why, why_size, col, "value_too_large", value);
+        return false;
+    }
+    *ttl_ms = ms;
+    return true;
+}
+
+struct message *message_with_properties(const struct message *m,
+                                        const struct amqp_basic_properties *props,
+                                        struct amqp_bytes exchange, struct amqp_bytes routing_key)
+{
+    struct amqp_content_header h;
+    if (amqp_content_header_decode(message_header(m), &h, NULL) != 0)
+        abort(); /* checked when it was published */
+    h.props = *props;
+    struct amqp_buf header;
+    amqp_buf_init(&header);
+    amqp_content_header_encode(&header, &h);
+    struct message *copy = message_new(exchange, routing_key, amqp_bytes_of(header.data, header.len),
+                                       m->body_size, m->body_size);
+    memcpy(message_body(copy), m->data + names_len(m), (size_t)m->body_size);
+    amqp_buf_free(&header);
     return copy;
 }

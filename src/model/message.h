@@ -15,9 +15,20 @@ struct message {
     uint32_t refs;
     uint32_t header_len;
     uint64_t body_size;
+    uint64_t arrived_ms;  /* when it was first routed into a queue: TTLs count from there */
+    uint64_t ttl_ms;      /* its expiration property, when MESSAGE_HAS_TTL */
     uint8_t exchange_len;
     uint8_t routing_key_len;
+    uint8_t flags;        /* MESSAGE_* */
+    uint8_t priority;     /* its priority property, once MESSAGE_PRIORITY_KNOWN */
     uint8_t data[]; /* exchange, routing key, content header, then the body */
+};
+
+enum {
+    MESSAGE_ARRIVED = 1,         /* arrived_ms is set */
+    MESSAGE_HAS_TTL = 2,         /* ttl_ms is set */
+    MESSAGE_PRIORITY_KNOWN = 4,  /* priority is read */
+    MESSAGE_CHECK_CYCLES = 8,    /* a dead letter whose x-death may make a cycle */
 };
 
 /* Copies exchange, routing key and content header (a header frame's payload, already checked
@@ -63,6 +74,21 @@ static inline uint16_t message_property_flags(const struct message *m)
 
 /* Decodes the basic properties; slices point into the message. */
 void message_properties(const struct message *m, struct amqp_basic_properties *out);
+
+/* The priority property (0 when absent), read once. */
+uint8_t message_priority(struct message *m);
+
+/* RabbitMQ's parse of the expiration property (a decimal string of milliseconds, at most
+ * ten years): true with the value, or false with its Erlang error term for the 406 text, e.g.
+ * "no_integer" or "{value_negative,-5}". */
+bool message_parse_expiration(struct amqp_bytes expiration, uint64_t *ttl_ms, char *why,
+                              size_t why_size);
+
+/* A copy of m with these properties instead of its own, routed as published to `exchange`
+ * with `routing_key`. */
+struct message *message_with_properties(const struct message *m,
+                                        const struct amqp_basic_properties *props,
+                                        struct amqp_bytes exchange, struct amqp_bytes routing_key);
 
 static inline struct message *message_ref(struct message *m)
 {

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/container.h"
+#include "model/field_list.h"
 
 struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
                         const void *owner, struct amqp_bytes arguments)
@@ -22,50 +24,197 @@ struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bo
                      &(struct arguments_owner){"queue", name, ""}, &q->args, &ignored);
     q->refs = 1;
     queue_ring_init(&q->ready);
+    q->levels = &q->ready;
+    q->nlevels = 1;
+    if (q->args.max_priority > 0) {
+        q->nlevels = (uint32_t)q->args.max_priority + 1;
+        q->levels = xcalloc(q->nlevels, sizeof *q->levels);
+        for (uint32_t i = 0; i < q->nlevels; i++)
+            queue_ring_init(&q->levels[i]);
+    }
     q->limited = q->args.max_length != QUEUE_ARG_UNSET || q->args.max_length_bytes != QUEUE_ARG_UNSET;
     list_init(&q->consumers);
     list_init(&q->bindings);
     return q;
 }
 
-static void drop_ready(struct queue *q)
+static void on_ttl_timer(struct deadline *d, uint64_t now_ms);
+
+void queue_set_host(struct queue *q, struct queue_host *host)
 {
-    for (size_t i = 0; i < q->ready.len; i++)
-        message_unref(queue_entry_message(queue_ring_at(&q->ready, i)));
-    queue_ring_clear(&q->ready);
-    q->ready_bytes = 0;
+    q->host = host;
+    q->ttl_watch = host && host->clock && q->args.message_ttl_ms != QUEUE_ARG_UNSET;
+    deadline_init(&q->ttl_timer, on_ttl_timer);
 }
 
-/* The oldest ready entry leaves the ready list (to a consumer, basic.get or the drop). */
-static struct queue_entry take_oldest(struct queue *q)
+/* ---- the ready messages: one ring, or one per priority with the highest served first ---- */
+
+static struct queue_ring *level_of(struct queue *q, struct message *m)
 {
-    struct queue_entry e = queue_ring_pop(&q->ready);
+    if (q->nlevels == 1)
+        return &q->ready;
+    uint8_t p = message_priority(m); /* above the maximum counts as the maximum */
+    return &q->levels[p < q->nlevels ? p : q->nlevels - 1];
+}
+
+/* The level the next message comes from; q->ready_len > 0. */
+static struct queue_ring *next_level(struct queue *q)
+{
+    uint32_t i = q->nlevels - 1;
+    while (q->levels[i].len == 0)
+        i--;
+    return &q->levels[i];
+}
+
+static void push_ready(struct queue *q, struct queue_entry e)
+{
+    struct message *m = queue_entry_message(&e);
+    queue_ring_push(level_of(q, m), e);
+    q->ready_len++;
+    q->ready_bytes += m->body_size;
+}
+
+static void insert_ready(struct queue *q, struct queue_entry e)
+{
+    struct message *m = queue_entry_message(&e);
+    queue_ring_insert_by_seq(level_of(q, m), e);
+    q->ready_len++;
+    q->ready_bytes += m->body_size;
+}
+
+/* Takes the head of a level out of the ready messages. */
+static struct queue_entry take_from(struct queue *q, struct queue_ring *level)
+{
+    struct queue_entry e = queue_ring_pop(level);
+    q->ready_len--;
     q->ready_bytes -= queue_entry_message(&e)->body_size;
     return e;
 }
+
+/* The next ready entry leaves the ready list (to a consumer, basic.get or the drop). */
+static struct queue_entry take_next(struct queue *q)
+{
+    return take_from(q, q->nlevels == 1 ? &q->ready : next_level(q));
+}
+
+static void drop_ready(struct queue *q)
+{
+    for (uint32_t l = 0; l < q->nlevels; l++) {
+        struct queue_ring *r = &q->levels[l];
+        for (size_t i = 0; i < r->len; i++)
+            message_unref(queue_entry_message(queue_ring_at(r, i)));
+        queue_ring_clear(r);
+    }
+    q->ready_len = 0;
+    q->ready_bytes = 0;
+}
+
+/* A message leaves the queue without being delivered: to the dead-letter exchange if the
+ * queue has one, else away. Takes the reference. */
+static void discard(struct queue *q, struct message *m, enum dead_letter_reason reason)
+{
+    if (q->host && q->args.has_dead_letter_exchange)
+        q->host->dead_letter(q->host, q, m, reason);
+    else
+        message_unref(m);
+}
+
+/* ---- per-message and per-queue TTLs: messages expire at the head, as in RabbitMQ ---- */
+
+/* When the message expires in this queue, or UINT64_MAX. */
+static uint64_t expires_at(const struct queue *q, const struct message *m)
+{
+    uint64_t ttl = q->args.message_ttl_ms != QUEUE_ARG_UNSET ? (uint64_t)q->args.message_ttl_ms
+                                                            : UINT64_MAX;
+    if ((m->flags & MESSAGE_HAS_TTL) && m->ttl_ms < ttl)
+        ttl = m->ttl_ms;
+    return ttl == UINT64_MAX ? UINT64_MAX : m->arrived_ms + ttl;
+}
+
+/* A message arriving in a queue where it can expire is stamped, once: every queue it is
+ * routed to counts from the same moment. */
+static void stamp_arrival(struct queue *q, struct message *m)
+{
+    if (!q->host || !q->host->clock)
+        return;
+    if (m->flags & MESSAGE_HAS_TTL)
+        q->ttl_watch = true;
+    if (q->ttl_watch && !(m->flags & MESSAGE_ARRIVED)) {
+        m->arrived_ms = clock_now_ms(q->host->clock);
+        m->flags |= MESSAGE_ARRIVED;
+    }
+}
+
+/* Drops (or dead-letters) the heads expired `grace` ms ago, then sets the timer for the next
+ * head. */
+static void expire_heads(struct queue *q, uint64_t grace)
+{
+    uint64_t now = clock_now_ms(q->host->clock), next = UINT64_MAX;
+    for (uint32_t l = 0; l < q->nlevels && !q->deleted; l++) {
+        struct queue_ring *level = &q->levels[l];
+        while (level->len) {
+            uint64_t at = expires_at(q, queue_entry_message(queue_ring_at(level, 0)));
+            if (at == UINT64_MAX || at + grace > now) {
+                if (at < next)
+                    next = at;
+                break;
+            }
+            struct queue_entry e = take_from(q, level);
+            discard(q, queue_entry_message(&e), DEAD_LETTER_EXPIRED);
+        }
+    }
+    if (!q->host->deadlines || q->deleted)
+        return;
+    if (next == UINT64_MAX)
+        deadline_heap_remove(q->host->deadlines, &q->ttl_timer);
+    else if (!deadline_pending(&q->ttl_timer) || q->ttl_timer.at_ms != next)
+        deadline_heap_reschedule(q->host->deadlines, &q->ttl_timer, next);
+}
+
+static void on_ttl_timer(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    struct queue *q = container_of(d, struct queue, ttl_timer);
+    queue_ref(q); /* a dead letter may come back round to this queue */
+    expire_heads(q, 0);
+    queue_unref(q);
+}
+
+static inline void expire(struct queue *q)
+{
+    if (q->ttl_watch)
+        expire_heads(q, 0);
+}
+
+/* ---- length limits ---- */
 
 /* Would `extra` more messages of `bytes` octets pass a limit? */
 static bool over_limit(const struct queue *q, uint64_t extra, uint64_t bytes)
 {
     return (q->args.max_length != QUEUE_ARG_UNSET &&
-            q->ready.len + extra > (uint64_t)q->args.max_length) ||
+            q->ready_len + extra > (uint64_t)q->args.max_length) ||
            (q->args.max_length_bytes != QUEUE_ARG_UNSET &&
             q->ready_bytes + bytes > (uint64_t)q->args.max_length_bytes);
 }
 
-/* drop-head: the oldest ready messages go until the queue is within its limits. */
+/* drop-head: the next messages to go out are dropped until the queue is within its limits. */
 static void drop_head_over_limit(struct queue *q)
 {
-    while (q->ready.len && over_limit(q, 0, 0)) {
-        struct queue_entry e = take_oldest(q);
-        message_unref(queue_entry_message(&e));
+    while (q->ready_len && over_limit(q, 0, 0) && !q->deleted) {
+        struct queue_entry e = take_next(q);
+        discard(q, queue_entry_message(&e), DEAD_LETTER_MAXLEN);
     }
 }
 
 static void queue_free(struct queue *q)
 {
+    if (q->host && q->host->deadlines)
+        deadline_heap_remove(q->host->deadlines, &q->ttl_timer);
     drop_ready(q);
-    queue_ring_free(&q->ready);
+    for (uint32_t l = 0; l < q->nlevels; l++)
+        queue_ring_free(&q->levels[l]);
+    if (q->levels != &q->ready)
+        free(q->levels);
     amqp_bytes_free(q->name);
     amqp_bytes_free(q->arguments);
     free(q);
@@ -86,11 +235,16 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m)
 {
     if (q->deleted)
         return QUEUE_GONE;
-    if (q->limited && q->args.overflow != QUEUE_DROP_HEAD && over_limit(q, 1, m->body_size))
+    if (q->limited && q->args.overflow != QUEUE_DROP_HEAD && over_limit(q, 1, m->body_size)) {
+        if (q->args.overflow == QUEUE_REJECT_PUBLISH_DLX)
+            discard(q, message_ref(m), DEAD_LETTER_MAXLEN);
         return QUEUE_REJECTED;
-    queue_ring_push(&q->ready, (struct queue_entry){.msg = message_ref(m), .seq = q->next_seq++});
-    q->ready_bytes += m->body_size;
+    }
+    stamp_arrival(q, m);
+    push_ready(q, (struct queue_entry){.msg = message_ref(m), .seq = q->next_seq++});
     queue_dispatch(q);
+    /* TTL 0 means now or never: what no consumer took expires here */
+    expire(q);
     if (q->limited && q->args.overflow == QUEUE_DROP_HEAD)
         drop_head_over_limit(q);
     return QUEUE_ENQUEUED;
@@ -136,12 +290,18 @@ void queue_dispatch(struct queue *q)
 {
     /* deliver may cancel consumers or even delete the queue: hold it until the loop ends */
     queue_ref(q);
-    while (!q->deleted && q->ready.len > 0) {
+    while (!q->deleted && q->ready_len > 0) {
         struct consumer *c = next_with_credit(q);
         if (!c)
             break;
+        /* an expired message is never delivered; one that expires this very millisecond (a
+         * TTL of 0 as it is published) still goes to a consumer that can take it now */
+        if (q->ttl_watch)
+            expire_heads(q, 1);
+        if (q->deleted || q->ready_len == 0)
+            break;
         rotate(q, c);
-        struct queue_entry e = take_oldest(q);
+        struct queue_entry e = take_next(q);
         q->unacked++;
         c->ops->deliver(c, q, e);
     }
@@ -150,9 +310,11 @@ void queue_dispatch(struct queue *q)
 
 bool queue_get(struct queue *q, struct queue_entry *out)
 {
-    if (q->deleted || q->ready.len == 0)
+    if (!q->deleted)
+        expire(q);
+    if (q->deleted || q->ready_len == 0)
         return false;
-    *out = take_oldest(q);
+    *out = take_next(q);
     q->unacked++;
     return true;
 }
@@ -162,6 +324,17 @@ void queue_settle(struct queue *q, struct queue_entry *e)
     message_unref(queue_entry_message(e));
     e->msg = NULL;
     q->unacked--;
+}
+
+void queue_reject(struct queue *q, struct queue_entry *e)
+{
+    struct message *m = queue_entry_message(e);
+    e->msg = NULL;
+    q->unacked--;
+    if (q->deleted)
+        message_unref(m);
+    else
+        discard(q, m, DEAD_LETTER_REJECTED);
 }
 
 void queue_return(struct queue *q, struct queue_entry *e)
@@ -174,8 +347,18 @@ void queue_return(struct queue *q, struct queue_entry *e)
         return;
     }
     back.redelivered = true;
-    queue_ring_insert_by_seq(&q->ready, back);
-    q->ready_bytes += queue_entry_message(&back)->body_size;
+    if (q->args.type == QUEUE_TYPE_QUORUM) {
+        if (back.returns < UINT16_MAX)
+            back.returns++;
+        /* a quorum queue counts every return; past its x-delivery-limit the message goes */
+        if (q->args.delivery_limit != QUEUE_ARG_UNSET && back.returns > q->args.delivery_limit) {
+            discard(q, queue_entry_message(&back), DEAD_LETTER_DELIVERY_LIMIT);
+            return;
+        }
+    }
+    insert_ready(q, back);
+    /* a requeued message keeps its expiry: it may be due now, at the head */
+    expire(q);
     /* RabbitMQ applies the limit to a requeue too: the head goes, whichever it is */
     if (q->limited && q->args.overflow == QUEUE_DROP_HEAD)
         drop_head_over_limit(q);
@@ -187,14 +370,16 @@ void queue_requeue(struct queue *q, struct queue_entry *e)
     queue_dispatch(q);
 }
 
-uint32_t queue_message_count(const struct queue *q)
+uint32_t queue_message_count(struct queue *q)
 {
-    return (uint32_t)q->ready.len;
+    if (!q->deleted)
+        expire(q);
+    return (uint32_t)q->ready_len;
 }
 
 uint32_t queue_purge(struct queue *q)
 {
-    uint32_t count = (uint32_t)q->ready.len;
+    uint32_t count = (uint32_t)q->ready_len;
     drop_ready(q);
     return count;
 }
@@ -251,5 +436,31 @@ void queue_retire(struct queue *q)
         q->consumer_count--;
         c->ops->queue_deleted(c, q);
     }
+    if (q->host && q->host->deadlines)
+        deadline_heap_remove(q->host->deadlines, &q->ttl_timer);
     drop_ready(q);
+}
+
+struct message *queue_quorum_delivery_copy(const struct queue_entry *e, bool got)
+{
+    /* RabbitMQ 3.10's quorum queues: basic.get always shows the count, a consumer only once
+     * the message has come back */
+    if (!got && e->returns == 0)
+        return NULL;
+    struct message *m = queue_entry_message(e);
+    struct amqp_basic_properties props;
+    message_properties(m, &props);
+    struct field_list headers = {0};
+    struct field_scratch scratch = {0};
+    if (props.flags & AMQP_BASIC_HEADERS_FLAG)
+        field_list_parse(&headers, props.headers);
+    field_list_store(&headers, "x-delivery-count", field_value_long(&scratch, e->returns));
+    field_list_sort(&headers); /* as RabbitMQ's set_table_value leaves them */
+    props.headers = field_value_nested_body(field_list_encode(&headers, &scratch));
+    props.flags |= AMQP_BASIC_HEADERS_FLAG;
+    struct message *copy = message_with_properties(m, &props, message_exchange(m),
+                                                   message_routing_key(m));
+    free(headers.items);
+    field_scratch_free(&scratch);
+    return copy;
 }

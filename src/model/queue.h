@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "amqp_types.h"
+#include "core/clock.h"
 #include "core/heap.h"
 #include "core/list.h"
 #include "model/message.h"
@@ -15,6 +16,24 @@
 
 struct queue;
 struct consumer;
+
+/* Why a message leaves a queue for its dead-letter exchange, as x-death's reason says. */
+enum dead_letter_reason {
+    DEAD_LETTER_REJECTED,       /* "rejected": basic.reject or basic.nack without requeue */
+    DEAD_LETTER_EXPIRED,        /* "expired": its TTL ran out */
+    DEAD_LETTER_MAXLEN,         /* "maxlen": a length limit pushed it out or refused it */
+    DEAD_LETTER_DELIVERY_LIMIT, /* "delivery_limit": returned more than x-delivery-limit */
+};
+
+/* What a queue needs from the vhost that holds it: time for its TTLs, and somewhere to send
+ * dead letters (the model's layering: a queue never reaches up into its vhost). */
+struct queue_host {
+    struct deadline_heap *deadlines; /* NULL: nothing timed */
+    const struct clock *clock;
+    /* Takes the reference to m; called only for a queue with a dead-letter exchange. */
+    void (*dead_letter)(struct queue_host *h, struct queue *q, struct message *m,
+                        enum dead_letter_reason reason);
+};
 
 /* What a queue needs from a consumer; the channel implements it (the model knows no frames). */
 struct consumer_ops {
@@ -51,10 +70,16 @@ struct queue {
     uint32_t refs;               /* the vhost's and every unacked entry's holder's */
     bool deleted;
 
-    struct queue_ring ready;  /* ready messages, oldest first */
+    struct queue_ring ready;  /* ready messages, oldest first (of priority 0 with levels) */
+    struct queue_ring *levels; /* x-max-priority: one ring per priority, else just &ready */
+    uint32_t nlevels;
+    uint64_t ready_len;       /* ready messages in every level */
     uint64_t ready_bytes;     /* their bodies' sizes, for x-max-length-bytes */
     bool limited;             /* has x-max-length or x-max-length-bytes */
+    bool ttl_watch;           /* x-message-ttl, or some message came with an expiration */
     uint64_t next_seq;
+    struct queue_host *host;  /* NULL: no TTLs nor dead letters (a queue alone in a test) */
+    struct deadline ttl_timer; /* due when the next head expires */
 
     struct list consumers;
     uint32_t consumer_count;
@@ -70,6 +95,8 @@ struct queue {
 /* arguments (a checked table body) must have passed queue_args_parse with these flags. */
 struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
                         const void *owner, struct amqp_bytes arguments);
+/* The queue's host, for its TTLs and dead letters; set once, before it takes messages. */
+void queue_set_host(struct queue *q, struct queue_host *host);
 void queue_ref(struct queue *q);
 void queue_unref(struct queue *q);
 
@@ -89,14 +116,28 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m);
 void queue_dispatch(struct queue *q);
 /* basic.get: takes the oldest ready message out; false when empty. Counts it as unacked. */
 bool queue_get(struct queue *q, struct queue_entry *out);
-/* An unacked entry is settled: acked, or rejected without requeue. Drops its reference. */
+/* An unacked entry is settled (acked): drops its reference. */
 void queue_settle(struct queue *q, struct queue_entry *e);
+/* An unacked entry is rejected without requeue: dead-lettered when the queue has a
+ * dead-letter exchange, else dropped. */
+void queue_reject(struct queue *q, struct queue_entry *e);
+/* The message as this delivery shows it, when that is not the entry's own: a quorum queue's
+ * x-delivery-count header (got: for basic.get). NULL when the entry's message goes as it is;
+ * else a new reference. */
+struct message *queue_quorum_delivery_copy(const struct queue_entry *e, bool got);
+static inline struct message *queue_delivery_copy(const struct queue *q,
+                                                  const struct queue_entry *e, bool got)
+{
+    return q->args.type == QUEUE_TYPE_QUORUM ? queue_quorum_delivery_copy(e, got) : NULL;
+}
 /* An unacked entry goes back to its original position, marked redelivered; dispatches, so the
- * caller frees the holder's prefetch slot first. On a deleted queue the message is dropped. */
+ * caller frees the holder's prefetch slot first. On a deleted queue the message is dropped;
+ * a quorum queue counts the return and dead-letters it past x-delivery-limit. */
 void queue_requeue(struct queue *q, struct queue_entry *e);
 /* The same without dispatching: a batch goes back whole before anything is delivered again. */
 void queue_return(struct queue *q, struct queue_entry *e);
-uint32_t queue_message_count(const struct queue *q); /* ready messages only, as RabbitMQ */
+/* Ready messages only, as RabbitMQ counts them, after dropping those expired at the head. */
+uint32_t queue_message_count(struct queue *q);
 uint32_t queue_purge(struct queue *q);                /* drops ready messages, returns how many */
 
 /* Does not dispatch: call queue_dispatch once the consumer may receive (after consume-ok).
@@ -117,12 +158,12 @@ void queue_retire(struct queue *q);
 /* Flow control: should a publisher that just fed this queue wait, and may it go on again? */
 static inline bool queue_congested(const struct queue *q)
 {
-    return q->consumer_count > 0 && q->ready.len > QUEUE_FLOW_HIGH;
+    return q->consumer_count > 0 && q->ready_len > QUEUE_FLOW_HIGH;
 }
 
 static inline bool queue_relieved(const struct queue *q)
 {
-    return q->deleted || q->consumer_count == 0 || q->ready.len < QUEUE_FLOW_LOW;
+    return q->deleted || q->consumer_count == 0 || q->ready_len < QUEUE_FLOW_LOW;
 }
 
 #endif

@@ -18,7 +18,8 @@ struct queue_entry {
         struct message *msg;
         uint64_t location; /* segment << 40 | offset << 1 | 1 */
     };
-    uint64_t seq : 63;        /* position in the queue: a requeued entry goes back where it was */
+    uint64_t seq : 47;        /* position in the queue: a requeued entry goes back where it was */
+    uint64_t returns : 16;    /* times requeued, for a quorum queue's x-delivery-limit (saturates) */
     uint64_t redelivered : 1;
 };
 

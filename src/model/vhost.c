@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "amqp_erlang.h"
 #include "amqp_spec.h"
@@ -10,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/container.h"
 #include "core/token.h"
+#include "model/deadletter.h"
 #include "model/exchange.h"
 #include "model/queue.h"
 
@@ -31,6 +33,8 @@ static void add_exchange(struct vhost *v, struct exchange *x)
 }
 
 static void remove_binding(struct vhost *v, struct binding *b);
+static void dead_letter(struct queue_host *h, struct queue *q, struct message *m,
+                        enum dead_letter_reason reason);
 
 /* Bindings to the exchange go first, and with them sources they leave unused (auto-delete). */
 static void remove_exchange(struct vhost *v, struct exchange *x)
@@ -54,6 +58,8 @@ struct vhost *vhost_new(const char *name)
                                      (struct amqp_bytes){NULL, 0}));
     }
     v->default_exchange = vhost_find_exchange(v, amqp_cstr(""));
+    v->queue_host.dead_letter = dead_letter;
+    v->dead_letters_tail = &v->dead_letters;
     return v;
 }
 
@@ -86,6 +92,8 @@ void vhost_use_timers(struct vhost *v, struct deadline_heap *deadlines, const st
 {
     v->deadlines = deadlines;
     v->clock = clock;
+    v->queue_host.deadlines = deadlines;
+    v->queue_host.clock = clock;
 }
 
 /* ---- x-expires: a queue unused (no consumers, no basic.get, no declare) that long goes ---- */
@@ -320,9 +328,17 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
     if (!queue_args_parse(req->arguments, req->durable, req->exclusive, req->auto_delete,
                           &(struct arguments_owner){"queue", name, v->name}, &args, out))
         return NULL;
+    if (args.type == QUEUE_TYPE_STREAM) { /* what RabbitMQ says with streams switched off */
+        outcome_fail_connection(out, AMQP_INTERNAL_ERROR, "Cannot declare a queue 'queue '" NAME_FMT
+                                "' in vhost '%s'' of type 'rabbit_stream_queue' on node '%s': the "
+                                "corresponding feature flag is disabled",
+                                NAME_ARG(name), v->name, v->node ? v->node : "warren@localhost");
+        return NULL;
+    }
     /* RabbitMQ never keeps an exclusive queue: it is durable only if not exclusive. */
     q = queue_new(name, req->durable && !req->exclusive, req->exclusive, req->auto_delete,
                   req->exclusive ? req->owner : NULL, req->arguments);
+    queue_set_host(q, &v->queue_host);
     map_put(&v->queues, q->name.ptr, q->name.len, q);
     queue_used(v, q);
     outcome_done(out);
@@ -546,9 +562,31 @@ static bool fail_publish_exchange(struct vhost *v, const struct exchange *x, str
                         "' in vhost '%s'", NAME_ARG(name), v->name);
 }
 
+/* The user_id and expiration properties' checks, in RabbitMQ's order; a valid expiration
+ * goes to *ttl_ms (UINT64_MAX without one). */
+static bool check_properties(const struct message *m, const char *user, uint64_t *ttl_ms,
+                             struct outcome *out)
+{
+    *ttl_ms = UINT64_MAX;
+    /* Rare: only a message that carries one of them is decoded. */
+    if (!(message_property_flags(m) & (AMQP_BASIC_USER_ID_FLAG | AMQP_BASIC_EXPIRATION_FLAG)))
+        return true;
+    struct amqp_basic_properties props;
+    message_properties(m, &props);
+    if ((props.flags & AMQP_BASIC_USER_ID_FLAG) && !amqp_bytes_eq_cstr(props.user_id, user))
+        return outcome_fail(out, AMQP_PRECONDITION_FAILED, "user_id property set to '" NAME_FMT
+                            "' but authenticated user was '%s'", NAME_ARG(props.user_id), user);
+    char why[700];
+    if ((props.flags & AMQP_BASIC_EXPIRATION_FLAG) &&
+        !message_parse_expiration(props.expiration, ttl_ms, why, sizeof why))
+        return outcome_fail(out, AMQP_PRECONDITION_FAILED, "invalid expiration '" NAME_FMT "': %s",
+                            NAME_ARG(props.expiration), why);
+    return true;
+}
+
 /* The exchange a publish goes to, after RabbitMQ's checks; NULL after a failure. */
 static struct exchange *publish_target(struct vhost *v, const struct message *m, const char *user,
-                                       struct outcome *out)
+                                       uint64_t *ttl_ms, struct outcome *out)
 {
     struct amqp_bytes name = message_exchange(m);
     struct exchange *x = name.len == 0 ? v->default_exchange : vhost_find_exchange(v, name);
@@ -556,16 +594,8 @@ static struct exchange *publish_target(struct vhost *v, const struct message *m,
         fail_publish_exchange(v, x, name, out);
         return NULL;
     }
-    /* Rare: only a message that carries user_id is decoded to check it. */
-    if (message_property_flags(m) & AMQP_BASIC_USER_ID_FLAG) {
-        struct amqp_basic_properties props;
-        message_properties(m, &props);
-        if (!amqp_bytes_eq_cstr(props.user_id, user)) {
-            outcome_fail(out, AMQP_PRECONDITION_FAILED, "user_id property set to '" NAME_FMT "' but "
-                         "authenticated user was '%s'", NAME_ARG(props.user_id), user);
-            return NULL;
-        }
-    }
+    if (!check_properties(m, user, ttl_ms, out))
+        return NULL;
     out->code = 0;
     return x;
 }
@@ -646,7 +676,8 @@ static void routing_keys_free(struct routing_keys *k)
 bool vhost_check_publish(struct vhost *v, const struct message *m, const char *user,
                          struct outcome *out)
 {
-    if (!publish_target(v, m, user, out))
+    uint64_t ttl_ms;
+    if (!publish_target(v, m, user, &ttl_ms, out))
         return false;
     struct routing_keys keys;
     bool valid = routing_keys_of(m, &keys, out);
@@ -656,6 +687,8 @@ bool vhost_check_publish(struct vhost *v, const struct message *m, const char *u
 
 static void enqueue_into(struct queue *q, struct message *m, struct publish_result *result)
 {
+    if ((m->flags & MESSAGE_CHECK_CYCLES) && deadletter_is_cycle(m, q->name))
+        return; /* RabbitMQ drops a dead letter that would go round without a rejection */
     enum queue_publish_result taken = queue_publish(q, m);
     if (taken == QUEUE_REJECTED)
         result->rejected++;
@@ -743,24 +776,37 @@ static void route_by_name(struct vhost *v, struct message *m, const struct amqp_
     }
 }
 
+static void drain_dead_letters(struct vhost *v);
+
+/* Dead letters that queues give up while a message is routed wait until it is done: routing
+ * one in between would overwrite the routing stamps. */
 static void route(struct vhost *v, struct exchange *x, struct message *m,
                   const struct amqp_bytes *keys, size_t nkeys, struct publish_result *result)
 {
+    v->routing++;
     if (x == v->default_exchange)
         route_by_name(v, m, keys, nkeys, result);
     else
         route_from(v, x, m, keys, nkeys, result);
+    v->routing--;
+    if (v->dead_letters && !v->routing)
+        drain_dead_letters(v);
 }
 
 bool vhost_publish(struct vhost *v, struct message **mp, const char *user,
                    struct publish_result *result, struct outcome *out)
 {
     struct message *m = *mp;
-    struct exchange *x = publish_target(v, m, user, out);
+    uint64_t ttl_ms;
+    struct exchange *x = publish_target(v, m, user, &ttl_ms, out);
     result->routed = result->rejected = 0;
     result->congested = NULL;
     if (!x)
         return false;
+    if (ttl_ms != UINT64_MAX) {
+        m->ttl_ms = ttl_ms;
+        m->flags |= MESSAGE_HAS_TTL;
+    }
     /* most messages carry no headers, so no CC or BCC: one key */
     if (!(message_property_flags(m) & AMQP_BASIC_HEADERS_FLAG)) {
         struct amqp_bytes key = message_routing_key(m);
@@ -782,4 +828,67 @@ bool vhost_publish(struct vhost *v, struct message **mp, const char *user,
         message_unref(m);
     }
     return true;
+}
+
+/* ---- dead letters: republished from the queue's dead-letter exchange, one after another ---- */
+
+struct dead_letter_job {
+    struct dead_letter_job *next;
+    struct queue *queue; /* a reference */
+    struct message *msg; /* a reference */
+    enum dead_letter_reason reason;
+};
+
+static void republish(struct vhost *v, struct dead_letter_job *job)
+{
+    struct queue *q = job->queue;
+    struct amqp_bytes dlx = q->args.dead_letter_exchange;
+    struct exchange *x = dlx.len == 0 ? v->default_exchange : vhost_find_exchange(v, dlx);
+    if (!x) /* RabbitMQ drops it when the exchange is missing */
+        return;
+    struct message *dead = deadletter_message(
+        job->msg, q->name, job->reason, dlx,
+        q->args.has_dead_letter_routing_key ? &q->args.dead_letter_routing_key : NULL,
+        (uint64_t)time(NULL));
+    struct routing_keys keys;
+    struct outcome ignored;
+    struct publish_result result = {0};
+    if (routing_keys_of(dead, &keys, &ignored))
+        route(v, x, dead, keys.keys, keys.len, &result);
+    routing_keys_free(&keys);
+    message_unref(dead);
+}
+
+/* Republishes the waiting dead letters in order, those their republishing adds included. */
+static void drain_dead_letters(struct vhost *v)
+{
+    if (v->dead_lettering)
+        return;
+    v->dead_lettering = true;
+    struct dead_letter_job *job;
+    while ((job = v->dead_letters)) {
+        v->dead_letters = job->next;
+        if (!v->dead_letters)
+            v->dead_letters_tail = &v->dead_letters;
+        republish(v, job);
+        message_unref(job->msg);
+        queue_unref(job->queue);
+        free(job);
+    }
+    v->dead_lettering = false;
+}
+
+/* A queue's dead letter joins the list, drained at once unless a routing or a drain is under
+ * way (then it waits for that to finish), so that dead letters going round never recurse. */
+static void dead_letter(struct queue_host *h, struct queue *q, struct message *m,
+                        enum dead_letter_reason reason)
+{
+    struct vhost *v = container_of(h, struct vhost, queue_host);
+    struct dead_letter_job *job = xmalloc(sizeof *job);
+    queue_ref(q);
+    *job = (struct dead_letter_job){NULL, q, m, reason};
+    *v->dead_letters_tail = job;
+    v->dead_letters_tail = &job->next;
+    if (!v->routing)
+        drain_dead_letters(v);
 }

@@ -13,6 +13,7 @@
 #include "core/map.h"
 #include "model/message.h"
 #include "model/outcome.h"
+#include "model/queue.h"
 
 struct consumer;
 struct exchange;
@@ -28,13 +29,18 @@ struct vhost {
     uint64_t route_stamp; /* bumped per routed message, see queue.route_stamp */
     struct deadline_heap *deadlines; /* the broker's, for queue expiry; NULL: nothing timed */
     const struct clock *clock;
+    struct queue_host queue_host;    /* what its queues need: the timers, and dead-lettering */
+    struct dead_letter_job *dead_letters, **dead_letters_tail; /* waiting to be republished */
+    bool dead_lettering;             /* republishing them now: more only join the list */
+    uint32_t routing;                /* messages being routed now (dead letters nest) */
+    const char *node;                /* the broker's node name, for texts that show it */
 };
 
 /* Creates the vhost with its standard exchanges: "" (direct), amq.direct, amq.fanout,
  * amq.topic, amq.headers and amq.match. */
 struct vhost *vhost_new(const char *name);
 void vhost_free(struct vhost *v);
-/* Timed rules (x-expires) run on the broker's deadline heap and clock. */
+/* Timed rules (x-expires, TTLs) run on the broker's deadline heap and clock. */
 void vhost_use_timers(struct vhost *v, struct deadline_heap *deadlines, const struct clock *clock);
 
 struct exchange *vhost_find_exchange(struct vhost *v, struct amqp_bytes name);

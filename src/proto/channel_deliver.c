@@ -76,7 +76,7 @@ static void unacked_compact(struct channel *ch)
         ch->unacked_head = ch->unacked_len = 0;
 }
 
-/* Ack (settle), reject (drop) or requeue unacked messages in two steps: select and mark them
+/* Ack (settle), reject (dead-letter or drop) or requeue unacked messages in two steps: select and mark them
  * first, then hand them back to their queues, because a requeue can deliver again at once
  * and so grow or move the unacked array. */
 enum settle_how { SETTLE_ACK, SETTLE_DROP, SETTLE_REQUEUE };
@@ -84,7 +84,7 @@ enum settle_how { SETTLE_ACK, SETTLE_DROP, SETTLE_REQUEUE };
 struct settled_item {
     struct queue *queue;
     struct queue_entry entry;
-    bool requeue;
+    enum settle_how how;
 };
 
 struct settlement {
@@ -105,7 +105,7 @@ static void select_unacked(struct channel *ch, struct settlement *s, struct unac
     ch->unacked_count--;
     if (u->consumer)
         u->consumer->unacked--;
-    s->items[s->len++] = (struct settled_item){u->queue, u->entry, how == SETTLE_REQUEUE};
+    s->items[s->len++] = (struct settled_item){u->queue, u->entry, how};
 }
 
 /* Every requeued message is back in place before any queue delivers again, as in RabbitMQ. */
@@ -114,13 +114,15 @@ static void apply_settlement(struct channel *ch, struct settlement *s)
     unacked_compact(ch);
     for (size_t i = 0; i < s->len; i++) {
         struct settled_item *item = &s->items[i];
-        if (item->requeue)
+        if (item->how == SETTLE_REQUEUE)
             queue_return(item->queue, &item->entry);
+        else if (item->how == SETTLE_DROP)
+            queue_reject(item->queue, &item->entry);
         else
             queue_settle(item->queue, &item->entry);
     }
     for (size_t i = 0; i < s->len; i++) {
-        if (s->items[i].requeue)
+        if (s->items[i].how == SETTLE_REQUEUE)
             queue_dispatch(s->items[i].queue);
         queue_unref(s->items[i].queue);
     }
@@ -201,7 +203,9 @@ static void consumer_deliver(struct consumer *base, struct queue *q, struct queu
     m.basic_deliver.redelivered = e.redelivered;
     m.basic_deliver.exchange = message_exchange(msg);
     m.basic_deliver.routing_key = message_routing_key(msg);
-    channel_send_with_content(ch, &m, msg);
+    struct message *shown = queue_delivery_copy(q, &e, false);
+    channel_send_with_content(ch, &m, shown ? shown : msg);
+    message_unref(shown);
     track_delivery(ch, tag, q, e, cc, cc->no_ack);
 }
 
@@ -335,7 +339,9 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     ok.basic_get_ok.exchange = message_exchange(msg);
     ok.basic_get_ok.routing_key = message_routing_key(msg);
     ok.basic_get_ok.message_count = queue_message_count(q);
-    channel_send_with_content(ch, &ok, msg);
+    struct message *shown = queue_delivery_copy(q, &e, true);
+    channel_send_with_content(ch, &ok, shown ? shown : msg);
+    message_unref(shown);
     track_delivery(ch, tag, q, e, NULL, m->no_ack);
 }
 
