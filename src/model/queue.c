@@ -49,7 +49,7 @@ void queue_set_host(struct queue *q, struct queue_host *host)
 
 /* ---- the ready messages: one ring, or one per priority with the highest served first ---- */
 
-static struct queue_ring *level_of(struct queue *q, struct message *m)
+static inline struct queue_ring *level_of(struct queue *q, struct message *m)
 {
     if (q->nlevels == 1)
         return &q->ready;
@@ -58,7 +58,7 @@ static struct queue_ring *level_of(struct queue *q, struct message *m)
 }
 
 /* The level the next message comes from; q->ready_len > 0. */
-static struct queue_ring *next_level(struct queue *q)
+static inline struct queue_ring *next_level(struct queue *q)
 {
     uint32_t i = q->nlevels - 1;
     while (q->levels[i].len == 0)
@@ -66,7 +66,7 @@ static struct queue_ring *next_level(struct queue *q)
     return &q->levels[i];
 }
 
-static void push_ready(struct queue *q, struct queue_entry e)
+static inline void push_ready(struct queue *q, struct queue_entry e)
 {
     struct message *m = queue_entry_message(&e);
     queue_ring_push(level_of(q, m), e);
@@ -83,7 +83,7 @@ static void insert_ready(struct queue *q, struct queue_entry e)
 }
 
 /* Takes the head of a level out of the ready messages. */
-static struct queue_entry take_from(struct queue *q, struct queue_ring *level)
+static inline struct queue_entry take_from(struct queue *q, struct queue_ring *level)
 {
     struct queue_entry e = queue_ring_pop(level);
     q->ready_len--;
@@ -92,7 +92,7 @@ static struct queue_entry take_from(struct queue *q, struct queue_ring *level)
 }
 
 /* The next ready entry leaves the ready list (to a consumer, basic.get or the drop). */
-static struct queue_entry take_next(struct queue *q)
+static inline struct queue_entry take_next(struct queue *q)
 {
     return take_from(q, q->nlevels == 1 ? &q->ready : next_level(q));
 }
@@ -137,9 +137,8 @@ static void stamp_arrival(struct queue *q, struct message *m)
 {
     if (!q->host || !q->host->clock)
         return;
-    if (m->flags & MESSAGE_HAS_TTL)
-        q->ttl_watch = true;
-    if (q->ttl_watch && !(m->flags & MESSAGE_ARRIVED)) {
+    q->ttl_watch = true;
+    if (!(m->flags & MESSAGE_ARRIVED)) {
         m->arrived_ms = clock_now_ms(q->host->clock);
         m->flags |= MESSAGE_ARRIVED;
     }
@@ -225,10 +224,17 @@ void queue_ref(struct queue *q)
     q->refs++;
 }
 
+/* queue_unref, inlined where it runs once per message */
+static inline void release(struct queue *q)
+{
+    if (--q->refs == 0)
+        queue_free(q);
+}
+
 void queue_unref(struct queue *q)
 {
-    if (q && --q->refs == 0)
-        queue_free(q);
+    if (q)
+        release(q);
 }
 
 enum queue_publish_result queue_publish(struct queue *q, struct message *m)
@@ -240,7 +246,8 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m)
             discard(q, message_ref(m), DEAD_LETTER_MAXLEN);
         return QUEUE_REJECTED;
     }
-    stamp_arrival(q, m);
+    if (q->ttl_watch || (m->flags & MESSAGE_HAS_TTL))
+        stamp_arrival(q, m);
     push_ready(q, (struct queue_entry){.msg = message_ref(m), .seq = q->next_seq++});
     queue_dispatch(q);
     /* TTL 0 means now or never: what no consumer took expires here */
@@ -296,16 +303,17 @@ void queue_dispatch(struct queue *q)
             break;
         /* an expired message is never delivered; one that expires this very millisecond (a
          * TTL of 0 as it is published) still goes to a consumer that can take it now */
-        if (q->ttl_watch)
+        if (q->ttl_watch) {
             expire_heads(q, 1);
-        if (q->deleted || q->ready_len == 0)
-            break;
+            if (q->deleted || q->ready_len == 0)
+                break;
+        }
         rotate(q, c);
         struct queue_entry e = take_next(q);
         q->unacked++;
         c->ops->deliver(c, q, e);
     }
-    queue_unref(q);
+    release(q);
 }
 
 bool queue_get(struct queue *q, struct queue_entry *out)

@@ -563,14 +563,10 @@ static bool fail_publish_exchange(struct vhost *v, const struct exchange *x, str
 }
 
 /* The user_id and expiration properties' checks, in RabbitMQ's order; a valid expiration
- * goes to *ttl_ms (UINT64_MAX without one). */
+ * goes to *ttl_ms. */
 static bool check_properties(const struct message *m, const char *user, uint64_t *ttl_ms,
                              struct outcome *out)
 {
-    *ttl_ms = UINT64_MAX;
-    /* Rare: only a message that carries one of them is decoded. */
-    if (!(message_property_flags(m) & (AMQP_BASIC_USER_ID_FLAG | AMQP_BASIC_EXPIRATION_FLAG)))
-        return true;
     struct amqp_basic_properties props;
     message_properties(m, &props);
     if ((props.flags & AMQP_BASIC_USER_ID_FLAG) && !amqp_bytes_eq_cstr(props.user_id, user))
@@ -594,7 +590,10 @@ static struct exchange *publish_target(struct vhost *v, const struct message *m,
         fail_publish_exchange(v, x, name, out);
         return NULL;
     }
-    if (!check_properties(m, user, ttl_ms, out))
+    *ttl_ms = UINT64_MAX;
+    /* Rare: only a message that carries one of them is decoded. */
+    if ((message_property_flags(m) & (AMQP_BASIC_USER_ID_FLAG | AMQP_BASIC_EXPIRATION_FLAG)) &&
+        !check_properties(m, user, ttl_ms, out))
         return NULL;
     out->code = 0;
     return x;
@@ -780,8 +779,11 @@ static void drain_dead_letters(struct vhost *v);
 
 /* Dead letters that queues give up while a message is routed wait until it is done: routing
  * one in between would overwrite the routing stamps. */
-static void route(struct vhost *v, struct exchange *x, struct message *m,
-                  const struct amqp_bytes *keys, size_t nkeys, struct publish_result *result)
+static inline __attribute__((always_inline)) void route(struct vhost *v, struct exchange *x,
+                                                        struct message *m,
+                                                        const struct amqp_bytes *keys,
+                                                        size_t nkeys,
+                                                        struct publish_result *result)
 {
     v->routing++;
     if (x == v->default_exchange)
