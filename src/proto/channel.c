@@ -71,6 +71,7 @@ static void channel_release(struct channel *ch)
     ch->delivering = false; /* what its consumers let go may go to others, never back here */
     channel_release_deliveries(ch);
     channel_release_publishes(ch);
+    channel_reply_to_release(ch);
     list_remove(&ch->dirty_link);
 }
 
@@ -178,7 +179,13 @@ static void handle_method(struct channel *ch, const struct amqp_method *m)
     case AMQP_CLASS_CHANNEL: handle_channel_method(ch, m); break;
     case AMQP_CLASS_EXCHANGE: channel_exchange_method(ch, m); break;
     case AMQP_CLASS_QUEUE: channel_queue_method(ch, m); break;
-    case AMQP_CLASS_BASIC: channel_basic_method(ch, m); break;
+    case AMQP_CLASS_BASIC:
+        /* The pseudo-queue's consumer lives here, not on a queue. */
+        if ((m->id == AMQP_BASIC_CONSUME || m->id == AMQP_BASIC_CANCEL) &&
+            channel_reply_to_basic_method(ch, m))
+            break;
+        channel_basic_method(ch, m);
+        break;
     case AMQP_CLASS_CONFIRM: channel_confirm_method(ch, m); break;
     case AMQP_CLASS_TX: channel_tx_method(ch, m); break;
     default: connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
@@ -244,6 +251,28 @@ static void content_complete(struct channel *ch)
     channel_publish(ch, msg);
 }
 
+static struct message *new_message(struct channel *ch, struct amqp_bytes header,
+                                   const struct amqp_content_header *h)
+{
+    return message_new(shortname_bytes(&ch->publish_exchange),
+                       shortname_bytes(&ch->publish_routing_key), header, h->body_size,
+                       ch->incoming_capacity);
+}
+
+/* A message with a reply_to: rewritten for direct reply-to now, before the body arrives, so
+ * that the body is never copied. */
+static struct message *new_request(struct channel *ch, struct amqp_bytes header,
+                                   struct amqp_content_header *h)
+{
+    struct amqp_buf rewritten;
+    amqp_buf_init(&rewritten);
+    if (channel_reply_to_rewrite(ch, h, &rewritten))
+        header = amqp_bytes_of(rewritten.data, rewritten.len);
+    struct message *msg = new_message(ch, header, h);
+    amqp_buf_free(&rewritten);
+    return msg;
+}
+
 static void handle_header(struct channel *ch, const struct amqp_frame *f)
 {
     struct connection *c = ch->conn;
@@ -272,9 +301,8 @@ static void handle_header(struct channel *ch, const struct amqp_frame *f)
     /* Room for the body is made as it arrives: a header alone cannot claim 128 MiB. */
     ch->incoming_capacity = h.body_size < BODY_FIRST_ALLOCATION ? h.body_size : BODY_FIRST_ALLOCATION;
     if (h.body_size <= connection_broker(c)->config.max_message_size && ch->state == CHANNEL_OPEN)
-        ch->incoming = message_new(shortname_bytes(&ch->publish_exchange),
-                                   shortname_bytes(&ch->publish_routing_key), f->payload,
-                                   h.body_size, ch->incoming_capacity);
+        ch->incoming = h.props.reply_to.len ? new_request(ch, f->payload, &h)
+                                            : new_message(ch, f->payload, &h);
     ch->content = EXPECT_BODY;
     if (h.body_size == 0)
         content_complete(ch);

@@ -39,9 +39,25 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
     return published;
 }
 
+/* A direct reply goes straight to its channel once the publish checks pass, and is then routed
+ * as usual: to no queue (RabbitMQ returns it when mandatory, and confirms it). */
+static void deliver_reply(struct channel *ch, struct message *msg)
+{
+    struct outcome out;
+    if (vhost_check_publish(channel_vhost(ch), msg, ch->user, &out))
+        channel_reply_to_deliver(ch, msg);
+}
+
 void channel_publish(struct channel *ch, struct message *msg)
 {
+    if ((message_property_flags(msg) & AMQP_BASIC_REPLY_TO_FLAG) &&
+        channel_reply_to_refuses(ch, msg)) {
+        message_unref(msg);
+        return;
+    }
     if (!ch->tx) {
+        if (channel_reply_to_is_reply(msg))
+            deliver_reply(ch, msg); /* a failed check fails the channel in route */
         route(ch, msg, ch->publish_mandatory);
         return;
     }
@@ -52,6 +68,9 @@ void channel_publish(struct channel *ch, struct message *msg)
         message_unref(msg);
         return;
     }
+    /* RabbitMQ routes at publish time and delivers a reply then, before the commit. */
+    if (channel_reply_to_is_reply(msg))
+        channel_reply_to_deliver(ch, msg);
     struct tx_op *op = xcalloc(1, sizeof *op);
     op->msg = msg;
     op->mandatory = ch->publish_mandatory;
