@@ -6,7 +6,12 @@ reply published to the default exchange under that name, from any connection, go
 to the requesting channel. Misuse gets RabbitMQ's 406s, and queue.declare of the pseudo-queue
 succeeds (Spring AMQP probes for the feature so). Every expectation was first seen on
 RabbitMQ 3.10."""
+import os
 import re
+import select
+import struct
+import threading
+import time
 
 import amqp
 import pika
@@ -14,13 +19,19 @@ import pika.exceptions
 
 from checks import (HOST, PORT, check, drain_until, exit_status, expect, expect_channel_close,
                     fresh_name, pika_connection, process_until)
-from rawamqp import basic_consume_args, client_in, decode_close, queue_declare_args
+from rawamqp import (basic_consume_args, basic_publish_args, body_frame, client_in,
+                     content_header_frame, decode_close, method_frame, queue_declare_args,
+                     shortstr)
 
 REPLY_TO = "amq.rabbitmq.reply-to"
 REPLY_NAME = re.compile(r"^amq\.rabbitmq\.reply-to\.[A-Za-z0-9+/=._-]{20,}$")
 NO_CONSUMER = (406, "PRECONDITION_FAILED - fast reply consumer does not exist")
 CANNOT_ACK = (406, "PRECONDITION_FAILED - reply consumer cannot acknowledge")
 ALREADY_SET = (406, "PRECONDITION_FAILED - reply consumer already set")
+WARREN = os.environ.get("AMQP_EXPECT_PRODUCT") == "Warren"
+REPLY_TO_FLAG = 1 << 9    # the reply_to bit of basic's property flags
+FLOOD_MESSAGES = 30000    # past Warren's flow-control mark (20,000 ready) and RabbitMQ's credit
+FLOOD_BODY = 2000         # 60 MB in all: more than socket buffers can hide
 
 
 class Requester:
@@ -246,6 +257,78 @@ def check_misuse(connection):
                          "a second reply consumer on one channel")
 
 
+def delivery_arrives(sock, seconds):
+    """Reads a raw connection's socket, without touching its timeout (another thread is
+    writing to it), until a basic.deliver arrives: True, or False after seconds."""
+    deadline = time.monotonic() + seconds
+    data = b""
+    while time.monotonic() < deadline:
+        if not select.select([sock], [], [], 0.1)[0]:
+            continue
+        chunk = sock.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+        while len(data) >= 7:
+            kind, _channel, size = struct.unpack(">BHI", data[:7])
+            if len(data) < 8 + size:
+                break
+            if kind == 1 and data[7:11] == struct.pack(">HH", 60, 60):
+                return True
+            data = data[8 + size:]
+    return False
+
+
+def check_held_back_requester(other):
+    """A requester whose connection is held back while it floods a queue that a consumer does
+    not drain (Warren's publisher flow control, RabbitMQ's credit flow) still gets its reply."""
+    lagging = other.channel()
+    flooded = fresh_name("flooded")
+    lagging.queue_declare(flooded)
+    lagging.basic_qos(prefetch_count=1)
+    lagging.basic_consume(flooded, lambda *args: None)  # takes one, never acknowledges
+    server = other.channel()
+    server_queue = server.queue_declare("", exclusive=True).method.queue
+    c = client_in("channel", timeout=60)
+    c.send_method(1, 60, 20, basic_consume_args(REPLY_TO, "replies", no_ack=True))
+    c.expect_method(60, 21)
+    c.send(method_frame(1, 60, 40, basic_publish_args("", server_queue))
+           + content_header_frame(1, 7, flags=REPLY_TO_FLAG, props=shortstr(REPLY_TO))
+           + body_frame(1, b"request"))
+    props = None
+    for _ in range(100):
+        method, props, _body = server.basic_get(server_queue, auto_ack=True)
+        if method:
+            break
+        other.sleep(0.02)
+    one = method_frame(1, 60, 40, basic_publish_args("", flooded)) + content_header_frame(1, FLOOD_BODY)
+    batch = (one + body_frame(1, b"." * FLOOD_BODY)) * FLOOD_MESSAGES
+    flooded_all = threading.Event()
+
+    def flood():
+        c.sock.sendall(batch)
+        flooded_all.set()
+
+    thread = threading.Thread(target=flood, daemon=True)
+    thread.start()
+    ready = 0
+    deadline = time.monotonic() + 30
+    while ready < 20000 and not flooded_all.is_set() and time.monotonic() < deadline:
+        other.sleep(0.1)
+        ready = lagging.queue_declare(flooded, passive=True).method.message_count
+    server.basic_publish("", props.reply_to if props else "", b"reply")
+    arrived = delivery_arrives(c.sock, 10)
+    held_back = not flooded_all.is_set()
+    check(arrived, "the reply reaches a requester held back by flow control (%d ready)" % ready)
+    if WARREN:
+        check(held_back, "the requester was held back when its reply arrived")
+    lagging.queue_delete(flooded)
+    thread.join(60)
+    c.close()
+    lagging.close()
+    server.close()
+
+
 def declare_ok(channel, name, **kwargs):
     ok = channel.queue_declare(name, **kwargs).method
     return (ok.queue, ok.message_count, ok.consumer_count)
@@ -358,6 +441,7 @@ def main():
     check_transaction(connection, other)
     check_misuse(connection)
     check_declare(connection, other)
+    check_held_back_requester(other)
     connection.close()
     other.close()
     check_pyamqp()
