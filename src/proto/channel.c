@@ -251,28 +251,6 @@ static void content_complete(struct channel *ch)
     channel_publish(ch, msg);
 }
 
-static struct message *new_message(struct channel *ch, struct amqp_bytes header,
-                                   const struct amqp_content_header *h)
-{
-    return message_new(shortname_bytes(&ch->publish_exchange),
-                       shortname_bytes(&ch->publish_routing_key), header, h->body_size,
-                       ch->incoming_capacity);
-}
-
-/* A message with a reply_to: rewritten for direct reply-to now, before the body arrives, so
- * that the body is never copied. */
-static struct message *new_request(struct channel *ch, struct amqp_bytes header,
-                                   struct amqp_content_header *h)
-{
-    struct amqp_buf rewritten;
-    amqp_buf_init(&rewritten);
-    if (channel_reply_to_rewrite(ch, h, &rewritten))
-        header = amqp_bytes_of(rewritten.data, rewritten.len);
-    struct message *msg = new_message(ch, header, h);
-    amqp_buf_free(&rewritten);
-    return msg;
-}
-
 static void handle_header(struct channel *ch, const struct amqp_frame *f)
 {
     struct connection *c = ch->conn;
@@ -300,9 +278,13 @@ static void handle_header(struct channel *ch, const struct amqp_frame *f)
     /* RabbitMQ refuses an oversized message once its body is in; its bytes are dropped. */
     /* Room for the body is made as it arrives: a header alone cannot claim 128 MiB. */
     ch->incoming_capacity = h.body_size < BODY_FIRST_ALLOCATION ? h.body_size : BODY_FIRST_ALLOCATION;
-    if (h.body_size <= connection_broker(c)->config.max_message_size && ch->state == CHANNEL_OPEN)
-        ch->incoming = h.props.reply_to.len ? new_request(ch, f->payload, &h)
-                                            : new_message(ch, f->payload, &h);
+    if (h.body_size <= connection_broker(c)->config.max_message_size && ch->state == CHANNEL_OPEN) {
+        ch->incoming = message_new(shortname_bytes(&ch->publish_exchange),
+                                   shortname_bytes(&ch->publish_routing_key), f->payload,
+                                   h.body_size, ch->incoming_capacity);
+        if (h.props.reply_to.len) /* rewritten now, while there is no body to copy */
+            ch->incoming = channel_reply_to_request(ch, ch->incoming, &h);
+    }
     ch->content = EXPECT_BODY;
     if (h.body_size == 0)
         content_complete(ch);

@@ -3,6 +3,7 @@
  * that consumes them, bypassing queues. */
 #include <string.h>
 
+#include "amqp_buf.h"
 #include "core/token.h"
 #include "model/exchange.h"
 #include "model/vhost.h"
@@ -144,16 +145,22 @@ bool channel_reply_to_declare(struct channel *ch, const struct amqp_queue_declar
 
 /* ---- requests: reply_to = amq.rabbitmq.reply-to ---- */
 
-bool channel_reply_to_rewrite(struct channel *ch, struct amqp_content_header *h, struct amqp_buf *out)
+struct message *channel_reply_to_request(struct channel *ch, struct message *msg,
+                                         struct amqp_content_header *h)
 {
-    if (!is_reply_queue(h->props.reply_to))
-        return false;
     struct reply_consumer *rc = reply_consumer_of(ch);
-    if (!rc)
-        return false; /* refused once the content is in, by channel_reply_to_refuses */
+    if (!rc || !is_reply_queue(h->props.reply_to))
+        return msg; /* without a reply consumer refused once the content is in */
     h->props.reply_to = reply_consumer_name(rc);
-    amqp_content_header_encode(out, h);
-    return true;
+    struct amqp_buf header;
+    amqp_buf_init(&header);
+    amqp_content_header_encode(&header, h);
+    struct message *copy = message_new(message_exchange(msg), message_routing_key(msg),
+                                       amqp_bytes_of(header.data, header.len), h->body_size,
+                                       ch->incoming_capacity);
+    amqp_buf_free(&header);
+    message_unref(msg);
+    return copy;
 }
 
 bool channel_reply_to_refuses(struct channel *ch, const struct message *msg)
@@ -172,12 +179,6 @@ bool channel_reply_to_refuses(struct channel *ch, const struct message *msg)
 }
 
 /* ---- replies: published to the default exchange with a reply name as routing key ---- */
-
-bool channel_reply_to_is_reply(const struct message *msg)
-{
-    return msg->exchange_len == 0 &&
-           starts_with(message_routing_key(msg), REPLY_TO_PREFIX, REPLY_TO_PREFIX_LEN);
-}
 
 void channel_reply_to_deliver(struct channel *ch, struct message *msg)
 {

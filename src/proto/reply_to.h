@@ -3,6 +3,8 @@
 #ifndef REPLY_TO_H
 #define REPLY_TO_H
 
+#include <string.h>
+
 #include "amqp_types.h"
 #include "core/token.h"
 #include "proto/channel.h"
@@ -34,6 +36,15 @@ struct reply_consumer *reply_registry_find(const struct reply_registry *reg, str
 /* ch's reply consumer, or NULL. reg may be NULL. */
 struct reply_consumer *reply_registry_of_channel(const struct reply_registry *reg,
                                                  const struct channel *ch);
+
+/* A routing key (on the default exchange) in the form of a reply name? Inline: every publish to
+ * the default exchange asks, and the length alone answers most. Other keys under the prefix,
+ * which RabbitMQ takes for stale names, need no exception: no queue can have such a name. */
+static inline bool reply_to_is_reply_name(struct amqp_bytes routing_key)
+{
+    return routing_key.len == REPLY_TO_NAME_LEN &&
+           memcmp(routing_key.ptr, REPLY_TO_PREFIX, REPLY_TO_PREFIX_LEN) == 0;
+}
 
 static inline struct amqp_bytes reply_consumer_name(const struct reply_consumer *rc)
 {

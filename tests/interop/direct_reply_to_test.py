@@ -257,6 +257,43 @@ def check_misuse(connection):
                          "a second reply consumer on one channel")
 
 
+def connection_error(action):
+    """Runs action(connection) on a fresh pika connection: the connection.close it provoked, as
+    (code, text), or None."""
+    connection = pika_connection()
+    try:
+        action(connection)
+    except pika.exceptions.ConnectionClosedByBroker as error:
+        return (error.reply_code, error.reply_text)
+    connection.close()
+    return None
+
+
+def check_departures():
+    """Where RabbitMQ 3.10 crashes the connection (541), Warren answers as for a neighbouring
+    case (README, "Deliberate departures")."""
+    def two_part_name(connection):
+        channel = replier(connection)
+        returned = publish_mandatory(channel, REPLY_TO + ".AAAA.BBBB", b"x")
+        expect(len(returned), 1, "a reply to a two-part name that does not decode is returned")
+
+    crash = connection_error(two_part_name)
+    if WARREN:
+        expect(crash, None, "and the connection stays open")
+    else:
+        expect(crash, (541, "INTERNAL_ERROR"), "RabbitMQ: a two-part name that does not decode")
+
+    def own_name(connection):
+        requester = Requester(connection)
+        name = requester.request().reply_to
+        expect(declare_ok(requester.channel, name, passive=True), (name, 0, 1),
+               "a channel's passive declare of its own reply name")
+
+    crash = connection_error(own_name)
+    if not WARREN:
+        expect(crash, (541, "INTERNAL_ERROR"), "RabbitMQ: a channel declaring its own reply name")
+
+
 def delivery_arrives(sock, seconds):
     """Reads a raw connection's socket, without touching its timeout (another thread is
     writing to it), until a basic.deliver arrives: True, or False after seconds."""
@@ -442,6 +479,7 @@ def main():
     check_misuse(connection)
     check_declare(connection, other)
     check_held_back_requester(other)
+    check_departures()
     connection.close()
     other.close()
     check_pyamqp()
