@@ -71,6 +71,7 @@ static void channel_release(struct channel *ch)
     ch->delivering = false; /* what its consumers let go may go to others, never back here */
     channel_release_deliveries(ch);
     channel_release_publishes(ch);
+    channel_reply_to_release(ch);
     list_remove(&ch->dirty_link);
 }
 
@@ -178,7 +179,13 @@ static void handle_method(struct channel *ch, const struct amqp_method *m)
     case AMQP_CLASS_CHANNEL: handle_channel_method(ch, m); break;
     case AMQP_CLASS_EXCHANGE: channel_exchange_method(ch, m); break;
     case AMQP_CLASS_QUEUE: channel_queue_method(ch, m); break;
-    case AMQP_CLASS_BASIC: channel_basic_method(ch, m); break;
+    case AMQP_CLASS_BASIC:
+        /* The pseudo-queue's consumer lives here, not on a queue. */
+        if ((m->id == AMQP_BASIC_CONSUME || m->id == AMQP_BASIC_CANCEL) &&
+            channel_reply_to_basic_method(ch, m))
+            break;
+        channel_basic_method(ch, m);
+        break;
     case AMQP_CLASS_CONFIRM: channel_confirm_method(ch, m); break;
     case AMQP_CLASS_TX: channel_tx_method(ch, m); break;
     default: connection_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
@@ -271,10 +278,13 @@ static void handle_header(struct channel *ch, const struct amqp_frame *f)
     /* RabbitMQ refuses an oversized message once its body is in; its bytes are dropped. */
     /* Room for the body is made as it arrives: a header alone cannot claim 128 MiB. */
     ch->incoming_capacity = h.body_size < BODY_FIRST_ALLOCATION ? h.body_size : BODY_FIRST_ALLOCATION;
-    if (h.body_size <= connection_broker(c)->config.max_message_size && ch->state == CHANNEL_OPEN)
+    if (h.body_size <= connection_broker(c)->config.max_message_size && ch->state == CHANNEL_OPEN) {
         ch->incoming = message_new(shortname_bytes(&ch->publish_exchange),
                                    shortname_bytes(&ch->publish_routing_key), f->payload,
                                    h.body_size, ch->incoming_capacity);
+        if (h.props.reply_to.len) /* rewritten now, while there is no body to copy */
+            ch->incoming = channel_reply_to_request(ch, ch->incoming, &h);
+    }
     ch->content = EXPECT_BODY;
     if (h.body_size == 0)
         content_complete(ch);

@@ -182,7 +182,10 @@ static void queue_delete(struct channel *ch, const struct amqp_queue_delete *m)
 void channel_queue_method(struct channel *ch, const struct amqp_method *m)
 {
     switch (m->id) {
-    case AMQP_QUEUE_DECLARE: queue_declare(ch, &m->queue_declare); break;
+    case AMQP_QUEUE_DECLARE:
+        if (!channel_reply_to_declare(ch, &m->queue_declare))
+            queue_declare(ch, &m->queue_declare);
+        break;
     case AMQP_QUEUE_BIND: queue_bind(ch, &m->queue_bind); break;
     case AMQP_QUEUE_UNBIND: queue_unbind(ch, &m->queue_unbind); break;
     case AMQP_QUEUE_PURGE: queue_purge_method(ch, &m->queue_purge); break;

@@ -45,4 +45,22 @@ void channel_publish(struct channel *ch, struct message *msg);
 /* Drops the publishes an open transaction held. */
 void channel_release_publishes(struct channel *ch);
 
+/* channel_reply_to.c: direct reply-to (the pseudo-queue amq.rabbitmq.reply-to) */
+/* basic.consume or basic.cancel: true when it was the pseudo-queue's and has been handled. */
+bool channel_reply_to_basic_method(struct channel *ch, const struct amqp_method *m);
+/* queue.declare: true when the name is under the pseudo-queue's and has been answered. */
+bool channel_reply_to_declare(struct channel *ch, const struct amqp_queue_declare *m);
+/* A request's message, before its body arrives: when it asks for replies on the pseudo-queue
+ * and the channel consumes them, a copy whose reply_to names the channel's reply consumer
+ * replaces it (the reference moves to the copy). */
+struct message *channel_reply_to_request(struct channel *ch, struct message *msg,
+                                         struct amqp_content_header *h);
+/* A message with a reply_to property: true after failing the channel when it asks for replies
+ * on the pseudo-queue that the channel does not consume. */
+bool channel_reply_to_refuses(struct channel *ch, const struct message *msg);
+/* Sends a reply straight to the channel whose reply consumer its routing key names, if any. */
+void channel_reply_to_deliver(struct channel *ch, struct message *msg);
+/* The channel goes or fails: its reply consumer, if any, goes. */
+void channel_reply_to_release(struct channel *ch);
+
 #endif

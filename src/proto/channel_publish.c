@@ -4,6 +4,7 @@
 #include "core/alloc.h"
 #include "model/vhost.h"
 #include "proto/channel_internal.h"
+#include "proto/reply_to.h"
 
 static void send_return(struct channel *ch, struct message *msg)
 {
@@ -39,13 +40,9 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
     return published;
 }
 
-void channel_publish(struct channel *ch, struct message *msg)
+/* A transaction makes RabbitMQ's publish checks now and routes at commit. */
+static void hold_for_commit(struct channel *ch, struct message *msg)
 {
-    if (!ch->tx) {
-        route(ch, msg, ch->publish_mandatory);
-        return;
-    }
-    /* A transaction makes RabbitMQ's publish checks now and routes at commit. */
     struct outcome out;
     if (!vhost_check_publish(channel_vhost(ch), msg, ch->user, &out)) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
@@ -56,6 +53,40 @@ void channel_publish(struct channel *ch, struct message *msg)
     op->msg = msg;
     op->mandatory = ch->publish_mandatory;
     list_push_back(&ch->tx_ops, &op->link);
+}
+
+static bool is_reply(const struct message *msg)
+{
+    return msg->exchange_len == 0 && reply_to_is_reply_name(message_routing_key(msg));
+}
+
+/* A request for direct replies or a reply. RabbitMQ refuses a request first (after its
+ * exchange checks); a reply goes straight to its channel once the publish checks pass, even
+ * in a transaction, and is then routed as usual: to no queue, so returned when mandatory. */
+static void publish_with_reply_to(struct channel *ch, struct message *msg)
+{
+    if ((message_property_flags(msg) & AMQP_BASIC_REPLY_TO_FLAG) &&
+        channel_reply_to_refuses(ch, msg)) {
+        message_unref(msg);
+        return;
+    }
+    struct outcome out;
+    if (is_reply(msg) && vhost_check_publish(channel_vhost(ch), msg, ch->user, &out))
+        channel_reply_to_deliver(ch, msg);
+    if (ch->tx)
+        hold_for_commit(ch, msg);
+    else
+        route(ch, msg, ch->publish_mandatory); /* fails the channel if the checks failed */
+}
+
+void channel_publish(struct channel *ch, struct message *msg)
+{
+    if ((message_property_flags(msg) & AMQP_BASIC_REPLY_TO_FLAG) || is_reply(msg))
+        publish_with_reply_to(ch, msg);
+    else if (ch->tx)
+        hold_for_commit(ch, msg);
+    else
+        route(ch, msg, ch->publish_mandatory);
 }
 
 /* Every confirm that is ready, coalesced: one basic.ack covers a run of acked publishes. */
