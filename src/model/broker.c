@@ -31,6 +31,7 @@ void broker_init(struct broker *b, const struct broker_config *config)
     list_init(&b->vhosts);
     clock_init(&b->clock);
     deadline_heap_init(&b->deadlines);
+    b->reply_to = NULL;
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(b->node, sizeof b->node, "warren@%s", host);

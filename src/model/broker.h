@@ -28,6 +28,8 @@ struct broker_config {
     enum log_level log_level;
 };
 
+struct reply_registry;
+
 struct broker {
     struct broker_config config;
     struct log log;
@@ -38,6 +40,9 @@ struct broker {
      * the server fires them from one loop timer. */
     struct deadline_heap deadlines;
     char node[300]; /* the node's name as RabbitMQ's texts show it: "warren@HOST" */
+    /* The AMQP layer's direct reply-to consumers, reachable from every connection: created
+     * with the first and freed with the last (src/proto/reply_to.c). */
+    struct reply_registry *reply_to;
 };
 
 void broker_config_defaults(struct broker_config *config);

@@ -5,19 +5,16 @@
 
 #include "amqp_buf.h"
 #include "core/token.h"
+#include "model/broker.h"
 #include "model/exchange.h"
 #include "model/vhost.h"
 #include "proto/channel_internal.h"
 #include "proto/reply_to.h"
 
-/* Until struct broker holds the registry, the process's one: Warren runs one broker per
- * process. Every channel reaches it through registry_home, the one place to change. */
-static struct reply_registry *process_registry;
-
+/* The broker's registry, created with its first reply consumer. */
 static struct reply_registry **registry_home(struct channel *ch)
 {
-    (void)ch;
-    return &process_registry;
+    return &connection_broker(ch->conn)->reply_to;
 }
 
 static struct reply_consumer *reply_consumer_of(struct channel *ch)

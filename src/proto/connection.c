@@ -245,6 +245,7 @@ static void send_start(struct connection *c)
     amqp_table_put_bool(&props, "consumer_priorities", true);
     amqp_table_put_bool(&props, "authentication_failure_close", true);
     amqp_table_put_bool(&props, "per_consumer_qos", true);
+    amqp_table_put_bool(&props, "direct_reply_to", true);
     amqp_table_end(&props, caps);
     char host[200] = "localhost", cluster[256];
     gethostname(host, sizeof host - 1);
