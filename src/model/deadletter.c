@@ -290,8 +290,11 @@ struct message *deadletter_message(const struct message *m, struct amqp_bytes qu
     props.flags |= AMQP_BASIC_HEADERS_FLAG;
     props.flags &= (uint16_t)~AMQP_BASIC_EXPIRATION_FLAG;
     props.expiration = (struct amqp_bytes){0};
+    /* RabbitMQ routes a dead letter without a routing key of its own by its BCC keys too */
     struct message *dead = message_with_properties(m, &props, dlx,
-                                                   dlrk ? *dlrk : message_routing_key(m));
+                                                   dlrk ? *dlrk : message_routing_key(m),
+                                                   dlrk ? (struct amqp_bytes){NULL, 0}
+                                                        : message_kept_bcc(m));
     if (reason != DEAD_LETTER_REJECTED)
         dead->flags |= MESSAGE_CHECK_CYCLES;
     free(all.items);

@@ -15,14 +15,17 @@ static size_t names_len(const struct message *m)
     return (size_t)m->exchange_len + m->routing_key_len + m->header_len;
 }
 
-struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routing_key,
-                            struct amqp_bytes header, uint64_t body_size, uint64_t body_capacity)
+/* A message with room for `capacity` octets after its names: the body and, for a copy that
+ * keeps BCC keys, those after it. */
+static struct message *message_alloc(struct amqp_bytes exchange, struct amqp_bytes routing_key,
+                                     struct amqp_bytes header, uint64_t body_size,
+                                     uint64_t capacity)
 {
     size_t names = exchange.len + routing_key.len + header.len;
     if (exchange.len > 255 || routing_key.len > 255 || header.len > UINT32_MAX ||
-        body_capacity > body_size || body_size > SIZE_MAX - sizeof(struct message) - names)
+        capacity > SIZE_MAX - sizeof(struct message) - names)
         abort(); /* the codec and the configured size limit bound all of these */
-    struct message *m = xmalloc(sizeof *m + names + (size_t)body_capacity);
+    struct message *m = xmalloc(sizeof *m + names + (size_t)capacity);
     m->refs = 1;
     m->header_len = (uint32_t)header.len;
     m->body_size = body_size;
@@ -33,6 +36,42 @@ struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routin
     memcpy(m->data + exchange.len, routing_key.ptr, routing_key.len);
     memcpy(m->data + exchange.len + routing_key.len, header.ptr, header.len);
     return m;
+}
+
+struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routing_key,
+                            struct amqp_bytes header, uint64_t body_size, uint64_t body_capacity)
+{
+    if (body_capacity > body_size)
+        abort();
+    return message_alloc(exchange, routing_key, header, body_size, body_capacity);
+}
+
+struct amqp_bytes message_kept_bcc(const struct message *m)
+{
+    if (!(m->flags & MESSAGE_BCC_KEPT))
+        return (struct amqp_bytes){NULL, 0};
+    const uint8_t *end = m->data + names_len(m) + m->body_size;
+    uint32_t len;
+    memcpy(&len, end, sizeof len);
+    return amqp_bytes_of(end + sizeof len, len);
+}
+
+/* A copy of m with the content header `header`, keeping `bcc` (an array body) after it. */
+static struct message *copy_with_header(const struct message *m, struct amqp_bytes exchange,
+                                        struct amqp_bytes routing_key, struct amqp_bytes header,
+                                        struct amqp_bytes bcc)
+{
+    uint32_t bcc_len = (uint32_t)bcc.len;
+    struct message *copy = message_alloc(exchange, routing_key, header, m->body_size,
+                                         m->body_size + (bcc.len ? sizeof bcc_len + bcc.len : 0));
+    uint8_t *body = message_body(copy);
+    memcpy(body, m->data + names_len(m), (size_t)m->body_size);
+    if (bcc.len) {
+        memcpy(body + m->body_size, &bcc_len, sizeof bcc_len);
+        memcpy(body + m->body_size + sizeof bcc_len, bcc.ptr, bcc.len);
+        copy->flags |= MESSAGE_BCC_KEPT;
+    }
+    return copy;
 }
 
 struct message *message_grow(struct message *m, uint64_t body_capacity)
@@ -61,7 +100,7 @@ void message_unref(struct message *m)
         free(m);
 }
 
-struct message *message_without_header(const struct message *m, const char *name)
+struct message *message_without_bcc(const struct message *m)
 {
     struct amqp_basic_properties props;
     message_properties(m, &props);
@@ -69,21 +108,24 @@ struct message *message_without_header(const struct message *m, const char *name
     amqp_buf_init(&headers);
     size_t mark = amqp_table_begin(&headers);
     struct amqp_table_iter it;
-    struct amqp_bytes key;
+    struct amqp_bytes key, bcc = {NULL, 0};
     struct amqp_field value;
     amqp_table_iter_init(&it, props.headers);
     while (amqp_table_next(&it, &key, &value)) {
-        if (amqp_bytes_eq_cstr(key, name))
+        if (amqp_bytes_eq_cstr(key, "BCC")) {
+            if (value.type == 'A' && !bcc.ptr)
+                bcc = value.v.array;
             continue;
+        }
         amqp_buf_put_shortstr(&headers, key);
         amqp_field_put(&headers, &value);
     }
     amqp_table_end(&headers, mark);
     props.headers = amqp_bytes_of(headers.data + mark + 4, headers.len - mark - 4);
     struct message *copy = message_with_properties(m, &props, message_exchange(m),
-                                                   message_routing_key(m));
+                                                   message_routing_key(m), bcc);
     copy->ttl_ms = m->ttl_ms;
-    copy->flags = m->flags & MESSAGE_HAS_TTL;
+    copy->flags |= m->flags & MESSAGE_HAS_TTL;
     amqp_buf_free(&headers);
     return copy;
 }
@@ -186,7 +228,8 @@ bool message_parse_expiration(struct amqp_bytes expiration, uint64_t *ttl_ms, ch
 
 struct message *message_with_properties(const struct message *m,
                                         const struct amqp_basic_properties *props,
-                                        struct amqp_bytes exchange, struct amqp_bytes routing_key)
+                                        struct amqp_bytes exchange, struct amqp_bytes routing_key,
+                                        struct amqp_bytes bcc)
 {
     struct amqp_content_header h;
     if (amqp_content_header_decode(message_header(m), &h, NULL) != 0)
@@ -195,9 +238,8 @@ struct message *message_with_properties(const struct message *m,
     struct amqp_buf header;
     amqp_buf_init(&header);
     amqp_content_header_encode(&header, &h);
-    struct message *copy = message_new(exchange, routing_key, amqp_bytes_of(header.data, header.len),
-                                       m->body_size, m->body_size);
-    memcpy(message_body(copy), m->data + names_len(m), (size_t)m->body_size);
+    struct message *copy = copy_with_header(m, exchange, routing_key,
+                                            amqp_bytes_of(header.data, header.len), bcc);
     amqp_buf_free(&header);
     return copy;
 }

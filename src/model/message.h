@@ -29,6 +29,7 @@ enum {
     MESSAGE_HAS_TTL = 2,         /* ttl_ms is set */
     MESSAGE_PRIORITY_KNOWN = 4,  /* priority is read */
     MESSAGE_CHECK_CYCLES = 8,    /* a dead letter whose x-death may make a cycle */
+    MESSAGE_BCC_KEPT = 16,       /* its BCC header's keys are kept after the body */
 };
 
 /* Copies exchange, routing key and content header (a header frame's payload, already checked
@@ -61,8 +62,11 @@ static inline uint8_t *message_body(struct message *m)
     return m->data + m->exchange_len + m->routing_key_len + m->header_len;
 }
 
-/* A copy of m whose headers property lacks `name` (how BCC is kept from consumers). */
-struct message *message_without_header(const struct message *m, const char *name);
+/* A copy of m without its BCC header (how BCC is kept from consumers), whose BCC keys stay
+ * with it, out of sight, for dead-lettering as RabbitMQ routes dead letters by them too. */
+struct message *message_without_bcc(const struct message *m);
+/* The kept BCC keys: an array body, empty when there are none. */
+struct amqp_bytes message_kept_bcc(const struct message *m);
 
 /* The content header's property flags (AMQP_BASIC_*_FLAG), read without decoding: a check
  * for a rare property costs a load, not a decode. */
@@ -85,10 +89,11 @@ bool message_parse_expiration(struct amqp_bytes expiration, uint64_t *ttl_ms, ch
                               size_t why_size);
 
 /* A copy of m with these properties instead of its own, routed as published to `exchange`
- * with `routing_key`. */
+ * with `routing_key`, keeping `bcc` (an array body of BCC keys, or empty). */
 struct message *message_with_properties(const struct message *m,
                                         const struct amqp_basic_properties *props,
-                                        struct amqp_bytes exchange, struct amqp_bytes routing_key);
+                                        struct amqp_bytes exchange, struct amqp_bytes routing_key,
+                                        struct amqp_bytes bcc);
 
 static inline struct message *message_ref(struct message *m)
 {

@@ -467,7 +467,7 @@ struct message *queue_quorum_delivery_copy(const struct queue_entry *e, bool got
     props.headers = field_value_nested_body(field_list_encode(&headers, &scratch));
     props.flags |= AMQP_BASIC_HEADERS_FLAG;
     struct message *copy = message_with_properties(m, &props, message_exchange(m),
-                                                   message_routing_key(m));
+                                                   message_routing_key(m), (struct amqp_bytes){0});
     free(headers.items);
     field_scratch_free(&scratch);
     return copy;

@@ -622,6 +622,17 @@ static void keys_push(struct routing_keys *k, struct amqp_bytes key)
     k->keys[k->len++] = key;
 }
 
+/* Adds the longstr entries of an array body. */
+static void array_keys(struct amqp_bytes array, struct routing_keys *k)
+{
+    struct amqp_table_iter it;
+    struct amqp_field item;
+    amqp_table_iter_init(&it, array);
+    while (amqp_array_next(&it, &item))
+        if (item.type == 'S')
+            keys_push(k, item.v.bytes);
+}
+
 /* Adds the longstr entries of header `name` (an array); false with RabbitMQ's 406 when the
  * header is there but no array. */
 static bool header_keys(struct amqp_bytes headers, const char *name, struct routing_keys *k,
@@ -634,12 +645,7 @@ static bool header_keys(struct amqp_bytes headers, const char *name, struct rout
         return outcome_fail(out, AMQP_PRECONDITION_FAILED,
                             "invalid message: {unacceptable_type_in_header,\"%s\",%s}", name,
                             amqp_field_type_name(f.type));
-    struct amqp_table_iter it;
-    struct amqp_field item;
-    amqp_table_iter_init(&it, f.v.array);
-    while (amqp_array_next(&it, &item))
-        if (item.type == 'S')
-            keys_push(k, item.v.bytes);
+    array_keys(f.v.array, k);
     return true;
 }
 
@@ -663,6 +669,8 @@ static bool routing_keys_of(const struct message *m, struct routing_keys *k, str
         return false;
     struct amqp_field f;
     k->has_bcc = k->len > before_bcc || amqp_table_get(props.headers, "BCC", &f);
+    if (m->flags & MESSAGE_BCC_KEPT) /* a dead letter's, from the BCC header of its original */
+        array_keys(message_kept_bcc(m), k);
     return true;
 }
 
@@ -822,7 +830,7 @@ bool vhost_publish(struct vhost *v, struct message **mp, const char *user,
     }
     /* BCC keys route the message but never reach a consumer; the keys point into the
      * original, which stays until routing is done */
-    struct message *routed = keys.has_bcc ? message_without_header(m, "BCC") : m;
+    struct message *routed = keys.has_bcc ? message_without_bcc(m) : m;
     route(v, x, routed, keys.keys, keys.len, result);
     routing_keys_free(&keys);
     if (routed != m) {

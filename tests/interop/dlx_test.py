@@ -3,7 +3,8 @@
 x-dead-letter-routing-key on reject and nack without requeue, expiry, and length limits
 (drop-head and reject-publish-dlx); the x-death header to the byte (its tables' field order
 and value types, counts merged per queue and reason, most recent first), x-first-death-*, the
-original expiration moved into x-death, CC kept or dropped, other headers' types untouched;
+original expiration moved into x-death, CC kept or dropped, BCC keys routing the dead letter,
+other headers' types untouched;
 RabbitMQ's cycle rule. Every expectation was first seen on RabbitMQ 3.10, which does not write
 the x-last-death-* headers of RabbitMQ 3.13: Warren does, and they are checked only there."""
 import os
@@ -243,6 +244,34 @@ def check_routing_keys(channel):
            "with x-dead-letter-routing-key: that key, CC removed, x-death keeps the original keys")
 
 
+def check_bcc(channel):
+    """RabbitMQ routes a dead letter by the BCC keys it was published with, though the header
+    itself never reaches anyone, unless the queue gives a dead-letter routing key."""
+    dlx = fresh_name("dlx-bcc")
+    channel.exchange_declare(dlx, "direct", auto_delete=False)
+    by_bcc, by_dlrk = fresh_name("dl-by-bcc"), fresh_name("dl-by-dlrk")
+    channel.queue_declare(by_bcc)
+    channel.queue_bind(by_bcc, dlx, "bcc-route")
+    channel.queue_declare(by_dlrk)
+    channel.queue_bind(by_dlrk, dlx, "only")
+    plain, keyed = fresh_name("dl-bcc-plain"), fresh_name("dl-bcc-keyed")
+    channel.queue_declare(plain, arguments={"x-dead-letter-exchange": dlx})
+    channel.queue_declare(keyed, arguments={"x-dead-letter-exchange": dlx,
+                                            "x-dead-letter-routing-key": "only"})
+    for queue in (plain, keyed):
+        channel.basic_publish("", queue, b"m", pika.BasicProperties(headers={"BCC": ["bcc-route"]}))
+        time.sleep(0.1)
+        method, props, _ = channel.basic_get(queue, auto_ack=False)
+        check("BCC" not in (props.headers or {}), "BCC is not delivered")
+        channel.basic_reject(method.delivery_tag, requeue=False)
+    time.sleep(SETTLE)
+    expect((ready_count(channel, by_bcc), ready_count(channel, by_dlrk)), (1, 1),
+           "the dead letter routes by its BCC keys, but not past a dead-letter routing key")
+    method, props, _ = channel.basic_get(by_bcc, auto_ack=True)
+    expect(("BCC" in props.headers, props.headers["x-death"][0]["routing-keys"]), (False, [plain]),
+           "and x-death's routing keys leave BCC out")
+
+
 def check_maxlen(channel):
     dlx, dlq = setup_dlq(channel)
     head = fresh_name("dl-drophead")
@@ -345,6 +374,7 @@ def main():
     check_merge_order(channel, raw)
     raw.close()
     check_routing_keys(channel)
+    check_bcc(channel)
     check_maxlen(channel)
     channel = connection.channel()
     check_cycles(channel)
