@@ -99,6 +99,17 @@ def ready_count(channel, queue):
     return channel.queue_declare(queue, passive=True).method.message_count
 
 
+def ready_bodies(channel, queue):
+    """The ready bodies of queue as text, oldest first, taken with basic.get on a pika
+    channel (no ack)."""
+    out = []
+    while True:
+        method, _, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            return out
+        out.append(body.decode())
+
+
 def expect_channel_close(connection, action, code, text, what, round_trip=False):
     """Runs action on a fresh pika channel; it must end in channel.close(code, text). With
     round_trip a queue.declare follows action, to collect a close that action did not wait

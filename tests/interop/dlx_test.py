@@ -216,6 +216,24 @@ def check_merge_order(channel, raw):
     expect(h["x-first-death-queue"], ("S", first.encode()), "x-first-death-* stay those of the first")
 
 
+def reject_from_both(channel, dlx, plain, keyed, dlrk, headers):
+    """Declares two queues dead-lettering to dlx, the second with dlrk as its dead-letter
+    routing key, puts a message with headers in each and rejects it; returns the properties
+    the two messages were delivered with."""
+    channel.queue_declare(plain, arguments={"x-dead-letter-exchange": dlx})
+    channel.queue_declare(keyed, arguments={"x-dead-letter-exchange": dlx,
+                                            "x-dead-letter-routing-key": dlrk})
+    delivered = []
+    for queue in (plain, keyed):
+        channel.basic_publish("", queue, b"m", pika.BasicProperties(headers=headers))
+        time.sleep(0.1)
+        method, props, _ = channel.basic_get(queue, auto_ack=False)
+        delivered.append(props)
+        channel.basic_reject(method.delivery_tag, requeue=False)
+    time.sleep(SETTLE)
+    return delivered
+
+
 def check_routing_keys(channel):
     """Without x-dead-letter-routing-key the original key and CC route; with one, only it,
     and CC is removed."""
@@ -226,15 +244,7 @@ def check_routing_keys(channel):
     for queue, key in ((by_key, plain), (by_cc, "cc-route"), (by_dlrk, "dlrk")):
         channel.queue_declare(queue)
         channel.queue_bind(queue, dlx, key)
-    channel.queue_declare(plain, arguments={"x-dead-letter-exchange": dlx})
-    channel.queue_declare(keyed, arguments={"x-dead-letter-exchange": dlx,
-                                            "x-dead-letter-routing-key": "dlrk"})
-    for queue in (plain, keyed):
-        channel.basic_publish("", queue, b"m", pika.BasicProperties(headers={"CC": ["cc-route"]}))
-        time.sleep(0.1)
-        method, _, _ = channel.basic_get(queue, auto_ack=False)
-        channel.basic_nack(method.delivery_tag, requeue=False)
-    time.sleep(SETTLE)
+    reject_from_both(channel, dlx, plain, keyed, "dlrk", {"CC": ["cc-route"]})
     counts = {q: ready_count(channel, q) for q in (by_key, by_cc, by_dlrk)}
     expect(counts, {by_key: 1, by_cc: 1, by_dlrk: 1},
            "the plain queue's dead letter routes by its key and CC; the keyed one's by its key only")
@@ -255,16 +265,8 @@ def check_bcc(channel):
     channel.queue_declare(by_dlrk)
     channel.queue_bind(by_dlrk, dlx, "only")
     plain, keyed = fresh_name("dl-bcc-plain"), fresh_name("dl-bcc-keyed")
-    channel.queue_declare(plain, arguments={"x-dead-letter-exchange": dlx})
-    channel.queue_declare(keyed, arguments={"x-dead-letter-exchange": dlx,
-                                            "x-dead-letter-routing-key": "only"})
-    for queue in (plain, keyed):
-        channel.basic_publish("", queue, b"m", pika.BasicProperties(headers={"BCC": ["bcc-route"]}))
-        time.sleep(0.1)
-        method, props, _ = channel.basic_get(queue, auto_ack=False)
+    for props in reject_from_both(channel, dlx, plain, keyed, "only", {"BCC": ["bcc-route"]}):
         check("BCC" not in (props.headers or {}), "BCC is not delivered")
-        channel.basic_reject(method.delivery_tag, requeue=False)
-    time.sleep(SETTLE)
     expect((ready_count(channel, by_bcc), ready_count(channel, by_dlrk)), (1, 1),
            "the dead letter routes by its BCC keys, but not past a dead-letter routing key")
     method, props, _ = channel.basic_get(by_bcc, auto_ack=True)

@@ -7,7 +7,8 @@ import amqp
 import pika
 import pika.exceptions
 
-from checks import HOST, PORT, check, exit_status, expect, fresh_name, pika_connection, ready_count
+from checks import (HOST, PORT, check, exit_status, expect, fresh_name, pika_connection,
+                    ready_bodies, ready_count)
 
 
 def declare(channel, arguments):
@@ -16,26 +17,16 @@ def declare(channel, arguments):
     return name
 
 
-def bodies(channel, queue):
-    """The ready bodies, oldest first, taken with basic.get (no ack)."""
-    out = []
-    while True:
-        method, _, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            return out
-        out.append(body.decode())
-
-
 def check_drop_head(connection):
     channel = connection.channel()
     queue = declare(channel, {"x-max-length": 2})
     for i in range(5):
         channel.basic_publish("", queue, str(i).encode())
-    expect(bodies(channel, queue), ["3", "4"], "x-max-length 2 (drop-head): the newest two stay")
+    expect(ready_bodies(channel, queue), ["3", "4"], "x-max-length 2 (drop-head): the newest two stay")
     queue = declare(channel, {"x-max-length-bytes": 10})
     for body in ("aaaa", "bbbb", "cccc"):
         channel.basic_publish("", queue, body.encode())
-    expect(bodies(channel, queue), ["bbbb", "cccc"], "x-max-length-bytes 10: 8 octets of bodies stay")
+    expect(ready_bodies(channel, queue), ["bbbb", "cccc"], "x-max-length-bytes 10: 8 octets of bodies stay")
     queue = declare(channel, {"x-max-length": 0})
     channel.basic_publish("", queue, b"gone")
     expect(ready_count(channel, queue), 0, "x-max-length 0 keeps nothing ready")
@@ -50,7 +41,7 @@ def check_unacked_do_not_count(connection):
     expect(ready_count(channel, queue), 1, "an unacked message does not count against x-max-length")
     channel.basic_nack(method.delivery_tag, requeue=True)
     # RabbitMQ puts it back at the head and then applies the limit: the head goes
-    expect(bodies(channel, queue), ["second"], "a requeued message past the limit is dropped (drop-head)")
+    expect(ready_bodies(channel, queue), ["second"], "a requeued message past the limit is dropped (drop-head)")
 
 
 def check_reject_publish(connection):
@@ -65,13 +56,13 @@ def check_reject_publish(connection):
             except pika.exceptions.NackError:
                 refused.append(i)
         expect(refused, [2, 3], "%s: publishes past the limit are nacked" % overflow)
-        expect(bodies(channel, queue), ["0", "1"], "%s: the first two stay" % overflow)
+        expect(ready_bodies(channel, queue), ["0", "1"], "%s: the first two stay" % overflow)
         channel.close()
     channel = connection.channel()
     queue = declare(channel, {"x-max-length": 1, "x-overflow": "reject-publish"})
     for i in range(3):
         channel.basic_publish("", queue, str(i).encode())
-    expect(bodies(channel, queue), ["0"], "reject-publish without confirms: the rest are dropped")
+    expect(ready_bodies(channel, queue), ["0"], "reject-publish without confirms: the rest are dropped")
 
 
 def check_pyamqp_nack():

@@ -8,22 +8,13 @@ import time
 import kombu
 import pika
 
-from checks import (HOST, PORT, check, drain_until, exit_status, expect, fresh_name,
-                    pika_connection, process_until, ready_count)
+from checks import (HOST, PORT, drain_until, exit_status, expect, fresh_name,
+                    pika_connection, process_until, ready_bodies, ready_count)
 
 
 def publish(channel, queue, body, priority=None, expiration=None):
     channel.basic_publish("", queue, body.encode(),
                           pika.BasicProperties(priority=priority, expiration=expiration))
-
-
-def bodies(channel, queue):
-    out = []
-    while True:
-        method, _, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            return out
-        out.append(body.decode())
 
 
 SEQUENCE = [("none-1", None), ("p5-1", 5), ("p10-1", 10), ("p255", 255), ("p1", 1), ("p5-2", 5),
@@ -38,13 +29,13 @@ def check_order(channel):
         publish(channel, queue, body, priority)
     time.sleep(0.1)
     expect(ready_count(channel, queue), len(SEQUENCE), "every message is counted")
-    expect(bodies(channel, queue), ORDERED,
+    expect(ready_bodies(channel, queue), ORDERED,
            "highest first, FIFO within a priority, 255 counts as the maximum 10, none as 0")
     plain = fresh_name("prio-none")
     channel.queue_declare(plain)
     for body, priority in SEQUENCE:
         publish(channel, plain, body, priority)
-    expect(bodies(channel, plain), [b for b, _ in SEQUENCE], "without x-max-priority: FIFO")
+    expect(ready_bodies(channel, plain), [b for b, _ in SEQUENCE], "without x-max-priority: FIFO")
 
 
 def check_requeue(channel):
@@ -74,14 +65,14 @@ def check_limits(channel):
         publish(channel, queue, body, priority)
     time.sleep(0.1)
     # RabbitMQ drops the message that would be delivered next: the highest priority's head
-    expect(bodies(channel, queue), ["a0", "c0"], "x-max-length drop-head drops the next to go out")
+    expect(ready_bodies(channel, queue), ["a0", "c0"], "x-max-length drop-head drops the next to go out")
     queue = fresh_name("prio-ttl")
     channel.queue_declare(queue, arguments={"x-max-priority": 5})
     publish(channel, queue, "high-short", 5, "100")
     publish(channel, queue, "low-live", 1)
     publish(channel, queue, "low-short", 1, "100")
     time.sleep(0.5)
-    expect(bodies(channel, queue), ["low-live"], "expired heads go in every priority")
+    expect(ready_bodies(channel, queue), ["low-live"], "expired heads go in every priority")
 
 
 def check_consumer(connection):

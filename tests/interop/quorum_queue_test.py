@@ -9,7 +9,7 @@ import time
 import amqp
 import pika
 
-from checks import (HOST, PORT, check, exit_status, expect, expect_channel_close, fresh_name,
+from checks import (HOST, PORT, check, exit_status, expect, fresh_name,
                     pika_connection, process_until)
 
 SETTLE = 0.3

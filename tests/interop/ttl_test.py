@@ -11,18 +11,9 @@ import pika
 import pika.exceptions
 
 from checks import (HOST, PORT, check, exit_status, expect, expect_channel_close, fresh_name,
-                    pika_connection, process_until, ready_count)
+                    pika_connection, process_until, ready_bodies, ready_count)
 
 SETTLE = 0.6  # seconds after a 200 ms TTL: long enough for the broker to have dropped it
-
-
-def bodies(channel, queue):
-    out = []
-    while True:
-        method, _, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            return out
-        out.append(body.decode())
 
 
 def publish(channel, queue, body, expiration=None):
@@ -38,7 +29,7 @@ def check_queue_ttl(channel):
     expect(ready_count(channel, queue), 3, "x-message-ttl 1000: the messages are there at first")
     time.sleep(1.0 + SETTLE)
     expect(ready_count(channel, queue), 0, "x-message-ttl 1000: all gone after it (message count)")
-    expect(bodies(channel, queue), [], "x-message-ttl 1000: basic.get finds nothing")
+    expect(ready_bodies(channel, queue), [], "x-message-ttl 1000: basic.get finds nothing")
 
 
 def check_message_ttl(channel):
@@ -47,13 +38,13 @@ def check_message_ttl(channel):
     publish(channel, queue, "short", "200")
     publish(channel, queue, "none")
     time.sleep(SETTLE)
-    expect(bodies(channel, queue), ["none"], "expiration 200: the expired head goes, the other stays")
+    expect(ready_bodies(channel, queue), ["none"], "expiration 200: the expired head goes, the other stays")
     queue = fresh_name("ttl-min")
     channel.queue_declare(queue, arguments={"x-message-ttl": 60000})
     publish(channel, queue, "short", "200")
     publish(channel, queue, "long", "120000")
     time.sleep(SETTLE)
-    expect(bodies(channel, queue), ["long"],
+    expect(ready_bodies(channel, queue), ["long"],
            "queue TTL 60 s, message expirations 200 ms and 120 s: the smaller of the two applies")
 
 
@@ -65,7 +56,7 @@ def check_head_only(channel):
     time.sleep(SETTLE)
     # RabbitMQ expires at the head only: the expired one behind a live one is still counted
     expect(ready_count(channel, queue), 2, "an expired message behind a live one still counts")
-    expect(bodies(channel, queue), ["live"], "but it is never delivered once it reaches the head")
+    expect(ready_bodies(channel, queue), ["live"], "but it is never delivered once it reaches the head")
 
 
 def check_ttl_zero(connection):
@@ -84,7 +75,7 @@ def check_ttl_zero(connection):
     queue = fresh_name("ttl-zero-msg")
     channel.queue_declare(queue)
     publish(channel, queue, "nobody", "0")
-    expect(bodies(channel, queue), [], "expiration 0 without a consumer: expired at once")
+    expect(ready_bodies(channel, queue), [], "expiration 0 without a consumer: expired at once")
     channel.close()
 
 
@@ -96,11 +87,11 @@ def check_requeue_keeps_deadline(channel):
     time.sleep(0.5)  # past its TTL while unacked: an unacked message does not expire
     channel.basic_nack(method.delivery_tag, requeue=True)
     time.sleep(0.1)
-    expect(bodies(channel, queue), [], "a message requeued after its TTL keeps its deadline and expires")
+    expect(ready_bodies(channel, queue), [], "a message requeued after its TTL keeps its deadline and expires")
     publish(channel, queue, "early")
     method, _, _ = channel.basic_get(queue, auto_ack=False)
     channel.basic_nack(method.delivery_tag, requeue=True)
-    expect(bodies(channel, queue), ["early"], "one requeued before its TTL is still there")
+    expect(ready_bodies(channel, queue), ["early"], "one requeued before its TTL is still there")
 
 
 def check_consumer_never_sees_expired(connection):
