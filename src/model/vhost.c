@@ -11,6 +11,7 @@
 #include "core/container.h"
 #include "core/token.h"
 #include "model/exchange.h"
+#include "model/exchange_delayed.h"
 #include "model/queue.h"
 
 static const struct {
@@ -179,8 +180,8 @@ static bool exchange_equivalent(struct vhost *v, struct exchange *x,
         return outcome_fail(out, AMQP_PRECONDITION_FAILED,
                             "inequivalent arg 'type' for exchange '" NAME_FMT "' in vhost '%s': "
                             "received '%s' but current is '%s'",
-                            NAME_ARG(req->name), v->name, exchange_type_name(type),
-                            exchange_type_name(x->type));
+                            NAME_ARG(req->name), v->name, exchange_type_term(type),
+                            exchange_type_term(x->type));
     static const char *const compared[] = {"alternate-exchange", NULL};
     return arguments_flag_equivalent("durable", req->durable, x->durable, &o, out) &&
            arguments_flag_equivalent("auto_delete", req->auto_delete, x->auto_delete, &o, out) &&
@@ -218,8 +219,8 @@ struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_d
         return NULL;
     }
     struct exchange_args args;
-    if (!exchange_args_parse(req->arguments, &(struct arguments_owner){"exchange", req->name, v->name},
-                             &args, out))
+    if (!exchange_args_parse(type, req->arguments,
+                             &(struct arguments_owner){"exchange", req->name, v->name}, &args, out))
         return NULL;
     x = exchange_new(req->name, type, req->durable, req->auto_delete, req->internal, req->arguments);
     add_exchange(v, x);
@@ -699,10 +700,39 @@ static void pend(struct exchange *x, void *arg)
     ctx->pending[ctx->npending++] = x;
 }
 
-/* Routes through x, then through every exchange that reaches: bound destinations, and the
- * alternate exchange of one whose bindings matched nothing (RabbitMQ's rule). */
 static void route_from(struct vhost *v, struct exchange *x, struct message *m,
-                       const struct amqp_bytes *keys, size_t nkeys, struct publish_result *result)
+                       const struct amqp_bytes *keys, size_t nkeys, bool released,
+                       struct publish_result *result);
+
+/* A held message is due: it routes as its exchange's x-delayed-type does, and is not held
+ * again on the way (the plugin negates its x-delay for this routing). */
+static void route_released(struct exchange *x, struct message *m, const struct amqp_bytes *keys,
+                           size_t nkeys, void *owner)
+{
+    struct publish_result ignored; /* its publisher had its confirm at publish time */
+    route_from(owner, x, m, keys, nkeys, true, &ignored);
+}
+
+/* Whether the x-delayed-message exchange x holds m for its x-delay (not without timers). */
+static bool held(struct vhost *v, struct exchange *x, struct message *m,
+                 const struct amqp_bytes *keys, size_t nkeys)
+{
+    uint64_t delay_ms;
+    if (!v->deadlines || !exchange_delayed_delay_of(m, &delay_ms))
+        return false;
+    if (!x->delayed->deadlines)
+        exchange_delayed_use_timer(x->delayed, v->deadlines, route_released, v);
+    exchange_delayed_hold(x->delayed, clock_now_ms(v->clock) + delay_ms, m, keys, nkeys);
+    return true;
+}
+
+/* Routes through x, then through every exchange that reaches: bound destinations, and the
+ * alternate exchange of one whose bindings matched nothing (RabbitMQ's rule). A delayed
+ * exchange holding the message matched nothing for now, so its alternate exchange gets the
+ * message at once, as with the plugin; released: a held message now due. */
+static void route_from(struct vhost *v, struct exchange *x, struct message *m,
+                       const struct amqp_bytes *keys, size_t nkeys, bool released,
+                       struct publish_result *result)
 {
     struct route_ctx ctx; /* field by field: zeroing the inline list would cost every publish */
     ctx.visitor = (struct exchange_route_visitor){enqueue, pend, &ctx};
@@ -714,8 +744,10 @@ static void route_from(struct vhost *v, struct exchange *x, struct message *m,
     ctx.cap = sizeof ctx.inline_pending / sizeof *ctx.inline_pending;
     x->route_stamp = ctx.stamp;
     for (size_t next = 0;; x = ctx.pending[next++]) {
-        if (!exchange_route(x, m, keys, nkeys, ctx.stamp, &ctx.visitor) &&
-            x->args.has_alternate_exchange) {
+        bool matched = x->delayed && !released && held(v, x, m, keys, nkeys)
+                           ? false
+                           : exchange_route(x, m, keys, nkeys, ctx.stamp, &ctx.visitor);
+        if (!matched && x->args.has_alternate_exchange) {
             struct exchange *ae = vhost_find_exchange(v, x->args.alternate_exchange);
             if (ae && ae->route_stamp != ctx.stamp) {
                 ae->route_stamp = ctx.stamp;
@@ -749,7 +781,7 @@ static void route(struct vhost *v, struct exchange *x, struct message *m,
     if (x == v->default_exchange)
         route_by_name(v, m, keys, nkeys, result);
     else
-        route_from(v, x, m, keys, nkeys, result);
+        route_from(v, x, m, keys, nkeys, false, result);
 }
 
 bool vhost_publish(struct vhost *v, struct message **mp, const char *user,
