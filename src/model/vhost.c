@@ -713,9 +713,10 @@ static void route_released(struct exchange *x, struct message *m, const struct a
     route_through(owner, x, m, keys, nkeys, true, &ignored);
 }
 
-/* Whether the x-delayed-message exchange x holds m for its x-delay (not without timers). */
-static bool held(struct vhost *v, struct exchange *x, struct message *m,
-                 const struct amqp_bytes *keys, size_t nkeys)
+/* The x-delayed-message exchange x holds m if its x-delay says so (never without timers);
+ * returns whether it did. */
+static bool hold_if_delayed(struct vhost *v, struct exchange *x, struct message *m,
+                            const struct amqp_bytes *keys, size_t nkeys)
 {
     uint64_t delay_ms;
     if (!v->deadlines || !exchange_delayed_delay_of(m, &delay_ms))
@@ -745,9 +746,8 @@ route_through(struct vhost *v, struct exchange *x, struct message *m, const stru
     ctx.cap = sizeof ctx.inline_pending / sizeof *ctx.inline_pending;
     x->route_stamp = ctx.stamp;
     for (size_t next = 0;; x = ctx.pending[next++]) {
-        bool matched = x->delayed && !released && held(v, x, m, keys, nkeys)
-                           ? false
-                           : exchange_route(x, m, keys, nkeys, ctx.stamp, &ctx.visitor);
+        bool held = x->delayed && !released && hold_if_delayed(v, x, m, keys, nkeys);
+        bool matched = !held && exchange_route(x, m, keys, nkeys, ctx.stamp, &ctx.visitor);
         if (!matched && x->args.has_alternate_exchange) {
             struct exchange *ae = vhost_find_exchange(v, x->args.alternate_exchange);
             if (ae && ae->route_stamp != ctx.stamp) {
