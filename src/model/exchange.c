@@ -13,6 +13,7 @@
 #include "amqp_table.h"
 #include "core/alloc.h"
 #include "amqp_spec.h"
+#include "model/exchange_delayed.h"
 #include "model/exchange_headers.h"
 #include "model/queue.h"
 
@@ -21,6 +22,7 @@ static const char *const type_names[] = {
     [EXCHANGE_FANOUT] = "fanout",
     [EXCHANGE_TOPIC] = "topic",
     [EXCHANGE_HEADERS] = "headers",
+    [EXCHANGE_DELAYED_MESSAGE] = "x-delayed-message",
 };
 
 bool exchange_type_parse(struct amqp_bytes name, enum exchange_type *out)
@@ -39,12 +41,37 @@ const char *exchange_type_name(enum exchange_type type)
     return type_names[type];
 }
 
-bool exchange_args_parse(struct amqp_bytes table, const struct arguments_owner *owner,
-                         struct exchange_args *out, struct outcome *outcome)
+const char *exchange_type_term(enum exchange_type type)
+{
+    return type == EXCHANGE_DELAYED_MESSAGE ? "'x-delayed-message'" : type_names[type];
+}
+
+/* The plugin's check of x-delayed-type: a string naming another exchange type. RabbitMQ says
+ * "invalid" for a name that happens to be an Erlang atom; "unknown" is the only text we give. */
+static bool delayed_type_parse(struct amqp_bytes table, enum exchange_type *out,
+                               struct outcome *outcome)
 {
     struct amqp_field f;
-    *out = (struct exchange_args){0};
-    /* x-delayed-type means nothing without the delayed-message exchange type: ignored. */
+    if (!amqp_table_get(table, "x-delayed-type", &f) || (f.type != 'S' && f.type != 'x'))
+        return outcome_fail(outcome, AMQP_PRECONDITION_FAILED,
+                            "Invalid argument, 'x-delayed-type' must be an existing exchange type");
+    if (amqp_bytes_eq_cstr(f.v.bytes, "x-delayed-message"))
+        return outcome_fail(outcome, AMQP_PRECONDITION_FAILED,
+                            "Invalid argument, 'x-delayed-message' can't be used for "
+                            "'x-delayed-type'");
+    if (!exchange_type_parse(f.v.bytes, out))
+        return outcome_fail_connection(outcome, AMQP_COMMAND_INVALID,
+                                       "unknown exchange type '" NAME_FMT "'", NAME_ARG(f.v.bytes));
+    return true;
+}
+
+bool exchange_args_parse(enum exchange_type type, struct amqp_bytes table,
+                         const struct arguments_owner *owner, struct exchange_args *out,
+                         struct outcome *outcome)
+{
+    struct amqp_field f;
+    *out = (struct exchange_args){.routes_as = type};
+    /* x-delayed-type means nothing to other types: ignored. */
     if (amqp_table_get(table, "alternate-exchange", &f)) {
         if (f.type != 'S')
             return outcome_fail(outcome, AMQP_PRECONDITION_FAILED,
@@ -54,6 +81,8 @@ bool exchange_args_parse(struct amqp_bytes table, const struct arguments_owner *
         out->has_alternate_exchange = true;
         out->alternate_exchange = f.v.bytes;
     }
+    if (type == EXCHANGE_DELAYED_MESSAGE && !delayed_type_parse(table, &out->routes_as, outcome))
+        return false;
     return outcome_done(outcome);
 }
 
@@ -68,14 +97,16 @@ struct exchange *exchange_new(struct amqp_bytes name, enum exchange_type type, b
     x->internal = internal;
     x->arguments = amqp_bytes_dup(arguments);
     struct outcome ignored;
-    exchange_args_parse(x->arguments, &(struct arguments_owner){"exchange", name, ""}, &x->args,
-                        &ignored);
+    exchange_args_parse(type, x->arguments, &(struct arguments_owner){"exchange", name, ""},
+                        &x->args, &ignored);
     list_init(&x->bindings);
     list_init(&x->incoming);
     map_init(&x->direct);
     map_init(&x->identities);
-    if (type == EXCHANGE_TOPIC)
+    if (x->args.routes_as == EXCHANGE_TOPIC)
         exchange_topic_init(&x->topic);
+    if (type == EXCHANGE_DELAYED_MESSAGE)
+        x->delayed = exchange_delayed_new(x);
     return x;
 }
 
@@ -166,9 +197,9 @@ static struct binding *bind(struct exchange *x, struct queue *q, struct exchange
     list_push_back(&x->bindings, &b->exchange_link);
     list_push_back(q ? &q->bindings : &to->incoming, &b->destination_link);
     x->binding_count++;
-    if (x->type == EXCHANGE_DIRECT)
+    if (x->args.routes_as == EXCHANGE_DIRECT)
         index_direct(x, b);
-    else if (x->type == EXCHANGE_TOPIC)
+    else if (x->args.routes_as == EXCHANGE_TOPIC)
         exchange_topic_bind(&x->topic, (const char *)key, routing_key.len, b);
     return b;
 }
@@ -198,9 +229,9 @@ static void unlink_binding(struct binding *b)
     identity_make(&id, destination_of(b), b->routing_key, b->arguments);
     map_remove(&x->identities, id.bytes, id.len);
     identity_done(&id);
-    if (x->type == EXCHANGE_DIRECT)
+    if (x->args.routes_as == EXCHANGE_DIRECT)
         unindex_direct(x, b);
-    else if (x->type == EXCHANGE_TOPIC)
+    else if (x->args.routes_as == EXCHANGE_TOPIC)
         exchange_topic_unbind(&x->topic, (const char *)b->routing_key.ptr, b->routing_key.len, b);
     list_remove(&b->exchange_link);
     list_remove(&b->destination_link);
@@ -250,8 +281,9 @@ void exchange_free(struct exchange *x)
         unlink_binding(list_entry(pos, struct binding, destination_link));
     map_free(&x->direct);
     map_free(&x->identities);
-    if (x->type == EXCHANGE_TOPIC)
+    if (x->args.routes_as == EXCHANGE_TOPIC)
         exchange_topic_free(&x->topic);
+    exchange_delayed_free(x->delayed);
     amqp_bytes_free(x->name);
     amqp_bytes_free(x->arguments);
     free(x);
@@ -323,7 +355,7 @@ bool exchange_route(struct exchange *x, const struct message *m, const struct am
                     size_t nkeys, uint64_t stamp, const struct exchange_route_visitor *visitor)
 {
     struct route r = {stamp, visitor, false};
-    switch (x->type) {
+    switch (x->args.routes_as) {
     case EXCHANGE_DIRECT:
         for (size_t i = 0; i < nkeys; i++)
             route_direct(x, keys[i], &r);
@@ -338,6 +370,8 @@ bool exchange_route(struct exchange *x, const struct message *m, const struct am
         break;
     case EXCHANGE_HEADERS:
         route_headers(x, m, &r);
+        break;
+    case EXCHANGE_DELAYED_MESSAGE: /* never: routes_as is the x-delayed-type */
         break;
     }
     return r.matched;
@@ -369,7 +403,7 @@ static bool x_match_valid(struct amqp_bytes args, struct outcome *out)
 bool exchange_binding_args_valid(const struct exchange *x, struct amqp_bytes arguments,
                                  struct outcome *out)
 {
-    if (x->type != EXCHANGE_HEADERS)
+    if (x->args.routes_as != EXCHANGE_HEADERS)
         return outcome_done(out);
     return x_match_valid(arguments, out);
 }

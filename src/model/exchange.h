@@ -14,22 +14,37 @@
 #include "model/outcome.h"
 
 struct queue;
+struct exchange_delayed;
 
-enum exchange_type { EXCHANGE_DIRECT, EXCHANGE_FANOUT, EXCHANGE_TOPIC, EXCHANGE_HEADERS };
+/* x-delayed-message is the delayed-message plugin's type: it holds messages with an x-delay,
+ * and routes as its x-delayed-type argument says. */
+enum exchange_type {
+    EXCHANGE_DIRECT,
+    EXCHANGE_FANOUT,
+    EXCHANGE_TOPIC,
+    EXCHANGE_HEADERS,
+    EXCHANGE_DELAYED_MESSAGE,
+};
 
-/* Parses "direct", "fanout", "topic" or "headers"; false for anything else. */
+/* Parses "direct", "fanout", "topic", "headers" or "x-delayed-message"; false for anything
+ * else. */
 bool exchange_type_parse(struct amqp_bytes name, enum exchange_type *out);
 const char *exchange_type_name(enum exchange_type type);
+/* The type as RabbitMQ's equivalence texts show it: an Erlang atom, quoted when it has a '-'. */
+const char *exchange_type_term(enum exchange_type type);
 
 /* The declare arguments RabbitMQ gives meaning to; slices point into the exchange's table. */
 struct exchange_args {
     bool has_alternate_exchange;
     struct amqp_bytes alternate_exchange;
+    enum exchange_type routes_as; /* the type itself, or x-delayed-message's x-delayed-type */
 };
 
-/* Checks a new exchange's arguments (a checked body): false with RabbitMQ's 406 outcome. */
-bool exchange_args_parse(struct amqp_bytes table, const struct arguments_owner *owner,
-                         struct exchange_args *out, struct outcome *outcome);
+/* Checks a new exchange's arguments (a checked body) for its type: false with RabbitMQ's
+ * outcome (406, or 503 for an unknown x-delayed-type). */
+bool exchange_args_parse(enum exchange_type type, struct amqp_bytes table,
+                         const struct arguments_owner *owner, struct exchange_args *out,
+                         struct outcome *outcome);
 
 /* From a source exchange to a queue or to another exchange (RabbitMQ's extension). */
 struct binding {
@@ -50,7 +65,8 @@ struct exchange {
     bool auto_delete;
     bool internal;
     struct amqp_bytes arguments; /* owned copy of the raw table body, for equivalence */
-    struct exchange_args args;   /* the same, parsed */
+    struct exchange_args args;   /* the same, parsed; args.routes_as indexes the bindings */
+    struct exchange_delayed *delayed; /* x-delayed-message: its held messages; else NULL */
     struct list bindings;     /* as source */
     uint32_t binding_count;
     struct list incoming;     /* bindings whose destination this exchange is */
@@ -63,7 +79,7 @@ struct exchange {
 /* arguments must have passed exchange_args_parse. */
 struct exchange *exchange_new(struct amqp_bytes name, enum exchange_type type, bool durable,
                               bool auto_delete, bool internal, struct amqp_bytes arguments);
-/* Unbinds everything and frees. */
+/* Unbinds everything, drops any held messages and frees. */
 void exchange_free(struct exchange *x);
 
 /* A binding's arguments acceptable to this exchange's type (headers: a usable x-match)? */

@@ -13,6 +13,7 @@
 #include "core/token.h"
 #include "model/deadletter.h"
 #include "model/exchange.h"
+#include "model/exchange_delayed.h"
 #include "model/queue.h"
 
 static const struct {
@@ -187,8 +188,8 @@ static bool exchange_equivalent(struct vhost *v, struct exchange *x,
         return outcome_fail(out, AMQP_PRECONDITION_FAILED,
                             "inequivalent arg 'type' for exchange '" NAME_FMT "' in vhost '%s': "
                             "received '%s' but current is '%s'",
-                            NAME_ARG(req->name), v->name, exchange_type_name(type),
-                            exchange_type_name(x->type));
+                            NAME_ARG(req->name), v->name, exchange_type_term(type),
+                            exchange_type_term(x->type));
     static const char *const compared[] = {"alternate-exchange", NULL};
     return arguments_flag_equivalent("durable", req->durable, x->durable, &o, out) &&
            arguments_flag_equivalent("auto_delete", req->auto_delete, x->auto_delete, &o, out) &&
@@ -226,8 +227,8 @@ struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_d
         return NULL;
     }
     struct exchange_args args;
-    if (!exchange_args_parse(req->arguments, &(struct arguments_owner){"exchange", req->name, v->name},
-                             &args, out))
+    if (!exchange_args_parse(type, req->arguments,
+                             &(struct arguments_owner){"exchange", req->name, v->name}, &args, out))
         return NULL;
     x = exchange_new(req->name, type, req->durable, req->auto_delete, req->internal, req->arguments);
     add_exchange(v, x);
@@ -739,10 +740,41 @@ static void pend(struct exchange *x, void *arg)
     ctx->pending[ctx->npending++] = x;
 }
 
+static inline void route_through(struct vhost *v, struct exchange *x, struct message *m,
+                                 const struct amqp_bytes *keys, size_t nkeys, bool released,
+                                 struct publish_result *result);
+
+/* A held message is due: it routes as its exchange's x-delayed-type does, and is not held
+ * again on the way (the plugin negates its x-delay for this routing). */
+static void route_released(struct exchange *x, struct message *m, const struct amqp_bytes *keys,
+                           size_t nkeys, void *owner)
+{
+    struct publish_result ignored; /* its publisher had its confirm at publish time */
+    route_through(owner, x, m, keys, nkeys, true, &ignored);
+}
+
+/* The x-delayed-message exchange x holds m if its x-delay says so (never without timers);
+ * returns whether it did. */
+static bool hold_if_delayed(struct vhost *v, struct exchange *x, struct message *m,
+                            const struct amqp_bytes *keys, size_t nkeys)
+{
+    uint64_t delay_ms;
+    if (!v->deadlines || !exchange_delayed_delay_of(m, &delay_ms))
+        return false;
+    if (!x->delayed->deadlines)
+        exchange_delayed_use_timer(x->delayed, v->deadlines, route_released, v);
+    exchange_delayed_hold(x->delayed, clock_now_ms(v->clock) + delay_ms, m, keys, nkeys);
+    return true;
+}
+
 /* Routes through x, then through every exchange that reaches: bound destinations, and the
- * alternate exchange of one whose bindings matched nothing (RabbitMQ's rule). */
-static void route_from(struct vhost *v, struct exchange *x, struct message *m,
-                       const struct amqp_bytes *keys, size_t nkeys, struct publish_result *result)
+ * alternate exchange of one whose bindings matched nothing (RabbitMQ's rule). A delayed
+ * exchange holding the message matched nothing for now, so its alternate exchange gets the
+ * message at once, as with the plugin; released: a held message now due. Always inline, so
+ * that a publish (released false) pays only for the test of x->delayed. */
+__attribute__((always_inline)) static inline void
+route_through(struct vhost *v, struct exchange *x, struct message *m, const struct amqp_bytes *keys,
+              size_t nkeys, bool released, struct publish_result *result)
 {
     struct route_ctx ctx; /* field by field: zeroing the inline list would cost every publish */
     ctx.visitor = (struct exchange_route_visitor){enqueue, pend, &ctx};
@@ -754,8 +786,9 @@ static void route_from(struct vhost *v, struct exchange *x, struct message *m,
     ctx.cap = sizeof ctx.inline_pending / sizeof *ctx.inline_pending;
     x->route_stamp = ctx.stamp;
     for (size_t next = 0;; x = ctx.pending[next++]) {
-        if (!exchange_route(x, m, keys, nkeys, ctx.stamp, &ctx.visitor) &&
-            x->args.has_alternate_exchange) {
+        bool held = x->delayed && !released && hold_if_delayed(v, x, m, keys, nkeys);
+        bool matched = !held && exchange_route(x, m, keys, nkeys, ctx.stamp, &ctx.visitor);
+        if (!matched && x->args.has_alternate_exchange) {
             struct exchange *ae = vhost_find_exchange(v, x->args.alternate_exchange);
             if (ae && ae->route_stamp != ctx.stamp) {
                 ae->route_stamp = ctx.stamp;
@@ -767,6 +800,12 @@ static void route_from(struct vhost *v, struct exchange *x, struct message *m,
     }
     if (ctx.pending != ctx.inline_pending)
         free(ctx.pending);
+}
+
+static void route_from(struct vhost *v, struct exchange *x, struct message *m,
+                       const struct amqp_bytes *keys, size_t nkeys, struct publish_result *result)
+{
+    route_through(v, x, m, keys, nkeys, false, result);
 }
 
 /* The default exchange's implicit binding of every queue by its name, for each key. */

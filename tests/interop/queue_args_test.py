@@ -704,9 +704,14 @@ def section_6(cases):
     cases.exchange(sec, "direct", {"x-delayed-type": S("direct")}, OK)
     cases.exchange(sec, "direct", {"x-delayed-type": S("bogus")}, OK)
     cases.exchange(sec, "topic", {"x-delayed-type": I(1)}, OK)
-    cases.exchange(sec, "x-delayed-message", {"x-delayed-type": S("direct")}, (
-        "connection", 503, "COMMAND_INVALID - unknown exchange type 'x-delayed-message'", 40,
-        10))
+    # Warren has the delayed-message plugin's type built in (delayed_message_test.py); a
+    # RabbitMQ without the plugin does not know it.
+    if os.environ.get("AMQP_EXPECT_PRODUCT") == "Warren":
+        cases.exchange(sec, "x-delayed-message", {"x-delayed-type": S("direct")}, OK)
+    else:
+        cases.exchange(sec, "x-delayed-message", {"x-delayed-type": S("direct")}, (
+            "connection", 503, "COMMAND_INVALID - unknown exchange type 'x-delayed-message'",
+            40, 10))
     cases.exchange(sec, "fanout", {"x-bogus": I(-1), "foo": S("bar")}, OK)
 
     def xineq(received, current):

@@ -121,9 +121,9 @@ static struct exchange *declare_exchange(const char *name, const char *type,
 START_TEST(test_exchange_declare_rules)
 {
     struct outcome out;
-    ck_assert_ptr_null(declare_exchange("x", "x-delayed-message", NO_ARGS, &out));
+    ck_assert_ptr_null(declare_exchange("x", "x-consistent-hash", NO_ARGS, &out));
     ck_assert(out.connection);
-    EXPECT_FAIL(out, AMQP_COMMAND_INVALID, "unknown exchange type 'x-delayed-message'");
+    EXPECT_FAIL(out, AMQP_COMMAND_INVALID, "unknown exchange type 'x-consistent-hash'");
     ck_assert_ptr_null(declare_exchange("", "direct", NO_ARGS, &out));
     ck_assert(!out.connection);
     EXPECT_FAIL(out, AMQP_ACCESS_REFUSED, "operation not permitted on the default exchange");
