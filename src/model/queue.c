@@ -33,6 +33,7 @@ struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bo
             queue_ring_init(&q->levels[i]);
     }
     q->limited = q->args.max_length != QUEUE_ARG_UNSET || q->args.max_length_bytes != QUEUE_ARG_UNSET;
+    q->has_rules = q->limited || q->nlevels > 1;
     list_init(&q->consumers);
     list_init(&q->bindings);
     return q;
@@ -44,6 +45,7 @@ void queue_set_host(struct queue *q, struct queue_host *host)
 {
     q->host = host;
     q->ttl_watch = host && host->clock && q->args.message_ttl_ms != QUEUE_ARG_UNSET;
+    q->has_rules |= q->ttl_watch;
     deadline_init(&q->ttl_timer, on_ttl_timer);
 }
 
@@ -137,7 +139,7 @@ static void stamp_arrival(struct queue *q, struct message *m)
 {
     if (!q->host || !q->host->clock)
         return;
-    q->ttl_watch = true;
+    q->ttl_watch = q->has_rules = true;
     if (!(m->flags & MESSAGE_ARRIVED)) {
         m->arrived_ms = clock_now_ms(q->host->clock);
         m->flags |= MESSAGE_ARRIVED;
@@ -237,10 +239,9 @@ void queue_unref(struct queue *q)
         release(q);
 }
 
-enum queue_publish_result queue_publish(struct queue *q, struct message *m)
+/* queue_publish for a queue with limits, TTLs or priorities, or a message with a TTL. */
+static enum queue_publish_result publish_with_rules(struct queue *q, struct message *m)
 {
-    if (q->deleted)
-        return QUEUE_GONE;
     if (q->limited && q->args.overflow != QUEUE_DROP_HEAD && over_limit(q, 1, m->body_size)) {
         if (q->args.overflow == QUEUE_REJECT_PUBLISH_DLX)
             discard(q, message_ref(m), DEAD_LETTER_MAXLEN);
@@ -254,6 +255,19 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m)
     expire(q);
     if (q->limited && q->args.overflow == QUEUE_DROP_HEAD)
         drop_head_over_limit(q);
+    return QUEUE_ENQUEUED;
+}
+
+enum queue_publish_result queue_publish(struct queue *q, struct message *m)
+{
+    if (q->deleted)
+        return QUEUE_GONE;
+    if (q->has_rules || (m->flags & MESSAGE_HAS_TTL))
+        return publish_with_rules(q, m);
+    queue_ring_push(&q->ready, (struct queue_entry){.msg = message_ref(m), .seq = q->next_seq++});
+    q->ready_len++;
+    q->ready_bytes += m->body_size;
+    queue_dispatch(q);
     return QUEUE_ENQUEUED;
 }
 

@@ -77,6 +77,7 @@ struct queue {
     uint64_t ready_bytes;     /* their bodies' sizes, for x-max-length-bytes */
     bool limited;             /* has x-max-length or x-max-length-bytes */
     bool ttl_watch;           /* x-message-ttl, or some message came with an expiration */
+    bool has_rules;           /* limited, ttl_watch or priorities: publish takes the long way */
     uint64_t next_seq;
     struct queue_host *host;  /* NULL: no TTLs nor dead letters (a queue alone in a test) */
     struct deadline ttl_timer; /* due when the next head expires */
