@@ -1,4 +1,5 @@
-// Interop test: amqp091-go declares, publishes with confirms, gets, consumes, acks, nacks, uses transactions and hits channel errors.
+// Interop test: amqp091-go declares, publishes with confirms, gets, consumes, acks, nacks, uses transactions and hits channel errors;
+// then RabbitMQ's extensions: TTLs, dead-lettering, priorities, quorum queues, direct reply-to, delayed messages, capabilities.
 package main
 
 import (
@@ -15,7 +16,7 @@ import (
 )
 
 const (
-	testTime        = 20 * time.Second
+	testTime        = 40 * time.Second
 	deliveryWait    = 3 * time.Second
 	quiet           = 300 * time.Millisecond // how long to watch for a delivery the prefetch window must hold back
 	confirmBatch    = 50
@@ -569,6 +570,365 @@ func (t *interopTest) run() {
 	t.transactions()
 	t.errors()
 	t.cleanUp(ch)
+	t.extensions()
+}
+
+// ---- RabbitMQ's extensions, as RabbitMQ 3.10.8 shows them through amqp091-go's types.
+
+// warren: the runner sets AMQP_EXPECT_PRODUCT=Warren against Warren; some checks differ.
+var warren = os.Getenv("AMQP_EXPECT_PRODUCT") == "Warren"
+
+const settle = 300 * time.Millisecond // time for a broker-side step (a dead-lettering, a queue commit)
+
+// extensions: fresh queues and exchanges per section, deleted again at its end.
+type extensions struct {
+	t         *interopTest
+	queues    []string
+	exchanges []string
+}
+
+func (e *extensions) queue(what string, durable bool, args amqp.Table) string {
+	name := unique(what)
+	e.queues = append(e.queues, name)
+	ch := e.t.channel()
+	defer ch.Close()
+	_, err := ch.QueueDeclare(name, durable, false, false, false, args)
+	must(err)
+	return name
+}
+
+func (e *extensions) exchange(what, kind string, args amqp.Table) string {
+	name := unique(what)
+	e.exchanges = append(e.exchanges, name)
+	ch := e.t.channel()
+	defer ch.Close()
+	must(ch.ExchangeDeclare(name, kind, false, false, false, false, args))
+	return name
+}
+
+func (e *extensions) bind(queue, key, exchange string) {
+	ch := e.t.channel()
+	defer ch.Close()
+	must(ch.QueueBind(queue, key, exchange, false, nil))
+}
+
+func (e *extensions) cleanUp() {
+	ch := e.t.channel()
+	defer ch.Close()
+	for _, name := range e.queues {
+		if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+			check(false, "queue.delete "+name+": "+describeError(err))
+			return
+		}
+	}
+	for _, name := range e.exchanges {
+		if err := ch.ExchangeDelete(name, false, false); err != nil {
+			check(false, "exchange.delete "+name+": "+describeError(err))
+			return
+		}
+	}
+}
+
+// publishConfirmed publishes on a fresh confirm channel and waits until every message is confirmed.
+func (e *extensions) publishConfirmed(exchange, key string, messages ...amqp.Publishing) {
+	ch := e.t.channel()
+	defer ch.Close()
+	must(ch.Confirm(false))
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, eventBufferSize))
+	for _, m := range messages {
+		must(ch.Publish(exchange, key, false, false, m))
+	}
+	var expected []string
+	for i := range messages {
+		expected = append(expected, fmt.Sprintf("%d:true", i+1))
+	}
+	if seen := e.t.waitConfirms(confirms, len(messages)); !reflect.DeepEqual(seen, expected) {
+		check(false, fmt.Sprintf("publishes to %q/%q confirmed: expected %v, got %v", exchange, key, expected, seen))
+	}
+}
+
+// getBodies drains queue with basic.get (auto-ack), in order.
+func (e *extensions) getBodies(queue string) []string {
+	ch := e.t.channel()
+	defer ch.Close()
+	var out []string
+	for {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil {
+			return append(out, describeError(err))
+		}
+		if !ok {
+			return out
+		}
+		out = append(out, string(d.Body))
+	}
+}
+
+func (e *extensions) messageTTL() {
+	queue := e.queue("ttl-queue", false, amqp.Table{"x-message-ttl": int32(200)})
+	e.publishConfirmed("", queue, amqp.Publishing{Body: []byte("t1")}, amqp.Publishing{Body: []byte("t2")})
+	time.Sleep(600 * time.Millisecond)
+	ch := e.t.channel()
+	d, ok, err := ch.Get(queue, true)
+	checkEqual(describeGet(d, ok, err), "get-empty", "x-message-ttl 200: after 600 ms basic.get finds nothing")
+	ch.Close()
+	checkEqual(e.t.counts(queue), expectedCounts(queue, 0, 0), "x-message-ttl 200: passive queue.declare counts 0")
+
+	plain := e.queue("expiration-queue", false, nil)
+	e.publishConfirmed("", plain, amqp.Publishing{Expiration: "200", Body: []byte("short")},
+		amqp.Publishing{Body: []byte("stays")})
+	time.Sleep(600 * time.Millisecond)
+	checkEqual(e.getBodies(plain), []string{"stays"},
+		"expiration \"200\" on a queue without TTL: that message expires, the one without stays")
+
+	checkEqual(e.t.channelError(func(ch *amqp.Channel) error {
+		return ch.Publish("", plain, false, false, amqp.Publishing{Expiration: "abc", Body: []byte("bad")})
+	}), "406 PRECONDITION_FAILED - invalid expiration 'abc': no_integer", "expiration \"abc\": the channel closes with 406")
+	checkEqual(e.t.counts(plain), expectedCounts(plain, 0, 0), "the malformed message was not enqueued")
+}
+
+// stampless copies a header table, with each x-death entry's time replaced by its Go type,
+// so the rest compares exactly.
+func stampless(headers amqp.Table) amqp.Table {
+	out := amqp.Table{}
+	for key, value := range headers {
+		out[key] = value
+	}
+	deaths, ok := headers["x-death"].([]interface{})
+	if !ok {
+		return out
+	}
+	var copied []interface{}
+	for _, death := range deaths {
+		table, ok := death.(amqp.Table)
+		if !ok {
+			copied = append(copied, death)
+			continue
+		}
+		entry := amqp.Table{}
+		for key, value := range table {
+			entry[key] = value
+		}
+		if stamp, ok := table["time"].(time.Time); ok {
+			entry["time"] = fmt.Sprintf("time.Time within a minute of now: %t",
+				!stamp.IsZero() && time.Since(stamp) < time.Minute && time.Until(stamp) < time.Minute)
+		} else if present := table["time"]; present != nil {
+			entry["time"] = fmt.Sprintf("%T", present)
+		}
+		copied = append(copied, entry)
+	}
+	out["x-death"] = copied
+	return out
+}
+
+// lastDeath: x-last-death-* are RabbitMQ 3.13's; 3.10 does not send them, Warren does.
+func lastDeath(headers amqp.Table, queue, reason string) amqp.Table {
+	if warren {
+		headers["x-last-death-queue"] = queue
+		headers["x-last-death-reason"] = reason
+		headers["x-last-death-exchange"] = ""
+	}
+	return headers
+}
+
+func deathEntry(queue, reason string, extra amqp.Table) amqp.Table {
+	entry := amqp.Table{
+		"count":        int64(1),
+		"reason":       reason,
+		"queue":        queue,
+		"time":         "time.Time within a minute of now: true",
+		"exchange":     "",
+		"routing-keys": []interface{}{queue},
+	}
+	for key, value := range extra {
+		entry[key] = value
+	}
+	return entry
+}
+
+func (e *extensions) deadLettering() {
+	dlx := e.exchange("dlx", "fanout", nil)
+	dlq := e.queue("dlq", false, nil)
+	e.bind(dlq, "", dlx)
+	source := e.queue("dlx-source", false, amqp.Table{"x-dead-letter-exchange": dlx})
+	e.publishConfirmed("", source, amqp.Publishing{Headers: amqp.Table{"h": int32(5)}, Expiration: "60000",
+		Body: []byte("dead")})
+	ch := e.t.channel()
+	defer ch.Close()
+	d, ok, err := ch.Get(source, false)
+	if !check(err == nil && ok, "basic.get from the source queue: "+describeGet(d, ok, err)) {
+		return
+	}
+	must(d.Reject(false))
+	time.Sleep(settle)
+	dead, ok, err := ch.Get(dlq, true)
+	if !check(err == nil && ok, "the rejected message reaches the dead-letter queue: "+describeGet(dead, ok, err)) {
+		return
+	}
+	checkEqual(fmt.Sprintf("exchange=%s key=%s expiration=%q body=%s", dead.Exchange, dead.RoutingKey, dead.Expiration, dead.Body),
+		fmt.Sprintf("exchange=%s key=%s expiration=\"\" body=dead", dlx, source),
+		"dead-lettered: exchange = the DLX, routing key = the source queue, no expiration property")
+	expected := lastDeath(amqp.Table{
+		"h":                      int32(5),
+		"x-death":                []interface{}{deathEntry(source, "rejected", amqp.Table{"original-expiration": "60000"})},
+		"x-first-death-queue":    source,
+		"x-first-death-reason":   "rejected",
+		"x-first-death-exchange": "",
+	}, source, "rejected")
+	checkEqual(typed(stampless(dead.Headers)), typed(expected),
+		"headers: x-death an []interface{} of one amqp.Table (count int64, time time.Time, routing-keys []interface{}), x-first-death-*, h still int32")
+
+	limited := e.queue("dlx-maxlen", false, amqp.Table{"x-max-length": int32(1), "x-dead-letter-exchange": dlx})
+	e.publishConfirmed("", limited, amqp.Publishing{Body: []byte("first")}, amqp.Publishing{Body: []byte("second")})
+	time.Sleep(settle)
+	dropped, ok, err := ch.Get(dlq, true)
+	if check(err == nil && ok, "x-max-length 1 (drop-head): the first message is dead-lettered: "+describeGet(dropped, ok, err)) {
+		checkEqual(fmt.Sprintf("exchange=%s key=%s body=%s", dropped.Exchange, dropped.RoutingKey, dropped.Body),
+			fmt.Sprintf("exchange=%s key=%s body=first", dlx, limited), "the head, routed by the DLX with its original key")
+		checkEqual(typed(stampless(dropped.Headers)), typed(lastDeath(amqp.Table{
+			"x-death":                []interface{}{deathEntry(limited, "maxlen", nil)},
+			"x-first-death-queue":    limited,
+			"x-first-death-reason":   "maxlen",
+			"x-first-death-exchange": "",
+		}, limited, "maxlen")), "its x-death says reason maxlen")
+	}
+	checkEqual(e.getBodies(limited), []string{"second"}, "the second message stays in the limited queue")
+	checkEqual(e.getBodies(dlq), []string(nil), "nothing else was dead-lettered")
+}
+
+func (e *extensions) priorities() {
+	queue := e.queue("priority", false, amqp.Table{"x-max-priority": int32(10)})
+	var messages []amqp.Publishing
+	for _, p := range []uint8{0, 5, 10, 255, 1} {
+		// Priority 0 is "none": amqp091-go leaves the property out.
+		messages = append(messages, amqp.Publishing{Priority: p, Body: []byte(fmt.Sprintf("p%d", p))})
+	}
+	e.publishConfirmed("", queue, messages...)
+	ch := e.t.channel()
+	defer ch.Close()
+	var seen []string
+	for {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil || !ok {
+			break
+		}
+		seen = append(seen, fmt.Sprintf("%s priority=%d", d.Body, d.Priority))
+	}
+	checkEqual(seen, []string{"p10 priority=10", "p255 priority=255", "p5 priority=5", "p1 priority=1", "p0 priority=0"},
+		"x-max-priority 10: basic.get order 10, 255 (counts as 10, FIFO after it), 5, 1, none")
+}
+
+func (e *extensions) quorum() {
+	queue := e.queue("quorum", true, amqp.Table{"x-queue-type": "quorum", "x-delivery-limit": int32(1)})
+	e.publishConfirmed("", queue, amqp.Publishing{Body: []byte("q")})
+	ch := e.t.channel()
+	defer ch.Close()
+	var seen []string
+	for i := 0; i < 3; i++ {
+		d, ok, err := ch.Get(queue, false)
+		if err != nil || !ok {
+			seen = append(seen, describeGet(d, ok, err))
+			break
+		}
+		seen = append(seen, fmt.Sprintf("%s redelivered=%t headers=%s", d.Body, d.Redelivered, typed(d.Headers)))
+		must(d.Nack(false, true))
+		time.Sleep(50 * time.Millisecond)
+	}
+	checkEqual(seen, []string{"q redelivered=false headers=F{x-delivery-count=int64:0}",
+		"q redelivered=true headers=F{x-delivery-count=int64:1}", "get-empty"},
+		"quorum, x-delivery-limit 1: x-delivery-count int64 0, nack, 1, nack, then the queue is empty")
+}
+
+func (e *extensions) directReplyTo() {
+	server := e.queue("rpc-server", false, nil)
+	requester := e.t.channel()
+	defer requester.Close()
+	replies, err := requester.Consume("amq.rabbitmq.reply-to", "", true, false, false, false, nil)
+	if !check(err == nil, "consume amq.rabbitmq.reply-to with no-ack: "+describeError(err)) {
+		return
+	}
+	must(requester.Publish("", server, false, false, amqp.Publishing{ReplyTo: "amq.rabbitmq.reply-to",
+		CorrelationId: "rpc-1", Body: []byte("request")}))
+
+	conn, err := amqp.Dial(brokerURL())
+	must(err)
+	defer conn.Close()
+	responder, err := conn.Channel()
+	must(err)
+	var request amqp.Delivery
+	got := false
+	for deadline := time.Now().Add(deliveryWait); !got && time.Now().Before(deadline); {
+		request, got, err = responder.Get(server, true)
+		must(err)
+		if !got {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if !check(got, "the server's connection gets the request") {
+		return
+	}
+	check(strings.HasPrefix(request.ReplyTo, "amq.rabbitmq.reply-to.") && len(request.ReplyTo) > len("amq.rabbitmq.reply-to."),
+		fmt.Sprintf("its ReplyTo is rewritten to amq.rabbitmq.reply-to.<opaque>: %q", request.ReplyTo))
+	must(responder.Publish("", request.ReplyTo, false, false, amqp.Publishing{CorrelationId: request.CorrelationId,
+		Body: []byte("reply")}))
+	reply, ok := next(replies, deliveryWait)
+	checkEqual(fmt.Sprintf("%s exchange=%q key=%q correlationId=%s", reply.Body, reply.Exchange, reply.RoutingKey, reply.CorrelationId),
+		fmt.Sprintf("reply exchange=\"\" key=%q correlationId=rpc-1", request.ReplyTo),
+		"the requester's no-ack consumer gets the reply")
+	check(ok, "the reply arrived")
+
+	checkEqual(e.t.channelError(func(ch *amqp.Channel) error {
+		_, err := ch.Consume("amq.rabbitmq.reply-to", "", false, false, false, false, nil)
+		return err
+	}), "406 PRECONDITION_FAILED - reply consumer cannot acknowledge", "consuming amq.rabbitmq.reply-to with ack: 406")
+}
+
+// delayed: Warren only (the RabbitMQ under test lacks rabbitmq_delayed_message_exchange).
+func (e *extensions) delayed() {
+	exchange := e.exchange("delayed", "x-delayed-message", amqp.Table{"x-delayed-type": "direct"})
+	queue := e.queue("delayed-queue", false, nil)
+	e.bind(queue, "k", exchange)
+	ch := e.t.channel()
+	defer ch.Close()
+	inbox, err := ch.Consume(queue, "", true, false, false, false, nil)
+	must(err)
+	start := time.Now()
+	must(ch.Publish(exchange, "k", false, false, amqp.Publishing{Headers: amqp.Table{"x-delay": int32(500)},
+		Body: []byte("delayed")}))
+	must(ch.Publish(exchange, "k", false, false, amqp.Publishing{Body: []byte("immediate")}))
+	first, _ := next(inbox, deliveryWait)
+	second, ok := next(inbox, deliveryWait)
+	elapsed := time.Since(start)
+	checkEqual(bodies(first, second), []string{"immediate", "delayed"},
+		"x-delayed-message (direct): the message without x-delay, published second, arrives first")
+	check(ok && elapsed >= 450*time.Millisecond, fmt.Sprintf("x-delay int32 500: arrives no earlier than 450 ms (after %d ms)",
+		elapsed.Milliseconds()))
+}
+
+func capabilities(conn *amqp.Connection) {
+	expected := amqp.Table{}
+	for _, name := range []string{"publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
+		"consumer_priorities", "authentication_failure_close", "per_consumer_qos", "direct_reply_to"} {
+		expected[name] = true
+	}
+	if !warren {
+		expected["connection.blocked"] = true
+	}
+	checkEqual(typed(conn.Properties["capabilities"]), typed(expected), "server-properties capabilities, all true")
+}
+
+func (t *interopTest) extensions() {
+	sections := []func(e *extensions){(*extensions).messageTTL, (*extensions).deadLettering, (*extensions).priorities,
+		(*extensions).quorum, (*extensions).directReplyTo}
+	if warren {
+		sections = append(sections, (*extensions).delayed)
+	}
+	for _, section := range sections {
+		e := &extensions{t: t}
+		section(e)
+		e.cleanUp()
+	}
+	capabilities(t.conn)
 }
 
 func brokerURL() string {
