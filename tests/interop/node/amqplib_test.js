@@ -1,4 +1,5 @@
-// Interop test: amqplib (node) declares, binds, publishes with confirms, gets, consumes, acks, nacks and hits a 404.
+// Interop test: amqplib (node) declares, binds, publishes with confirms, gets, consumes, acks, nacks and hits a 404;
+// then RabbitMQ's extensions: TTLs, dead-lettering, priorities, quorum queues, direct reply-to, delayed messages, capabilities.
 'use strict';
 
 const amqp = require('amqplib');
@@ -8,7 +9,7 @@ const util = require('node:util');
 const HOST = process.env.AMQP_HOST || '127.0.0.1';
 const PORT = process.env.AMQP_PORT || '5672';
 const URL = `amqp://guest:guest@${HOST}:${PORT}/`;
-const TEST_SECONDS = 20;
+const TEST_SECONDS = 40;
 const DELIVERY_WAIT_MS = 3000;
 // How long to watch for a delivery that the prefetch window must hold back.
 const QUIET_MS = 300;
@@ -364,9 +365,317 @@ async function cleanUp(channel, names) {
   checkEqual(await channel.deleteExchange(names.exchange), {}, 'exchange.delete answers delete-ok');
 }
 
+// ---- RabbitMQ's extensions, as RabbitMQ 3.10.8 shows them through amqplib.
+
+// The runner sets AMQP_EXPECT_PRODUCT=Warren against Warren; some checks differ.
+const WARREN = process.env.AMQP_EXPECT_PRODUCT === 'Warren';
+// Time for a broker-side step (a dead-lettering, a queue commit).
+const SETTLE_MS = 300;
+
+// Fresh queues and exchanges for one section, deleted again at its end.
+class Extensions {
+  constructor(connection) {
+    this.connection = connection;
+    this.queues = [];
+    this.exchanges = [];
+  }
+
+  async queue(what, options = {}) {
+    const name = unique(what);
+    this.queues.push(name);
+    const channel = await this.connection.createChannel();
+    await channel.assertQueue(name, { durable: false, ...options });
+    await channel.close();
+    return name;
+  }
+
+  async exchange(what, type, options = {}) {
+    const name = unique(what);
+    this.exchanges.push(name);
+    const channel = await this.connection.createChannel();
+    await channel.assertExchange(name, type, { durable: false, ...options });
+    await channel.close();
+    return name;
+  }
+
+  async bind(queue, exchange, key) {
+    const channel = await this.connection.createChannel();
+    await channel.bindQueue(queue, exchange, key);
+    await channel.close();
+  }
+
+  // Publishes on a fresh confirm channel and waits until each message is confirmed.
+  async publishConfirmed(exchange, key, ...messages) {
+    const channel = await this.connection.createConfirmChannel();
+    const acks = await Promise.all(messages.map(([body, options]) => publishConfirmed(channel, exchange, key, body, options || {})));
+    if (!acks.every((ack) => ack)) check(false, `publishes to '${exchange}'/'${key}' confirmed: ${show(acks)}`);
+    await channel.close();
+  }
+
+  // basic.get with auto-ack until the queue is empty: the bodies in order.
+  async bodies(queue) {
+    const channel = await this.connection.createChannel();
+    const out = [];
+    for (;;) {
+      const message = await channel.get(queue, { noAck: true });
+      if (!message) break;
+      out.push(message.content.toString());
+    }
+    await channel.close();
+    return out;
+  }
+
+  async cleanUp() {
+    const channel = await this.connection.createChannel();
+    for (const name of this.queues) await channel.deleteQueue(name);
+    for (const name of this.exchanges) await channel.deleteExchange(name);
+    await channel.close();
+  }
+}
+
+async function checkMessageTtl(e) {
+  const queue = await e.queue('ttl-queue', { messageTtl: 200 });
+  await e.publishConfirmed('', queue, ['t1'], ['t2']);
+  await sleep(600);
+  checkEqual(await e.bodies(queue), [], 'x-message-ttl 200: after 600 ms basic.get finds nothing');
+  const channel = await e.connection.createChannel();
+  checkEqual(await channel.checkQueue(queue), { queue, messageCount: 0, consumerCount: 0 }, 'x-message-ttl 200: passive queue.declare counts 0');
+  await channel.close();
+
+  const plain = await e.queue('expiration-queue');
+  await e.publishConfirmed('', plain, ['short', { expiration: '200' }], ['stays']);
+  await sleep(600);
+  checkEqual(await e.bodies(plain), ['stays'], 'expiration "200" on a queue without TTL: that message expires, the one without stays');
+
+  checkEqual(
+    await channelErrorOf(e.connection, async (ch) => {
+      ch.sendToQueue(plain, Buffer.from('bad'), { expiration: 'abc' });
+    }),
+    { code: 406, message: `Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - invalid expiration 'abc': no_integer"` },
+    'expiration "abc": the channel closes with 406',
+  );
+  checkEqual(await e.bodies(plain), [], 'the malformed message was not enqueued');
+}
+
+// The headers of a dead letter, with each x-death entry's time replaced by what it is.
+function stampless(headers) {
+  const out = { ...headers };
+  if (Array.isArray(headers['x-death'])) {
+    out['x-death'] = headers['x-death'].map((death) => {
+      const stamp = death && death.time;
+      const fresh = stamp && stamp['!'] === 'timestamp' && Number.isInteger(stamp.value) && Math.abs(stamp.value - Date.now() / 1000) < 60;
+      return { ...death, time: fresh ? 'a timestamp within a minute of now' : stamp };
+    });
+  }
+  return out;
+}
+
+// x-last-death-* are RabbitMQ 3.13's; 3.10 does not send them, Warren does.
+function lastDeath(headers, queue, reason) {
+  if (!WARREN) return headers;
+  return { ...headers, 'x-last-death-queue': queue, 'x-last-death-reason': reason, 'x-last-death-exchange': '' };
+}
+
+function deathEntry(queue, reason, extra = {}) {
+  return { count: 1, reason, queue, time: 'a timestamp within a minute of now', exchange: '', 'routing-keys': [queue], ...extra };
+}
+
+async function checkDeadLettering(e) {
+  const dlx = await e.exchange('dlx', 'fanout');
+  const dlq = await e.queue('dlq');
+  await e.bind(dlq, dlx, '');
+  const source = await e.queue('dlx-source', { deadLetterExchange: dlx });
+  await e.publishConfirmed('', source, ['dead', { headers: { h: { '!': 'int32', value: 5 } }, expiration: '60000' }]);
+  const channel = await e.connection.createChannel();
+  const got = await channel.get(source, { noAck: false });
+  if (!check(got !== false, 'basic.get from the source queue')) return;
+  channel.reject(got, false);
+  await sleep(SETTLE_MS);
+  const dead = await channel.get(dlq, { noAck: true });
+  if (check(dead !== false, 'the rejected message reaches the dead-letter queue')) {
+    checkEqual(
+      { exchange: dead.fields.exchange, routingKey: dead.fields.routingKey, expiration: dead.properties.expiration, body: dead.content.toString() },
+      { exchange: dlx, routingKey: source, expiration: undefined, body: 'dead' },
+      'dead-lettered: exchange = the DLX, routing key = the source queue, no expiration property',
+    );
+    checkEqual(
+      stampless(dead.properties.headers),
+      lastDeath(
+        {
+          h: 5,
+          'x-death': [deathEntry(source, 'rejected', { 'original-expiration': '60000' })],
+          'x-first-death-queue': source,
+          'x-first-death-reason': 'rejected',
+          'x-first-death-exchange': '',
+        },
+        source,
+        'rejected',
+      ),
+      'headers: x-death one table (count 1, reason, queue, time a timestamp, exchange, routing-keys, original-expiration), x-first-death-*, h still 5',
+    );
+  }
+
+  const limited = await e.queue('dlx-maxlen', { maxLength: 1, deadLetterExchange: dlx });
+  await e.publishConfirmed('', limited, ['first'], ['second']);
+  await sleep(SETTLE_MS);
+  const dropped = await channel.get(dlq, { noAck: true });
+  if (check(dropped !== false, 'x-max-length 1 (drop-head): the first message is dead-lettered')) {
+    checkEqual(
+      { exchange: dropped.fields.exchange, routingKey: dropped.fields.routingKey, body: dropped.content.toString() },
+      { exchange: dlx, routingKey: limited, body: 'first' },
+      'the head, routed by the DLX with its original key',
+    );
+    checkEqual(
+      stampless(dropped.properties.headers),
+      lastDeath(
+        { 'x-death': [deathEntry(limited, 'maxlen')], 'x-first-death-queue': limited, 'x-first-death-reason': 'maxlen', 'x-first-death-exchange': '' },
+        limited,
+        'maxlen',
+      ),
+      'its x-death says reason maxlen',
+    );
+  }
+  await channel.close();
+  checkEqual(await e.bodies(limited), ['second'], 'the second message stays in the limited queue');
+  checkEqual(await e.bodies(dlq), [], 'nothing else was dead-lettered');
+}
+
+async function checkPriorities(e) {
+  const queue = await e.queue('priority', { maxPriority: 10 });
+  await e.publishConfirmed('', queue, ['none'], ['p5', { priority: 5 }], ['p10', { priority: 10 }], ['p255', { priority: 255 }], ['p1', { priority: 1 }]);
+  const channel = await e.connection.createChannel();
+  const seen = [];
+  for (;;) {
+    const message = await channel.get(queue, { noAck: true });
+    if (!message) break;
+    seen.push([message.content.toString(), message.properties.priority]);
+  }
+  await channel.close();
+  checkEqual(
+    seen,
+    [['p10', 10], ['p255', 255], ['p5', 5], ['p1', 1], ['none', undefined]],
+    'x-max-priority 10: basic.get order 10, 255 (counts as 10, FIFO after it), 5, 1, none',
+  );
+}
+
+async function checkQuorum(e) {
+  const queue = await e.queue('quorum', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 1 } });
+  await e.publishConfirmed('', queue, ['q']);
+  const channel = await e.connection.createChannel();
+  const seen = [];
+  for (let i = 0; i < 3; i++) {
+    const message = await channel.get(queue, { noAck: false });
+    if (!message) {
+      seen.push('get-empty');
+      break;
+    }
+    seen.push([message.content.toString(), message.fields.redelivered, message.properties.headers]);
+    channel.nack(message, false, true);
+    await sleep(50);
+  }
+  await channel.close();
+  checkEqual(
+    seen,
+    [['q', false, { 'x-delivery-count': 0 }], ['q', true, { 'x-delivery-count': 1 }], 'get-empty'],
+    'quorum, x-delivery-limit 1: x-delivery-count 0, nack, 1, nack, then the queue is empty',
+  );
+}
+
+async function checkDirectReplyTo(e) {
+  const server = await e.queue('rpc-server');
+  const requester = await e.connection.createChannel();
+  const replies = new Inbox();
+  await requester.consume('amq.rabbitmq.reply-to', (message) => replies.push(message), { noAck: true });
+  requester.sendToQueue(server, Buffer.from('request'), { replyTo: 'amq.rabbitmq.reply-to', correlationId: 'rpc-1' });
+
+  const other = await amqp.connect(URL);
+  try {
+    const responder = await other.createChannel();
+    let request = false;
+    for (const deadline = Date.now() + DELIVERY_WAIT_MS; !request && Date.now() < deadline; ) {
+      request = await responder.get(server, { noAck: true });
+      if (!request) await sleep(50);
+    }
+    if (check(request !== false, "the server's connection gets the request")) {
+      const replyTo = request.properties.replyTo;
+      check(
+        typeof replyTo === 'string' && replyTo.startsWith('amq.rabbitmq.reply-to.') && replyTo.length > 'amq.rabbitmq.reply-to.'.length,
+        `its replyTo is rewritten to amq.rabbitmq.reply-to.<opaque>: ${replyTo}`,
+      );
+      responder.publish('', replyTo, Buffer.from('reply'), { correlationId: request.properties.correlationId });
+      const reply = await replies.next();
+      checkEqual(
+        reply && [reply.content.toString(), reply.fields.exchange, reply.fields.routingKey, reply.properties.correlationId],
+        ['reply', '', replyTo, 'rpc-1'],
+        "the requester's no-ack consumer gets the reply",
+      );
+    }
+  } finally {
+    await other.close();
+  }
+  await requester.close();
+
+  checkEqual(
+    await channelErrorOf(e.connection, (ch) => ch.consume('amq.rabbitmq.reply-to', () => {}, { noAck: false })),
+    { code: 406, message: 'Operation failed: BasicConsume; 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - reply consumer cannot acknowledge"' },
+    'consuming amq.rabbitmq.reply-to with ack: 406',
+  );
+}
+
+// Warren only: the RabbitMQ under test lacks rabbitmq_delayed_message_exchange.
+async function checkDelayed(e) {
+  const exchange = await e.exchange('delayed', 'x-delayed-message', { arguments: { 'x-delayed-type': 'direct' } });
+  const queue = await e.queue('delayed-queue');
+  await e.bind(queue, exchange, 'k');
+  const channel = await e.connection.createChannel();
+  const inbox = new Inbox();
+  const arrived = [];
+  await channel.consume(queue, (message) => {
+    arrived.push(Date.now());
+    inbox.push(message);
+  }, { noAck: true });
+  const start = Date.now();
+  channel.publish(exchange, 'k', Buffer.from('delayed'), { headers: { 'x-delay': { '!': 'int32', value: 500 } } });
+  channel.publish(exchange, 'k', Buffer.from('immediate'));
+  const first = await inbox.next();
+  const second = await inbox.next();
+  checkEqual(
+    [first && first.content.toString(), second && second.content.toString()],
+    ['immediate', 'delayed'],
+    'x-delayed-message (direct): the message without x-delay, published second, arrives first',
+  );
+  const elapsed = second ? arrived[1] - start : null;
+  check(elapsed !== null && elapsed >= 450, `x-delay 500: arrives no earlier than 450 ms (after ${elapsed} ms)`);
+  await channel.close();
+}
+
+function checkCapabilities(connection) {
+  const expected = {};
+  for (const name of ['publisher_confirms', 'exchange_exchange_bindings', 'basic.nack', 'consumer_cancel_notify', 'consumer_priorities',
+    'authentication_failure_close', 'per_consumer_qos', 'direct_reply_to']) expected[name] = true;
+  if (!WARREN) expected['connection.blocked'] = true;
+  checkEqual(connection.connection.serverProperties.capabilities, expected, 'server-properties capabilities, all true');
+}
+
+async function checkExtensions(connection) {
+  const sections = [checkMessageTtl, checkDeadLettering, checkPriorities, checkQuorum, checkDirectReplyTo];
+  if (WARREN) sections.push(checkDelayed);
+  for (const section of sections) {
+    const e = new Extensions(connection);
+    try {
+      await section(e);
+    } finally {
+      await e.cleanUp();
+    }
+  }
+  checkCapabilities(connection);
+}
+
 async function main() {
   const names = { exchange: unique('exchange'), queue: unique('queue') };
   const connection = await amqp.connect(URL);
+  // A connection closed by the server must fail the test, not crash node with an unhandled 'error'.
+  connection.on('error', (err) => check(false, `the connection stays open (${err.message})`));
   const channel = await connection.createConfirmChannel();
   try {
     await checkDeclareBindPublishGet(channel, names);
@@ -374,6 +683,7 @@ async function main() {
     await checkPrefetch(channel, names);
     await checkErrors(connection, names);
     await cleanUp(channel, names);
+    await checkExtensions(connection);
   } finally {
     const spare = await connection.createChannel();
     await spare.deleteQueue(names.queue);
