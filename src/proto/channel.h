@@ -52,7 +52,7 @@ struct channel_consumer {
     struct channel *ch;
     struct shortname tag;
     bool no_ack;
-    uint16_t prefetch;    /* 0: unlimited */
+    uint16_t prefetch;    /* the per-consumer prefetch when it was created; 0: unlimited */
     uint32_t unacked;
     struct amqp_bytes arguments; /* owned copy */
 };
@@ -83,7 +83,8 @@ struct channel {
     struct shortname last_queue; /* for methods that leave the queue name empty */
 
     struct list consumers;
-    uint16_t consumer_prefetch; /* basic.qos global=false: for consumers created after it */
+    uint16_t consumer_prefetch; /* basic.qos global=false: for consumers created after it, and
+                                   a raise for those already there (consumer_window) */
     uint16_t channel_prefetch;  /* basic.qos global=true: for the whole channel */
 
     uint64_t last_delivery_tag;

@@ -175,6 +175,18 @@ static void track_delivery(struct channel *ch, uint64_t tag, struct queue *q, st
 
 /* ---- consumers, as the queue sees them ---- */
 
+/* A consumer's window: the per-consumer prefetch it was created with, raised (never lowered)
+ * by a later basic.qos global=false. RabbitMQ applies that qos to new consumers only; kombu,
+ * seeing a product other than RabbitMQ, raises it while its consumer runs and expects the
+ * running consumer to take the new window (the spec's reading), so a raise applies at once. */
+static uint16_t consumer_window(const struct channel_consumer *cc)
+{
+    uint16_t now = cc->ch->consumer_prefetch;
+    if (cc->prefetch == 0 || now == 0) /* 0: unlimited */
+        return 0;
+    return cc->prefetch > now ? cc->prefetch : now;
+}
+
 static bool consumer_has_credit(struct consumer *base)
 {
     struct channel_consumer *cc = container_of(base, struct channel_consumer, base);
@@ -187,7 +199,8 @@ static bool consumer_has_credit(struct consumer *base)
     }
     if (cc->no_ack) /* RabbitMQ applies prefetch to acknowledged deliveries only */
         return true;
-    return (cc->prefetch == 0 || cc->unacked < cc->prefetch) &&
+    uint16_t window = consumer_window(cc);
+    return (window == 0 || cc->unacked < window) &&
            (ch->channel_prefetch == 0 || ch->consumed_unacked < ch->channel_prefetch);
 }
 
