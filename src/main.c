@@ -25,6 +25,8 @@ static void usage(FILE *out)
             "      --heartbeat SECONDS    heartbeat interval offered to clients (default 60)\n"
             "      --handshake-timeout MS time allowed to open a connection (default 10000)\n"
             "      --max-message-size BYTES  largest message body accepted (default 134217728)\n"
+            "      --consumer-timeout MS  how long a delivery may stay unacknowledged before its\n"
+            "                             channel is closed (default 1800000; 0: no limit)\n"
             "  -l, --log-level LEVEL      debug, info, warning or error (default info)\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n");
@@ -42,7 +44,7 @@ static bool parse_number(const char *s, unsigned long long min, unsigned long lo
 }
 
 enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHANNEL_MAX,
-       OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE };
+       OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT };
 
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct broker_config *cfg)
@@ -59,6 +61,7 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
         {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
         {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE_SIZE},
+        {"consumer-timeout", required_argument, NULL, OPT_CONSUMER_TIMEOUT},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -110,6 +113,11 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
             if (!parse_number(optarg, 1, 512u << 20, &n))
                 goto bad;
             cfg->max_message_size = n;
+            break;
+        case OPT_CONSUMER_TIMEOUT:
+            if (!parse_number(optarg, 0, INT64_MAX, &n))
+                goto bad;
+            cfg->consumer_timeout_ms = n;
             break;
         case 'l': {
             int level = log_level_parse(optarg);

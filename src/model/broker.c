@@ -15,6 +15,7 @@ void broker_config_defaults(struct broker_config *config)
         .heartbeat = 60,
         .max_message_size = 128u << 20,
         .handshake_timeout_ms = 10000,
+        .consumer_timeout_ms = 1800000, /* RabbitMQ's 30 minutes */
         .default_user = "guest",
         .default_pass = "guest",
         .default_vhost = "/",

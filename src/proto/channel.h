@@ -7,6 +7,7 @@
 
 #include "amqp_frame.h"
 #include "amqp_spec.h"
+#include "core/heap.h"
 #include "core/list.h"
 #include "model/message.h"
 #include "model/queue.h"
@@ -37,6 +38,7 @@ struct unacked {
     bool settled;        /* acked inside the array, awaiting compaction */
     uint8_t tx_action;   /* in a transaction: 1 + how to settle it at commit */
     bool from_get;       /* basic.get, which prefetch does not count */
+    uint64_t ack_due_ms; /* when the consumer timeout runs out for it; UINT64_MAX: never */
 };
 
 /* A publish held by an open transaction until commit. */
@@ -92,6 +94,9 @@ struct channel {
     size_t unacked_head, unacked_len, unacked_cap;
     uint32_t unacked_count;     /* not settled */
     uint32_t consumed_unacked;  /* of those, delivered to consumers: the global prefetch count */
+    /* The consumer timeout, checked as RabbitMQ does on the oldest unacked delivery only: at
+     * most one deadline per channel, moved on lazily when it fires early. */
+    struct deadline ack_timeout;
 
     bool confirm;
     struct confirms confirms;   /* publishes not yet confirmed to the client */

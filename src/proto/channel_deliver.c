@@ -76,6 +76,66 @@ static void unacked_compact(struct channel *ch)
         ch->unacked_head = ch->unacked_len = 0;
 }
 
+/* ---- the consumer acknowledgement timeout ---- */
+
+static struct unacked *oldest_unacked(struct channel *ch)
+{
+    /* compaction leaves the head unsettled */
+    return ch->unacked_head < ch->unacked_len ? &ch->unacked[ch->unacked_head] : NULL;
+}
+
+/* The queue's x-consumer-timeout, else the broker's; UINT64_MAX: none. */
+static uint64_t ack_timeout_ms(const struct channel *ch, const struct queue *q)
+{
+    if (q->args.consumer_timeout_ms != QUEUE_ARG_UNSET)
+        return (uint64_t)q->args.consumer_timeout_ms;
+    uint64_t broker_wide = connection_broker(ch->conn)->config.consumer_timeout_ms;
+    return broker_wide ? broker_wide : UINT64_MAX;
+}
+
+static uint64_t ack_due_at(const struct channel *ch, const struct queue *q)
+{
+    uint64_t timeout = ack_timeout_ms(ch, q);
+    if (timeout == UINT64_MAX)
+        return UINT64_MAX;
+    return clock_now_ms(&connection_broker(ch->conn)->clock) + timeout;
+}
+
+static void on_ack_timeout(struct deadline *d, uint64_t now_ms);
+
+/* Brings the channel's deadline forward to its oldest delivery's; one that stands earlier
+ * is left to fire and move on (so an ack costs a comparison, not a heap operation). */
+static void follow_oldest_unacked(struct channel *ch)
+{
+    struct unacked *u = oldest_unacked(ch);
+    if (!u || u->ack_due_ms == UINT64_MAX)
+        return;
+    if (deadline_pending(&ch->ack_timeout) && ch->ack_timeout.at_ms <= u->ack_due_ms)
+        return;
+    ch->ack_timeout.fire = on_ack_timeout;
+    deadline_heap_reschedule(&connection_broker(ch->conn)->deadlines, &ch->ack_timeout,
+                             u->ack_due_ms);
+}
+
+/* RabbitMQ looks at the oldest unacked delivery only (basic.get's count too) and closes the
+ * channel with its text; the channel's unacked messages go back to their queues. */
+static void on_ack_timeout(struct deadline *d, uint64_t now_ms)
+{
+    struct channel *ch = container_of(d, struct channel, ack_timeout);
+    struct unacked *u = oldest_unacked(ch);
+    if (!u || u->ack_due_ms == UINT64_MAX || ch->state != CHANNEL_OPEN ||
+        !connection_is_open(ch->conn))
+        return;
+    if (u->ack_due_ms > now_ms) {
+        follow_oldest_unacked(ch);
+        return;
+    }
+    channel_fail(ch, AMQP_PRECONDITION_FAILED, 0,
+                 "delivery acknowledgement on channel %u timed out. Timeout value used: %llu ms. "
+                 "This timeout value can be configured, see consumers doc guide to learn more",
+                 ch->id, (unsigned long long)ack_timeout_ms(ch, u->queue));
+}
+
 /* Ack (settle), reject (dead-letter or drop) or requeue unacked messages in two steps: select and mark them
  * first, then hand them back to their queues, because a requeue can deliver again at once
  * and so grow or move the unacked array. */
@@ -112,6 +172,7 @@ static void select_unacked(struct channel *ch, struct settlement *s, struct unac
 static void apply_settlement(struct channel *ch, struct settlement *s)
 {
     unacked_compact(ch);
+    follow_oldest_unacked(ch);
     for (size_t i = 0; i < s->len; i++) {
         struct settled_item *item = &s->items[i];
         if (item->how == SETTLE_REQUEUE)
@@ -167,6 +228,8 @@ static void track_delivery(struct channel *ch, uint64_t tag, struct queue *q, st
     u->entry = e;
     u->consumer = cc;
     u->from_get = cc == NULL;
+    u->ack_due_ms = ack_due_at(ch, q);
+    follow_oldest_unacked(ch);
     if (cc) {
         cc->unacked++;
         ch->consumed_unacked++;
@@ -489,4 +552,5 @@ void channel_release_deliveries(struct channel *ch)
     while (!list_empty(&ch->consumers))
         cancel_consumer(ch, list_entry(ch->consumers.next, struct channel_consumer, link));
     requeue_all(ch, false);
+    deadline_heap_remove(&connection_broker(ch->conn)->deadlines, &ch->ack_timeout);
 }

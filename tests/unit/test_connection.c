@@ -1102,6 +1102,61 @@ START_TEST(test_transaction)
 }
 END_TEST
 
+/* Advances the broker's clock to ms and fires what is due, as the server's timer would. */
+static void advance_to(struct peer *p, uint64_t ms)
+{
+    clock_set_manual(&p->broker.clock, ms);
+    deadline_heap_run_due(&p->broker.deadlines, ms);
+    pump(p);
+}
+
+static const char ACK_TIMED_OUT[] =
+    "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: "
+    "1000 ms. This timeout value can be configured, see consumers doc guide to learn more";
+
+/* The consumer timeout runs from the oldest unacked delivery, with one deadline for the
+ * channel however many deliveries it holds; an ack moves it on to the next oldest. */
+START_TEST(test_consumer_timeout)
+{
+    struct broker_config cfg;
+    broker_config_defaults(&cfg);
+    cfg.consumer_timeout_ms = 1000;
+    struct peer p;
+    peer_start(&p, &cfg);
+    clock_set_manual(&p.broker.clock, 10000);
+    handshake(&p, STAGE_CHANNEL);
+    declare_queue(&p, 1, "slow", false);
+    put_publish(&p, 1, "", "slow", "first");
+    send_tx(&p);
+    send_consume(&p, 1, "slow", "c1", false);
+    uint64_t first = expect_delivery(&p, 1, "c1", "first", false);
+    advance_to(&p, 10500);
+    for (int i = 0; i < 50; i++)
+        put_publish(&p, 1, "", "slow", "later");
+    send_tx(&p);
+    for (int i = 0; i < 50; i++)
+        expect_delivery(&p, 1, "c1", "later", false);
+    ck_assert_uint_eq(p.broker.deadlines.len, 1); /* the channel's one deadline */
+    advance_to(&p, 10999);
+    expect_silence(&p);
+    put_ack(&p, 1, first, false);
+    send_tx(&p);
+    advance_to(&p, 11000); /* the first's time: the deadline moves on to the next oldest */
+    expect_silence(&p);
+    ck_assert_uint_eq(p.broker.deadlines.len, 1);
+    advance_to(&p, 11499);
+    expect_silence(&p);
+    advance_to(&p, 11500);
+    expect_close(&p, 1, 406, ACK_TIMED_OUT, 0, 0);
+    ck_assert_uint_eq(p.broker.deadlines.len, 0);
+    send_simple(&p, 1, AMQP_CHANNEL_CLOSE_OK, 0);
+    send_channel_open(&p, 2);
+    expect_method(&p, 2, AMQP_CHANNEL_OPEN_OK);
+    ck_assert_uint_eq(queue_depth(&p, 2, "slow"), 50); /* requeued */
+    peer_finish(&p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("connection");
@@ -1121,6 +1176,7 @@ int main(void)
     tcase_add_test(tc, test_ack_bookkeeping);
     tcase_add_test(tc, test_cancel);
     tcase_add_test(tc, test_transaction);
+    tcase_add_test(tc, test_consumer_timeout);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
