@@ -124,8 +124,8 @@ struct message *message_without_bcc(const struct message *m)
     props.headers = amqp_bytes_of(headers.data + mark + 4, headers.len - mark - 4);
     struct message *copy = message_with_properties(m, &props, message_exchange(m),
                                                    message_routing_key(m), bcc);
-    copy->ttl_ms = m->ttl_ms;
-    copy->flags |= m->flags & MESSAGE_HAS_TTL;
+    copy->ttl = m->ttl;
+    copy->flags |= m->flags & (MESSAGE_HAS_TTL | MESSAGE_TTL_SECONDS);
     amqp_buf_free(&headers);
     return copy;
 }

@@ -16,7 +16,7 @@ struct message {
     uint32_t header_len;
     uint64_t body_size;
     uint64_t arrived_ms;  /* when it was first routed into a queue: TTLs count from there */
-    uint64_t ttl_ms;      /* its expiration property, when MESSAGE_HAS_TTL */
+    uint32_t ttl;         /* its expiration property, when MESSAGE_HAS_TTL: see message_ttl_ms */
     uint8_t exchange_len;
     uint8_t routing_key_len;
     uint8_t flags;        /* MESSAGE_* */
@@ -26,7 +26,8 @@ struct message {
 
 enum {
     MESSAGE_ARRIVED = 1,         /* arrived_ms is set */
-    MESSAGE_HAS_TTL = 2,         /* ttl_ms is set */
+    MESSAGE_HAS_TTL = 2,         /* ttl is set */
+    MESSAGE_TTL_SECONDS = 32,    /* ttl counts seconds: a TTL past 2^32-1 ms, up to ten years */
     MESSAGE_PRIORITY_KNOWN = 4,  /* priority is read */
     MESSAGE_CHECK_CYCLES = 8,    /* a dead letter whose x-death may make a cycle */
     MESSAGE_BCC_KEPT = 16,       /* its BCC header's keys are kept after the body */
@@ -78,6 +79,24 @@ static inline uint16_t message_property_flags(const struct message *m)
 
 /* Decodes the basic properties; slices point into the message. */
 void message_properties(const struct message *m, struct amqp_basic_properties *out);
+
+/* Keeps the message's own TTL in 4 octets: milliseconds below 2^32, else (over 49 days,
+ * where nobody can tell) whole seconds, rounded up. */
+static inline void message_set_ttl(struct message *m, uint64_t ttl_ms)
+{
+    m->flags |= MESSAGE_HAS_TTL;
+    if (ttl_ms <= UINT32_MAX) {
+        m->ttl = (uint32_t)ttl_ms;
+    } else {
+        m->ttl = (uint32_t)((ttl_ms + 999) / 1000);
+        m->flags |= MESSAGE_TTL_SECONDS;
+    }
+}
+
+static inline uint64_t message_ttl_ms(const struct message *m)
+{
+    return m->flags & MESSAGE_TTL_SECONDS ? (uint64_t)m->ttl * 1000 : m->ttl;
+}
 
 /* The priority property (0 when absent), read once. */
 uint8_t message_priority(struct message *m);

@@ -128,8 +128,8 @@ static uint64_t expires_at(const struct queue *q, const struct message *m)
 {
     uint64_t ttl = q->args.message_ttl_ms != QUEUE_ARG_UNSET ? (uint64_t)q->args.message_ttl_ms
                                                             : UINT64_MAX;
-    if ((m->flags & MESSAGE_HAS_TTL) && m->ttl_ms < ttl)
-        ttl = m->ttl_ms;
+    if ((m->flags & MESSAGE_HAS_TTL) && message_ttl_ms(m) < ttl)
+        ttl = message_ttl_ms(m);
     return ttl == UINT64_MAX ? UINT64_MAX : m->arrived_ms + ttl;
 }
 

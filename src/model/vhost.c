@@ -852,10 +852,8 @@ bool vhost_publish(struct vhost *v, struct message **mp, const char *user,
     result->congested = NULL;
     if (!x)
         return false;
-    if (ttl_ms != UINT64_MAX) {
-        m->ttl_ms = ttl_ms;
-        m->flags |= MESSAGE_HAS_TTL;
-    }
+    if (ttl_ms != UINT64_MAX)
+        message_set_ttl(m, ttl_ms);
     /* most messages carry no headers, so no CC or BCC: one key */
     if (!(message_property_flags(m) & AMQP_BASIC_HEADERS_FLAG)) {
         struct amqp_bytes key = message_routing_key(m);

@@ -46,6 +46,14 @@ def check_message_ttl(channel):
     time.sleep(SETTLE)
     expect(ready_bodies(channel, queue), ["long"],
            "queue TTL 60 s, message expirations 200 ms and 120 s: the smaller of the two applies")
+    queue = fresh_name("ttl-years")
+    channel.queue_declare(queue)
+    publish(channel, queue, "58 days", "5000000000")
+    publish(channel, queue, "ten years", "315360000000")
+    publish(channel, queue, "short", "100")
+    time.sleep(SETTLE)
+    expect(ready_bodies(channel, queue), ["58 days", "ten years"],
+           "expirations beyond 2^32 ms (58 days, ten years) are kept that long")
 
 
 def check_head_only(channel):
