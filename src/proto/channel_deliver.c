@@ -212,15 +212,11 @@ void channel_resume_deliveries(struct channel *ch)
     channel_dispatch_consumers(ch);
 }
 
-/* A message just sent is settled at once without acks, or else kept under its tag until the
- * client settles it. cc is NULL for basic.get, which RabbitMQ's prefetch does not count. */
-static void track_delivery(struct channel *ch, uint64_t tag, struct queue *q, struct queue_entry e,
-                           struct channel_consumer *cc, bool no_ack)
+/* A message sent for acknowledgement is kept under its tag until the client settles it. cc
+ * is NULL for basic.get, which RabbitMQ's prefetch does not count. */
+static void track_unacked(struct channel *ch, uint64_t tag, struct queue *q, struct queue_entry e,
+                          struct channel_consumer *cc)
 {
-    if (no_ack) {
-        queue_settle(q, &e);
-        return;
-    }
     queue_ref(q);
     struct unacked *u = unacked_push(ch);
     u->tag = tag;
@@ -234,6 +230,17 @@ static void track_delivery(struct channel *ch, uint64_t tag, struct queue *q, st
         cc->unacked++;
         ch->consumed_unacked++;
     }
+}
+
+/* A message just sent is settled at once without acks, or else kept under its tag; inline,
+ * as the no-ack half runs once per message. */
+static inline void track_delivery(struct channel *ch, uint64_t tag, struct queue *q,
+                                  struct queue_entry e, struct channel_consumer *cc, bool no_ack)
+{
+    if (no_ack)
+        queue_settle(q, &e);
+    else
+        track_unacked(ch, tag, q, e, cc);
 }
 
 /* ---- consumers, as the queue sees them ---- */
