@@ -15,17 +15,15 @@ struct message {
     uint32_t refs;
     uint32_t header_len;
     uint64_t body_size;
-    uint64_t arrived_ms;  /* when it was first routed into a queue: TTLs count from there */
-    uint32_t ttl;         /* its expiration property, when MESSAGE_HAS_TTL: see message_ttl_ms */
     uint8_t exchange_len;
     uint8_t routing_key_len;
     uint8_t flags;        /* MESSAGE_* */
     uint8_t priority;     /* its priority property, once MESSAGE_PRIORITY_KNOWN */
+    uint32_t ttl;         /* its expiration property, when MESSAGE_HAS_TTL: see message_ttl_ms */
     uint8_t data[]; /* exchange, routing key, content header, then the body */
 };
 
 enum {
-    MESSAGE_ARRIVED = 1,         /* arrived_ms is set */
     MESSAGE_HAS_TTL = 2,         /* ttl is set */
     MESSAGE_TTL_SECONDS = 32,    /* ttl counts seconds: a TTL past 2^32-1 ms, up to ten years */
     MESSAGE_PRIORITY_KNOWN = 4,  /* priority is read */

@@ -99,8 +99,11 @@ static inline struct queue_entry take_next(struct queue *q)
     return take_from(q, q->nlevels == 1 ? &q->ready : next_level(q));
 }
 
+static void forget_arrivals_of_ready(struct queue *q);
+
 static void drop_ready(struct queue *q)
 {
+    forget_arrivals_of_ready(q);
     for (uint32_t l = 0; l < q->nlevels; l++) {
         struct queue_ring *r = &q->levels[l];
         for (size_t i = 0; i < r->len; i++)
@@ -123,27 +126,32 @@ static void discard(struct queue *q, struct message *m, enum dead_letter_reason 
 
 /* ---- per-message and per-queue TTLs: messages expire at the head, as in RabbitMQ ---- */
 
-/* When the message expires in this queue, or UINT64_MAX. */
-static uint64_t expires_at(const struct queue *q, const struct message *m)
+/* When the entry expires in this queue, or UINT64_MAX. */
+static uint64_t expires_at(const struct queue *q, const struct queue_entry *e)
 {
+    const struct message *m = queue_entry_message(e);
     uint64_t ttl = q->args.message_ttl_ms != QUEUE_ARG_UNSET ? (uint64_t)q->args.message_ttl_ms
                                                             : UINT64_MAX;
     if ((m->flags & MESSAGE_HAS_TTL) && message_ttl_ms(m) < ttl)
         ttl = message_ttl_ms(m);
-    return ttl == UINT64_MAX ? UINT64_MAX : m->arrived_ms + ttl;
+    uint64_t arrived = ttl == UINT64_MAX ? UINT64_MAX : queue_arrivals_at(&q->arrivals, e->seq);
+    return arrived == UINT64_MAX ? UINT64_MAX : arrived + ttl;
 }
 
-/* A message arriving in a queue where it can expire is stamped, once: every queue it is
- * routed to counts from the same moment. */
-static void stamp_arrival(struct queue *q, struct message *m)
+/* From the first message that can expire on, a queue notes when each entry arrives. */
+static void note_arrival(struct queue *q, uint64_t seq)
 {
     if (!q->host || !q->host->clock)
         return;
     q->ttl_watch = q->has_rules = true;
-    if (!(m->flags & MESSAGE_ARRIVED)) {
-        m->arrived_ms = clock_now_ms(q->host->clock);
-        m->flags |= MESSAGE_ARRIVED;
-    }
+    queue_arrivals_note(&q->arrivals, seq, clock_now_ms(q->host->clock));
+}
+
+/* An entry has gone for good (settled, dropped or dead-lettered). */
+static inline void forget_arrival(struct queue *q, const struct queue_entry *e)
+{
+    if (q->ttl_watch)
+        queue_arrivals_forget(&q->arrivals, e->seq);
 }
 
 /* Drops (or dead-letters) the heads expired `grace` ms ago, then sets the timer for the next
@@ -154,13 +162,14 @@ static void expire_heads(struct queue *q, uint64_t grace)
     for (uint32_t l = 0; l < q->nlevels && !q->deleted; l++) {
         struct queue_ring *level = &q->levels[l];
         while (level->len) {
-            uint64_t at = expires_at(q, queue_entry_message(queue_ring_at(level, 0)));
+            uint64_t at = expires_at(q, queue_ring_at(level, 0));
             if (at == UINT64_MAX || at + grace > now) {
                 if (at < next)
                     next = at;
                 break;
             }
             struct queue_entry e = take_from(q, level);
+            forget_arrival(q, &e);
             discard(q, queue_entry_message(&e), DEAD_LETTER_EXPIRED);
         }
     }
@@ -187,6 +196,21 @@ static inline void expire(struct queue *q)
         expire_heads(q, 0);
 }
 
+/* The ready entries are about to go: their marks with them (all of them when nothing is out
+ * with consumers). */
+static void forget_arrivals_of_ready(struct queue *q)
+{
+    if (!q->ttl_watch)
+        return;
+    if (q->unacked == 0) {
+        queue_arrivals_clear(&q->arrivals);
+        return;
+    }
+    for (uint32_t l = 0; l < q->nlevels; l++)
+        for (size_t i = 0; i < q->levels[l].len; i++)
+            forget_arrival(q, queue_ring_at(&q->levels[l], i));
+}
+
 /* ---- length limits ---- */
 
 /* Would `extra` more messages of `bytes` octets pass a limit? */
@@ -203,6 +227,7 @@ static void drop_head_over_limit(struct queue *q)
 {
     while (q->ready_len && over_limit(q, 0, 0) && !q->deleted) {
         struct queue_entry e = take_next(q);
+        forget_arrival(q, &e);
         discard(q, queue_entry_message(&e), DEAD_LETTER_MAXLEN);
     }
 }
@@ -216,6 +241,7 @@ static void queue_free(struct queue *q)
         queue_ring_free(&q->levels[l]);
     if (q->levels != &q->ready)
         free(q->levels);
+    queue_arrivals_free(&q->arrivals);
     amqp_bytes_free(q->name);
     amqp_bytes_free(q->arguments);
     free(q);
@@ -247,9 +273,10 @@ static enum queue_publish_result publish_with_rules(struct queue *q, struct mess
             discard(q, message_ref(m), DEAD_LETTER_MAXLEN);
         return QUEUE_REJECTED;
     }
+    uint64_t seq = q->next_seq++;
     if (q->ttl_watch || (m->flags & MESSAGE_HAS_TTL))
-        stamp_arrival(q, m);
-    push_ready(q, (struct queue_entry){.msg = message_ref(m), .seq = q->next_seq++});
+        note_arrival(q, seq);
+    push_ready(q, (struct queue_entry){.msg = message_ref(m), .seq = seq});
     queue_dispatch(q);
     /* TTL 0 means now or never: what no consumer took expires here */
     expire(q);
@@ -343,6 +370,7 @@ bool queue_get(struct queue *q, struct queue_entry *out)
 
 void queue_settle(struct queue *q, struct queue_entry *e)
 {
+    forget_arrival(q, e);
     message_unref(queue_entry_message(e));
     e->msg = NULL;
     q->unacked--;
@@ -351,6 +379,7 @@ void queue_settle(struct queue *q, struct queue_entry *e)
 void queue_reject(struct queue *q, struct queue_entry *e)
 {
     struct message *m = queue_entry_message(e);
+    forget_arrival(q, e);
     e->msg = NULL;
     q->unacked--;
     if (q->deleted)
@@ -365,6 +394,7 @@ void queue_return(struct queue *q, struct queue_entry *e)
     e->msg = NULL;
     q->unacked--;
     if (q->deleted) {
+        forget_arrival(q, &back);
         message_unref(queue_entry_message(&back));
         return;
     }
@@ -374,6 +404,7 @@ void queue_return(struct queue *q, struct queue_entry *e)
             back.returns++;
         /* a quorum queue counts every return; past its x-delivery-limit the message goes */
         if (q->args.delivery_limit != QUEUE_ARG_UNSET && back.returns > q->args.delivery_limit) {
+            forget_arrival(q, &back);
             discard(q, queue_entry_message(&back), DEAD_LETTER_DELIVERY_LIMIT);
             return;
         }

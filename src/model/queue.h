@@ -12,6 +12,7 @@
 #include "core/list.h"
 #include "model/message.h"
 #include "model/queue_args.h"
+#include "model/queue_arrivals.h"
 #include "model/queue_ring.h"
 
 struct queue;
@@ -81,6 +82,7 @@ struct queue {
     uint64_t next_seq;
     struct queue_host *host;  /* NULL: no TTLs nor dead letters (a queue alone in a test) */
     struct deadline ttl_timer; /* due when the next head expires */
+    struct queue_arrivals arrivals; /* when entries arrived, kept once ttl_watch is set */
 
     struct list consumers;
     uint32_t consumer_count;
