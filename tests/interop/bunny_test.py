@@ -9,7 +9,6 @@ import sys
 from checks import SKIP, TESTS_DIR, run_program
 
 TIMEOUT_SECONDS = 60
-SCRIPT = os.path.join(TESTS_DIR, "ruby", "bunny_test.rb")
 
 
 def bunny_installed(ruby):
@@ -18,12 +17,18 @@ def bunny_installed(ruby):
     return probe.returncode == 0
 
 
-def main():
+def run_ruby(script):
+    """Runs ruby/<script> with warnings on; SKIP without ruby or the bunny gem."""
     ruby = shutil.which("ruby")
     if ruby is None or not bunny_installed(ruby):
         print("SKIP: ruby or the bunny gem is missing (install ruby-bunny)")
         return SKIP
-    return run_program([ruby, "-w", SCRIPT], "bunny_test.rb", TIMEOUT_SECONDS)
+    return run_program([ruby, "-w", os.path.join(TESTS_DIR, "ruby", script)], script,
+                       TIMEOUT_SECONDS)
+
+
+def main():
+    return run_ruby("bunny_test.rb")
 
 
 if __name__ == "__main__":
