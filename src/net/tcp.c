@@ -181,7 +181,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         connection_read_done(t->conn, (size_t)nread);
     } else if (nread < 0) {
         connection_read_eof(t->conn, nread == UV_EOF ? "connection closed by peer" : uv_strerror((int)nread));
-        close_now(t);
+        /* what the connection still queued (a connection.close read in the same iteration as
+         * the FIN) goes out first: a half-closed peer still reads; io_close lingers for it */
+        if (!t->closing)
+            close_now(t);
     }
 }
 
