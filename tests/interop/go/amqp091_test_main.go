@@ -1,5 +1,7 @@
 // Interop test: amqp091-go declares, publishes with confirms, gets, consumes, acks, nacks, uses transactions and hits channel errors;
-// then RabbitMQ's extensions: TTLs, dead-lettering, priorities, quorum queues, direct reply-to, delayed messages, capabilities.
+// then RabbitMQ's extensions: TTLs, dead-lettering, priorities, quorum queues, direct reply-to, exchange-to-exchange
+// bindings, alternate exchanges, CC/BCC, length limits, queue expiry, consumer priorities, single active consumer,
+// delayed messages, consumer timeouts, capabilities.
 package main
 
 import (
@@ -883,6 +885,250 @@ func (e *extensions) directReplyTo() {
 	}), "406 PRECONDITION_FAILED - reply consumer cannot acknowledge", "consuming amq.rabbitmq.reply-to with ack: 406")
 }
 
+// passiveExchange: a passive exchange.declare on a fresh channel, its error as text.
+func (e *extensions) passiveExchange(name string) string {
+	ch := e.t.channel()
+	if err := ch.ExchangeDeclarePassive(name, "fanout", false, false, false, false, nil); err != nil {
+		return describeError(err) // the broker closed the channel
+	}
+	ch.Close()
+	return "exists"
+}
+
+func (e *extensions) exchangeBindings() {
+	source := e.exchange("e2e-source", "fanout", nil)
+	destination := e.exchange("e2e-destination", "direct", nil)
+	queue := e.queue("e2e-queue", false, nil)
+	e.bind(queue, "k", destination)
+	ch := e.t.channel()
+	defer ch.Close()
+	checkEqual(describeError(ch.ExchangeBind(destination, "", source, false, nil)), "no error",
+		"exchange.bind a fanout source to a direct destination answers bind-ok")
+	e.publishConfirmed(source, "k", amqp.Publishing{Body: []byte("through")})
+	checkEqual(e.getBodies(queue), []string{"through"}, "a message published to the source reaches the destination's queue")
+	checkEqual(describeError(ch.ExchangeBind(source, "k", destination, false, nil)), "no error",
+		"exchange.bind the destination back to the source (a loop) answers bind-ok")
+	e.publishConfirmed(source, "k", amqp.Publishing{Body: []byte("loop-1")})
+	e.publishConfirmed(destination, "k", amqp.Publishing{Body: []byte("loop-2")})
+	checkEqual(e.getBodies(queue), []string{"loop-1", "loop-2"},
+		"with the loop, a message published to either exchange reaches the queue once")
+	checkEqual(describeError(ch.ExchangeUnbind(source, "k", destination, false, nil)), "no error",
+		"exchange.unbind the loop answers unbind-ok")
+	checkEqual(describeError(ch.ExchangeUnbind(destination, "", source, false, nil)), "no error",
+		"exchange.unbind source from destination answers unbind-ok")
+	e.publishConfirmed(source, "k", amqp.Publishing{Body: []byte("after-unbind")})
+	checkEqual(e.getBodies(queue), []string(nil), "after exchange.unbind the source routes nothing to the queue")
+
+	// auto-delete: not in e.exchanges, the broker deletes it.
+	auto := unique("e2e-auto-delete")
+	must(ch.ExchangeDeclare(auto, "fanout", false, true, false, false, nil))
+	must(ch.ExchangeBind(destination, "", auto, false, nil))
+	checkEqual(e.passiveExchange(auto), "exists", "an auto-delete source with a binding exists")
+	checkEqual(describeError(ch.ExchangeUnbind(destination, "", auto, false, nil)), "no error",
+		"exchange.unbind of the auto-delete source's only binding answers unbind-ok")
+	checkEqual(e.passiveExchange(auto), "404 NOT_FOUND - no exchange '"+auto+"' in vhost '/'",
+		"the auto-delete source left without bindings is gone: passive declare 404")
+}
+
+func (e *extensions) alternateExchange() {
+	alternate := e.exchange("ae", "fanout", nil)
+	caught := e.queue("ae-queue", false, nil)
+	e.bind(caught, "", alternate)
+	primary := e.exchange("ae-main", "direct", amqp.Table{"alternate-exchange": alternate})
+	e.publishConfirmed(primary, "nowhere", amqp.Publishing{Body: []byte("unroutable")})
+	checkEqual(e.getBodies(caught), []string{"unroutable"}, "alternate-exchange: an unroutable publish lands in the alternate's queue")
+
+	ch := e.t.channel()
+	defer ch.Close()
+	must(ch.Confirm(false))
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, eventBufferSize))
+	returns := ch.NotifyReturn(make(chan amqp.Return, eventBufferSize))
+	must(ch.Publish(primary, "nowhere", true, false, amqp.Publishing{Body: []byte("mandatory")}))
+	checkEqual(e.t.waitConfirms(confirms, 1), []string{"1:true"}, "a mandatory publish the alternate routes is confirmed")
+	checkEqual(len(returns), 0, "and no basic.return arrived before its confirm")
+	checkEqual(e.getBodies(caught), []string{"mandatory"}, "the mandatory message is in the alternate's queue")
+}
+
+func (e *extensions) ccBcc() {
+	q1 := e.queue("cc-q1", false, nil)
+	q2 := e.queue("cc-q2", false, nil)
+	q3 := e.queue("cc-q3", false, nil)
+	ch := e.t.channel()
+	defer ch.Close()
+	inbox, err := ch.Consume(q3, "", true, false, false, false, nil)
+	must(err)
+	e.publishConfirmed("", q1, amqp.Publishing{Headers: amqp.Table{"CC": []interface{}{q2}, "BCC": []interface{}{q3}},
+		Body: []byte("copied")})
+	var seen []string
+	for _, queue := range []string{q1, q2} {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil || !ok {
+			seen = append(seen, describeGet(d, ok, err))
+			continue
+		}
+		seen = append(seen, fmt.Sprintf("%s key=%s headers=%s", d.Body, d.RoutingKey, typed(d.Headers)))
+	}
+	d, ok := next(inbox, deliveryWait)
+	if ok {
+		seen = append(seen, fmt.Sprintf("%s key=%s headers=%s", d.Body, d.RoutingKey, typed(d.Headers)))
+	} else {
+		seen = append(seen, "none")
+	}
+	copied := fmt.Sprintf("copied key=%s headers=F{CC=A[string:%s]}", q1, q2)
+	checkEqual(seen, []string{copied, copied, copied},
+		"CC [q2], BCC [q3] to q1: all three queues get it, each with CC and without BCC (q3's consumer too)")
+}
+
+func (e *extensions) lengthLimits() {
+	queue := e.queue("maxlen", false, amqp.Table{"x-max-length": int32(2)})
+	e.publishConfirmed("", queue, amqp.Publishing{Body: []byte("m1")}, amqp.Publishing{Body: []byte("m2")},
+		amqp.Publishing{Body: []byte("m3")})
+	checkEqual(e.getBodies(queue), []string{"m2", "m3"}, "x-max-length 2 (drop-head): the newest two stay")
+
+	rejecting := e.queue("maxlen-reject", false, amqp.Table{"x-max-length": int32(2), "x-overflow": "reject-publish"})
+	ch := e.t.channel()
+	defer ch.Close()
+	must(ch.Confirm(false))
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, eventBufferSize))
+	for _, body := range []string{"r1", "r2", "r3"} {
+		must(ch.Publish("", rejecting, false, false, amqp.Publishing{Body: []byte(body)}))
+	}
+	checkEqual(e.t.waitConfirms(confirms, 3), []string{"1:true", "2:true", "3:false"},
+		"x-overflow reject-publish: the third publish is nacked (Confirmation.Ack false)")
+	checkEqual(e.getBodies(rejecting), []string{"r1", "r2"}, "the first two stay")
+}
+
+func (e *extensions) queueExpiry() {
+	// Not in e.queues: the broker deletes it.
+	queue := unique("expires")
+	ch := e.t.channel()
+	_, err := ch.QueueDeclare(queue, false, false, false, false, amqp.Table{"x-expires": int32(500)})
+	must(err)
+	ch.Close()
+	checkEqual(e.t.counts(queue), expectedCounts(queue, 0, 0), "x-expires 500: the queue exists at once")
+	time.Sleep(1500 * time.Millisecond)
+	checkEqual(e.t.counts(queue), "404 NOT_FOUND - no queue '"+queue+"' in vhost '/'",
+		"after 1.5 s unused: passive declare 404")
+}
+
+func (e *extensions) consumerPriorities() {
+	queue := e.queue("consumer-priority", false, nil)
+	var channels []*amqp.Channel
+	consume := func(priority int32, ack bool) <-chan string {
+		ch := e.t.channel()
+		must(ch.Qos(1, 0, false))
+		inbox, err := ch.Consume(queue, "", false, false, false, false, amqp.Table{"x-priority": priority})
+		must(err)
+		out := make(chan string, eventBufferSize)
+		go func() {
+			for d := range inbox {
+				out <- string(d.Body)
+				if ack {
+					d.Ack(false)
+				}
+			}
+			close(out)
+		}()
+		channels = append(channels, ch)
+		return out
+	}
+	high := consume(10, true)
+	low := consume(1, false)
+	e.publishConfirmed("", queue, amqp.Publishing{Body: []byte("c1")}, amqp.Publishing{Body: []byte("c2")},
+		amqp.Publishing{Body: []byte("c3")}, amqp.Publishing{Body: []byte("c4")}, amqp.Publishing{Body: []byte("c5")})
+	collect := func(inbox <-chan string) []string {
+		var out []string
+		for {
+			select {
+			case body := <-inbox:
+				out = append(out, body)
+			case <-time.After(quiet):
+				return out
+			}
+		}
+	}
+	time.Sleep(settle)
+	checkEqual([][]string{collect(high), collect(low)}, [][]string{{"c1", "c3", "c4", "c5"}, {"c2"}},
+		"prefetch 1 each, x-priority 10 acking at once and 1 never acking: the second message goes to priority 1 "+
+			"while priority 10 holds the first unacked, all the rest to priority 10")
+	for _, ch := range channels {
+		ch.Close()
+	}
+}
+
+func (e *extensions) singleActiveConsumer() {
+	queue := e.queue("sac", false, amqp.Table{"x-single-active-consumer": true})
+	first := e.t.channel()
+	second := e.t.channel()
+	defer second.Close()
+	firstInbox, err := first.Consume(queue, "first", false, false, false, false, nil)
+	must(err)
+	secondInbox, err := second.Consume(queue, "second", false, false, false, false, nil)
+	must(err)
+	e.publishConfirmed("", queue, amqp.Publishing{Body: []byte("s1")}, amqp.Publishing{Body: []byte("s2")},
+		amqp.Publishing{Body: []byte("s3")})
+	var got []string
+	for i := 0; i < 3; i++ {
+		d, ok := next(firstInbox, deliveryWait)
+		if !ok {
+			break
+		}
+		got = append(got, string(d.Body))
+		must(d.Ack(false))
+	}
+	checkEqual(got, []string{"s1", "s2", "s3"}, "x-single-active-consumer: the first consumer gets every message")
+	d, ok := next(secondInbox, quiet)
+	checkEqual(describeDelivery(d, ok), "none", "the second consumer gets none")
+	must(first.Cancel("first", false))
+	first.Close()
+	e.publishConfirmed("", queue, amqp.Publishing{Body: []byte("s4")}, amqp.Publishing{Body: []byte("s5")})
+	got = nil
+	for i := 0; i < 2; i++ {
+		d, ok := next(secondInbox, deliveryWait)
+		if !ok {
+			break
+		}
+		got = append(got, string(d.Body))
+		must(d.Ack(false))
+	}
+	checkEqual(got, []string{"s4", "s5"}, "after the first cancels, the second gets the rest")
+}
+
+// consumerTimeout: Warren only (RabbitMQ 3.10 ignores x-consumer-timeout).
+func (e *extensions) consumerTimeout() {
+	queue := e.queue("consumer-timeout", false, amqp.Table{"x-consumer-timeout": int32(1000)})
+	e.publishConfirmed("", queue, amqp.Publishing{Body: []byte("never-acked")})
+	// A connection of its own, so the consumer's channel number is known: amqp091-go numbers from 1.
+	conn, err := amqp.Dial(brokerURL())
+	must(err)
+	defer conn.Close()
+	spare, err := conn.Channel()
+	must(err)
+	defer spare.Close()
+	ch, err := conn.Channel()
+	must(err)
+	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	inbox, err := ch.Consume(queue, "", false, false, false, false, nil)
+	must(err)
+	d, ok := next(inbox, deliveryWait)
+	checkEqual(describeDelivery(d, ok) != "none", true, "the manual-ack consumer gets the message")
+	start := time.Now()
+	var reason string
+	select {
+	case err := <-closed:
+		reason = describeError(err)
+	case <-time.After(5 * time.Second):
+		reason = "not closed within 5 s"
+	}
+	checkEqual(reason, "406 PRECONDITION_FAILED - delivery acknowledgement on channel 2 timed out. Timeout value used: 1000 ms. "+
+		"This timeout value can be configured, see consumers doc guide to learn more",
+		"x-consumer-timeout 1000, never acked: channel 2 closed with 406")
+	elapsed := time.Since(start)
+	check(elapsed >= 900*time.Millisecond, fmt.Sprintf("not before the timeout: %d ms after the delivery", elapsed.Milliseconds()))
+	time.Sleep(settle)
+	checkEqual(e.t.counts(queue), expectedCounts(queue, 1, 0), "the unacked message is back in the queue, no consumer left")
+}
+
 // delayed: Warren only (the RabbitMQ under test lacks rabbitmq_delayed_message_exchange).
 func (e *extensions) delayed() {
 	exchange := e.exchange("delayed", "x-delayed-message", amqp.Table{"x-delayed-type": "direct"})
@@ -919,9 +1165,11 @@ func capabilities(conn *amqp.Connection) {
 
 func (t *interopTest) extensions() {
 	sections := []func(e *extensions){(*extensions).messageTTL, (*extensions).deadLettering, (*extensions).priorities,
-		(*extensions).quorum, (*extensions).directReplyTo}
+		(*extensions).quorum, (*extensions).directReplyTo, (*extensions).exchangeBindings, (*extensions).alternateExchange,
+		(*extensions).ccBcc, (*extensions).lengthLimits, (*extensions).queueExpiry, (*extensions).consumerPriorities,
+		(*extensions).singleActiveConsumer}
 	if warren {
-		sections = append(sections, (*extensions).delayed)
+		sections = append(sections, (*extensions).delayed, (*extensions).consumerTimeout)
 	}
 	for _, section := range sections {
 		e := &extensions{t: t}
