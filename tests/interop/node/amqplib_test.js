@@ -1,5 +1,7 @@
 // Interop test: amqplib (node) declares, binds, publishes with confirms, gets, consumes, acks, nacks and hits a 404;
-// then RabbitMQ's extensions: TTLs, dead-lettering, priorities, quorum queues, direct reply-to, delayed messages, capabilities.
+// then RabbitMQ's extensions: TTLs, dead-lettering, priorities, quorum queues, direct reply-to, exchange-to-exchange bindings,
+// alternate exchanges, CC/BCC, length limits, queue expiry, consumer priorities, single active consumer, delayed messages,
+// consumer timeouts, capabilities.
 'use strict';
 
 const amqp = require('amqplib');
@@ -622,6 +624,208 @@ async function checkDirectReplyTo(e) {
   );
 }
 
+// A passive exchange.declare on a fresh channel: 'exists', or the channel close it provoked.
+async function passiveExchange(connection, name) {
+  const channel = await connection.createChannel();
+  channel.on('error', () => {});
+  try {
+    await channel.checkExchange(name);
+  } catch (err) {
+    return { code: err.code, message: err.message };
+  }
+  await channel.close();
+  return 'exists';
+}
+
+async function checkExchangeBindings(e) {
+  const source = await e.exchange('e2e-source', 'fanout');
+  const destination = await e.exchange('e2e-destination', 'direct');
+  const queue = await e.queue('e2e-queue');
+  await e.bind(queue, destination, 'k');
+  const channel = await e.connection.createChannel();
+  checkEqual(await channel.bindExchange(destination, source, ''), {}, 'exchange.bind a fanout source to a direct destination answers bind-ok');
+  await e.publishConfirmed(source, 'k', ['through']);
+  checkEqual(await e.bodies(queue), ['through'], "a message published to the source reaches the destination's queue");
+  checkEqual(await channel.bindExchange(source, destination, 'k'), {}, 'exchange.bind the destination back to the source (a loop) answers bind-ok');
+  await e.publishConfirmed(source, 'k', ['loop-1']);
+  await e.publishConfirmed(destination, 'k', ['loop-2']);
+  checkEqual(await e.bodies(queue), ['loop-1', 'loop-2'], 'with the loop, a message published to either exchange reaches the queue once');
+  checkEqual(await channel.unbindExchange(source, destination, 'k'), {}, 'exchange.unbind the loop answers unbind-ok');
+  checkEqual(await channel.unbindExchange(destination, source, ''), {}, 'exchange.unbind source from destination answers unbind-ok');
+  await e.publishConfirmed(source, 'k', ['after-unbind']);
+  checkEqual(await e.bodies(queue), [], 'after exchange.unbind the source routes nothing to the queue');
+
+  // auto-delete: not in e.exchanges, the broker deletes it.
+  const auto = unique('e2e-auto-delete');
+  await channel.assertExchange(auto, 'fanout', { durable: false, autoDelete: true });
+  await channel.bindExchange(destination, auto, '');
+  checkEqual(await passiveExchange(e.connection, auto), 'exists', 'an auto-delete source with a binding exists');
+  checkEqual(await channel.unbindExchange(destination, auto, ''), {}, "exchange.unbind of the auto-delete source's only binding answers unbind-ok");
+  checkEqual(
+    await passiveExchange(e.connection, auto),
+    { code: 404, message: `Operation failed: ExchangeDeclare; 404 (NOT-FOUND) with message "NOT_FOUND - no exchange '${auto}' in vhost '/'"` },
+    'the auto-delete source left without bindings is gone: passive declare 404',
+  );
+  await channel.close();
+}
+
+async function checkAlternateExchange(e) {
+  const alternate = await e.exchange('ae', 'fanout');
+  const caught = await e.queue('ae-queue');
+  await e.bind(caught, alternate, '');
+  const primary = await e.exchange('ae-main', 'direct', { alternateExchange: alternate });
+  await e.publishConfirmed(primary, 'nowhere', ['unroutable']);
+  checkEqual(await e.bodies(caught), ['unroutable'], "alternate-exchange: an unroutable publish lands in the alternate's queue");
+
+  const channel = await e.connection.createConfirmChannel();
+  const returned = [];
+  channel.on('return', (message) => returned.push(message.content.toString()));
+  checkEqual(await publishConfirmed(channel, primary, 'nowhere', 'mandatory', { mandatory: true }), true, 'a mandatory publish the alternate routes is confirmed');
+  await channel.waitForConfirms();
+  checkEqual(returned, [], 'and no basic.return arrived before its confirm');
+  await channel.close();
+  checkEqual(await e.bodies(caught), ['mandatory'], "the mandatory message is in the alternate's queue");
+}
+
+async function checkCcBcc(e) {
+  const q1 = await e.queue('cc-q1');
+  const q2 = await e.queue('cc-q2');
+  const q3 = await e.queue('cc-q3');
+  const channel = await e.connection.createChannel();
+  const inbox = new Inbox();
+  await channel.consume(q3, (message) => inbox.push(message), { noAck: true });
+  // amqplib puts its CC and BCC options into the headers as arrays of long strings.
+  await e.publishConfirmed('', q1, ['copied', { CC: [q2], BCC: [q3] }]);
+  const describe = (m) => m && [m.content.toString(), m.fields.routingKey, m.properties.headers];
+  const seen = [describe(await channel.get(q1, { noAck: true })), describe(await channel.get(q2, { noAck: true })), describe(await inbox.next())];
+  const copied = ['copied', q1, { CC: [q2] }];
+  checkEqual(seen, [copied, copied, copied], "CC [q2], BCC [q3] to q1: all three queues get it, each with CC and without BCC (q3's consumer too)");
+  await channel.close();
+}
+
+async function checkLengthLimits(e) {
+  const queue = await e.queue('maxlen', { maxLength: 2 });
+  await e.publishConfirmed('', queue, ['m1'], ['m2'], ['m3']);
+  checkEqual(await e.bodies(queue), ['m2', 'm3'], 'x-max-length 2 (drop-head): the newest two stay');
+
+  const rejecting = await e.queue('maxlen-reject', { maxLength: 2, overflow: 'reject-publish' });
+  const channel = await e.connection.createConfirmChannel();
+  const acks = await Promise.all(['r1', 'r2', 'r3'].map((body) => publishConfirmed(channel, '', rejecting, body, {})));
+  checkEqual(acks, [true, true, false], 'x-overflow reject-publish: the third publish is nacked (its confirm callback gets an error)');
+  await channel.close();
+  checkEqual(await e.bodies(rejecting), ['r1', 'r2'], 'the first two stay');
+}
+
+async function checkQueueExpiry(e) {
+  // Not in e.queues: the broker deletes it.
+  const queue = unique('expires');
+  const channel = await e.connection.createChannel();
+  await channel.assertQueue(queue, { durable: false, expires: 500 });
+  checkEqual(await channel.checkQueue(queue), { queue, messageCount: 0, consumerCount: 0 }, 'x-expires 500: the queue exists at once');
+  await channel.close();
+  await sleep(1500);
+  checkEqual(
+    await channelErrorOf(e.connection, (ch) => ch.checkQueue(queue)),
+    { code: 404, message: `Operation failed: QueueDeclare; 404 (NOT-FOUND) with message "NOT_FOUND - no queue '${queue}' in vhost '/'"` },
+    'after 1.5 s unused: passive declare 404',
+  );
+}
+
+async function checkConsumerPriorities(e) {
+  const queue = await e.queue('consumer-priority');
+  const channels = [];
+  const consume = async (priority, ack) => {
+    const channel = await e.connection.createChannel();
+    channels.push(channel);
+    await channel.prefetch(1);
+    const got = [];
+    await channel.consume(queue, (message) => {
+      got.push(message.content.toString());
+      if (ack) channel.ack(message);
+    }, { noAck: false, priority });
+    return got;
+  };
+  const high = await consume(10, true);
+  const low = await consume(1, false);
+  await e.publishConfirmed('', queue, ['c1'], ['c2'], ['c3'], ['c4'], ['c5']);
+  await sleep(SETTLE_MS + QUIET_MS);
+  checkEqual(
+    [high, low],
+    [['c1', 'c3', 'c4', 'c5'], ['c2']],
+    'prefetch 1 each, x-priority 10 acking at once and 1 never acking: the second message goes to priority 1 while priority 10 holds the first unacked, all the rest to priority 10',
+  );
+  for (const channel of channels) await channel.close();
+}
+
+async function checkSingleActiveConsumer(e) {
+  const queue = await e.queue('sac', { arguments: { 'x-single-active-consumer': true } });
+  const first = await e.connection.createChannel();
+  const second = await e.connection.createChannel();
+  const firstInbox = new Inbox();
+  const secondInbox = new Inbox();
+  const { consumerTag } = await first.consume(queue, (message) => {
+    firstInbox.push(message);
+    first.ack(message);
+  });
+  await second.consume(queue, (message) => {
+    secondInbox.push(message);
+    second.ack(message);
+  });
+  await e.publishConfirmed('', queue, ['s1'], ['s2'], ['s3']);
+  const firstGot = [];
+  for (let i = 0; i < 3; i++) {
+    const m = await firstInbox.next();
+    if (!m) break;
+    firstGot.push(m.content.toString());
+  }
+  checkEqual(firstGot, ['s1', 's2', 's3'], 'x-single-active-consumer: the first consumer gets every message');
+  checkEqual(await secondInbox.next(QUIET_MS), null, 'the second consumer gets none');
+  await first.cancel(consumerTag);
+  await first.close();
+  await e.publishConfirmed('', queue, ['s4'], ['s5']);
+  const secondGot = [];
+  for (let i = 0; i < 2; i++) {
+    const m = await secondInbox.next();
+    if (!m) break;
+    secondGot.push(m.content.toString());
+  }
+  checkEqual(secondGot, ['s4', 's5'], 'after the first cancels, the second gets the rest');
+  await second.close();
+}
+
+// Warren only: RabbitMQ 3.10 ignores x-consumer-timeout.
+async function checkConsumerTimeout(e) {
+  const queue = await e.queue('consumer-timeout', { arguments: { 'x-consumer-timeout': 1000 } });
+  await e.publishConfirmed('', queue, ['never-acked']);
+  const channel = await e.connection.createChannel();
+  let error = null;
+  channel.on('error', (err) => {
+    error = err;
+  });
+  const closed = new Promise((resolve) => channel.on('close', resolve));
+  const inbox = new Inbox();
+  await channel.consume(queue, (message) => inbox.push(message), { noAck: false });
+  const delivered = await inbox.next();
+  check(delivered !== null, 'the manual-ack consumer gets the message');
+  const start = Date.now();
+  await Promise.race([closed, sleep(5000)]);
+  const elapsed = Date.now() - start;
+  const number = channel.ch;
+  checkEqual(
+    error && { code: error.code, message: error.message },
+    {
+      code: 406,
+      message: `Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - delivery acknowledgement on channel ${number} timed out. Timeout value used: 1000 ms. This timeout value can be configured, see consumers doc guide to learn more"`,
+    },
+    `x-consumer-timeout 1000, never acked: channel ${number} closed with 406`,
+  );
+  check(elapsed >= 900, `not before the timeout: ${elapsed} ms after the delivery`);
+  await sleep(SETTLE_MS);
+  const spare = await e.connection.createChannel();
+  checkEqual(await spare.checkQueue(queue), { queue, messageCount: 1, consumerCount: 0 }, 'the unacked message is back in the queue, no consumer left');
+  await spare.close();
+}
+
 // Warren only: the RabbitMQ under test lacks rabbitmq_delayed_message_exchange.
 async function checkDelayed(e) {
   const exchange = await e.exchange('delayed', 'x-delayed-message', { arguments: { 'x-delayed-type': 'direct' } });
@@ -658,8 +862,9 @@ function checkCapabilities(connection) {
 }
 
 async function checkExtensions(connection) {
-  const sections = [checkMessageTtl, checkDeadLettering, checkPriorities, checkQuorum, checkDirectReplyTo];
-  if (WARREN) sections.push(checkDelayed);
+  const sections = [checkMessageTtl, checkDeadLettering, checkPriorities, checkQuorum, checkDirectReplyTo, checkExchangeBindings,
+    checkAlternateExchange, checkCcBcc, checkLengthLimits, checkQueueExpiry, checkConsumerPriorities, checkSingleActiveConsumer];
+  if (WARREN) sections.push(checkDelayed, checkConsumerTimeout);
   for (const section of sections) {
     const e = new Extensions(connection);
     try {
