@@ -108,9 +108,8 @@ static int64_t death_count(const struct death *d)
     return n;
 }
 
-/* RabbitMQ's group_by_queue_and_reason, for arrays written before counts existed: of several
- * entries for one queue and reason the first stays, given their number as its count if it
- * has none. */
+/* RabbitMQ's group_by_queue_and_reason: of several entries for one queue and reason the first
+ * stays, given their number as its count if it has none (arrays from before counts). */
 static size_t group_deaths(struct death *deaths, size_t n, struct amqp_bytes *items,
                            struct field_scratch *s)
 {
@@ -144,6 +143,14 @@ static size_t group_deaths(struct death *deaths, size_t n, struct amqp_bytes *it
         death_fields_with_count(&f, d, (int64_t)matches, true, s);
         items[out++] = field_list_encode(&f, s);
         free(f.items);
+    }
+    /* RabbitMQ 3.10 builds the grouped list by prepending and never turns it round: of two or
+     * more entries the oldest comes first after a death (observed: a chain of rejections
+     * through xa, xb, xc leaves x-death as xc, xa, xb) */
+    for (size_t i = 0; i < out / 2; i++) {
+        struct amqp_bytes t = items[i];
+        items[i] = items[out - 1 - i];
+        items[out - 1 - i] = t;
     }
     return out;
 }

@@ -158,16 +158,13 @@ static inline void forget_arrival(struct queue *q, const struct queue_entry *e)
  * head. */
 static void expire_heads(struct queue *q, uint64_t grace)
 {
-    uint64_t now = clock_now_ms(q->host->clock), next = UINT64_MAX;
+    uint64_t now = clock_now_ms(q->host->clock);
     for (uint32_t l = 0; l < q->nlevels && !q->deleted; l++) {
         struct queue_ring *level = &q->levels[l];
         while (level->len) {
             uint64_t at = expires_at(q, queue_ring_at(level, 0));
-            if (at == UINT64_MAX || at + grace > now) {
-                if (at < next)
-                    next = at;
+            if (at == UINT64_MAX || at + grace > now)
                 break;
-            }
             struct queue_entry e = take_from(q, level);
             forget_arrival(q, &e);
             discard(q, queue_entry_message(&e), DEAD_LETTER_EXPIRED);
@@ -175,6 +172,13 @@ static void expire_heads(struct queue *q, uint64_t grace)
     }
     if (!q->host->deadlines || q->deleted)
         return;
+    /* read from every head afterwards: a dead letter may have come back into a level passed */
+    uint64_t next = UINT64_MAX;
+    for (uint32_t l = 0; l < q->nlevels; l++) {
+        uint64_t at = q->levels[l].len ? expires_at(q, queue_ring_at(&q->levels[l], 0)) : UINT64_MAX;
+        if (at < next)
+            next = at;
+    }
     if (next == UINT64_MAX)
         deadline_heap_remove(q->host->deadlines, &q->ttl_timer);
     else if (!deadline_pending(&q->ttl_timer) || q->ttl_timer.at_ms != next)
@@ -339,16 +343,17 @@ void queue_dispatch(struct queue *q)
     /* deliver may cancel consumers or even delete the queue: hold it until the loop ends */
     queue_ref(q);
     while (!q->deleted && q->ready_len > 0) {
-        struct consumer *c = next_with_credit(q);
-        if (!c)
-            break;
         /* an expired message is never delivered; one that expires this very millisecond (a
-         * TTL of 0 as it is published) still goes to a consumer that can take it now */
+         * TTL of 0 as it is published) still goes to a consumer that can take it now. First:
+         * its dead letter may take a consumer's credit */
         if (q->ttl_watch) {
             expire_heads(q, 1);
             if (q->deleted || q->ready_len == 0)
                 break;
         }
+        struct consumer *c = next_with_credit(q);
+        if (!c)
+            break;
         rotate(q, c);
         struct queue_entry e = take_next(q);
         q->unacked++;

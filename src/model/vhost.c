@@ -925,6 +925,17 @@ static void drain_dead_letters(struct vhost *v)
     v->dead_lettering = false;
 }
 
+void vhost_hold_dead_letters(struct vhost *v)
+{
+    v->routing++;
+}
+
+void vhost_release_dead_letters(struct vhost *v)
+{
+    if (--v->routing == 0 && v->dead_letters)
+        drain_dead_letters(v);
+}
+
 /* A queue's dead letter joins the list, drained at once unless a routing or a drain is under
  * way (then it waits for that to finish), so that dead letters going round never recurse. */
 static void dead_letter(struct queue_host *h, struct queue *q, struct message *m,

@@ -32,7 +32,7 @@ struct vhost {
     struct queue_host queue_host;    /* what its queues need: the timers, and dead-lettering */
     struct dead_letter_job *dead_letters, **dead_letters_tail; /* waiting to be republished */
     bool dead_lettering;             /* republishing them now: more only join the list */
-    uint32_t routing;                /* messages being routed now (dead letters nest) */
+    uint32_t routing;                /* routings (and holds) under way: dead letters wait */
     const char *node;                /* the broker's node name, for texts that show it */
 };
 
@@ -119,6 +119,11 @@ struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, cons
                                    struct outcome *out);
 /* Takes the consumer off its queue; an auto-delete queue left without consumers goes. */
 void vhost_cancel_consumer(struct vhost *v, struct consumer *c);
+
+/* Dead letters given up from now until the matching release wait for it: a batch of
+ * requeues goes back whole before any of them is routed on. Pairs nest. */
+void vhost_hold_dead_letters(struct vhost *v);
+void vhost_release_dead_letters(struct vhost *v);
 
 struct publish_result {
     uint32_t routed;         /* queues that took the message */

@@ -173,6 +173,7 @@ static void apply_settlement(struct channel *ch, struct settlement *s)
 {
     unacked_compact(ch);
     follow_oldest_unacked(ch);
+    vhost_hold_dead_letters(channel_vhost(ch)); /* routing one on could deliver meanwhile */
     for (size_t i = 0; i < s->len; i++) {
         struct settled_item *item = &s->items[i];
         if (item->how == SETTLE_REQUEUE)
@@ -182,6 +183,7 @@ static void apply_settlement(struct channel *ch, struct settlement *s)
         else
             queue_settle(item->queue, &item->entry);
     }
+    vhost_release_dead_letters(channel_vhost(ch));
     for (size_t i = 0; i < s->len; i++) {
         if (s->items[i].how == SETTLE_REQUEUE)
             queue_dispatch(s->items[i].queue);

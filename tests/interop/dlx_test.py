@@ -16,7 +16,8 @@ import pika
 import pika.exceptions
 
 import rawamqp
-from checks import HOST, PORT, check, exit_status, expect, fresh_name, pika_connection, ready_count
+from checks import (HOST, PORT, check, exit_status, expect, fresh_name, pika_connection,
+                    ready_bodies, ready_count)
 
 WARREN = os.environ.get("AMQP_EXPECT_PRODUCT") == "Warren"
 SETTLE = 0.3
@@ -333,6 +334,67 @@ def check_cycles(channel):
     expect(counts, [0, 1, 2], "rejected into itself: not a cycle, it comes back with its count")
 
 
+def check_death_order(channel):
+    """Three rejections in a row (a → b → c → d): RabbitMQ 3.10 turns the older entries round
+    each time it merges them, so x-death reads c, a, b."""
+    names = [fresh_name("dl-chain-%s" % n) for n in "abcd"]
+    for i, name in enumerate(names):
+        nxt = names[i + 1] if i + 1 < len(names) else None
+        channel.queue_declare(name, arguments={"x-dead-letter-exchange": "",
+                                               "x-dead-letter-routing-key": nxt} if nxt else {})
+    channel.basic_publish("", names[0], b"m")
+    for name in names[:-1]:
+        time.sleep(0.1)
+        method, _, _ = channel.basic_get(name, auto_ack=False)
+        channel.basic_reject(method.delivery_tag, requeue=False)
+    time.sleep(SETTLE)
+    method, props, _ = channel.basic_get(names[-1], auto_ack=True)
+    expect([d["queue"] for d in props.headers["x-death"]], [names[2], names[0], names[1]],
+           "x-death after three deaths, in RabbitMQ 3.10's order")
+
+
+def check_expiry_comes_round(channel):
+    """A dead letter that comes back into a priority queue while it expires a head still
+    expires on time (its TTL timer must not be lost)."""
+    fan, back, seen = fresh_name("dlx-round"), fresh_name("dl-round-back"), fresh_name("dl-round-seen")
+    prio = fresh_name("dl-round-prio")
+    channel.exchange_declare(fan, "fanout", auto_delete=False)
+    channel.queue_declare(prio, arguments={"x-message-ttl": 300, "x-dead-letter-exchange": fan,
+                                           "x-max-priority": 2})
+    channel.queue_declare(back, arguments={"x-max-length": 1, "x-dead-letter-exchange": "",
+                                           "x-dead-letter-routing-key": prio})
+    channel.queue_declare(seen)
+    channel.queue_bind(back, fan)
+    channel.queue_bind(seen, fan)
+    channel.basic_publish("", back, b"m0", pika.BasicProperties(priority=0))
+    channel.basic_publish("", prio, b"m1", pika.BasicProperties(priority=1))
+    time.sleep(1.5)  # m1 expires at 300 ms and pushes m0 out of back into prio: due at 600 ms
+    expect(ready_bodies(channel, seen), ["m1", "m0"],
+           "the message pushed back into the priority queue expires too")
+
+
+def check_dead_letters_keep_prefetch(connection):
+    """Dead letters of expired messages go on to another queue without overrunning a channel's
+    prefetch shared by the consumers of both."""
+    channel = connection.channel()
+    a, b = fresh_name("dl-qos-a"), fresh_name("dl-qos-b")
+    channel.queue_declare(a, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": b})
+    channel.queue_declare(b)
+    channel.basic_publish("", a, b"m1")
+    channel.basic_publish("", a, b"m2", pika.BasicProperties(expiration="1"))
+    channel.basic_publish("", a, b"m3")
+    time.sleep(0.2)  # m2 expires behind m1
+    channel.basic_qos(prefetch_count=2, global_qos=True)
+    got = []
+    channel.basic_consume(b, lambda ch, m, p, body: got.append(body))
+    channel.basic_consume(a, lambda ch, m, p, body: got.append(body))
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        connection.process_data_events(time_limit=0.05)
+    expect(len(got), 2, "a global prefetch of 2 holds with dead letters among the deliveries")
+    channel.close()
+
+
 def check_missing_exchange(channel):
     src = fresh_name("dl-nowhere")
     channel.queue_declare(src, arguments={"x-dead-letter-exchange": fresh_name("missing")})
@@ -381,6 +443,9 @@ def main():
     channel = connection.channel()
     check_cycles(channel)
     check_missing_exchange(channel)
+    check_death_order(channel)
+    check_expiry_comes_round(channel)
+    check_dead_letters_keep_prefetch(connection)
     connection.close()
     check_pyamqp()
     return exit_status()
