@@ -270,7 +270,8 @@ void queue_unref(struct queue *q)
 }
 
 /* queue_publish for a queue with limits, TTLs or priorities, or a message with a TTL. */
-static enum queue_publish_result publish_with_rules(struct queue *q, struct message *m)
+static __attribute__((noinline)) enum queue_publish_result publish_with_rules(struct queue *q,
+                                                                          struct message *m)
 {
     if (q->limited && q->args.overflow != QUEUE_DROP_HEAD && over_limit(q, 1, m->body_size)) {
         if (q->args.overflow == QUEUE_REJECT_PUBLISH_DLX)
