@@ -1,14 +1,13 @@
 /* Messages: one allocation per published message, shared by reference until the last holder. */
 #include "model/message.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <stdio.h>
-
 #include "amqp_buf.h"
-#include "amqp_table.h"
 #include "core/alloc.h"
+#include "model/field_list.h"
 
 static size_t names_len(const struct message *m)
 {
@@ -104,29 +103,21 @@ struct message *message_without_bcc(const struct message *m)
 {
     struct amqp_basic_properties props;
     message_properties(m, &props);
-    struct amqp_buf headers;
-    amqp_buf_init(&headers);
-    size_t mark = amqp_table_begin(&headers);
-    struct amqp_table_iter it;
-    struct amqp_bytes key, bcc = {NULL, 0};
-    struct amqp_field value;
-    amqp_table_iter_init(&it, props.headers);
-    while (amqp_table_next(&it, &key, &value)) {
-        if (amqp_bytes_eq_cstr(key, "BCC")) {
-            if (value.type == 'A' && !bcc.ptr)
-                bcc = value.v.array;
-            continue;
-        }
-        amqp_buf_put_shortstr(&headers, key);
-        amqp_field_put(&headers, &value);
-    }
-    amqp_table_end(&headers, mark);
-    props.headers = amqp_bytes_of(headers.data + mark + 4, headers.len - mark - 4);
+    struct field_list headers = {0};
+    struct field_scratch scratch = {0};
+    field_list_parse(&headers, props.headers);
+    struct field_entry *bcc = field_list_find(&headers, "BCC");
+    struct amqp_bytes kept = bcc && bcc->value.ptr[0] == 'A' ? field_value_nested_body(bcc->value)
+                                                             : (struct amqp_bytes){NULL, 0};
+    while (field_list_find(&headers, "BCC"))
+        field_list_delete(&headers, "BCC");
+    props.headers = field_value_nested_body(field_list_encode(&headers, &scratch));
     struct message *copy = message_with_properties(m, &props, message_exchange(m),
-                                                   message_routing_key(m), bcc);
+                                                   message_routing_key(m), kept);
     copy->ttl = m->ttl;
     copy->flags |= m->flags & (MESSAGE_HAS_TTL | MESSAGE_TTL_SECONDS);
-    amqp_buf_free(&headers);
+    free(headers.items);
+    field_scratch_free(&scratch);
     return copy;
 }
 

@@ -29,9 +29,6 @@ What RabbitMQ 3.10.8 does that one might not guess (all asserted below):
 
 import sys
 
-import pika
-import pika.exceptions
-
 import routing_setup
 from routing_setup import exchange_exists
 
@@ -43,27 +40,10 @@ def ae(name):
     return {"alternate-exchange": name}
 
 
-class Setup(routing_setup.Setup):
-    """A confirm-mode pika channel."""
+class Setup(routing_setup.ConfirmSetup):
+    """Confirmed publishes on a pika channel."""
 
     prefix = "ae-"
-
-    def open_channel(self):
-        channel = self.connection.channel()
-        channel.confirm_delivery()
-        return channel
-
-    def publish(self, exchange, key, body, headers=None, mandatory=False):
-        """Publishes and waits for the confirm; the basic.returns as (code, text, exchange,
-        routing key, body) tuples."""
-        try:
-            self.channel.basic_publish(exchange, key, body.encode(),
-                                       pika.BasicProperties(headers=headers),
-                                       mandatory=mandatory)
-        except pika.exceptions.UnroutableError as error:
-            return [(m.method.reply_code, m.method.reply_text, m.method.exchange,
-                     m.method.routing_key, m.body.decode()) for m in error.messages]
-        return []
 
     def drain(self, queue):
         return [body for body, _, _, _ in self.deliveries(queue)]

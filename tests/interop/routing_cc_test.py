@@ -38,15 +38,10 @@ import routing_setup
 from checks import check, expect, pika_connection, process_until, unique
 
 
-class Setup(routing_setup.Setup):
-    """A confirm-mode pika channel."""
+class Setup(routing_setup.ConfirmSetup):
+    """Confirmed publishes on a pika channel, on another channel too, returns with headers."""
 
     prefix = "cc-"
-
-    def open_channel(self):
-        channel = self.connection.channel()
-        channel.confirm_delivery()
-        return channel
 
     def publish(self, exchange, key, body, headers=None, mandatory=False, channel=None):
         """Publishes and waits for the confirm; the basic.returns as (code, text, exchange,

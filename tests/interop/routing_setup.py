@@ -72,6 +72,30 @@ class Setup:
         return self.channel.is_open
 
 
+class ConfirmSetup(Setup):
+    """A confirm-mode pika channel, whose publishes wait for their confirms."""
+
+    def open_channel(self):
+        channel = self.connection.channel()
+        channel.confirm_delivery()
+        return channel
+
+    def publish(self, exchange, key, body, headers=None, mandatory=False):
+        """Publishes and waits for the confirm; the basic.returns as (code, text, exchange,
+        routing key, body) tuples."""
+        import pika
+        import pika.exceptions
+
+        try:
+            self.channel.basic_publish(exchange, key, body.encode(),
+                                       pika.BasicProperties(headers=headers),
+                                       mandatory=mandatory)
+        except pika.exceptions.UnroutableError as error:
+            return [(m.method.reply_code, m.method.reply_text, m.method.exchange,
+                     m.method.routing_key, m.body.decode()) for m in error.messages]
+        return []
+
+
 def run(checks, connect, connected):
     """Runs each check on one connection; one that raises counts as a FAIL, its exchanges
     and queues are deleted, and the next check runs (on a new connection if need be)."""
