@@ -217,18 +217,24 @@ bool message_parse_expiration(struct amqp_bytes expiration, uint64_t *ttl_ms, ch
     return true;
 }
 
-struct message *message_with_properties(const struct message *m,
-                                        const struct amqp_basic_properties *props,
-                                        struct amqp_bytes exchange, struct amqp_bytes routing_key,
-                                        struct amqp_bytes bcc)
+void message_encode_header(const struct message *m, const struct amqp_basic_properties *props,
+                           struct amqp_buf *out)
 {
     struct amqp_content_header h;
     if (amqp_content_header_decode(message_header(m), &h, NULL) != 0)
         abort(); /* checked when it was published */
     h.props = *props;
+    amqp_content_header_encode(out, &h);
+}
+
+struct message *message_with_properties(const struct message *m,
+                                        const struct amqp_basic_properties *props,
+                                        struct amqp_bytes exchange, struct amqp_bytes routing_key,
+                                        struct amqp_bytes bcc)
+{
     struct amqp_buf header;
     amqp_buf_init(&header);
-    amqp_content_header_encode(&header, &h);
+    message_encode_header(m, props, &header);
     struct message *copy = copy_with_header(m, exchange, routing_key,
                                             amqp_bytes_of(header.data, header.len), bcc);
     amqp_buf_free(&header);

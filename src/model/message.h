@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "amqp_buf.h"
 #include "amqp_spec.h"
 #include "amqp_types.h"
 
@@ -105,6 +106,9 @@ uint8_t message_priority(struct message *m);
 bool message_parse_expiration(struct amqp_bytes expiration, uint64_t *ttl_ms, char *why,
                               size_t why_size);
 
+/* m's content header with these properties instead of its own, appended to out. */
+void message_encode_header(const struct message *m, const struct amqp_basic_properties *props,
+                           struct amqp_buf *out);
 /* A copy of m with these properties instead of its own, routed as published to `exchange`
  * with `routing_key`, keeping `bcc` (an array body of BCC keys, or empty). */
 struct message *message_with_properties(const struct message *m,

@@ -500,12 +500,12 @@ void queue_retire(struct queue *q)
     drop_ready(q);
 }
 
-struct message *queue_quorum_delivery_copy(const struct queue_entry *e, bool got)
+bool queue_quorum_delivery_header(const struct queue_entry *e, bool got, struct amqp_buf *out)
 {
     /* RabbitMQ 3.10's quorum queues: basic.get always shows the count, a consumer only once
      * the message has come back */
     if (!got && e->returns == 0)
-        return NULL;
+        return false;
     struct message *m = queue_entry_message(e);
     struct amqp_basic_properties props;
     message_properties(m, &props);
@@ -517,9 +517,8 @@ struct message *queue_quorum_delivery_copy(const struct queue_entry *e, bool got
     field_list_sort(&headers); /* as RabbitMQ's set_table_value leaves them */
     props.headers = field_value_nested_body(field_list_encode(&headers, &scratch));
     props.flags |= AMQP_BASIC_HEADERS_FLAG;
-    struct message *copy = message_with_properties(m, &props, message_exchange(m),
-                                                   message_routing_key(m), (struct amqp_bytes){0});
+    message_encode_header(m, &props, out);
     free(headers.items);
     field_scratch_free(&scratch);
-    return copy;
+    return true;
 }

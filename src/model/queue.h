@@ -124,14 +124,14 @@ void queue_settle(struct queue *q, struct queue_entry *e);
 /* An unacked entry is rejected without requeue: dead-lettered when the queue has a
  * dead-letter exchange, else dropped. */
 void queue_reject(struct queue *q, struct queue_entry *e);
-/* The message as this delivery shows it, when that is not the entry's own: a quorum queue's
- * x-delivery-count header (got: for basic.get). NULL when the entry's message goes as it is;
- * else a new reference. */
-struct message *queue_quorum_delivery_copy(const struct queue_entry *e, bool got);
-static inline struct message *queue_delivery_copy(const struct queue *q,
-                                                  const struct queue_entry *e, bool got)
+/* The content header a delivery shows instead of the message's own, appended to out: a
+ * quorum queue's x-delivery-count (got: for basic.get); false when the message's own goes. The
+ * body is sent from the message as always. */
+bool queue_quorum_delivery_header(const struct queue_entry *e, bool got, struct amqp_buf *out);
+static inline bool queue_delivery_header(const struct queue *q, const struct queue_entry *e,
+                                         bool got, struct amqp_buf *out)
 {
-    return q->args.type == QUEUE_TYPE_QUORUM ? queue_quorum_delivery_copy(e, got) : NULL;
+    return q->args.type == QUEUE_TYPE_QUORUM && queue_quorum_delivery_header(e, got, out);
 }
 /* An unacked entry goes back to its original position, marked redelivered; dispatches, so the
  * caller frees the holder's prefetch slot first. On a deleted queue the message is dropped;

@@ -10,14 +10,14 @@
 
 /* ---- writing content ---- */
 
-/* A method with content: the method frame, the header as it was published, the body split to
- * the negotiated frame size and referenced rather than copied when large. */
-void channel_send_with_content(struct channel *ch, const struct amqp_method *m, struct message *msg)
+/* A method with content: the method frame, the header given, the body split to the negotiated
+ * frame size and referenced rather than copied when large. */
+static inline void send_content(struct channel *ch, const struct amqp_method *m,
+                                struct message *msg, struct amqp_bytes header)
 {
     struct output *out = ch->out;
     channel_send(ch, m);
     size_t start = amqp_frame_begin(&out->bytes, AMQP_FRAME_HEADER, ch->id);
-    struct amqp_bytes header = message_header(msg);
     amqp_buf_put(&out->bytes, header.ptr, header.len);
     amqp_frame_finish(&out->bytes, start);
     size_t chunk = ch->frame_max - AMQP_FRAME_OVERHEAD;
@@ -29,6 +29,25 @@ void channel_send_with_content(struct channel *ch, const struct amqp_method *m, 
         output_put_message_bytes(out, msg, message_body(msg) + off, (size_t)n);
         amqp_buf_put_u8(&out->bytes, AMQP_FRAME_END);
     }
+}
+
+void channel_send_with_content(struct channel *ch, const struct amqp_method *m, struct message *msg)
+{
+    send_content(ch, m, msg, message_header(msg));
+}
+
+/* A delivery: with the header its queue shows for it (a quorum queue's count) or its own. */
+static inline void send_delivery(struct channel *ch, const struct amqp_method *m,
+                                 struct queue *q, const struct queue_entry *e, bool got)
+{
+    struct message *msg = queue_entry_message(e);
+    struct amqp_buf shown = {NULL, 0, 0}; /* empty, as amqp_buf_init leaves it: no call here */
+    if (queue_delivery_header(q, e, got, &shown)) {
+        send_content(ch, m, msg, amqp_bytes_of(shown.data, shown.len));
+        amqp_buf_free(&shown);
+        return;
+    }
+    send_content(ch, m, msg, message_header(msg));
 }
 
 /* ---- the unacked list, sorted by delivery tag ---- */
@@ -288,9 +307,7 @@ static void consumer_deliver(struct consumer *base, struct queue *q, struct queu
     m.basic_deliver.redelivered = e.redelivered;
     m.basic_deliver.exchange = message_exchange(msg);
     m.basic_deliver.routing_key = message_routing_key(msg);
-    struct message *shown = queue_delivery_copy(q, &e, false);
-    channel_send_with_content(ch, &m, shown ? shown : msg);
-    message_unref(shown);
+    send_delivery(ch, &m, q, &e, false);
     track_delivery(ch, tag, q, e, cc, cc->no_ack);
 }
 
@@ -424,9 +441,7 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     ok.basic_get_ok.exchange = message_exchange(msg);
     ok.basic_get_ok.routing_key = message_routing_key(msg);
     ok.basic_get_ok.message_count = queue_message_count(q);
-    struct message *shown = queue_delivery_copy(q, &e, true);
-    channel_send_with_content(ch, &ok, shown ? shown : msg);
-    message_unref(shown);
+    send_delivery(ch, &ok, q, &e, true);
     track_delivery(ch, tag, q, e, NULL, m->no_ack);
 }
 
