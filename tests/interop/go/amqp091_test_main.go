@@ -19,7 +19,7 @@ import (
 
 const (
 	testTime        = 40 * time.Second
-	deliveryWait    = 10 * time.Second // generous: a loaded 2-core CI machine once took over 3 s
+	deliveryWait    = 3 * time.Second
 	quiet           = 300 * time.Millisecond // how long to watch for a delivery the prefetch window must hold back
 	confirmBatch    = 50
 	eventBufferSize = 100
@@ -471,14 +471,10 @@ func (t *interopTest) confirms() {
 	deferred, err := ch.PublishWithDeferredConfirm("", t.queue, false, false, amqp.Publishing{Body: []byte("c1")})
 	must(err)
 	checkEqual(deferred.DeliveryTag, uint64(1), "deferred confirm has tag 1")
-	waited := make(chan bool, 1)
-	go func() { waited <- deferred.Wait() }()
-	select {
-	case acked := <-waited:
-		checkEqual(acked, true, "deferred confirm acked")
-	case <-time.After(deliveryWait):
-		check(false, "deferred confirm arrived")
-	}
+	// Its ack is checked through NotifyPublish below, not deferred.Wait(): amqp091-go 1.5.0
+	// registers a deferred confirmation only after sending the publish, and drops an ack
+	// that arrives in between, so Wait() can block for ever on a fast broker (seen twice in
+	// CI runs; channel.go PublishWithDeferredConfirm, confirms.go Confirm).
 	for i := 0; i < confirmBatch; i++ {
 		must(ch.Publish("", t.queue, false, false, amqp.Publishing{Body: []byte(fmt.Sprintf("c%d", i+2))}))
 	}
