@@ -1,6 +1,8 @@
 /* The broker: configuration, users and vhosts; the root every other object hangs off. */
 #include "model/broker.h"
 
+#include "model/session.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,12 +38,15 @@ void broker_init(struct broker *b, const struct broker_config *config)
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(b->node, sizeof b->node, "warren@%s", host);
-    struct user *u = user_new(config->default_user, config->default_pass);
-    list_push_back(&b->users, &u->link);
-    struct vhost *v = vhost_new(config->default_vhost);
-    vhost_use_timers(v, &b->deadlines, &b->clock);
-    v->node = b->node;
-    list_push_back(&b->vhosts, &v->link);
+    /* RabbitMQ's first boot: the default user is an administrator with every permission
+     * in the default vhost. */
+    struct user *u = broker_add_user(b, config->default_user);
+    user_set_password(u, (const uint8_t *)config->default_pass, strlen(config->default_pass));
+    const char *administrator = "administrator";
+    user_set_tags(u, &administrator, 1);
+    struct vhost *v = broker_add_vhost(b, config->default_vhost);
+    char err[200];
+    broker_set_permissions(b, v, u->name, ".*", ".*", ".*", err, sizeof err);
 }
 
 void broker_free(struct broker *b)
@@ -53,7 +58,7 @@ void broker_free(struct broker *b)
     }
     list_for_each_safe(pos, tmp, &b->vhosts) {
         list_remove(pos);
-        vhost_free(list_entry(pos, struct vhost, link));
+        vhost_unref(list_entry(pos, struct vhost, link));
     }
     deadline_heap_free(&b->deadlines); /* after the owners of deadlines are gone */
 }
@@ -83,4 +88,83 @@ struct vhost *broker_find_vhost(struct broker *b, const uint8_t *name, size_t le
             return v;
     }
     return NULL;
+}
+
+struct user *broker_add_user(struct broker *b, const char *name)
+{
+    if (broker_find_user(b, (const uint8_t *)name, strlen(name)))
+        return NULL;
+    struct user *u = user_new(name);
+    list_push_back(&b->users, &u->link);
+    return u;
+}
+
+void broker_delete_user(struct broker *b, struct user *u)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &b->vhosts) {
+        struct vhost *v = list_entry(pos, struct vhost, link);
+        permission_set_remove(&v->permissions, u->name);
+        permission_set_remove_topic(&v->permissions, u->name, NULL);
+    }
+    char reason[400];
+    snprintf(reason, sizeof reason, "user '%s' is deleted", u->name);
+    list_for_each_safe(pos, tmp, &u->sessions) {
+        struct session *s = list_entry(pos, struct session, in_user);
+        s->ops->force_close(s, reason);
+    }
+    /* sessions that have not closed yet forget the user */
+    while (!list_empty(&u->sessions)) {
+        struct session *s = list_entry(u->sessions.next, struct session, in_user);
+        list_remove(&s->in_user);
+        s->user = NULL;
+    }
+    list_remove(&u->link);
+    user_free(u);
+}
+
+struct vhost *broker_add_vhost(struct broker *b, const char *name)
+{
+    if (broker_find_vhost(b, (const uint8_t *)name, strlen(name)))
+        return NULL;
+    struct vhost *v = vhost_new(name);
+    vhost_use_timers(v, &b->deadlines, &b->clock);
+    v->node = b->node;
+    list_push_back(&b->vhosts, &v->link);
+    return v;
+}
+
+void broker_delete_vhost(struct broker *b, struct vhost *v)
+{
+    (void)b;
+    char reason[400];
+    snprintf(reason, sizeof reason, "vhost '%s' is deleted", v->name);
+    list_remove(&v->link);
+    vhost_shut(v, reason);
+    vhost_unref(v);
+}
+
+bool broker_set_permissions(struct broker *b, struct vhost *v, const char *user,
+                            const char *configure, const char *write, const char *read,
+                            char *err, size_t err_size)
+{
+    (void)b;
+    struct permission *p = permission_new(user, configure, write, read, err, err_size);
+    if (!p)
+        return false;
+    permission_set_put(&v->permissions, p);
+    return true;
+}
+
+bool broker_set_topic_permissions(struct broker *b, struct vhost *v, const char *user,
+                                  const char *exchange, const char *write, const char *read,
+                                  char *err, size_t err_size)
+{
+    (void)b;
+    struct topic_permission *t =
+        topic_permission_new(user, v->name, exchange, write, read, err, err_size);
+    if (!t)
+        return false;
+    permission_set_put_topic(&v->permissions, t);
+    return true;
 }

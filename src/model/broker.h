@@ -52,4 +52,22 @@ void broker_free(struct broker *b);
 struct user *broker_find_user(struct broker *b, const uint8_t *name, size_t len);
 struct vhost *broker_find_vhost(struct broker *b, const uint8_t *name, size_t len);
 
+/* The administrative verbs, shared by every front end (HTTP API, definitions, config). */
+
+/* A new user without password or tags; NULL when the name is taken. */
+struct user *broker_add_user(struct broker *b, const char *name);
+/* Closes its connections (320, RabbitMQ's text) and drops its permissions everywhere. */
+void broker_delete_user(struct broker *b, struct user *u);
+/* A new vhost with its standard exchanges; NULL when the name is taken. */
+struct vhost *broker_add_vhost(struct broker *b, const char *name);
+/* Closes its connections with 320 and removes everything in it. */
+void broker_delete_vhost(struct broker *b, struct vhost *v);
+/* Sets the user's permissions in the vhost; false (with PCRE2's reason) for a bad pattern. */
+bool broker_set_permissions(struct broker *b, struct vhost *v, const char *user,
+                            const char *configure, const char *write, const char *read,
+                            char *err, size_t err_size);
+bool broker_set_topic_permissions(struct broker *b, struct vhost *v, const char *user,
+                                  const char *exchange, const char *write, const char *read,
+                                  char *err, size_t err_size);
+
 #endif

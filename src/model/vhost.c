@@ -1,6 +1,7 @@
 /* A virtual host: its namespace, and the verbs with RabbitMQ 3.10's rules, order and texts. */
 #include "model/vhost.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,8 @@
 #include "model/exchange.h"
 #include "model/exchange_delayed.h"
 #include "model/queue.h"
+#include "model/session.h"
+#include "model/user.h"
 
 static const struct {
     const char *name;
@@ -61,6 +64,10 @@ struct vhost *vhost_new(const char *name)
     v->default_exchange = vhost_find_exchange(v, amqp_cstr(""));
     v->queue_host.dead_letter = dead_letter;
     v->dead_letters_tail = &v->dead_letters;
+    v->max_connections = v->max_queues = VHOST_NO_LIMIT;
+    permission_set_init(&v->permissions);
+    list_init(&v->sessions);
+    v->refs = 1;
     return v;
 }
 
@@ -73,20 +80,110 @@ static void *first_value(const struct map *m)
     return map_iter_next(&it, NULL, NULL, &value) ? value : NULL;
 }
 
-void vhost_free(struct vhost *v)
+static void empty(struct vhost *v)
 {
-    if (!v)
-        return;
     struct queue *q;
     while ((q = first_value(&v->queues)))
         vhost_delete_queue(v, q);
     struct exchange *x;
     while ((x = first_value(&v->exchanges)))
         remove_exchange(v, x);
+    v->default_exchange = NULL;
+}
+
+void vhost_ref(struct vhost *v)
+{
+    v->refs++;
+}
+
+void vhost_unref(struct vhost *v)
+{
+    if (!v || --v->refs)
+        return;
+    empty(v);
     map_free(&v->queues);
     map_free(&v->exchanges);
+    permission_set_free(&v->permissions);
+    string_list_free(&v->tags);
+    free(v->description);
+    free(v->default_queue_type);
     free(v->name);
     free(v);
+}
+
+void vhost_shut(struct vhost *v, const char *reason)
+{
+    v->deleted = true;
+    empty(v);
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &v->sessions) {
+        struct session *s = list_entry(pos, struct session, in_vhost);
+        s->ops->force_close(s, reason);
+    }
+}
+
+static void init_session(struct vhost *v, struct session *s, const struct session_ops *ops,
+                         struct user *u)
+{
+    *s = (struct session){.ops = ops, .user = u, .vhost = v, .vhost_name = v->name,
+                          .permissions = &v->permissions};
+    snprintf(s->user_name, sizeof s->user_name, "%s", u->name);
+    list_init(&s->in_user);
+    list_init(&s->in_vhost);
+}
+
+void vhost_transient_session(struct vhost *v, struct session *s, struct user *u)
+{
+    init_session(v, s, NULL, u);
+}
+
+static bool over(int64_t limit, uint32_t count)
+{
+    return limit >= 0 && (int64_t)count >= limit;
+}
+
+bool vhost_open_session(struct vhost *v, struct session *s, const struct session_ops *ops,
+                        struct user *u, struct outcome *out)
+{
+    init_session(v, s, ops, u);
+    if (!permission_set_find(&v->permissions, u->name))
+        return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
+                                       "access to vhost '%s' refused for user '%s'", v->name,
+                                       u->name);
+    if (over(v->max_connections, v->session_count))
+        return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
+                                       "access to vhost '%s' refused for user '%s': connection "
+                                       "limit (%lld) is reached",
+                                       v->name, u->name, (long long)v->max_connections);
+    if (over(u->max_connections, u->session_count))
+        return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
+                                       "Connection refused for user '%s': user connection limit "
+                                       "(%lld) is reached",
+                                       u->name, (long long)u->max_connections);
+    list_push_back(&u->sessions, &s->in_user);
+    u->session_count++;
+    list_push_back(&v->sessions, &s->in_vhost);
+    v->session_count++;
+    vhost_ref(v);
+    s->counted = true;
+    return outcome_done(out);
+}
+
+void vhost_close_session(struct session *s)
+{
+    if (!s->counted)
+        return;
+    s->counted = false;
+    if (s->user) {
+        list_remove(&s->in_user);
+        s->user->session_count--;
+        s->user->channel_count -= s->channels;
+    }
+    list_remove(&s->in_vhost);
+    s->vhost->session_count--;
+    vhost_unref(s->vhost);
+    s->user = NULL;
+    s->vhost = NULL;
 }
 
 void vhost_use_timers(struct vhost *v, struct deadline_heap *deadlines, const struct clock *clock)
@@ -172,7 +269,7 @@ static bool fail_locked(struct vhost *v, struct amqp_bytes name, struct outcome 
                         NAME_ARG(name), v->name);
 }
 
-static bool owned_by_other(const struct queue *q, const void *owner)
+static bool owned_by_other(const struct queue *q, const struct session *owner)
 {
     return q->exclusive && q->owner != owner;
 }
@@ -197,6 +294,26 @@ static bool exchange_equivalent(struct vhost *v, struct exchange *x,
            arguments_equivalent(req->arguments, x->arguments, compared, &o, out);
 }
 
+/* A string argument naming an exchange, as RabbitMQ's r_arg reads it; other types are left
+ * to the argument checks. */
+static bool exchange_argument(struct amqp_bytes arguments, const char *key, struct amqp_bytes *name)
+{
+    struct amqp_field f;
+    if (!amqp_table_get(arguments, key, &f) || f.type != 'S')
+        return false;
+    *name = f.v.bytes;
+    return true;
+}
+
+/* Declaring an exchange with an alternate needs read on it and write on the alternate. */
+static bool alternate_exchange_permitted(const struct exchange_declare *req, struct outcome *out)
+{
+    struct amqp_bytes ae;
+    return !exchange_argument(req->arguments, "alternate-exchange", &ae) ||
+           (session_may(req->who, PERMISSION_READ, RESOURCE_EXCHANGE, req->name, out) &&
+            session_may(req->who, PERMISSION_WRITE, RESOURCE_EXCHANGE, ae, out));
+}
+
 struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_declare *req,
                                         struct outcome *out)
 {
@@ -212,6 +329,9 @@ struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_d
         fail_default_exchange(out);
         return NULL;
     }
+    if (!req->passive &&
+        !session_may(req->who, PERMISSION_CONFIGURE, RESOURCE_EXCHANGE, req->name, out))
+        return NULL;
     struct exchange *x = vhost_find_exchange(v, req->name);
     if (req->passive) {
         if (!x)
@@ -226,6 +346,8 @@ struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_d
                      "prefix 'amq.*'", NAME_ARG(req->name));
         return NULL;
     }
+    if (!alternate_exchange_permitted(req, out))
+        return NULL;
     struct exchange_args args;
     if (!exchange_args_parse(type, req->arguments,
                              &(struct arguments_owner){"exchange", req->name, v->name}, &args, out))
@@ -236,14 +358,16 @@ struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_d
     return x;
 }
 
-bool vhost_delete_exchange(struct vhost *v, struct amqp_bytes name, bool if_unused,
-                           struct outcome *out)
+bool vhost_delete_exchange(struct vhost *v, struct session *who, struct amqp_bytes name,
+                           bool if_unused, struct outcome *out)
 {
     if (name.len == 0)
         return fail_default_exchange(out);
     if (reserved_name(name))
         return outcome_fail(out, AMQP_ACCESS_REFUSED, "deletion of system exchange '" NAME_FMT
                             "' in vhost '%s' not allowed", NAME_ARG(name), v->name);
+    if (!session_may(who, PERMISSION_CONFIGURE, RESOURCE_EXCHANGE, name, out))
+        return false;
     struct exchange *x = vhost_find_exchange(v, name);
     if (x && if_unused && x->binding_count)
         return outcome_fail(out, AMQP_PRECONDITION_FAILED, "exchange '" NAME_FMT "' in vhost '%s' "
@@ -258,7 +382,7 @@ bool vhost_delete_exchange(struct vhost *v, struct amqp_bytes name, bool if_unus
 static bool queue_equivalent(struct vhost *v, struct queue *q, const struct queue_declare *req,
                              struct outcome *out)
 {
-    if (owned_by_other(q, req->owner) || q->exclusive != req->exclusive)
+    if (owned_by_other(q, req->who) || q->exclusive != req->exclusive)
         return fail_locked(v, q->name, out);
     struct arguments_owner o = {"queue", q->name, v->name};
     return arguments_flag_equivalent("durable", req->durable && !req->exclusive, q->durable, &o, out) &&
@@ -290,7 +414,7 @@ static struct queue *declare_passive(struct vhost *v, const struct queue_declare
         fail_no_queue(v, req->name, out);
         return NULL;
     }
-    if (owned_by_other(q, req->owner)) {
+    if (owned_by_other(q, req->who)) {
         fail_locked(v, req->name, out);
         return NULL;
     }
@@ -317,6 +441,8 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
                      "'amq.*'", NAME_ARG(name));
         return NULL;
     }
+    if (!session_may(req->who, PERMISSION_CONFIGURE, RESOURCE_QUEUE, name, out))
+        return NULL;
     struct queue *q = vhost_find_queue(v, name);
     if (q && !queue_equivalent(v, q, req, out))
         return NULL;
@@ -325,6 +451,17 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
             queue_used(v, q);
         return q;
     }
+    if (v->max_queues >= 0 && (int64_t)map_count(&v->queues) >= v->max_queues) {
+        outcome_fail(out, AMQP_PRECONDITION_FAILED, "cannot declare queue '" NAME_FMT "': queue "
+                     "limit in vhost '%s' (%lld) is reached", NAME_ARG(name), v->name,
+                     (long long)v->max_queues);
+        return NULL;
+    }
+    struct amqp_bytes dlx;
+    if (exchange_argument(req->arguments, "x-dead-letter-exchange", &dlx) &&
+        !(session_may(req->who, PERMISSION_READ, RESOURCE_QUEUE, name, out) &&
+          session_may(req->who, PERMISSION_WRITE, RESOURCE_EXCHANGE, dlx, out)))
+        return NULL;
     struct queue_args args;
     if (!queue_args_parse(req->arguments, req->durable, req->exclusive, req->auto_delete,
                           &(struct arguments_owner){"queue", name, v->name}, &args, out))
@@ -338,7 +475,7 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
     }
     /* RabbitMQ never keeps an exclusive queue: it is durable only if not exclusive. */
     q = queue_new(name, req->durable && !req->exclusive, req->exclusive, req->auto_delete,
-                  req->exclusive ? req->owner : NULL, req->arguments);
+                  req->exclusive ? req->who : NULL, req->arguments);
     queue_set_host(q, &v->queue_host);
     map_put(&v->queues, q->name.ptr, q->name.len, q);
     queue_used(v, q);
@@ -346,7 +483,7 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
     return q;
 }
 
-struct queue *vhost_queue_for(struct vhost *v, struct amqp_bytes name, const void *owner,
+struct queue *vhost_queue_for(struct vhost *v, struct amqp_bytes name, const struct session *owner,
                               struct outcome *out)
 {
     struct queue *q = vhost_find_queue(v, name);
@@ -359,9 +496,12 @@ struct queue *vhost_queue_for(struct vhost *v, struct amqp_bytes name, const voi
     return NULL;
 }
 
-struct queue *vhost_queue_to_delete(struct vhost *v, struct amqp_bytes name, const void *owner,
+struct queue *vhost_queue_to_delete(struct vhost *v, struct amqp_bytes name, struct session *who,
                                     bool if_unused, bool if_empty, struct outcome *out)
 {
+    const struct session *owner = who;
+    if (!session_may(who, PERMISSION_CONFIGURE, RESOURCE_QUEUE, name, out))
+        return NULL;
     struct queue *q = vhost_find_queue(v, name);
     /* RabbitMQ answers delete-ok for a queue that does not exist. */
     if (!q) {
@@ -404,7 +544,7 @@ void vhost_delete_queue(struct vhost *v, struct queue *q)
     queue_unref(q);
 }
 
-void vhost_delete_owned_queues(struct vhost *v, const void *owner)
+void vhost_delete_owned_queues(struct vhost *v, const struct session *owner)
 {
     size_t count = 0;
     struct queue **owned = xmalloc((map_count(&v->queues) + 1) * sizeof *owned);
@@ -422,10 +562,12 @@ void vhost_delete_owned_queues(struct vhost *v, const void *owner)
     free(owned);
 }
 
-bool vhost_purge_queue(struct vhost *v, struct amqp_bytes name, const void *owner,
+bool vhost_purge_queue(struct vhost *v, struct amqp_bytes name, struct session *who,
                        uint32_t *purged, struct outcome *out)
 {
-    struct queue *q = vhost_queue_for(v, name, owner, out);
+    if (!session_may(who, PERMISSION_READ, RESOURCE_QUEUE, name, out))
+        return false;
+    struct queue *q = vhost_queue_for(v, name, who, out);
     if (!q)
         return false;
     *purged = queue_purge(q);
@@ -448,10 +590,30 @@ static struct exchange *binding_exchange(struct vhost *v, struct amqp_bytes name
     return x;
 }
 
+/* RabbitMQ's binding checks, before it looks for either end: write on the destination, the
+ * default exchange at neither end, read on the source, and a topic source's read pattern on
+ * the binding key. */
+static bool binding_permitted(struct vhost *v, struct session *who, enum resource_kind kind,
+                              struct amqp_bytes destination, struct amqp_bytes source,
+                              struct amqp_bytes routing_key, struct outcome *out)
+{
+    if (!session_may(who, PERMISSION_WRITE, kind, destination, out))
+        return false;
+    if ((kind == RESOURCE_EXCHANGE && destination.len == 0) || source.len == 0)
+        return fail_default_exchange(out);
+    if (!session_may(who, PERMISSION_READ, RESOURCE_EXCHANGE, source, out))
+        return false;
+    struct exchange *x = vhost_find_exchange(v, source);
+    return !x || x->type != EXCHANGE_TOPIC ||
+           session_may_topic(who, PERMISSION_READ, source, routing_key, out);
+}
+
 bool vhost_bind_queue(struct vhost *v, const struct queue_binding *b, struct outcome *out)
 {
+    if (!binding_permitted(v, b->who, RESOURCE_QUEUE, b->queue, b->exchange, b->routing_key, out))
+        return false;
     struct exchange *x = binding_exchange(v, b->exchange, out);
-    struct queue *q = x ? vhost_queue_for(v, b->queue, b->owner, out) : NULL;
+    struct queue *q = x ? vhost_queue_for(v, b->queue, b->who, out) : NULL;
     if (!q || !exchange_binding_args_valid(x, b->arguments, out))
         return false;
     exchange_bind(x, q, b->routing_key, b->arguments);
@@ -460,8 +622,8 @@ bool vhost_bind_queue(struct vhost *v, const struct queue_binding *b, struct out
 
 bool vhost_unbind_queue(struct vhost *v, const struct queue_binding *b, struct outcome *out)
 {
-    if (b->exchange.len == 0)
-        return fail_default_exchange(out);
+    if (!binding_permitted(v, b->who, RESOURCE_QUEUE, b->queue, b->exchange, b->routing_key, out))
+        return false;
     struct exchange *x = vhost_find_exchange(v, b->exchange);
     struct queue *q = vhost_find_queue(v, b->queue);
     if (x && q && exchange_unbind(x, q, b->routing_key, b->arguments) && exchange_unused(x))
@@ -472,8 +634,9 @@ bool vhost_unbind_queue(struct vhost *v, const struct queue_binding *b, struct o
 bool vhost_bind_exchange(struct vhost *v, const struct exchange_binding *b, struct outcome *out)
 {
     /* RabbitMQ refuses the default exchange at either end before it looks for either */
-    if (b->destination.len == 0 || b->source.len == 0)
-        return fail_default_exchange(out);
+    if (!binding_permitted(v, b->who, RESOURCE_EXCHANGE, b->destination, b->source,
+                           b->routing_key, out))
+        return false;
     struct exchange *source = binding_exchange(v, b->source, out);
     struct exchange *destination = source ? binding_exchange(v, b->destination, out) : NULL;
     if (!destination || !exchange_binding_args_valid(source, b->arguments, out))
@@ -484,8 +647,9 @@ bool vhost_bind_exchange(struct vhost *v, const struct exchange_binding *b, stru
 
 bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, struct outcome *out)
 {
-    if (b->destination.len == 0 || b->source.len == 0)
-        return fail_default_exchange(out);
+    if (!binding_permitted(v, b->who, RESOURCE_EXCHANGE, b->destination, b->source,
+                           b->routing_key, out))
+        return false;
     struct exchange *source = vhost_find_exchange(v, b->source);
     struct exchange *destination = vhost_find_exchange(v, b->destination);
     if (source && destination &&
@@ -514,11 +678,13 @@ static bool consume_arguments(struct vhost *v, const struct queue *q, struct amq
     return true;
 }
 
-struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, const void *owner,
+struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, struct session *who,
                                    bool exclusive, struct amqp_bytes arguments, int64_t *priority,
                                    struct outcome *out)
 {
-    struct queue *q = vhost_queue_for(v, name, owner, out);
+    if (!session_may(who, PERMISSION_READ, RESOURCE_QUEUE, name, out))
+        return NULL;
+    struct queue *q = vhost_queue_for(v, name, who, out);
     if (q && !consume_arguments(v, q, arguments, priority, out))
         return NULL;
     if (q && (queue_has_exclusive_consumer(q) || (exclusive && q->consumer_count))) {
@@ -540,10 +706,12 @@ void vhost_cancel_consumer(struct vhost *v, struct consumer *c)
         queue_dispatch(q); /* the next consumer is the active one now */
 }
 
-struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, const void *owner,
+struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, struct session *who,
                         struct queue_entry *entry, bool *got, struct outcome *out)
 {
-    struct queue *q = vhost_queue_for(v, name, owner, out);
+    if (!session_may(who, PERMISSION_READ, RESOURCE_QUEUE, name, out))
+        return NULL;
+    struct queue *q = vhost_queue_for(v, name, who, out);
     if (!q)
         return NULL;
     *got = queue_get(q, entry);
@@ -565,14 +733,16 @@ static bool fail_publish_exchange(struct vhost *v, const struct exchange *x, str
 
 /* The user_id and expiration properties' checks, in RabbitMQ's order; a valid expiration
  * goes to *ttl_ms. */
-static bool check_properties(const struct message *m, const char *user, uint64_t *ttl_ms,
+static bool check_properties(const struct message *m, const struct session *who, uint64_t *ttl_ms,
                              struct outcome *out)
 {
     struct amqp_basic_properties props;
     message_properties(m, &props);
-    if ((props.flags & AMQP_BASIC_USER_ID_FLAG) && !amqp_bytes_eq_cstr(props.user_id, user))
+    if ((props.flags & AMQP_BASIC_USER_ID_FLAG) && who &&
+        !amqp_bytes_eq_cstr(props.user_id, who->user_name))
         return outcome_fail(out, AMQP_PRECONDITION_FAILED, "user_id property set to '" NAME_FMT
-                            "' but authenticated user was '%s'", NAME_ARG(props.user_id), user);
+                            "' but authenticated user was '%s'", NAME_ARG(props.user_id),
+                            who->user_name);
     char why[700];
     if ((props.flags & AMQP_BASIC_EXPIRATION_FLAG) &&
         !message_parse_expiration(props.expiration, ttl_ms, why, sizeof why))
@@ -582,19 +752,24 @@ static bool check_properties(const struct message *m, const char *user, uint64_t
 }
 
 /* The exchange a publish goes to, after RabbitMQ's checks; NULL after a failure. */
-static struct exchange *publish_target(struct vhost *v, const struct message *m, const char *user,
-                                       uint64_t *ttl_ms, struct outcome *out)
+static struct exchange *publish_target(struct vhost *v, const struct message *m,
+                                       struct session *who, uint64_t *ttl_ms, struct outcome *out)
 {
     struct amqp_bytes name = message_exchange(m);
+    if (!session_may(who, PERMISSION_WRITE, RESOURCE_EXCHANGE, name, out))
+        return NULL;
     struct exchange *x = name.len == 0 ? v->default_exchange : vhost_find_exchange(v, name);
     if (!x || x->internal) {
         fail_publish_exchange(v, x, name, out);
         return NULL;
     }
+    if (x->type == EXCHANGE_TOPIC &&
+        !session_may_topic(who, PERMISSION_WRITE, name, message_routing_key(m), out))
+        return NULL;
     *ttl_ms = UINT64_MAX;
     /* Rare: only a message that carries one of them is decoded. */
     if ((message_property_flags(m) & (AMQP_BASIC_USER_ID_FLAG | AMQP_BASIC_EXPIRATION_FLAG)) &&
-        !check_properties(m, user, ttl_ms, out))
+        !check_properties(m, who, ttl_ms, out))
         return NULL;
     out->code = 0;
     return x;
@@ -681,11 +856,11 @@ static void routing_keys_free(struct routing_keys *k)
         free(k->keys);
 }
 
-bool vhost_check_publish(struct vhost *v, const struct message *m, const char *user,
+bool vhost_check_publish(struct vhost *v, const struct message *m, struct session *who,
                          struct outcome *out)
 {
     uint64_t ttl_ms;
-    if (!publish_target(v, m, user, &ttl_ms, out))
+    if (!publish_target(v, m, who, &ttl_ms, out))
         return false;
     struct routing_keys keys;
     bool valid = routing_keys_of(m, &keys, out);
@@ -842,12 +1017,12 @@ static inline __attribute__((always_inline)) void route(struct vhost *v, struct 
         drain_dead_letters(v);
 }
 
-bool vhost_publish(struct vhost *v, struct message **mp, const char *user,
+bool vhost_publish(struct vhost *v, struct message **mp, struct session *who,
                    struct publish_result *result, struct outcome *out)
 {
     struct message *m = *mp;
     uint64_t ttl_ms;
-    struct exchange *x = publish_target(v, m, user, &ttl_ms, out);
+    struct exchange *x = publish_target(v, m, who, &ttl_ms, out);
     result->routed = result->rejected = 0;
     result->congested = NULL;
     if (!x)

@@ -11,14 +11,21 @@
 #include "core/heap.h"
 #include "core/list.h"
 #include "core/map.h"
+#include "core/string_list.h"
 #include "model/message.h"
 #include "model/outcome.h"
+#include "model/permission.h"
 #include "model/queue.h"
 
 struct consumer;
 struct exchange;
 struct queue;
 struct queue_entry;
+struct session;
+struct session_ops;
+struct user;
+
+#define VHOST_NO_LIMIT (-1)
 
 struct vhost {
     struct list link; /* in broker.vhosts */
@@ -34,12 +41,39 @@ struct vhost {
     bool dead_lettering;             /* republishing them now: more only join the list */
     uint32_t routing;                /* routings (and holds) under way: dead letters wait */
     const char *node;                /* the broker's node name, for texts that show it */
+
+    char *description;               /* metadata, as the management API shows it */
+    struct string_list tags;
+    char *default_queue_type;        /* NULL: classic */
+    int64_t max_connections;         /* VHOST_NO_LIMIT, or the most sessions at once */
+    int64_t max_queues;
+    struct permission_set permissions;
+    struct list sessions;            /* struct session.in_vhost */
+    uint32_t session_count;
+    uint32_t refs;                   /* the broker's while it is listed, and each session's */
+    bool deleted;
 };
 
 /* Creates the vhost with its standard exchanges: "" (direct), amq.direct, amq.fanout,
- * amq.topic, amq.headers and amq.match. */
+ * amq.topic, amq.headers and amq.match; the caller holds its one reference. */
 struct vhost *vhost_new(const char *name);
-void vhost_free(struct vhost *v);
+void vhost_ref(struct vhost *v);
+/* The last reference frees it, and everything still in it. */
+void vhost_unref(struct vhost *v);
+/* Deleting a vhost (RabbitMQ's delete_vhost): every queue and exchange goes, and every session
+ * is told to close (session_ops.force_close) with `reason`; the sessions' references keep the
+ * struct until the last one closes. */
+void vhost_shut(struct vhost *v, const char *reason);
+
+/* connection.open's checks, in RabbitMQ's order: the user may use the vhost, then the vhost's
+ * and the user's connection limits (530 NOT_ALLOWED with RabbitMQ's texts). Once open the
+ * session counts against those limits, and holds a reference, until vhost_close_session. */
+bool vhost_open_session(struct vhost *v, struct session *s, const struct session_ops *ops,
+                        struct user *u, struct outcome *out);
+void vhost_close_session(struct session *s);
+/* A session for one request, checked like a connection's and counted nowhere; nothing to
+ * close. */
+void vhost_transient_session(struct vhost *v, struct session *s, struct user *u);
 /* Timed rules (x-expires, TTLs) run on the broker's deadline heap and clock. */
 void vhost_use_timers(struct vhost *v, struct deadline_heap *deadlines, const struct clock *clock);
 
@@ -50,48 +84,52 @@ void vhost_generate_queue_name(struct vhost *v, char out[32]);
 
 /* ---- the verbs: each checks RabbitMQ's rules and reports them in `out` ---- */
 
+/* Every verb takes the session performing it (see model/session.h: NULL is the broker
+ * itself), whose permissions it checks at RabbitMQ's point, and which owns exclusive queues. */
+
 struct exchange_declare {
     struct amqp_bytes name, type, arguments; /* arguments: a checked table body */
     bool passive, durable, auto_delete, internal;
+    struct session *who;
 };
 /* Finds or creates the exchange; NULL after a failure. */
 struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_declare *req,
                                         struct outcome *out);
 /* A missing exchange is deleted successfully, as in RabbitMQ. */
-bool vhost_delete_exchange(struct vhost *v, struct amqp_bytes name, bool if_unused,
-                           struct outcome *out);
+bool vhost_delete_exchange(struct vhost *v, struct session *who, struct amqp_bytes name,
+                           bool if_unused, struct outcome *out);
 
 struct queue_declare {
     struct amqp_bytes name; /* empty: a server-named queue */
     struct amqp_bytes arguments;
     bool passive, durable, exclusive, auto_delete;
-    const void *owner; /* the declaring connection: exclusive queues are its own */
+    struct session *who; /* exclusive queues are its own */
 };
 struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *req,
                                   struct outcome *out);
 
-/* The queue a verb names, as the connection `owner` may use it: 404 when missing, 405 when
- * it is another connection's exclusive queue. */
-struct queue *vhost_queue_for(struct vhost *v, struct amqp_bytes name, const void *owner,
-                              struct outcome *out);
+/* The queue a verb names, as the session `owner` may use it: 404 when missing, 405 when
+ * it is another connection's exclusive queue. Checks no permission. */
+struct queue *vhost_queue_for(struct vhost *v, struct amqp_bytes name,
+                              const struct session *owner, struct outcome *out);
 
 /* queue.delete, in two steps because RabbitMQ answers delete-ok before its consumers hear
  * of it: the checks, which give the queue to delete (NULL with a success outcome when there
  * is none, which RabbitMQ accepts), then vhost_delete_queue once the reply is out. */
-struct queue *vhost_queue_to_delete(struct vhost *v, struct amqp_bytes name, const void *owner,
+struct queue *vhost_queue_to_delete(struct vhost *v, struct amqp_bytes name, struct session *who,
                                     bool if_unused, bool if_empty, struct outcome *out);
 /* Removes the queue and its bindings (auto-delete exchanges left without bindings go too),
  * lets its consumers go, drops its ready messages and releases the vhost's reference. */
 void vhost_delete_queue(struct vhost *v, struct queue *q);
-/* Deletes every exclusive queue the connection `owner` declared (it is closing). */
-void vhost_delete_owned_queues(struct vhost *v, const void *owner);
+/* Deletes every exclusive queue the session `owner` declared (it is closing). */
+void vhost_delete_owned_queues(struct vhost *v, const struct session *owner);
 
-bool vhost_purge_queue(struct vhost *v, struct amqp_bytes name, const void *owner,
+bool vhost_purge_queue(struct vhost *v, struct amqp_bytes name, struct session *who,
                        uint32_t *purged, struct outcome *out);
 
 struct queue_binding {
     struct amqp_bytes exchange, queue, routing_key, arguments;
-    const void *owner;
+    struct session *who;
 };
 bool vhost_bind_queue(struct vhost *v, const struct queue_binding *b, struct outcome *out);
 /* RabbitMQ's unbind succeeds whatever is missing, locked or not bound. */
@@ -100,6 +138,7 @@ bool vhost_unbind_queue(struct vhost *v, const struct queue_binding *b, struct o
 /* exchange.bind: messages the source routes by this binding go on through the destination. */
 struct exchange_binding {
     struct amqp_bytes destination, source, routing_key, arguments;
+    struct session *who;
 };
 bool vhost_bind_exchange(struct vhost *v, const struct exchange_binding *b, struct outcome *out);
 /* Succeeds whatever is missing, as queue.unbind does; an auto-delete source left without
@@ -108,13 +147,13 @@ bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, st
 
 /* basic.get: the oldest ready message of the queue named (got false when it is empty), which
  * counts as a use of the queue (x-expires). */
-struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, const void *owner,
+struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, struct session *who,
                         struct queue_entry *entry, bool *got, struct outcome *out);
 
 /* basic.consume's checks: the queue, which must not be in exclusive use (nor be taken
  * exclusively while it has consumers), and the consumer's arguments (x-priority, an integer,
  * into *priority). The caller then adds its consumer to the queue. */
-struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, const void *owner,
+struct queue *vhost_consume_target(struct vhost *v, struct amqp_bytes name, struct session *who,
                                    bool exclusive, struct amqp_bytes arguments, int64_t *priority,
                                    struct outcome *out);
 /* Takes the consumer off its queue; an auto-delete queue left without consumers goes. */
@@ -132,13 +171,13 @@ struct publish_result {
 };
 /* basic.publish's checks, which a transaction makes at publish time: the exchange exists and
  * is not internal, a user_id property names the publishing user, CC and BCC are arrays. */
-bool vhost_check_publish(struct vhost *v, const struct message *m, const char *user,
+bool vhost_check_publish(struct vhost *v, const struct message *m, struct session *who,
                          struct outcome *out);
 /* Checks, routes (through exchange-to-exchange bindings and alternate exchanges, by the
  * routing key and the CC and BCC headers' keys, each destination once) and enqueues. A message
  * with BCC is routed without it: *m is then replaced by that copy, the caller's reference
  * moving to it, so that a basic.return shows what consumers would have seen. */
-bool vhost_publish(struct vhost *v, struct message **m, const char *user,
+bool vhost_publish(struct vhost *v, struct message **m, struct session *who,
                    struct publish_result *result, struct outcome *out);
 
 #endif

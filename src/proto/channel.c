@@ -8,6 +8,7 @@
 #include "amqp_wire.h"
 #include "core/alloc.h"
 #include "model/broker.h"
+#include "model/session.h"
 #include "proto/channel_internal.h"
 
 static const char NON_METHOD[] = "expected method frame, got non method frame instead";
@@ -45,10 +46,15 @@ static void channel_open(struct connection *c, uint16_t id)
                         connection_channel_count(c), connection_channel_max(c));
         return;
     }
+    struct outcome out;
+    if (!session_open_channel(connection_session(c), &out)) {
+        connection_fail(c, out.code, 0, "%s", out.text);
+        return;
+    }
     struct channel *ch = xcalloc(1, sizeof *ch);
     ch->conn = c;
     ch->vhost = connection_vhost(c);
-    ch->user = connection_user(c);
+    ch->session = connection_session(c);
     ch->out = connection_output(c);
     ch->delivering = true;
     ch->frame_max = connection_frame_max(c);
@@ -91,6 +97,7 @@ void channel_free(struct channel *ch)
     channel_release(ch);
     free(ch->unacked);
     confirms_free(&ch->confirms);
+    session_close_channel(ch->session);
     free(ch);
 }
 

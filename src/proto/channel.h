@@ -63,7 +63,7 @@ struct channel {
     struct connection *conn;
     /* the connection's, fixed once it is open, and read per message */
     struct vhost *vhost;
-    const char *user;
+    struct session *session; /* the connection's: who its verbs run as */
     struct output *out;
     bool delivering;     /* cleared once the connection stops being open */
     uint32_t frame_max;  /* negotiated before any channel opens */

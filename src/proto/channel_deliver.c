@@ -380,7 +380,7 @@ static void basic_consume(struct channel *ch, const struct amqp_basic_consume *m
         tag = amqp_cstr(generated);
     }
     int64_t priority;
-    struct queue *q = vhost_consume_target(channel_vhost(ch), name, ch->conn, m->exclusive,
+    struct queue *q = vhost_consume_target(channel_vhost(ch), name, ch->session, m->exclusive,
                                            m->arguments, &priority, &out);
     if (!q) {
         channel_fail_outcome(ch, AMQP_BASIC_CONSUME, &out);
@@ -422,7 +422,7 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
         return;
     struct queue_entry e;
     bool got;
-    struct queue *q = vhost_get(channel_vhost(ch), name, ch->conn, &e, &got, &out);
+    struct queue *q = vhost_get(channel_vhost(ch), name, ch->session, &e, &got, &out);
     if (!q) {
         channel_fail_outcome(ch, AMQP_BASIC_GET, &out);
         return;

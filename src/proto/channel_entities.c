@@ -18,7 +18,8 @@ static void exchange_declare(struct channel *ch, const struct amqp_exchange_decl
 {
     struct exchange_declare req = {
         .name = m->exchange, .type = m->type, .arguments = m->arguments, .passive = m->passive,
-        .durable = m->durable, .auto_delete = m->auto_delete, .internal = m->internal};
+        .durable = m->durable, .auto_delete = m->auto_delete, .internal = m->internal,
+        .who = ch->session};
     struct outcome out;
     if (!vhost_declare_exchange(channel_vhost(ch), &req, &out))
         channel_fail_outcome(ch, AMQP_EXCHANGE_DECLARE, &out);
@@ -29,7 +30,7 @@ static void exchange_declare(struct channel *ch, const struct amqp_exchange_decl
 static void exchange_delete(struct channel *ch, const struct amqp_exchange_delete *m)
 {
     struct outcome out;
-    if (!vhost_delete_exchange(channel_vhost(ch), m->exchange, m->if_unused, &out))
+    if (!vhost_delete_exchange(channel_vhost(ch), ch->session, m->exchange, m->if_unused, &out))
         channel_fail_outcome(ch, AMQP_EXCHANGE_DELETE, &out);
     else
         reply(ch, AMQP_EXCHANGE_DELETE_OK, m->no_wait);
@@ -37,7 +38,8 @@ static void exchange_delete(struct channel *ch, const struct amqp_exchange_delet
 
 static void exchange_bind_method(struct channel *ch, const struct amqp_exchange_bind *m)
 {
-    struct exchange_binding b = {m->destination, m->source, m->routing_key, m->arguments};
+    struct exchange_binding b = {m->destination, m->source, m->routing_key, m->arguments,
+                                 ch->session};
     struct outcome out;
     if (!vhost_bind_exchange(channel_vhost(ch), &b, &out))
         channel_fail_outcome(ch, AMQP_EXCHANGE_BIND, &out);
@@ -47,7 +49,8 @@ static void exchange_bind_method(struct channel *ch, const struct amqp_exchange_
 
 static void exchange_unbind_method(struct channel *ch, const struct amqp_exchange_unbind *m)
 {
-    struct exchange_binding b = {m->destination, m->source, m->routing_key, m->arguments};
+    struct exchange_binding b = {m->destination, m->source, m->routing_key, m->arguments,
+                                 ch->session};
     struct outcome out;
     if (!vhost_unbind_exchange(channel_vhost(ch), &b, &out))
         channel_fail_outcome(ch, AMQP_EXCHANGE_UNBIND, &out);
@@ -84,7 +87,7 @@ static void queue_declare(struct channel *ch, const struct amqp_queue_declare *m
 {
     struct queue_declare req = {
         .name = m->queue, .arguments = m->arguments, .passive = m->passive, .durable = m->durable,
-        .exclusive = m->exclusive, .auto_delete = m->auto_delete, .owner = ch->conn};
+        .exclusive = m->exclusive, .auto_delete = m->auto_delete, .who = ch->session};
     struct outcome out;
     struct queue *q = vhost_declare_queue(channel_vhost(ch), &req, &out);
     if (!q) {
@@ -107,7 +110,7 @@ static bool binding_of(struct channel *ch, uint32_t method_id, struct amqp_bytes
                        struct amqp_bytes queue, struct amqp_bytes routing_key,
                        struct amqp_bytes arguments, struct queue_binding *out)
 {
-    *out = (struct queue_binding){exchange, queue, routing_key, arguments, ch->conn};
+    *out = (struct queue_binding){exchange, queue, routing_key, arguments, ch->session};
     if (queue.len == 0) {
         if (!channel_expand_queue_name(ch, &out->queue, method_id))
             return false;
@@ -148,7 +151,7 @@ static void queue_purge_method(struct channel *ch, const struct amqp_queue_purge
     struct outcome out;
     if (!channel_expand_queue_name(ch, &name, AMQP_QUEUE_PURGE))
         return;
-    if (!vhost_purge_queue(channel_vhost(ch), name, ch->conn, &purged, &out)) {
+    if (!vhost_purge_queue(channel_vhost(ch), name, ch->session, &purged, &out)) {
         channel_fail_outcome(ch, AMQP_QUEUE_PURGE, &out);
     } else if (!m->no_wait) {
         struct amqp_method ok = {.id = AMQP_QUEUE_PURGE_OK};
@@ -164,7 +167,7 @@ static void queue_delete(struct channel *ch, const struct amqp_queue_delete *m)
     struct outcome out;
     if (!channel_expand_queue_name(ch, &name, AMQP_QUEUE_DELETE))
         return;
-    struct queue *q = vhost_queue_to_delete(v, name, ch->conn, m->if_unused, m->if_empty, &out);
+    struct queue *q = vhost_queue_to_delete(v, name, ch->session, m->if_unused, m->if_empty, &out);
     if (!outcome_ok(&out)) {
         channel_fail_outcome(ch, AMQP_QUEUE_DELETE, &out);
         return;

@@ -22,7 +22,7 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
 {
     struct publish_result result;
     struct outcome out;
-    bool published = vhost_publish(channel_vhost(ch), &msg, ch->user, &result, &out);
+    bool published = vhost_publish(channel_vhost(ch), &msg, ch->session, &result, &out);
     if (!published) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
     } else {
@@ -44,7 +44,7 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
 static void hold_for_commit(struct channel *ch, struct message *msg)
 {
     struct outcome out;
-    if (!vhost_check_publish(channel_vhost(ch), msg, ch->user, &out)) {
+    if (!vhost_check_publish(channel_vhost(ch), msg, ch->session, &out)) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
         message_unref(msg);
         return;
@@ -71,7 +71,7 @@ static void publish_with_reply_to(struct channel *ch, struct message *msg)
         return;
     }
     struct outcome out;
-    if (is_reply(msg) && vhost_check_publish(channel_vhost(ch), msg, ch->user, &out))
+    if (is_reply(msg) && vhost_check_publish(channel_vhost(ch), msg, ch->session, &out))
         channel_reply_to_deliver(ch, msg);
     if (ch->tx)
         hold_for_commit(ch, msg);

@@ -128,7 +128,12 @@ struct broker *connection_broker(const struct connection *c)
 
 struct vhost *connection_vhost(const struct connection *c)
 {
-    return c->vhost_obj;
+    return c->session.vhost;
+}
+
+struct session *connection_session(struct connection *c)
+{
+    return &c->session;
 }
 
 const char *connection_user(const struct connection *c)
@@ -203,8 +208,9 @@ static void release_channels(struct connection *c)
         return;
     c->channels_released = true;
     free_channels(c);
-    if (c->vhost_obj)
-        vhost_delete_owned_queues(c->vhost_obj, c);
+    if (c->session.vhost)
+        vhost_delete_owned_queues(c->session.vhost, &c->session);
+    vhost_close_session(&c->session);
 }
 
 static void free_channels(struct connection *c)
@@ -424,6 +430,22 @@ void connection_shutdown(struct connection *c)
     }
 }
 
+void connection_force_close(struct connection *c, const char *reason)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    char buf[AMQP_REPLY_TEXT_SIZE];
+    send_close(c, AMQP_CONNECTION_FORCED, amqp_reply_text(buf, AMQP_CONNECTION_FORCED, reason), 0);
+    wait_for_peer(c, CONN_CLOSING, close_wait_ms(c));
+}
+
+static void session_force_close(struct session *s, const char *reason)
+{
+    connection_force_close(container_of(s, struct connection, session), reason);
+}
+
+static const struct session_ops session_ops = {.force_close = session_force_close};
+
 void connection_destroy(struct connection *c)
 {
     release_channels(c);
@@ -579,9 +601,22 @@ static void handle_tune_ok(struct connection *c, const struct amqp_connection_tu
 static void handle_open(struct connection *c, const struct amqp_connection_open *m)
 {
     struct amqp_bytes name = m->virtual_host;
-    if (!(c->vhost_obj = broker_find_vhost(c->broker, name.ptr, name.len))) {
+    struct vhost *v = broker_find_vhost(c->broker, name.ptr, name.len);
+    if (!v) {
         connection_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN, "vhost %.*s not found",
                         (int)name.len, name.ptr);
+        return;
+    }
+    /* the user may have been deleted since start-ok */
+    struct user *u = broker_find_user(c->broker, (const uint8_t *)c->user, strlen(c->user));
+    struct outcome out;
+    if (!u) {
+        connection_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN,
+                        "access to vhost '%s' refused for user '%s'", v->name, c->user);
+        return;
+    }
+    if (!vhost_open_session(v, &c->session, &session_ops, u, &out)) {
+        connection_fail(c, out.code, AMQP_CONNECTION_OPEN, "%s", out.text);
         return;
     }
     snprintf(c->vhost, sizeof c->vhost, "%.*s", (int)name.len, name.ptr);

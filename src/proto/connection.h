@@ -11,6 +11,8 @@
 #include "proto/output.h"
 #include "model/broker.h"
 
+struct session;
+
 struct connection;
 
 /* What the transport underneath provides. The connection appends bytes to its output buffer
@@ -66,6 +68,11 @@ uint16_t connection_channel_max(const struct connection *c);
 
 struct broker *connection_broker(const struct connection *c);
 struct vhost *connection_vhost(const struct connection *c);
+/* Who the connection's verbs run as (model/session.h). */
+struct session *connection_session(struct connection *c);
+/* Closes an open connection with 320 CONNECTION_FORCED and the reason (an operator's, or
+ * the broker's when it deleted the connection's vhost or user). */
+void connection_force_close(struct connection *c, const char *reason);
 const char *connection_user(const struct connection *c);
 /* "peer -> local", for logs. */
 const char *connection_log_name(const struct connection *c);

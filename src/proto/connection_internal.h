@@ -8,6 +8,7 @@
 #include "amqp_spec.h"
 #include "core/heap.h"
 #include "core/list.h"
+#include "model/session.h"
 #include "proto/connection.h"
 
 struct channel;
@@ -42,7 +43,7 @@ struct connection {
     uint16_t heartbeat;
     bool auth_failure_close; /* client capabilities */
     bool consumer_cancel_notify;
-    struct vhost *vhost_obj;
+    struct session session; /* from connection.open: the user in the vhost */
     char user[256];
     char vhost[256];
 

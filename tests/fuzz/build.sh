@@ -14,8 +14,8 @@ version=$(sed -n 's/^AC_INIT(\[[^]]*\], *\[\([^]]*\)\].*/\1/p' "$root/configure.
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 version="-DPACKAGE_VERSION=\"${version:-fuzz}\""
 flags="-std=c11 -g -O1 -D_GNU_SOURCE -Wall -Wextra -Werror -fno-omit-frame-pointer $sanitize ${FUZZ_CFLAGS:-}"
-includes="-I$root/amqp -I$root/src $(pkg-config --cflags libuv libcrypto)"
-libs=$(pkg-config --libs libuv libcrypto)
+includes="-I$root/amqp -I$root/src $(pkg-config --cflags libuv libcrypto libpcre2-8)"
+libs=$(pkg-config --libs libuv libcrypto libpcre2-8)
 
 # archive NAME FILE...: compiles each file (instrumented for coverage, not linked with
 # libFuzzer's main) and archives the objects, named after their paths so none collide.

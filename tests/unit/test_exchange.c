@@ -12,6 +12,7 @@
 #include "model/message.h"
 #include "model/queue.h"
 #include "model/vhost.h"
+#include "test_sessions.h"
 
 /* ck_assert reports every passing check to the runner; hot loops check quietly instead. */
 #define EXPECT(cond)                            \
@@ -135,7 +136,7 @@ static uint32_t publish(struct vhost *v, const char *exchange, const char *key)
                                         m->body_size, m->body_size);
     struct publish_result result;
     struct outcome out;
-    ck_assert(vhost_publish(v, &named, "guest", &result, &out));
+    ck_assert(vhost_publish(v, &named, NULL, &result, &out));
     message_unref(named);
     message_unref(m);
     return result.routed;
@@ -150,9 +151,9 @@ static bool routed_to(const struct routed *r, const struct queue *q)
     return n == 1;
 }
 
-static struct queue *add_owned_queue(struct vhost *v, const char *name, const void *owner)
+static struct queue *add_owned_queue(struct vhost *v, const char *name, struct session *owner)
 {
-    struct queue_declare req = {.name = amqp_cstr(name), .exclusive = owner != NULL, .owner = owner};
+    struct queue_declare req = {.name = amqp_cstr(name), .exclusive = owner != NULL, .who = owner};
     struct outcome out;
     struct queue *q = vhost_declare_queue(v, &req, &out);
     ck_assert_ptr_nonnull(q);
@@ -210,7 +211,7 @@ START_TEST(test_standard_exchanges)
         ck_assert(!x->auto_delete && !x->internal);
     }
     ck_assert_uint_eq(map_count(&v->exchanges), 6);
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -237,7 +238,7 @@ START_TEST(test_default_exchange_routes_by_queue_name)
     ck_assert_uint_eq(publish(v, "", "other"), 0);
     /* it has no bindings of its own */
     ck_assert_uint_eq(route(find(v, ""), "tasks", NULL).count, 0);
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -266,7 +267,7 @@ START_TEST(test_direct_routing_and_dedupe)
     ck_assert_uint_eq(route(x, "c", NULL).count, 0);
     ck_assert_uint_eq(route(x, "A", NULL).count, 0);
     release_pool();
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -284,7 +285,7 @@ START_TEST(test_fanout_routing)
         ck_assert_uint_eq(r.count, 2);
         ck_assert(routed_to(&r, q1) && routed_to(&r, q2));
     }
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -325,7 +326,7 @@ START_TEST(test_exchange_topic_routing)
     ck_assert_uint_eq(r.count, 1); /* through the binding with arguments */
     ck_assert(routed_to(&r, q2));
     release_pool();
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -366,7 +367,7 @@ START_TEST(test_headers_routing)
     ck_assert_uint_eq(r.count, 1);
     ck_assert(routed_to(&r, empty));
     release_pool();
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -394,7 +395,7 @@ START_TEST(test_bind_idempotent_and_unbind)
     ck_assert_uint_eq(x->binding_count, 0);
     ck_assert(list_empty(&q->bindings));
     release_pool();
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -426,7 +427,7 @@ START_TEST(test_auto_delete_exchange)
     ck_assert_ptr_null(find(v, "ad2"));
     ck_assert_ptr_eq(find(v, "kept"), kept);
     ck_assert_uint_eq(kept->binding_count, 0);
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -449,7 +450,7 @@ START_TEST(test_queue_deletion_removes_bindings)
         ck_assert(routed_to(&r, other));
     }
     ck_assert_uint_eq(publish(v, "", "q"), 0);
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -461,11 +462,11 @@ START_TEST(test_delete_exchange_unlinks_queues)
     exchange_bind(x, q, AMQP_BYTES_LIT("a"), NO_ARGS);
     exchange_bind(find(v, "amq.direct"), q, AMQP_BYTES_LIT("a"), NO_ARGS);
     struct outcome out;
-    ck_assert(vhost_delete_exchange(v, x->name, false, &out));
+    ck_assert(vhost_delete_exchange(v, NULL, x->name, false, &out));
     ck_assert_ptr_null(find(v, "x"));
     /* only the amq.direct binding is left on the queue */
     ck_assert_ptr_eq(q->bindings.next->next, &q->bindings);
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -512,7 +513,7 @@ START_TEST(test_many_direct_bindings)
         size_t expect = (k % 2 ? 1u : 0u) + (k % 1000 == 0 ? 1u : 0u);
         EXPECT(r.count == expect);
     }
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
@@ -553,14 +554,16 @@ START_TEST(test_generated_queue_names)
     for (const char *p = a + 8; *p; p++)
         ck_assert_ptr_nonnull(
             strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *p));
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 
 START_TEST(test_delete_owned_queues)
 {
     struct vhost *v = vhost_new("/");
-    int conn1, conn2;
+    struct session conn1, conn2;
+    test_session_open(&conn1, v, "one");
+    test_session_open(&conn2, v, "two");
     struct queue *mine = add_owned_queue(v, "mine", &conn1);
     struct queue *theirs = add_owned_queue(v, "theirs", &conn2);
     add_queue(v, "shared");
@@ -570,7 +573,9 @@ START_TEST(test_delete_owned_queues)
     ck_assert_ptr_eq(vhost_find_queue(v, AMQP_BYTES_LIT("theirs")), theirs);
     ck_assert_ptr_nonnull(vhost_find_queue(v, AMQP_BYTES_LIT("shared")));
     ck_assert_uint_eq(find(v, "amq.fanout")->binding_count, 0);
-    vhost_free(v);
+    vhost_unref(v);
+    test_session_close(&conn1);
+    test_session_close(&conn2);
 }
 END_TEST
 
@@ -580,7 +585,7 @@ static bool headers_args_valid(struct amqp_bytes args)
     struct vhost *v = vhost_new("/");
     struct outcome out;
     bool valid = exchange_binding_args_valid(find(v, "amq.headers"), args, &out);
-    vhost_free(v);
+    vhost_unref(v);
     return valid;
 }
 
@@ -591,7 +596,7 @@ static void expect_invalid(struct amqp_bytes args, const char *detail)
     ck_assert(!exchange_binding_args_valid(find(v, "amq.headers"), args, &out));
     ck_assert_uint_eq(out.code, 406);
     ck_assert_str_eq(out.text, detail);
-    vhost_free(v);
+    vhost_unref(v);
 }
 
 /* A one-entry table {"x-match": <raw type letter + value>}. */

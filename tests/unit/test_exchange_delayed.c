@@ -289,7 +289,7 @@ static void world_init(struct world *w)
 
 static void world_free(struct world *w)
 {
-    vhost_free(w->v);
+    vhost_unref(w->v);
     deadline_heap_free(&w->deadlines);
 }
 
@@ -340,7 +340,7 @@ static uint32_t publish(struct vhost *v, struct message *m)
 {
     struct publish_result result;
     struct outcome out;
-    ck_assert(vhost_publish(v, &m, "guest", &result, &out));
+    ck_assert(vhost_publish(v, &m, NULL, &result, &out));
     message_unref(m);
     return result.routed;
 }
@@ -471,9 +471,9 @@ START_TEST(test_delayed_through_exchange_bindings)
     ck_assert_ptr_nonnull(declare_delayed(w.v, "d1", "fanout", &out));
     ck_assert_ptr_nonnull(declare_delayed(w.v, "d2", "fanout", &out));
     struct exchange_binding to_d1 = {AMQP_BYTES_LIT("d1"), AMQP_BYTES_LIT("src"), AMQP_BYTES_LIT("k"),
-                                     {NULL, 0}};
+                                     {NULL, 0}, NULL};
     struct exchange_binding to_d2 = {AMQP_BYTES_LIT("d2"), AMQP_BYTES_LIT("d1"), AMQP_BYTES_LIT(""),
-                                     {NULL, 0}};
+                                     {NULL, 0}, NULL};
     ck_assert(vhost_bind_exchange(w.v, &to_d1, &out));
     ck_assert(vhost_bind_exchange(w.v, &to_d2, &out));
     struct queue *q = bound_queue(w.v, "q", "d2", "");
@@ -524,7 +524,7 @@ START_TEST(test_delete_drops_held_messages)
     message_ref(m);
     ck_assert_uint_eq(publish(w.v, m), 0);
     ck_assert_uint_eq(m->refs, 2); /* ours and the exchange's */
-    ck_assert(vhost_delete_exchange(w.v, AMQP_BYTES_LIT("d"), false, &out));
+    ck_assert(vhost_delete_exchange(w.v, NULL, AMQP_BYTES_LIT("d"), false, &out));
     ck_assert_uint_eq(m->refs, 1);
     ck_assert_uint_eq(w.deadlines.len, 0);
     ck_assert_ptr_nonnull(declare_delayed(w.v, "d", "fanout", &out));
@@ -547,7 +547,7 @@ START_TEST(test_no_timers_routes_at_once)
     struct queue *q = bound_queue(v, "q", "d", "");
     ck_assert_uint_eq(publish(v, delayed("d", "", "m", 100)), 1);
     ck_assert_str_eq(drain(q), "m");
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 

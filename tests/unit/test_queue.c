@@ -586,7 +586,7 @@ START_TEST(test_deleted_queue_with_outstanding_refs)
     ack(q, c, 0); /* the last holder frees the queue (ASan checks) */
     message_unref(kept);
     free(c);
-    vhost_free(v);
+    vhost_unref(v);
 }
 END_TEST
 

@@ -11,6 +11,7 @@
 #include "model/exchange.h"
 #include "model/queue.h"
 #include "model/vhost.h"
+#include "test_sessions.h"
 
 static const struct amqp_bytes NO_ARGS = {NULL, 0};
 
@@ -85,16 +86,20 @@ static struct amqp_bytes args(const char *key, ...)
 /* ---- verbs ---- */
 
 static struct vhost *v;
-static int conn1, conn2; /* two connections, by address */
+static struct session conn1, conn2; /* two connections, by address */
 
 static void setup(void)
 {
     v = vhost_new("/");
+    test_session_open(&conn1, v, "guest");
+    test_session_open(&conn2, v, "other");
 }
 
 static void teardown(void)
 {
-    vhost_free(v);
+    vhost_unref(v);
+    test_session_close(&conn1);
+    test_session_close(&conn2);
     free_tables();
 }
 
@@ -106,7 +111,7 @@ static void teardown(void)
 
 static struct queue *declare_queue(const char *name, struct amqp_bytes arguments, struct outcome *out)
 {
-    struct queue_declare req = {.name = amqp_cstr(name), .arguments = arguments, .owner = &conn1};
+    struct queue_declare req = {.name = amqp_cstr(name), .arguments = arguments, .who = &conn1};
     return vhost_declare_queue(v, &req, out);
 }
 
@@ -164,17 +169,17 @@ END_TEST
 START_TEST(test_exchange_delete_rules)
 {
     struct outcome out;
-    ck_assert(!vhost_delete_exchange(v, AMQP_BYTES_LIT(""), false, &out));
+    ck_assert(!vhost_delete_exchange(v, &conn1, AMQP_BYTES_LIT(""), false, &out));
     EXPECT_FAIL(out, AMQP_ACCESS_REFUSED, "operation not permitted on the default exchange");
-    ck_assert(!vhost_delete_exchange(v, AMQP_BYTES_LIT("amq.fanout"), false, &out));
+    ck_assert(!vhost_delete_exchange(v, &conn1, AMQP_BYTES_LIT("amq.fanout"), false, &out));
     EXPECT_FAIL(out, AMQP_ACCESS_REFUSED, "deletion of system exchange 'amq.fanout' in vhost '/' not allowed");
-    ck_assert(vhost_delete_exchange(v, AMQP_BYTES_LIT("missing"), true, &out));
+    ck_assert(vhost_delete_exchange(v, &conn1, AMQP_BYTES_LIT("missing"), true, &out));
     struct exchange *x = declare_exchange("used", "fanout", NO_ARGS, &out);
     struct queue *q = declare_queue("q", NO_ARGS, &out);
     exchange_bind(x, q, AMQP_BYTES_LIT(""), NO_ARGS);
-    ck_assert(!vhost_delete_exchange(v, AMQP_BYTES_LIT("used"), true, &out));
+    ck_assert(!vhost_delete_exchange(v, &conn1, AMQP_BYTES_LIT("used"), true, &out));
     EXPECT_FAIL(out, AMQP_PRECONDITION_FAILED, "exchange 'used' in vhost '/' in use");
-    ck_assert(vhost_delete_exchange(v, AMQP_BYTES_LIT("used"), false, &out));
+    ck_assert(vhost_delete_exchange(v, &conn1, AMQP_BYTES_LIT("used"), false, &out));
     ck_assert_ptr_null(vhost_find_exchange(v, AMQP_BYTES_LIT("used")));
     ck_assert(list_empty(&q->bindings));
 }
@@ -183,7 +188,7 @@ END_TEST
 START_TEST(test_queue_declare_rules)
 {
     struct outcome out;
-    struct queue_declare named = {.owner = &conn1};
+    struct queue_declare named = {.who = &conn1};
     struct queue *q = vhost_declare_queue(v, &named, &out);
     ck_assert_ptr_nonnull(q);
     regex_t re;
@@ -199,9 +204,9 @@ START_TEST(test_queue_declare_rules)
     ck_assert_ptr_null(declare_queue("amq.q", args("x-message-ttl", 'S', "abc", NULL), &out));
     EXPECT_FAIL(out, AMQP_ACCESS_REFUSED, "queue name 'amq.q' contains reserved prefix 'amq.*'");
 
-    struct queue_declare mine = {.name = AMQP_BYTES_LIT("mine"), .exclusive = true, .owner = &conn1};
+    struct queue_declare mine = {.name = AMQP_BYTES_LIT("mine"), .exclusive = true, .who = &conn1};
     ck_assert_ptr_nonnull(vhost_declare_queue(v, &mine, &out));
-    mine.owner = &conn2;
+    mine.who = &conn2;
     ck_assert_ptr_null(vhost_declare_queue(v, &mine, &out));
     EXPECT_FAIL(out, AMQP_RESOURCE_LOCKED,
                 "cannot obtain exclusive access to locked queue 'mine' in vhost '/'. It could be "
@@ -214,7 +219,7 @@ START_TEST(test_queue_declare_rules)
     ck_assert_ptr_null(vhost_declare_queue(v, &passive, &out));
     EXPECT_FAIL(out, AMQP_NOT_FOUND, "no queue 'none' in vhost '/'");
 
-    struct queue_declare durable = {.name = AMQP_BYTES_LIT("mine2"), .owner = &conn1};
+    struct queue_declare durable = {.name = AMQP_BYTES_LIT("mine2"), .who = &conn1};
     ck_assert_ptr_nonnull(vhost_declare_queue(v, &durable, &out));
     durable.durable = true;
     ck_assert_ptr_null(vhost_declare_queue(v, &durable, &out));
@@ -279,7 +284,7 @@ START_TEST(test_queue_argument_validation)
                    "x-message-ttl| of queue type rabbit_stream_queue");
     /* RabbitMQ crashes (541) on a malformed age; Warren answers as for "0D" (a departure) */
     struct outcome out;
-    struct queue_declare stream = {.name = AMQP_BYTES_LIT("s"), .durable = true, .owner = &conn1,
+    struct queue_declare stream = {.name = AMQP_BYTES_LIT("s"), .durable = true, .who = &conn1,
                                    .arguments = args("x-queue-type", 'S', "stream", "x-max-age", 'S', "bogus", NULL)};
     ck_assert_ptr_null(vhost_declare_queue(v, &stream, &out));
     EXPECT_FAIL(out, AMQP_PRECONDITION_FAILED, "invalid arg 'x-max-age' for queue 's' in vhost '/': invalid_max_age");
@@ -318,7 +323,7 @@ START_TEST(test_queue_arguments_parsed)
     ck_assert_int_eq(q->args.max_priority, 10);
     ck_assert(q->args.single_active_consumer && q->args.lazy);
     ck_assert_int_eq(q->args.consumer_timeout_ms, 5000);
-    struct queue_declare quorum = {.name = AMQP_BYTES_LIT("qq"), .durable = true, .owner = &conn1,
+    struct queue_declare quorum = {.name = AMQP_BYTES_LIT("qq"), .durable = true, .who = &conn1,
                                    .arguments = args("x-queue-type", 'S', "quorum", "x-delivery-limit", 'I', 3, NULL)};
     q = vhost_declare_queue(v, &quorum, &out);
     ck_assert_ptr_nonnull(q);
@@ -441,7 +446,7 @@ static bool publish(const char *exchange, const char *key, const char *user_id,
                     struct publish_result *result, struct outcome *out)
 {
     struct message *m = message_for(exchange, key, user_id);
-    bool ok = vhost_publish(v, &m, "guest", result, out);
+    bool ok = vhost_publish(v, &m, &conn1, result, out);
     message_unref(m);
     return ok;
 }
@@ -495,7 +500,7 @@ static void bind_queue(const char *exchange, const char *queue, const char *key)
 static bool bind_exchange(const char *destination, const char *source, const char *key,
                           struct outcome *out)
 {
-    struct exchange_binding b = {amqp_cstr(destination), amqp_cstr(source), amqp_cstr(key), NO_ARGS};
+    struct exchange_binding b = {amqp_cstr(destination), amqp_cstr(source), amqp_cstr(key), NO_ARGS, &conn1};
     return vhost_bind_exchange(v, &b, out);
 }
 
@@ -505,7 +510,7 @@ static uint32_t routed(const char *exchange, const char *key, const struct amqp_
     struct message *m = message_with_headers(exchange, key, NULL, headers);
     struct publish_result r;
     struct outcome out;
-    ck_assert(vhost_publish(v, &m, "guest", &r, &out));
+    ck_assert(vhost_publish(v, &m, &conn1, &r, &out));
     message_unref(m);
     return r.routed;
 }
@@ -542,7 +547,7 @@ START_TEST(test_exchange_to_exchange)
     ck_assert(!bind_exchange("", "x1", "", &out));
     EXPECT_FAIL(out, AMQP_ACCESS_REFUSED, "operation not permitted on the default exchange");
     /* deleting a destination takes the bindings to it */
-    ck_assert(vhost_delete_exchange(v, AMQP_BYTES_LIT("x2"), false, &out));
+    ck_assert(vhost_delete_exchange(v, &conn1, AMQP_BYTES_LIT("x2"), false, &out));
     ck_assert_uint_eq(vhost_find_exchange(v, AMQP_BYTES_LIT("x1"))->binding_count, 2);
     ck_assert_uint_eq(routed("x1", "k", NULL), 1);
 }
@@ -559,13 +564,13 @@ START_TEST(test_auto_delete_source_exchange)
     ck_assert(bind_exchange("dst2", "dst", "", &out));
     ck_assert_ptr_eq(vhost_find_exchange(v, AMQP_BYTES_LIT("dst2")), d2);
     /* the destination's deletion removes src's last binding: src goes too */
-    ck_assert(vhost_delete_exchange(v, AMQP_BYTES_LIT("dst"), false, &out));
+    ck_assert(vhost_delete_exchange(v, &conn1, AMQP_BYTES_LIT("dst"), false, &out));
     ck_assert_ptr_null(vhost_find_exchange(v, AMQP_BYTES_LIT("src")));
     ck_assert_ptr_nonnull(vhost_find_exchange(v, AMQP_BYTES_LIT("dst2")));
     /* and an unbind of its last binding */
     exchange_of("src2", "fanout", NO_ARGS, true);
     ck_assert(bind_exchange("dst2", "src2", "", &out));
-    struct exchange_binding b = {AMQP_BYTES_LIT("dst2"), AMQP_BYTES_LIT("src2"), AMQP_BYTES_LIT(""), NO_ARGS};
+    struct exchange_binding b = {AMQP_BYTES_LIT("dst2"), AMQP_BYTES_LIT("src2"), AMQP_BYTES_LIT(""), NO_ARGS, &conn1};
     ck_assert(vhost_unbind_exchange(v, &b, &out));
     ck_assert_ptr_null(vhost_find_exchange(v, AMQP_BYTES_LIT("src2")));
     ck_assert(vhost_unbind_exchange(v, &b, &out)); /* missing: still fine */
@@ -618,9 +623,9 @@ START_TEST(test_sender_selected_distribution)
     struct amqp_bytes bad = args("CC", 'S', "b", NULL);
     struct message *m = message_with_headers("", "a", NULL, &bad);
     struct publish_result r;
-    ck_assert(!vhost_publish(v, &m, "guest", &r, &out));
+    ck_assert(!vhost_publish(v, &m, &conn1, &r, &out));
     EXPECT_FAIL(out, AMQP_PRECONDITION_FAILED, "invalid message: {unacceptable_type_in_header,\"CC\",longstr}");
-    ck_assert(!vhost_check_publish(v, m, "guest", &out));
+    ck_assert(!vhost_check_publish(v, m, &conn1, &out));
     message_unref(m);
 }
 END_TEST
@@ -635,11 +640,11 @@ START_TEST(test_length_limits)
     bind_queue("both", "refuse", "");
     struct message *m = message_for("both", "", NULL);
     struct publish_result r;
-    ck_assert(vhost_publish(v, &m, "guest", &r, &out));
+    ck_assert(vhost_publish(v, &m, &conn1, &r, &out));
     ck_assert_uint_eq(r.routed, 2);
     ck_assert_uint_eq(r.rejected, 0);
-    ck_assert(vhost_publish(v, &m, "guest", &r, &out));
-    ck_assert(vhost_publish(v, &m, "guest", &r, &out));
+    ck_assert(vhost_publish(v, &m, &conn1, &r, &out));
+    ck_assert(vhost_publish(v, &m, &conn1, &r, &out));
     ck_assert_uint_eq(r.routed, 1); /* head took it and dropped its oldest; refuse did not */
     ck_assert_uint_eq(r.rejected, 1);
     message_unref(m);
@@ -682,7 +687,7 @@ START_TEST(test_queue_expiry)
     deadline_heap_run_due(&heap, 1099);
     ck_assert_ptr_nonnull(vhost_find_queue(v, AMQP_BYTES_LIT("x")));
     /* a passive declare renews it, and so does basic.get, even of nothing */
-    struct queue_declare passive = {.name = AMQP_BYTES_LIT("x"), .passive = true, .owner = &conn1};
+    struct queue_declare passive = {.name = AMQP_BYTES_LIT("x"), .passive = true, .who = &conn1};
     ck_assert_ptr_nonnull(vhost_declare_queue(v, &passive, &out));
     clock_set_manual(&clock, 1150);
     deadline_heap_run_due(&heap, 1150);
@@ -709,7 +714,7 @@ START_TEST(test_queue_expiry)
     ck_assert_ptr_null(vhost_find_queue(v, AMQP_BYTES_LIT("x")));
     ck_assert_ptr_nonnull(vhost_find_queue(v, AMQP_BYTES_LIT("forever")));
     ck_assert_uint_eq(heap.len, 0);
-    vhost_free(v); /* before the heap it used */
+    vhost_unref(v); /* before the heap it used */
     v = vhost_new("/");
     deadline_heap_free(&heap);
 }
