@@ -56,9 +56,9 @@ struct permission *permission_new(const char *user, const char *configure, const
                                   const char *read, char *err, size_t err_size)
 {
     struct permission *p = xcalloc(1, sizeof *p);
-    if (!permission_regex_compile(&p->configure, configure, err, err_size) ||
-        !permission_regex_compile(&p->write, write, err, err_size) ||
-        !permission_regex_compile(&p->read, read, err, err_size)) {
+    if (!permission_regex_compile(&p->patterns[PERMISSION_CONFIGURE], configure, err, err_size) ||
+        !permission_regex_compile(&p->patterns[PERMISSION_WRITE], write, err, err_size) ||
+        !permission_regex_compile(&p->patterns[PERMISSION_READ], read, err, err_size)) {
         permission_free(p);
         return NULL;
     }
@@ -70,22 +70,10 @@ void permission_free(struct permission *p)
 {
     if (!p)
         return;
-    permission_regex_free(&p->configure);
-    permission_regex_free(&p->write);
-    permission_regex_free(&p->read);
+    for (int i = 0; i < 3; i++)
+        permission_regex_free(&p->patterns[i]);
     free(p->user);
     free(p);
-}
-
-const struct permission_regex *permission_regex_of(const struct permission *p,
-                                                   enum permission_kind kind)
-{
-    switch (kind) {
-    case PERMISSION_CONFIGURE: return &p->configure;
-    case PERMISSION_WRITE: return &p->write;
-    case PERMISSION_READ: break;
-    }
-    return &p->read;
 }
 
 const char *permission_kind_name(enum permission_kind kind)

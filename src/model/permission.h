@@ -34,15 +34,13 @@ enum permission_kind { PERMISSION_CONFIGURE, PERMISSION_WRITE, PERMISSION_READ }
 /* One user's permissions in one vhost. */
 struct permission {
     char *user;
-    struct permission_regex configure, write, read;
+    struct permission_regex patterns[3]; /* by enum permission_kind */
 };
 
 /* NULL when a pattern does not compile (err says why). */
 struct permission *permission_new(const char *user, const char *configure, const char *write,
                                   const char *read, char *err, size_t err_size);
 void permission_free(struct permission *p);
-const struct permission_regex *permission_regex_of(const struct permission *p,
-                                                   enum permission_kind kind);
 const char *permission_kind_name(enum permission_kind kind); /* "configure", "write", "read" */
 
 /* A user's topic permission on one exchange of a vhost: patterns on routing keys, with

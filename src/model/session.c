@@ -18,15 +18,15 @@ static const struct permission *permission_of(struct session *s)
     return s->perm;
 }
 
-bool session_may(struct session *who, enum permission_kind kind, enum resource_kind resource,
-                 struct amqp_bytes name, struct outcome *out)
+bool session_check(struct session *who, enum permission_kind kind, enum resource_kind resource,
+                   struct amqp_bytes name, struct outcome *out)
 {
     if (!who)
         return true;
     if (name.len == 0 && resource == RESOURCE_EXCHANGE)
         name = amqp_cstr("amq.default");
     const struct permission *p = permission_of(who);
-    if (p && permission_regex_matches(permission_regex_of(p, kind), name.ptr, name.len))
+    if (p && permission_regex_matches(&p->patterns[kind], name.ptr, name.len))
         return true;
     return outcome_fail(out, AMQP_ACCESS_REFUSED,
                         "access to %s '" NAME_FMT "' in vhost '%s' refused for user '%s'",
