@@ -1,0 +1,22 @@
+/* Definitions in RabbitMQ's JSON format (what a 3.10 export writes): export, and import
+ * through the model's verbs, all or nothing per file. */
+#ifndef DEFINITIONS_H
+#define DEFINITIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct broker;
+struct vhost;
+
+/* The JSON text (malloc'd) of everything, or of one vhost's part (RabbitMQ's
+ * /api/definitions/VHOST shape: no users, vhosts or permissions, no "vhost" fields). */
+char *definitions_export(struct broker *b, struct vhost *only);
+/* Checks the whole file first and changes nothing unless all of it can be applied; false with
+ * the reason. With `only`, the file is one vhost's part and goes into that vhost. */
+bool definitions_import(struct broker *b, const char *text, size_t len, struct vhost *only,
+                        char *err, size_t err_size);
+/* load_definitions: a file, or a directory whose *.json files load in name order. */
+bool definitions_load(struct broker *b, const char *path, char *err, size_t err_size);
+
+#endif
