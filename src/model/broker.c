@@ -5,6 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+static const char *const default_user_tags[] = {"administrator"};
+static const char *const loopback_users[] = {"guest"};
+
 void broker_config_defaults(struct broker_config *config)
 {
     *config = (struct broker_config){
@@ -21,13 +24,29 @@ void broker_config_defaults(struct broker_config *config)
         .default_vhost = "/",
         .data_dir = NULL,
         .log_level = LOG_INFO,
+        .tls = {.depth = -1},
+        .management_bind = NULL,
+        .management_port = 15672,
+        .prometheus_bind = NULL,
+        .prometheus_port = 15692,
+        .default_user_tags = default_user_tags,
+        .default_user_tag_count = 1,
+        .default_permission_configure = ".*",
+        .default_permission_write = ".*",
+        .default_permission_read = ".*",
+        .loopback_users = loopback_users,
+        .loopback_user_count = 1,
+        .vm_memory_high_watermark = 0.4,
+        .disk_free_limit = 50000000,
+        .log_console = true,
+        .log_file_level = LOG_INFO,
     };
 }
 
 void broker_init(struct broker *b, const struct broker_config *config)
 {
     b->config = *config;
-    b->log.level = config->log_level;
+    b->log = (struct log){.level = config->log_console ? config->log_level : LOG_NONE};
     list_init(&b->users);
     list_init(&b->vhosts);
     clock_init(&b->clock);
