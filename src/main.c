@@ -1,9 +1,10 @@
-/* Warren's entry point: the command line and environment into a configuration, then the server. */
+/* Warren's entry point: rabbitmq.conf, the environment and the command line into a configuration, then the server. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "model/broker.h"
 #include "server.h"
 
@@ -12,22 +13,34 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: warren [OPTION]...\n"
             "An AMQP 0-9-1 message broker.\n\n"
+            "      --config FILE          read a rabbitmq.conf (RabbitMQ's key = value format;\n"
+            "                             or $RABBITMQ_CONFIG_FILE, with or without .conf);\n"
+            "                             the options below win over it\n"
             "  -b, --bind ADDRESS         address to listen on (default 127.0.0.1)\n"
-            "  -p, --port PORT            port to listen on (default 5672)\n"
+            "  -p, --port PORT            port to listen on (default 5672); --bind or --port\n"
+            "                             replace the file's listeners.tcp.*\n"
             "      --data-dir DIR         where durable state lives\n"
-            "      --default-user NAME    the user created at start (default guest;\n"
-            "                             or $RABBITMQ_DEFAULT_USER)\n"
-            "      --default-pass PASS    its password (default guest; or $RABBITMQ_DEFAULT_PASS)\n"
-            "      --default-vhost NAME   the vhost created at start (default /;\n"
-            "                             or $RABBITMQ_DEFAULT_VHOST)\n"
-            "      --frame-max BYTES      largest frame offered to clients (default 131072)\n"
-            "      --channel-max N        most channels per connection (default 2047)\n"
-            "      --heartbeat SECONDS    heartbeat interval offered to clients (default 60)\n"
-            "      --handshake-timeout MS time allowed to open a connection (default 10000)\n"
-            "      --max-message-size BYTES  largest message body accepted (default 134217728)\n"
+            "      --default-user NAME    the user created at start (default guest; or\n"
+            "                             $RABBITMQ_DEFAULT_USER, which wins over default_user)\n"
+            "      --default-pass PASS    its password (default guest; or $RABBITMQ_DEFAULT_PASS;\n"
+            "                             file: default_pass)\n"
+            "      --default-vhost NAME   the vhost created at start (default /; or\n"
+            "                             $RABBITMQ_DEFAULT_VHOST; file: default_vhost)\n"
+            "      --frame-max BYTES      largest frame offered to clients (default 131072;\n"
+            "                             file: frame_max)\n"
+            "      --channel-max N        most channels per connection (default 2047;\n"
+            "                             file: channel_max)\n"
+            "      --heartbeat SECONDS    heartbeat interval offered to clients (default 60;\n"
+            "                             file: heartbeat)\n"
+            "      --handshake-timeout MS time allowed to open a connection (default 10000;\n"
+            "                             file: handshake_timeout)\n"
+            "      --max-message-size BYTES  largest message body accepted (default 134217728;\n"
+            "                             file: max_message_size)\n"
             "      --consumer-timeout MS  how long a delivery may stay unacknowledged before its\n"
-            "                             channel is closed (default 1800000; 0: no limit)\n"
-            "  -l, --log-level LEVEL      debug, info, warning or error (default info)\n"
+            "                             channel is closed (default 1800000; 0: no limit;\n"
+            "                             file: consumer_timeout)\n"
+            "  -l, --log-level LEVEL      debug, info, warning, error or none (default info;\n"
+            "                             file: log.console.level)\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n");
 }
@@ -44,29 +57,47 @@ static bool parse_number(const char *s, unsigned long long min, unsigned long lo
 }
 
 enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHANNEL_MAX,
-       OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT };
+       OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT,
+       OPT_CONFIG };
 
-/* Returns -1 to go on, or the exit status. */
-static int parse_args(int argc, char **argv, struct broker_config *cfg)
+static const struct option options[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"bind", required_argument, NULL, 'b'},
+    {"port", required_argument, NULL, 'p'},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"default-user", required_argument, NULL, OPT_USER},
+    {"default-pass", required_argument, NULL, OPT_PASS},
+    {"default-vhost", required_argument, NULL, OPT_VHOST},
+    {"frame-max", required_argument, NULL, OPT_FRAME_MAX},
+    {"channel-max", required_argument, NULL, OPT_CHANNEL_MAX},
+    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE_SIZE},
+    {"consumer-timeout", required_argument, NULL, OPT_CONSUMER_TIMEOUT},
+    {"log-level", required_argument, NULL, 'l'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The --config option's file, found before the other options apply (they win over it). */
+static const char *config_option(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"bind", required_argument, NULL, 'b'},
-        {"port", required_argument, NULL, 'p'},
-        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
-        {"default-user", required_argument, NULL, OPT_USER},
-        {"default-pass", required_argument, NULL, OPT_PASS},
-        {"default-vhost", required_argument, NULL, OPT_VHOST},
-        {"frame-max", required_argument, NULL, OPT_FRAME_MAX},
-        {"channel-max", required_argument, NULL, OPT_CHANNEL_MAX},
-        {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
-        {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
-        {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE_SIZE},
-        {"consumer-timeout", required_argument, NULL, OPT_CONSUMER_TIMEOUT},
-        {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
+    const char *file = NULL;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "b:p:l:hV", options, NULL)) != -1)
+        if (opt == OPT_CONFIG)
+            file = optarg;
+    opterr = 1;
+    optind = 0; /* glibc: start over, fully */
+    return file;
+}
+
+/* RabbitMQ's precedence: its environment variables win over the file (rabbit.erl's
+ * get_default_data_param), the command line over both. */
+static void apply_environment(struct broker_config *cfg)
+{
     const char *env;
     if ((env = getenv("RABBITMQ_DEFAULT_USER")) && *env)
         cfg->default_user = env;
@@ -74,15 +105,23 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
         cfg->default_pass = env;
     if ((env = getenv("RABBITMQ_DEFAULT_VHOST")) && *env)
         cfg->default_vhost = env;
+}
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct broker_config *cfg)
+{
     int opt;
     unsigned long long n;
+    bool address_given = false;
     while ((opt = getopt_long(argc, argv, "b:p:l:hV", options, NULL)) != -1) {
         switch (opt) {
-        case 'b': cfg->bind = optarg; break;
+        case OPT_CONFIG: break;
+        case 'b': cfg->bind = optarg; address_given = true; break;
         case 'p':
             if (!parse_number(optarg, 0, 65535, &n))
                 goto bad;
             cfg->port = (int)n;
+            address_given = true;
             break;
         case OPT_DATA_DIR: cfg->data_dir = optarg; break;
         case OPT_USER: cfg->default_user = optarg; break;
@@ -135,18 +174,80 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
         fprintf(stderr, "warren: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (address_given) { /* the command line's one listener replaces the file's */
+        cfg->tcp_listener_count = 0;
+        cfg->tcp_listeners_none = false;
+    }
     return -1;
 bad:
     fprintf(stderr, "warren: invalid value '%s' for option %s\n", optarg, argv[optind - 1]);
     return 2;
 }
 
+static void print_warning(void *ctx, const char *text)
+{
+    (void)ctx;
+    struct log stderr_log = {.level = LOG_WARNING};
+    log_warning(&stderr_log, "%s", text);
+}
+
+/* --config, else $RABBITMQ_CONFIG_FILE as RabbitMQ looks it up. Returns -1 to go on, or the
+ * exit status. */
+static int load_config_file(const char *file, struct config_store *store,
+                            struct broker_config *cfg)
+{
+    char found[4096];
+    const char *env = getenv("RABBITMQ_CONFIG_FILE");
+    if (!file && env && *env) {
+        int erlang_format;
+        file = config_find_rabbitmq_file(env, found, sizeof found, &erlang_format);
+        if (!file) {
+            /* RabbitMQ starts without a file then */
+            fprintf(stderr, "warren: RABBITMQ_CONFIG_FILE=%s: neither it nor %s.conf exists; "
+                    "no configuration file read\n", env, env);
+            return -1;
+        }
+        if (erlang_format) {
+            fprintf(stderr, "warren: %s: RabbitMQ's older Erlang-term format (.config) is not "
+                    "read by Warren; use the rabbitmq.conf format\n", file);
+            return 1;
+        }
+    }
+    if (!file)
+        return -1;
+    struct config_error err;
+    if (config_load_file(store, file, cfg, print_warning, NULL, &err) < 0) {
+        fprintf(stderr, "warren: error in the configuration file:\n%s\n", err.text);
+        return 1;
+    }
+    return -1;
+}
+
+/* What no single setting can say on its own. */
+static int check_config(const struct broker_config *cfg)
+{
+    if (cfg->tcp_listeners_none) {
+        fprintf(stderr, "warren: listeners.tcp = none leaves no AMQP listener, and Warren has "
+                "no TLS listeners yet (listeners.ssl.*)\n");
+        return 1;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     struct broker_config cfg;
     broker_config_defaults(&cfg);
-    int status = parse_args(argc, argv, &cfg);
-    if (status >= 0)
-        return status;
-    return server_run(&cfg);
+    struct config_store store = {0};
+    int status = load_config_file(config_option(argc, argv), &store, &cfg);
+    if (status < 0) {
+        apply_environment(&cfg);
+        status = parse_args(argc, argv, &cfg);
+    }
+    if (status < 0)
+        status = check_config(&cfg);
+    if (status < 0)
+        status = server_run(&cfg);
+    config_store_free(&store);
+    return status;
 }

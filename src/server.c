@@ -3,9 +3,11 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <uv.h>
 
+#include "admin/definitions.h"
 #include "core/container.h"
 #include "net/tcp.h"
 
@@ -158,21 +160,40 @@ int server_run(const struct broker_config *config)
         return 1;
     }
     broker_init(&s.broker, config);
-    if ((rc = tcp_server_start(&s.tcp, &s.loop, &s.broker)) < 0) {
-        log_error(&s.broker.log, "cannot listen on %s:%d: %s", config->bind, config->port,
-                  uv_strerror(rc));
+    if (config->log_file &&
+        (rc = log_open_file(&s.broker.log, config->log_file, config->log_file_level)) < 0) {
+        fprintf(stderr, "warren: cannot open the log file %s: %s\n", config->log_file,
+                strerror(-rc));
         close_loop(&s);
         broker_free(&s.broker);
         return 1;
     }
+    char why[1024];
+    if (config->load_definitions && !definitions_load(&s.broker, config->load_definitions, why,
+                                                      sizeof why)) {
+        log_error(&s.broker.log, "load_definitions: %s", why);
+        close_loop(&s);
+        log_close_file(&s.broker.log);
+        broker_free(&s.broker);
+        return 1;
+    }
+    if ((rc = tcp_server_start(&s.tcp, &s.loop, &s.broker)) < 0) {
+        log_error(&s.broker.log, "cannot listen on %s: %s", s.tcp.failed_address, uv_strerror(rc));
+        close_loop(&s);
+        log_close_file(&s.broker.log);
+        broker_free(&s.broker);
+        return 1;
+    }
     start_loop_handles(&s);
-    log_info(&s.broker.log, "Warren %s listening on %s:%d", PACKAGE_VERSION, config->bind,
-             config->port);
+    char addresses[BROKER_MAX_LISTENERS * 56];
+    tcp_server_addresses(&s.tcp, addresses, sizeof addresses);
+    log_info(&s.broker.log, "Warren %s listening on %s", PACKAGE_VERSION, addresses);
 
     uv_run(&s.loop, UV_RUN_DEFAULT);
 
     log_info(&s.broker.log, "stopped");
     close_loop(&s);
+    log_close_file(&s.broker.log);
     broker_free(&s.broker); /* last: connections and the heap's users are gone */
     return 0;
 }

@@ -1,15 +1,23 @@
-/* Levelled log lines to stderr, one per event, stamped with the wall-clock time. */
+/* Levelled log lines to stderr and optionally a file, one per event, stamped with the wall-clock time. */
 #ifndef LOG_H
 #define LOG_H
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR };
+#include <stdio.h>
+
+/* LOG_NONE is a threshold only: nothing is logged at it, so it silences a destination. */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_NONE };
 
 struct log {
-    enum log_level level;
+    enum log_level level;      /* stderr's threshold */
+    FILE *file;                /* NULL: no log file */
+    enum log_level file_level;
 };
 
-/* Parses "debug", "info", "warning" or "error"; returns -1 for anything else. */
+/* Parses "debug", "info", "warning", "error" or "none"; returns -1 for anything else. */
 int log_level_parse(const char *name);
+/* Appends to the file at path from now on, lines at level and above. Returns 0 or -errno. */
+int log_open_file(struct log *log, const char *path, enum log_level level);
+void log_close_file(struct log *log);
 void log_write(const struct log *log, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

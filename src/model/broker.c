@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+static const char *const default_user_tags[] = {"administrator"};
+static const char *const loopback_users[] = {"guest"};
+
 void broker_config_defaults(struct broker_config *config)
 {
     *config = (struct broker_config){
@@ -23,13 +26,29 @@ void broker_config_defaults(struct broker_config *config)
         .default_vhost = "/",
         .data_dir = NULL,
         .log_level = LOG_INFO,
+        .tls = {.depth = -1},
+        .management_bind = NULL,
+        .management_port = 15672,
+        .prometheus_bind = NULL,
+        .prometheus_port = 15692,
+        .default_user_tags = default_user_tags,
+        .default_user_tag_count = 1,
+        .default_permission_configure = ".*",
+        .default_permission_write = ".*",
+        .default_permission_read = ".*",
+        .loopback_users = loopback_users,
+        .loopback_user_count = 1,
+        .vm_memory_high_watermark = 0.4,
+        .disk_free_limit = 50000000,
+        .log_console = true,
+        .log_file_level = LOG_INFO,
     };
 }
 
 void broker_init(struct broker *b, const struct broker_config *config)
 {
     b->config = *config;
-    b->log.level = config->log_level;
+    b->log = (struct log){.level = config->log_console ? config->log_level : LOG_NONE};
     list_init(&b->users);
     list_init(&b->vhosts);
     clock_init(&b->clock);
@@ -38,15 +57,19 @@ void broker_init(struct broker *b, const struct broker_config *config)
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(b->node, sizeof b->node, "warren@%s", host);
-    /* RabbitMQ's first boot: the default user is an administrator with every permission
-     * in the default vhost. */
+    /* RabbitMQ's first boot: the default user, with its tags and permissions in the default
+     * vhost; a broker booted with definitions has only what they define. */
+    if (config->load_definitions)
+        return;
     struct user *u = broker_add_user(b, config->default_user);
     user_set_password(u, (const uint8_t *)config->default_pass, strlen(config->default_pass));
-    const char *administrator = "administrator";
-    user_set_tags(u, &administrator, 1);
+    user_set_tags(u, config->default_user_tags, config->default_user_tag_count);
     struct vhost *v = broker_add_vhost(b, config->default_vhost);
     char err[200];
-    broker_set_permissions(b, v, u->name, ".*", ".*", ".*", err, sizeof err);
+    if (!broker_set_permissions(b, v, u->name, config->default_permission_configure,
+                                config->default_permission_write, config->default_permission_read,
+                                err, sizeof err))
+        log_error(&b->log, "default_permissions: %s; the default user has none", err);
 }
 
 void broker_free(struct broker *b)

@@ -2,6 +2,7 @@
 #ifndef BROKER_H
 #define BROKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,31 @@
 #include "core/log.h"
 #include "model/user.h"
 #include "model/vhost.h"
+
+/* An address to listen on; host NULL: every interface (RabbitMQ's port-only form). */
+struct broker_listener {
+    const char *host;
+    int port;
+};
+
+/* TCP (and later TLS) listeners one broker opens at most. */
+#define BROKER_MAX_LISTENERS 16
+
+/* rabbitmq.conf's ssl_options.*: parsed and checked now, used once TLS exists. */
+struct broker_tls_options {
+    const char *cacertfile;
+    const char *certfile;
+    const char *keyfile;
+    const char *password;
+    bool verify_peer;             /* verify = verify_peer (default verify_none) */
+    bool fail_if_no_peer_cert;
+    int depth;                    /* -1: the library's default */
+    const char *const *versions;  /* e.g. "tlsv1.2"; none: the library's */
+    size_t version_count;
+    const char *const *ciphers;
+    size_t cipher_count;
+    bool honor_cipher_order;
+};
 
 /* Limits default to RabbitMQ's. */
 struct broker_config {
@@ -27,6 +53,32 @@ struct broker_config {
     const char *default_vhost;
     const char *data_dir;
     enum log_level log_level;
+    /* Fields read from rabbitmq.conf (src/config.c); the defaults are RabbitMQ's. */
+    const struct broker_listener *tcp_listeners; /* listeners.tcp.*: when any, instead of bind/port */
+    size_t tcp_listener_count;
+    bool tcp_listeners_none;                     /* listeners.tcp = none */
+    const struct broker_listener *ssl_listeners; /* listeners.ssl.* (no TLS yet) */
+    size_t ssl_listener_count;
+    struct broker_tls_options tls;
+    const char *const *auth_mechanisms;          /* auth_mechanisms.*; none: PLAIN, AMQPLAIN */
+    size_t auth_mechanism_count;
+    const char *management_bind; int management_port;  /* default 15672; 0: no listener */
+    const char *prometheus_bind; int prometheus_port;   /* default 15692; 0: no listener */
+    const char *load_definitions;                /* a JSON file (or directory) to import; NULL: none */
+    const char *const *default_user_tags;        /* default {"administrator"} */
+    size_t default_user_tag_count;
+    const char *default_permission_configure;    /* default ".*" each */
+    const char *default_permission_write;
+    const char *default_permission_read;
+    const char *const *loopback_users;           /* may log in from loopback only; default {"guest"} */
+    size_t loopback_user_count;
+    double vm_memory_high_watermark;             /* fraction of RAM (default 0.4) ... */
+    uint64_t vm_memory_high_watermark_absolute;  /* ... unless this is set: bytes */
+    uint64_t disk_free_limit;                    /* bytes (default 50 MB) ... */
+    double disk_free_limit_relative;             /* ... unless this is set: a multiple of RAM */
+    bool log_console;                            /* log.console (default true) */
+    const char *log_file;                        /* log.file; NULL: none */
+    enum log_level log_file_level;
 };
 
 struct reply_registry;

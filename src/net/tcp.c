@@ -3,6 +3,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/container.h"
@@ -224,6 +228,21 @@ static void free_unaccepted(uv_handle_t *h)
     free(t);
 }
 
+/* RabbitMQ's rabbit_net:is_loopback: 127.0.0.0/8, ::1, and IPv4 loopback mapped into IPv6. */
+static bool peer_is_loopback(uv_tcp_t *handle)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(handle, (struct sockaddr *)&ss, &len) < 0)
+        return false;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family != AF_INET6)
+        return false;
+    const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct tcp_server *s = listener->data;
@@ -248,12 +267,53 @@ static void on_connection(uv_stream_t *listener, int status)
     char name[128];
     connection_name(&t->handle, name, sizeof name);
     struct connection_io io = {
-        .flush = io_flush, .close = io_close, .pause_reading = io_pause_reading, .ctx = t};
+        .flush = io_flush, .close = io_close, .pause_reading = io_pause_reading, .ctx = t,
+        .peer_loopback = peer_is_loopback(&t->handle)};
     t->conn = connection_new(s->broker, &io, name);
     list_push_back(&s->conns, &t->link);
     s->conn_count++;
     log_debug(&s->broker->log, "accepting AMQP connection %s", name);
     uv_read_start((uv_stream_t *)&t->handle, on_alloc, on_read);
+}
+
+/* host NULL is RabbitMQ's port-only listener: every interface, IPv6 and IPv4 ("::" is
+ * dual-stack on Linux), or IPv4 alone where there is no IPv6. */
+static bool have_ipv6(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+static int listen_on(struct tcp_server *s, const char *host, int port)
+{
+    if (!host && !have_ipv6())
+        host = "0.0.0.0";
+    struct sockaddr_storage addr;
+    int rc = host ? uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) : UV_EINVAL;
+    if (rc < 0)
+        rc = uv_ip6_addr(host ? host : "::", port, (struct sockaddr_in6 *)&addr);
+    if (rc < 0)
+        return rc;
+    uv_tcp_t *h = &s->listeners[s->listener_count];
+    uv_tcp_init(s->loop, h);
+    h->data = s;
+    if ((rc = uv_tcp_bind(h, (struct sockaddr *)&addr, 0)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)h, 1024, on_connection)) < 0) {
+        uv_close((uv_handle_t *)h, NULL);
+        return rc;
+    }
+    s->listener_count++;
+    return 0;
+}
+
+static void close_listeners(struct tcp_server *s)
+{
+    for (size_t i = 0; i < s->listener_count; i++)
+        uv_close((uv_handle_t *)&s->listeners[i], NULL);
+    s->listener_count = 0;
 }
 
 int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broker)
@@ -263,31 +323,56 @@ int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broke
     s->conn_count = 0;
     s->stopping = false;
     s->on_drained = NULL;
+    s->listener_count = 0;
+    s->failed_address[0] = 0;
     list_init(&s->conns);
     list_init(&s->dirty);
     list_init(&s->paused);
-    struct sockaddr_storage addr;
-    const char *bind = broker->config.bind;
-    int rc = uv_ip4_addr(bind, broker->config.port, (struct sockaddr_in *)&addr);
-    if (rc < 0)
-        rc = uv_ip6_addr(bind, broker->config.port, (struct sockaddr_in6 *)&addr);
-    if (rc < 0)
-        return rc;
-    uv_tcp_init(loop, &s->listener);
-    s->listener.data = s;
-    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) < 0 ||
-        (rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection)) < 0) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        return rc;
+    const struct broker_config *cfg = &broker->config;
+    struct broker_listener one = {cfg->bind, cfg->port};
+    const struct broker_listener *list = cfg->tcp_listener_count ? cfg->tcp_listeners : &one;
+    size_t count = cfg->tcp_listener_count ? cfg->tcp_listener_count : !cfg->tcp_listeners_none;
+    for (size_t i = 0; i < count && i < BROKER_MAX_LISTENERS; i++) {
+        int rc = listen_on(s, list[i].host, list[i].port);
+        if (rc < 0) {
+            const char *host = list[i].host ? list[i].host : "::";
+            snprintf(s->failed_address, sizeof s->failed_address,
+                     strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, list[i].port);
+            close_listeners(s);
+            return rc;
+        }
     }
     return 0;
+}
+
+void tcp_server_addresses(const struct tcp_server *s, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < s->listener_count && used < len; i++) {
+        struct sockaddr_storage sa = {0};
+        int n = sizeof sa;
+        uv_tcp_getsockname(&s->listeners[i], (struct sockaddr *)&sa, &n);
+        char host[48] = "?";
+        int port = 0;
+        if (sa.ss_family == AF_INET6) {
+            uv_ip6_name((const struct sockaddr_in6 *)&sa, host, sizeof host);
+            port = ntohs(((const struct sockaddr_in6 *)&sa)->sin6_port);
+        } else {
+            uv_ip4_name((const struct sockaddr_in *)&sa, host, sizeof host);
+            port = ntohs(((const struct sockaddr_in *)&sa)->sin_port);
+        }
+        int w = snprintf(out + used, len - used, sa.ss_family == AF_INET6 ? "%s[%s]:%d" : "%s%s:%d",
+                         i ? ", " : "", host, port);
+        used += w < 0 ? 0 : (size_t)w;
+    }
 }
 
 void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server *s))
 {
     s->stopping = true;
     s->on_drained = on_drained;
-    uv_close((uv_handle_t *)&s->listener, NULL);
+    close_listeners(s);
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &s->conns) {
         struct tcp_conn *t = list_entry(pos, struct tcp_conn, link);

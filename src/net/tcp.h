@@ -10,7 +10,10 @@
 #include "model/broker.h"
 
 struct tcp_server {
-    uv_tcp_t listener;
+    /* The configured listeners (rabbitmq.conf's listeners.tcp.*), else bind:port. */
+    uv_tcp_t listeners[BROKER_MAX_LISTENERS];
+    size_t listener_count;
+    char failed_address[64]; /* after a failed start: the address that could not be listened on */
     struct list dirty;    /* connections with output to write */
     struct list paused;   /* connections not reading (publisher flow control) */
     uv_loop_t *loop;
@@ -22,8 +25,11 @@ struct tcp_server {
     void (*on_drained)(struct tcp_server *s);
 };
 
-/* Returns 0 or a libuv error code (e.g. UV_EADDRINUSE). */
+/* Listens on every configured address. Returns 0, or a libuv error code (e.g. UV_EADDRINUSE)
+ * with failed_address set and nothing left listening. */
 int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broker);
+/* The addresses listened on, as "127.0.0.1:5672, [::1]:5673". */
+void tcp_server_addresses(const struct tcp_server *s, char *out, size_t len);
 /* Stops accepting, closes every connection as the broker does on shutdown, closes the listener. */
 void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server *s));
 /* The transport's once-per-loop-iteration work, run by the server before the loop waits:

@@ -517,11 +517,14 @@ static bool client_has_capability(struct amqp_bytes client_properties, const cha
            amqp_table_get(caps.v.table, name, &flag) && flag.type == 't' && flag.v.boolean;
 }
 
-static void refuse_login(struct connection *c, struct amqp_bytes mechanism, struct amqp_bytes user)
+/* RabbitMQ's auth_fail: the reason goes to the log, and the client hears only that the
+ * mechanism's login was refused. */
+static void refuse_login(struct connection *c, struct amqp_bytes mechanism, struct amqp_bytes user,
+                         const char *reason)
 {
     char why[400];
-    snprintf(why, sizeof why, "%.*s login refused: user '%.*s' - invalid credentials",
-             (int)mechanism.len, mechanism.ptr, (int)(user.len > 200 ? 200 : user.len), user.ptr);
+    snprintf(why, sizeof why, "%.*s login refused: user '%.*s' %s", (int)mechanism.len,
+             mechanism.ptr, (int)(user.len > 200 ? 200 : user.len), user.ptr, reason);
     if (!c->auth_failure_close) {
         doom(c, why);
         return;
@@ -536,6 +539,14 @@ static void refuse_login(struct connection *c, struct amqp_bytes mechanism, stru
     wait_for_peer(c, CONN_CLOSING, CLOSE_WAIT_MAX_MS);
 }
 
+static bool is_loopback_user(const struct broker_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->loopback_user_count; i++)
+        if (strcmp(cfg->loopback_users[i], name) == 0)
+            return true;
+    return false;
+}
+
 static void handle_start_ok(struct connection *c, const struct amqp_connection_start_ok *m)
 {
     c->auth_failure_close = client_has_capability(m->client_properties, "authentication_failure_close");
@@ -548,7 +559,11 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
     }
     struct user *u = broker_find_user(c->broker, cred.user.ptr, cred.user.len);
     if (!u || !user_check_password(u, cred.password.ptr, cred.password.len)) {
-        refuse_login(c, m->mechanism, cred.user);
+        refuse_login(c, m->mechanism, cred.user, "- invalid credentials");
+        return;
+    }
+    if (!c->io.peer_loopback && is_loopback_user(&c->broker->config, u->name)) {
+        refuse_login(c, m->mechanism, cred.user, "can only connect via localhost");
         return;
     }
     snprintf(c->user, sizeof c->user, "%s", u->name);

@@ -25,6 +25,7 @@ struct connection_io {
      * transport asks once per loop iteration. */
     void (*pause_reading)(void *ctx);
     void *ctx;
+    bool peer_loopback; /* the peer's address is a loopback one (loopback_users) */
 };
 
 struct connection *connection_new(struct broker *broker, const struct connection_io *io,

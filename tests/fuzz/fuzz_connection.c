@@ -222,7 +222,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     broker_init(&f.broker, &cfg);
     f.max_payload = cfg.frame_max - AMQP_FRAME_OVERHEAD;
     amqp_buf_init(&f.sent);
-    struct connection_io io = {.flush = io_flush, .close = io_close, .pause_reading = io_pause, .ctx = &f};
+    struct connection_io io = {.flush = io_flush, .close = io_close, .pause_reading = io_pause, .ctx = &f,
+                               .peer_loopback = true};
     f.conn = connection_new(&f.broker, &io, "fuzz");
 
     if (mode & MODE_HANDSHAKE) {

@@ -62,7 +62,8 @@ static void peer_start(struct peer *p, const struct broker_config *cfg)
     amqp_buf_init(&p->frame);
     amqp_buf_init(&p->tx);
     p->frame_max = AMQP_FRAME_MIN_SIZE;
-    struct connection_io io = {.flush = io_flush, .close = io_close, .pause_reading = io_pause, .ctx = p};
+    struct connection_io io = {.flush = io_flush, .close = io_close, .pause_reading = io_pause, .ctx = p,
+                               .peer_loopback = true};
     p->conn = connection_new(&p->broker, &io, "test-peer");
 }
 
