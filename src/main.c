@@ -14,6 +14,10 @@ static void usage(FILE *out)
             "An AMQP 0-9-1 message broker.\n\n"
             "  -b, --bind ADDRESS         address to listen on (default 127.0.0.1)\n"
             "  -p, --port PORT            port to listen on (default 5672)\n"
+            "      --management-port PORT the management HTTP API's port (default 15672; 0: none)\n"
+            "      --management-bind ADDRESS  its address (default: the AMQP bind address)\n"
+            "      --prometheus-port PORT Prometheus metrics port (default 15692; 0: none)\n"
+            "      --prometheus-bind ADDRESS  its address (default: the AMQP bind address)\n"
             "      --data-dir DIR         where durable state lives\n"
             "      --default-user NAME    the user created at start (default guest;\n"
             "                             or $RABBITMQ_DEFAULT_USER)\n"
@@ -44,7 +48,8 @@ static bool parse_number(const char *s, unsigned long long min, unsigned long lo
 }
 
 enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHANNEL_MAX,
-       OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT };
+       OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT,
+       OPT_MANAGEMENT_PORT, OPT_MANAGEMENT_BIND, OPT_PROMETHEUS_PORT, OPT_PROMETHEUS_BIND };
 
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct broker_config *cfg)
@@ -53,6 +58,10 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
         {"bind", required_argument, NULL, 'b'},
         {"port", required_argument, NULL, 'p'},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"management-port", required_argument, NULL, OPT_MANAGEMENT_PORT},
+        {"management-bind", required_argument, NULL, OPT_MANAGEMENT_BIND},
+        {"prometheus-port", required_argument, NULL, OPT_PROMETHEUS_PORT},
+        {"prometheus-bind", required_argument, NULL, OPT_PROMETHEUS_BIND},
         {"default-user", required_argument, NULL, OPT_USER},
         {"default-pass", required_argument, NULL, OPT_PASS},
         {"default-vhost", required_argument, NULL, OPT_VHOST},
@@ -85,6 +94,14 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
             cfg->port = (int)n;
             break;
         case OPT_DATA_DIR: cfg->data_dir = optarg; break;
+        case OPT_MANAGEMENT_PORT:
+        case OPT_PROMETHEUS_PORT:
+            if (!parse_number(optarg, 0, 65535, &n))
+                goto bad;
+            *(opt == OPT_MANAGEMENT_PORT ? &cfg->management_port : &cfg->prometheus_port) = (int)n;
+            break;
+        case OPT_MANAGEMENT_BIND: cfg->management_bind = optarg; break;
+        case OPT_PROMETHEUS_BIND: cfg->prometheus_bind = optarg; break;
         case OPT_USER: cfg->default_user = optarg; break;
         case OPT_PASS: cfg->default_pass = optarg; break;
         case OPT_VHOST: cfg->default_vhost = optarg; break;
@@ -145,6 +162,9 @@ int main(int argc, char **argv)
 {
     struct broker_config cfg;
     broker_config_defaults(&cfg);
+    /* as RabbitMQ with its management and prometheus plugins */
+    cfg.management_port = 15672;
+    cfg.prometheus_port = 15692;
     int status = parse_args(argc, argv, &cfg);
     if (status >= 0)
         return status;

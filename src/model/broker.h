@@ -16,6 +16,10 @@
 struct broker_config {
     const char *bind;
     int port;
+    const char *management_bind; /* NULL: the AMQP bind address */
+    int management_port;         /* 0: no management API */
+    const char *prometheus_bind;
+    int prometheus_port;         /* default 15692; 0: none */
     uint32_t frame_max;
     uint16_t channel_max;
     uint16_t heartbeat;          /* seconds */

@@ -43,6 +43,25 @@ void connection_shutdown(struct connection *c);
 /* The socket is closed: release everything; the connection is freed before this returns. */
 void connection_destroy(struct connection *c);
 
+/* What the management API shows of a connection; strings live as long as it does. */
+struct connection_info {
+    const char *name; /* "peer -> local", RabbitMQ's connection name */
+    const char *user;
+    const char *vhost;
+    struct amqp_bytes client_properties; /* a checked table body; empty before start-ok */
+    const char *auth_mechanism;
+    uint64_t connected_at_ms; /* wall clock */
+    uint16_t heartbeat;
+    uint32_t frame_max;
+    uint16_t channel_max;
+    uint32_t channels;
+    const char *state; /* "starting", "tuning", "opening", "running" or "closing" */
+    bool open;
+};
+void connection_info(const struct connection *c, struct connection_info *out);
+/* The management API closes it: 320 CONNECTION_FORCED with this text (dropped mid-handshake). */
+void connection_force_close(struct connection *c, const char *reason);
+
 /* ---- what channels use ---- */
 
 struct amqp_frame;
