@@ -6,6 +6,7 @@
 
 #include "admin/api_internal.h"
 #include "admin/json_table.h"
+#include "core/alloc.h"
 #include "model/exchange.h"
 #include "model/queue.h"
 #include "model/vhost.h"
@@ -202,16 +203,55 @@ void api_bindings_between(struct api_request *r)
             struct amqp_buf loc;
             amqp_buf_init(&loc);
             quote_binding(&loc, dest.ptr, dest.len);
+            /* the key is URL-quoted once more in the Location, as RabbitMQ sends it */
             json_t *pk = properties_key(rk, a);
-            snprintf(r->res->headers, sizeof r->res->headers, "location: %.*s/%s\r\n",
-                     (int)loc.len, (const char *)loc.data, json_string_value(pk));
+            amqp_buf_put_u8(&loc, '/');
+            for (const char *c = json_string_value(pk); *c; c++) {
+                if (*c == '%' || *c == '+')
+                    amqp_buf_put(&loc, *c == '%' ? "%25" : "%2B", 3);
+                else
+                    amqp_buf_put_u8(&loc, (uint8_t)*c);
+            }
             json_decref(pk);
+            snprintf(r->res->headers, sizeof r->res->headers, "location: %.*s\r\n",
+                     (int)loc.len, (const char *)loc.data);
             amqp_buf_free(&loc);
             api_reply_empty(r, 201);
         }
     }
     amqp_buf_free(&args);
     json_decref(body);
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Does the path's segment (already URL-decoded once) name this properties key? RabbitMQ
+ * unquotes the key's parts, so "a.%2A" and "a.%252A" in a path both name "a.%2A". */
+static bool names_key(const char *key, const char *segment)
+{
+    if (!strcmp(key, segment))
+        return true;
+    size_t n = strlen(key);
+    char *plain = xmalloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (key[i] == '%' && i + 2 < n && (hi = hex_digit(key[i + 1])) >= 0 &&
+            (lo = hex_digit(key[i + 2])) >= 0) {
+            plain[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            plain[o++] = key[i] == '+' ? ' ' : key[i];
+        }
+    }
+    plain[o] = '\0';
+    bool same = !strcmp(plain, segment);
+    free(plain);
+    return same;
 }
 
 /* The model's binding whose properties key is props. */
@@ -225,7 +265,7 @@ static struct binding *find_binding(struct exchange *source, bool to_queue, stru
         if ((b->queue != NULL) != to_queue || name.len != dest.len || memcmp(name.ptr, dest.ptr, dest.len))
             continue;
         json_t *key = properties_key(b->routing_key, b->arguments);
-        bool same = !strcmp(json_string_value(key), props);
+        bool same = names_key(json_string_value(key), props);
         json_decref(key);
         if (same)
             return b;
@@ -247,7 +287,7 @@ void api_binding(struct api_request *r)
     size_t i;
     json_t *b;
     json_array_foreach(list, i, b) {
-        if (!strcmp(json_string_value(json_object_get(b, "properties_key")), r->seg[6])) {
+        if (names_key(json_string_value(json_object_get(b, "properties_key")), r->seg[6])) {
             found = b;
             break;
         }
