@@ -19,6 +19,10 @@ static void usage(FILE *out)
             "  -b, --bind ADDRESS         address to listen on (default 127.0.0.1)\n"
             "  -p, --port PORT            port to listen on (default 5672); --bind or --port\n"
             "                             replace the file's listeners.tcp.*\n"
+            "      --management-port PORT the management HTTP API's port (default 15672; 0: none)\n"
+            "      --management-bind ADDRESS  its address (default: the AMQP bind address)\n"
+            "      --prometheus-port PORT Prometheus metrics port (default 15692; 0: none)\n"
+            "      --prometheus-bind ADDRESS  its address (default: the AMQP bind address)\n"
             "      --data-dir DIR         where durable state lives\n"
             "      --default-user NAME    the user created at start (default guest; or\n"
             "                             $RABBITMQ_DEFAULT_USER, which wins over default_user)\n"
@@ -58,13 +62,18 @@ static bool parse_number(const char *s, unsigned long long min, unsigned long lo
 
 enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHANNEL_MAX,
        OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT,
-       OPT_CONFIG };
+       OPT_CONFIG, OPT_MANAGEMENT_PORT, OPT_MANAGEMENT_BIND, OPT_PROMETHEUS_PORT,
+       OPT_PROMETHEUS_BIND };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"bind", required_argument, NULL, 'b'},
     {"port", required_argument, NULL, 'p'},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"management-port", required_argument, NULL, OPT_MANAGEMENT_PORT},
+    {"management-bind", required_argument, NULL, OPT_MANAGEMENT_BIND},
+    {"prometheus-port", required_argument, NULL, OPT_PROMETHEUS_PORT},
+    {"prometheus-bind", required_argument, NULL, OPT_PROMETHEUS_BIND},
     {"default-user", required_argument, NULL, OPT_USER},
     {"default-pass", required_argument, NULL, OPT_PASS},
     {"default-vhost", required_argument, NULL, OPT_VHOST},
@@ -124,6 +133,14 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
             address_given = true;
             break;
         case OPT_DATA_DIR: cfg->data_dir = optarg; break;
+        case OPT_MANAGEMENT_PORT:
+        case OPT_PROMETHEUS_PORT:
+            if (!parse_number(optarg, 0, 65535, &n))
+                goto bad;
+            *(opt == OPT_MANAGEMENT_PORT ? &cfg->management_port : &cfg->prometheus_port) = (int)n;
+            break;
+        case OPT_MANAGEMENT_BIND: cfg->management_bind = optarg; break;
+        case OPT_PROMETHEUS_BIND: cfg->prometheus_bind = optarg; break;
         case OPT_USER: cfg->default_user = optarg; break;
         case OPT_PASS: cfg->default_pass = optarg; break;
         case OPT_VHOST: cfg->default_vhost = optarg; break;

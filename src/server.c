@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include "admin/api.h"
 #include "admin/definitions.h"
 #include "core/container.h"
 #include "net/tcp.h"
@@ -15,6 +16,7 @@ struct server {
     uv_loop_t loop;
     struct broker broker;
     struct tcp_server tcp;
+    struct api api;             /* the management HTTP API, when its port is set */
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_prepare_t iteration;     /* runs the subscribers before the loop waits */
@@ -116,6 +118,8 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     log_info(&s->broker.log, "received %s, stopping: closing all connections",
              signum == SIGINT ? "SIGINT" : "SIGTERM");
+    if (s->broker.config.management_port)
+        api_stop(&s->api);
     tcp_server_stop(&s->tcp, on_drained);
 }
 
@@ -188,6 +192,21 @@ int server_run(const struct broker_config *config)
     char addresses[BROKER_MAX_LISTENERS * 56];
     tcp_server_addresses(&s.tcp, addresses, sizeof addresses);
     log_info(&s.broker.log, "Warren %s listening on %s", PACKAGE_VERSION, addresses);
+    if (config->management_port && (rc = api_start(&s.api, &s.loop, &s.broker, &s.tcp)) < 0) {
+        log_error(&s.broker.log, "cannot listen on %s:%d for the management API: %s",
+                  config->management_bind ? config->management_bind : config->bind,
+                  config->management_port, uv_strerror(rc));
+        s.broker.config.management_port = 0;
+        on_signal(&s.sigterm, SIGTERM);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
+        close_loop(&s);
+        broker_free(&s.broker);
+        return 1;
+    }
+    if (config->management_port)
+        log_info(&s.broker.log, "management API listening on %s:%d",
+                 config->management_bind ? config->management_bind : config->bind,
+                 config->management_port);
 
     uv_run(&s.loop, UV_RUN_DEFAULT);
 

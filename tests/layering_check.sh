@@ -51,9 +51,17 @@ for f in src/model/*.[ch]; do
     done
 done
 
+for f in src/proto/*.[ch] src/net/*.[ch]; do
+    for inc in $(includes "$f"); do
+        case "$inc" in
+        admin/* | server.h) fail "$f includes \"$inc\" (the AMQP layers know no management API)" ;;
+        esac
+    done
+done
+
 for f in $(grep -rl '#include "proto/connection_internal.h"' src); do
     [ "$f" = src/proto/connection.c ] || fail "$f includes connection_internal.h (use connection.h's accessors)"
 done
 
-[ $status = 0 ] && echo "layering: amqp/, core/, model/ and proto/ include only what they may"
+[ $status = 0 ] && echo "layering: amqp/, core/, model/, proto/ and net/ include only what they may"
 exit $status

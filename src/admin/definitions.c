@@ -31,7 +31,7 @@ static json_t *string_array(const struct string_list *l)
 
 static json_t *bytes_string(struct amqp_bytes b)
 {
-    return json_stringn((const char *)b.ptr, b.len);
+    return json_table_string(b.ptr, b.len);
 }
 
 static void add_limit(json_t *o, const char *key, int64_t value)
@@ -576,9 +576,8 @@ static bool each_parameter(struct import *im, bool apply)
 static bool arguments_of(struct import *im, const char *what, json_t *o)
 {
     amqp_buf_reset(&im->args);
-    char why[200];
-    if (!json_table_to_body(json_object_get(o, "arguments"), &im->args, why, sizeof why))
-        return fail(im, "%s: %s", what, why);
+    if (!json_table_to_body(json_object_get(o, "arguments"), &im->args))
+        return fail(im, "%s: 'arguments' must be an object of AMQP field names", what);
     return true;
 }
 

@@ -2,7 +2,7 @@
  * show them (queue and exchange arguments, binding arguments, message headers). */
 #include "admin/json_table.h"
 
-#include <stdio.h>
+#include <stdlib.h>
 
 static json_t *from_array(struct amqp_bytes body)
 {
@@ -37,7 +37,7 @@ json_t *json_table_from_field(const struct amqp_field *f)
         return json_real(v);
     }
     case 'S':
-    case 'x': return json_stringn((const char *)f->v.bytes.ptr, f->v.bytes.len);
+    case 'x': return json_table_string(f->v.bytes.ptr, f->v.bytes.len);
     case 'F': return json_table_from_body(f->v.table);
     case 'A': return from_array(f->v.array);
     default: return json_null();
@@ -53,6 +53,7 @@ json_t *json_table_from_body(struct amqp_bytes body)
     amqp_table_iter_init(&it, body);
     while (amqp_table_next(&it, &key, &f))
         json_object_setn_new(o, (const char *)key.ptr, key.len, json_table_from_field(&f));
+    /* a key that is not UTF-8 is left out by jansson: nothing else can show it */
     return o;
 }
 
@@ -74,9 +75,27 @@ static void put_object(struct amqp_buf *out, const json_t *obj)
     size_t key_len;
     const json_t *v;
     json_object_keylen_foreach((json_t *)obj, key, key_len, v) {
-        amqp_buf_put_shortstr(out, (struct amqp_bytes){(const uint8_t *)key, key_len > 255 ? 255 : key_len});
+        amqp_buf_put_shortstr(out, (struct amqp_bytes){(const uint8_t *)key, key_len});
         put_value(out, v);
     }
+}
+
+/* Every key, at every depth, fits a shortstr. */
+static bool keys_fit(const json_t *v)
+{
+    const char *key;
+    size_t key_len, i;
+    const json_t *item;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, item)
+            if (!keys_fit(item))
+                return false;
+    } else if (json_is_object(v)) {
+        json_object_keylen_foreach((json_t *)v, key, key_len, item)
+            if (key_len > 255 || !keys_fit(item))
+                return false;
+    }
+    return true;
 }
 
 static void put_value(struct amqp_buf *out, const json_t *v)
@@ -85,7 +104,7 @@ static void put_value(struct amqp_buf *out, const json_t *v)
     switch (json_typeof(v)) {
     case JSON_STRING:
         f.type = 'S';
-        f.v.bytes = (struct amqp_bytes){(const uint8_t *)json_string_value(v), json_string_length(v)};
+        f.v.bytes = amqp_bytes_of(json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER: f.type = 'l'; f.v.i64 = json_integer_value(v); break;
     case JSON_REAL: f.type = 'd'; f.v.f64 = json_real_value(v); break;
@@ -107,14 +126,28 @@ static void put_value(struct amqp_buf *out, const json_t *v)
     amqp_field_put(out, &f);
 }
 
-bool json_table_to_body(const json_t *obj, struct amqp_buf *out, char *err, size_t err_size)
+bool json_table_to_body(const json_t *obj, struct amqp_buf *out)
 {
     if (!obj || json_is_null(obj))
         return true;
-    if (!json_is_object(obj)) {
-        snprintf(err, err_size, "arguments must be an object");
+    if (!json_is_object(obj) || !keys_fit(obj))
         return false;
-    }
     put_object(out, obj);
     return true;
+}
+
+json_t *json_table_string(const void *p, size_t len)
+{
+    json_t *s = json_stringn(p, len);
+    if (s)
+        return s;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        abort();
+    const unsigned char *in = p;
+    for (size_t i = 0; i < len; i++)
+        copy[i] = in[i] < 0x80 ? (char)in[i] : '?';
+    s = json_stringn(copy, len);
+    free(copy);
+    return s;
 }

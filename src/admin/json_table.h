@@ -16,7 +16,10 @@ json_t *json_table_from_body(struct amqp_bytes body);
 json_t *json_table_from_field(const struct amqp_field *f);
 /* Appends obj as a table body (no length prefix): strings as longstr, integers as long,
  * reals as double, booleans, null as void, arrays and nested objects, as RabbitMQ's
- * rabbit_misc:to_amqp_table does. false (with why) when obj is not an object. */
-bool json_table_to_body(const json_t *obj, struct amqp_buf *out, char *err, size_t err_size);
+ * rabbit_misc:to_amqp_table does. False when obj is not an object or a key is longer than
+ * a shortstr. */
+bool json_table_to_body(const json_t *obj, struct amqp_buf *out);
+/* Bytes as a JSON string; octets that are not UTF-8 show as '?', rather than not at all. */
+json_t *json_table_string(const void *p, size_t len);
 
 #endif

@@ -42,6 +42,10 @@ struct broker_tls_options {
 struct broker_config {
     const char *bind;
     int port;
+    const char *management_bind; /* NULL: the AMQP bind address */
+    int management_port;         /* 0: no management API */
+    const char *prometheus_bind;
+    int prometheus_port;         /* default 15692; 0: none */
     uint32_t frame_max;
     uint16_t channel_max;
     uint16_t heartbeat;          /* seconds */
@@ -62,8 +66,6 @@ struct broker_config {
     struct broker_tls_options tls;
     const char *const *auth_mechanisms;          /* auth_mechanisms.*; none: PLAIN, AMQPLAIN */
     size_t auth_mechanism_count;
-    const char *management_bind; int management_port;  /* default 15672; 0: no listener */
-    const char *prometheus_bind; int prometheus_port;   /* default 15692; 0: no listener */
     const char *load_definitions;                /* a JSON file (or directory) to import; NULL: none */
     const char *const *default_user_tags;        /* default {"administrator"} */
     size_t default_user_tag_count;

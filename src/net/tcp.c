@@ -381,3 +381,14 @@ void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server 
     if (s->conn_count == 0)
         drained(s);
 }
+
+void tcp_server_each_connection(struct tcp_server *s, void (*visit)(struct connection *c, void *ctx),
+                                void *ctx)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->conns) {
+        struct tcp_conn *t = list_entry(pos, struct tcp_conn, link);
+        if (!uv_is_closing((uv_handle_t *)&t->handle))
+            visit(t->conn, ctx);
+    }
+}

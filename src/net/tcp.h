@@ -36,6 +36,10 @@ void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server 
  * paused publishers whose queue has drained read again; every connection with output
  * queued (by whoever: a publish on one delivers on others) is written, in one write each. */
 void tcp_server_resume_readers(struct tcp_server *s);
+/* Every connection, in the order they came; visit must not free any (closing is fine). */
+struct connection;
+void tcp_server_each_connection(struct tcp_server *s, void (*visit)(struct connection *c, void *ctx),
+                                void *ctx);
 void tcp_server_write_dirty(struct tcp_server *s);
 
 #endif

@@ -50,7 +50,48 @@ struct connection *connection_new(struct broker *broker, const struct connection
     c->frame_max = AMQP_FRAME_MIN_SIZE;
     list_init(&c->dirty_channels);
     timer_start(c, on_handshake_timeout, broker->config.handshake_timeout_ms);
+    uv_timeval64_t now;
+    if (uv_gettimeofday(&now) == 0)
+        c->connected_at_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
     return c;
+}
+
+static const char *info_state(enum connection_state s)
+{
+    switch (s) {
+    case CONN_AWAIT_HEADER:
+    case CONN_AWAIT_START_OK: return "starting";
+    case CONN_AWAIT_TUNE_OK: return "tuning";
+    case CONN_AWAIT_OPEN: return "opening";
+    case CONN_OPEN: return "running";
+    default: return "closing";
+    }
+}
+
+void connection_info(const struct connection *c, struct connection_info *out)
+{
+    *out = (struct connection_info){
+        .name = c->name,
+        .user = c->user,
+        .vhost = c->vhost,
+        .client_properties = c->client_properties,
+        .auth_mechanism = c->auth_mechanism,
+        .connected_at_ms = c->connected_at_ms,
+        .heartbeat = c->heartbeat,
+        .frame_max = c->frame_max,
+        .channel_max = c->channel_max,
+        .channels = c->channel_count,
+        .state = info_state(c->state),
+        .open = c->state == CONN_OPEN,
+    };
+}
+
+void connection_force_close(struct connection *c, const char *reason)
+{
+    if (c->state == CONN_OPEN)
+        connection_fail(c, AMQP_CONNECTION_FORCED, 0, "%s", reason);
+    else if (c->state != CONN_CLOSING && c->state != CONN_CLOSE_OK_SENT && c->state != CONN_CLOSED)
+        close_socket(c, reason);
 }
 
 struct output *connection_output(struct connection *c)
@@ -430,15 +471,6 @@ void connection_shutdown(struct connection *c)
     }
 }
 
-void connection_force_close(struct connection *c, const char *reason)
-{
-    if (c->state != CONN_OPEN)
-        return;
-    char buf[AMQP_REPLY_TEXT_SIZE];
-    send_close(c, AMQP_CONNECTION_FORCED, amqp_reply_text(buf, AMQP_CONNECTION_FORCED, reason), 0);
-    wait_for_peer(c, CONN_CLOSING, close_wait_ms(c));
-}
-
 static void session_force_close(struct session *s, const char *reason)
 {
     connection_force_close(container_of(s, struct connection, session), reason);
@@ -452,6 +484,7 @@ void connection_destroy(struct connection *c)
     if (c->congested)
         queue_unref(c->congested);
     free(c->in);
+    free((void *)c->client_properties.ptr);
     output_free(&c->out);
     /* Nothing may fire for a freed connection. */
     deadline_heap_remove(&c->broker->deadlines, &c->timer);
@@ -551,6 +584,12 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
 {
     c->auth_failure_close = client_has_capability(m->client_properties, "authentication_failure_close");
     c->consumer_cancel_notify = client_has_capability(m->client_properties, "consumer_cancel_notify");
+    free((void *)c->client_properties.ptr);
+    uint8_t *props = xmalloc(m->client_properties.len);
+    memcpy(props, m->client_properties.ptr, m->client_properties.len);
+    c->client_properties = amqp_bytes_of(props, m->client_properties.len);
+    snprintf(c->auth_mechanism, sizeof c->auth_mechanism, "%.*s", (int)m->mechanism.len,
+             (const char *)m->mechanism.ptr);
     struct sasl_credentials cred;
     switch (sasl_parse(m->mechanism, m->response, &cred)) {
     case SASL_UNKNOWN_MECHANISM: doom(c, "unknown authentication mechanism"); return;

@@ -46,6 +46,26 @@ void connection_shutdown(struct connection *c);
 /* The socket is closed: release everything; the connection is freed before this returns. */
 void connection_destroy(struct connection *c);
 
+/* What the management API shows of a connection; strings live as long as it does. */
+struct connection_info {
+    const char *name; /* "peer -> local", RabbitMQ's connection name */
+    const char *user;
+    const char *vhost;
+    struct amqp_bytes client_properties; /* a checked table body; empty before start-ok */
+    const char *auth_mechanism;
+    uint64_t connected_at_ms; /* wall clock */
+    uint16_t heartbeat;
+    uint32_t frame_max;
+    uint16_t channel_max;
+    uint32_t channels;
+    const char *state; /* "starting", "tuning", "opening", "running" or "closing" */
+    bool open;
+};
+void connection_info(const struct connection *c, struct connection_info *out);
+/* An operator (the management API) or the broker (the connection's vhost or user was deleted)
+ * closes it: 320 CONNECTION_FORCED with this text (dropped mid-handshake). */
+void connection_force_close(struct connection *c, const char *reason);
+
 /* ---- what channels use ---- */
 
 struct amqp_frame;
@@ -71,9 +91,6 @@ struct broker *connection_broker(const struct connection *c);
 struct vhost *connection_vhost(const struct connection *c);
 /* Who the connection's verbs run as (model/session.h). */
 struct session *connection_session(struct connection *c);
-/* Closes an open connection with 320 CONNECTION_FORCED and the reason (an operator's, or
- * the broker's when it deleted the connection's vhost or user). */
-void connection_force_close(struct connection *c, const char *reason);
 const char *connection_user(const struct connection *c);
 /* "peer -> local", for logs. */
 const char *connection_log_name(const struct connection *c);

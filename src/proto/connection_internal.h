@@ -46,6 +46,10 @@ struct connection {
     struct session session; /* from connection.open: the user in the vhost */
     char user[256];
     char vhost[256];
+    /* what the management API shows */
+    struct amqp_bytes client_properties; /* owned copy of start-ok's table body */
+    char auth_mechanism[32];
+    uint64_t connected_at_ms;            /* wall clock, as RabbitMQ's connected_at */
 
     struct channel **channel_pages[256]; /* channel id -> channel, in pages of 256 */
     uint32_t channel_count;

@@ -33,7 +33,7 @@ def start(args, env_extra):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
     env.update(env_extra)
-    proc = subprocess.Popen([WARREN, "--port", str(port)] + args, env=env,
+    proc = subprocess.Popen([WARREN, "--port", str(port), "--management-port", "0", "--prometheus-port", "0"] + args, env=env,
                             stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     started.append(proc)
     deadline = time.monotonic() + 10
@@ -108,7 +108,7 @@ def main():
     out = subprocess.run([WARREN, "--port", "x"], capture_output=True, text=True)
     check(out.returncode == 2 and "invalid value" in out.stderr, "a bad option value exits 2")
     proc, port = start([], {})
-    out = subprocess.run([WARREN, "--port", str(port)], capture_output=True, text=True, timeout=10)
+    out = subprocess.run([WARREN, "--port", str(port), "--management-port", "0"], capture_output=True, text=True, timeout=10)
     check(out.returncode == 1 and "cannot listen" in out.stderr, "a taken port exits 1 and says so")
     stop(proc)
     return 1 if failures else 0

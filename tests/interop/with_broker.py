@@ -9,7 +9,9 @@ Environment:
                 (e.g. RabbitMQ for differential runs); AMQP_HOST defaults to 127.0.0.1.
   WITH_BROKER_TIMEOUT  seconds the test script may run (default 120).
   WITH_BROKER_KEEP     if set, keep the temporary directory (broker log, data dir).
-The script gets AMQP_HOST, AMQP_PORT, WARREN_LOG (broker log path), WARREN_PID (the first
+  MANAGEMENT_PORT, PROMETHEUS_PORT  with an external broker, passed on (default AMQP_PORT+10000
+                and +10100, rabbitmq-beside's convention); with Warren, free ports it is given.
+The script gets AMQP_HOST, AMQP_PORT, MANAGEMENT_PORT, PROMETHEUS_PORT, WARREN_LOG (broker log path), WARREN_PID (the first
 broker's pid), WARREN_DATA_DIR (its --data-dir) and WARREN_CONTROL (see below).
 Exit status: the script's (77 = skip passes through), 1 if the broker misbehaved,
 99 if the harness itself could not run.
@@ -141,12 +143,16 @@ class Broker:
         self.data_dir = os.path.join(tmp_dir, "data")
         self.process = None
         self.port = None
+        self.management_port = None
+        self.prometheus_port = None
         self.reaped = False      # the current process's exit was already judged
         self.kill_sent = False   # the test asked for SIGKILL: that death is expected
         self.problems = []       # every exit that was not clean, in order
 
     def command(self, extra_args=()):
         return [self.binary, "--bind", HOST, "--port", str(self.port),
+                "--management-port", str(self.management_port),
+                "--prometheus-port", str(self.prometheus_port),
                 "--data-dir", self.data_dir, "--log-level", "info"] + list(extra_args)
 
     def spawn(self, extra_args=()):
@@ -164,6 +170,8 @@ class Broker:
         attempt = 1
         while True:
             self.port = free_port()
+            self.management_port = free_port()
+            self.prometheus_port = free_port()
             attempt_log_start = os.path.getsize(self.log_path)
             self.spawn()
             failure = self.wait_until_listening()
@@ -379,6 +387,9 @@ def stop_test(test):
 
 def run_against_external(argv):
     os.environ.setdefault("AMQP_HOST", HOST)
+    port = int(os.environ["AMQP_PORT"])
+    os.environ.setdefault("MANAGEMENT_PORT", str(port + 10000))
+    os.environ.setdefault("PROMETHEUS_PORT", str(port + 10100))
     say("external broker at %s:%s; starting nothing" % (os.environ["AMQP_HOST"],
                                                      os.environ["AMQP_PORT"]))
     return run_test(argv, {})
@@ -402,6 +413,8 @@ def run_against_warren(argv):
                                                 broker.log_path))
         control = Control(broker, os.path.join(tmp_dir, "control"))
         status = run_test(argv, {"AMQP_HOST": HOST, "AMQP_PORT": str(broker.port),
+                                 "MANAGEMENT_PORT": str(broker.management_port),
+                                 "PROMETHEUS_PORT": str(broker.prometheus_port),
                                  "WARREN_LOG": broker.log_path,
                                  "WARREN_PID": str(broker.process.pid),
                                  "WARREN_DATA_DIR": broker.data_dir,

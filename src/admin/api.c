@@ -1,0 +1,606 @@
+/* The management HTTP API: routing by method and path, basic authentication, RabbitMQ's errors. */
+#include "admin/api.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admin/api_internal.h"
+#include "model/vhost.h"
+#include "admin/json_table.h"
+#include "core/alloc.h"
+#include "model/user.h"
+
+enum { M_GET = 1, M_PUT = 2, M_POST = 4, M_DELETE = 8 };
+
+struct route {
+    const char *pattern; /* segments after /api, '*' matching any one */
+    unsigned methods;
+    api_handler handler;
+};
+
+static const struct route routes[] = {
+    {"overview", M_GET, api_overview},
+    {"whoami", M_GET, api_whoami},
+    {"nodes", M_GET, api_nodes},
+    {"nodes/*", M_GET, api_node},
+    {"vhosts", M_GET, api_vhosts},
+    {"vhosts/*", M_GET, api_vhost_one},
+    {"aliveness-test/*", M_GET, api_aliveness},
+    {"health/checks/alarms", M_GET, api_health_alarms},
+    {"health/checks/local-alarms", M_GET, api_health_alarms},
+    {"health/checks/port-listener/*", M_GET, api_health_port_listener},
+    {"health/checks/virtual-hosts", M_GET, api_health_virtual_hosts},
+    {"exchanges", M_GET, api_exchanges},
+    {"exchanges/*", M_GET, api_exchanges},
+    {"exchanges/*/*", M_GET | M_PUT | M_DELETE, api_exchange},
+    {"exchanges/*/*/bindings/source", M_GET, api_exchange_bindings},
+    {"exchanges/*/*/bindings/destination", M_GET, api_exchange_bindings},
+    {"exchanges/*/*/publish", M_POST, api_exchange_publish},
+    {"queues", M_GET, api_queues},
+    {"queues/*", M_GET, api_queues},
+    {"queues/*/*", M_GET | M_PUT | M_DELETE, api_queue},
+    {"queues/*/*/contents", M_DELETE, api_queue_contents},
+    {"queues/*/*/get", M_POST, api_queue_get},
+    {"queues/*/*/bindings", M_GET, api_queue_bindings},
+    {"bindings", M_GET, api_bindings},
+    {"bindings/*", M_GET, api_bindings},
+    {"bindings/*/e/*/q/*", M_GET | M_POST, api_bindings_between},
+    {"bindings/*/e/*/e/*", M_GET | M_POST, api_bindings_between},
+    {"bindings/*/e/*/q/*/*", M_GET | M_DELETE, api_binding},
+    {"bindings/*/e/*/e/*/*", M_GET | M_DELETE, api_binding},
+    {"connections", M_GET, api_connections},
+    {"connections/*", M_GET | M_DELETE, api_connection},
+    {"connections/*/channels", M_GET, api_connection_channels},
+    {"channels", M_GET, api_channels},
+    {"consumers", M_GET, api_consumers},
+    {"consumers/*", M_GET, api_consumers},
+};
+
+/* ---- replies ---- */
+
+static void set_body(struct api_request *r, int status, char *body, size_t len)
+{
+    free(r->res->body);
+    r->res->status = status;
+    r->res->body = body;
+    r->res->body_len = len;
+    r->res->json = body != NULL;
+}
+
+void api_reply_json(struct api_request *r, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    if (!text)
+        abort();
+    set_body(r, status, text, strlen(text));
+}
+
+void api_reply_empty(struct api_request *r, int status)
+{
+    set_body(r, status, NULL, 0);
+}
+
+void api_reply_error(struct api_request *r, int status, const char *error, const char *fmt, ...)
+{
+    char reason[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(error));
+    json_object_set_new(o, "reason", json_table_string(reason, strlen(reason)));
+    api_reply_json(r, status, o);
+}
+
+void api_not_found(struct api_request *r)
+{
+    api_reply_error(r, 404, "Object Not Found", "Not Found");
+}
+
+void api_reply_outcome(struct api_request *r, const struct outcome *out)
+{
+    switch (out->code) {
+    case 404: api_not_found(r); break;
+    /* RabbitMQ's management maps access_refused to 401 */
+    case 403: api_reply_error(r, 401, "not_authorised", "Access refused."); break;
+    default: api_reply_error(r, 400, "bad_request", "%s", out->text); break;
+    }
+}
+
+/* ---- query parameters ---- */
+
+static int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* %XX decoded in place ('+' too when `plus`, as in a query); returns the new length. */
+static size_t url_decode(char *s, size_t len, bool plus)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
+            (lo = hex_value(s[i + 2])) >= 0) {
+            s[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (plus && s[i] == '+') {
+            s[o++] = ' ';
+        } else {
+            s[o++] = s[i];
+        }
+    }
+    s[o] = '\0';
+    return o;
+}
+
+char *api_query(const struct api_request *r, const char *key)
+{
+    size_t klen = strlen(key);
+    const char *p = r->http->query;
+    while (*p) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len >= klen && !strncmp(p, key, klen) && (len == klen || p[klen] == '=')) {
+            const char *v = len == klen ? p + len : p + klen + 1;
+            size_t vlen = len - (size_t)(v - p);
+            char *out = strndup(v, vlen);
+            if (!out)
+                abort();
+            url_decode(out, vlen, true);
+            return out;
+        }
+        p += len + (end ? 1 : 0);
+    }
+    return NULL;
+}
+
+bool api_query_true(const struct api_request *r, const char *key)
+{
+    char *v = api_query(r, key);
+    bool yes = v && !strcmp(v, "true");
+    free(v);
+    return yes;
+}
+
+/* ---- JSON helpers ---- */
+
+static const char *string_field(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* RabbitMQ's default order for lists: by vhost, then name. */
+static int by_vhost_and_name(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int c = strcmp(string_field(x, "vhost"), string_field(y, "vhost"));
+    return c ? c : strcmp(string_field(x, "name"), string_field(y, "name"));
+}
+
+static void sort_array(json_t *array, int (*cmp)(const void *, const void *, void *), void *ctx)
+{
+    size_t n = json_array_size(array);
+    if (n < 2)
+        return;
+    json_t **items = xmalloc(n * sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_incref(json_array_get(array, i));
+    qsort_r(items, n, sizeof *items, cmp, ctx);
+    json_array_clear(array);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(array, items[i]);
+    free(items);
+}
+
+void api_sort(json_t *array)
+{
+    sort_array(array, by_vhost_and_name, NULL);
+}
+
+/* ?columns=a,b.c: only those fields (one level of nesting, as RabbitMQ's dotted names). */
+static json_t *pick_columns(json_t *o, const char *columns)
+{
+    if (!json_is_object(o))
+        return json_incref(o);
+    json_t *out = json_object();
+    char *copy = strdup(columns), *save = NULL;
+    if (!copy)
+        abort();
+    for (char *col = strtok_r(copy, ",", &save); col; col = strtok_r(NULL, ",", &save)) {
+        char *dot = strchr(col, '.');
+        if (!dot) {
+            json_t *v = json_object_get(o, col);
+            if (v)
+                json_object_set(out, col, v);
+            continue;
+        }
+        *dot = '\0';
+        json_t *inner = json_object_get(o, col), *v = json_object_get(inner, dot + 1);
+        if (!v)
+            continue;
+        json_t *dst = json_object_get(out, col);
+        if (!dst) {
+            dst = json_object();
+            json_object_set_new(out, col, dst);
+        }
+        json_object_set(dst, dot + 1, v);
+    }
+    free(copy);
+    return out;
+}
+
+static json_t *apply_columns(const struct api_request *r, json_t *items)
+{
+    char *columns = api_query(r, "columns");
+    if (!columns)
+        return items;
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(items, i, v)
+        json_array_append_new(out, pick_columns(v, columns));
+    free(columns);
+    json_decref(items);
+    return out;
+}
+
+static int by_sort_key(const void *a, const void *b, void *ctx)
+{
+    const char *sort_key = ctx;
+    const json_t *x = json_object_get(*(json_t *const *)a, sort_key);
+    const json_t *y = json_object_get(*(json_t *const *)b, sort_key);
+    if (json_is_number(x) && json_is_number(y)) {
+        double d = json_number_value(x) - json_number_value(y);
+        return d < 0 ? -1 : d > 0;
+    }
+    const char *s = json_string_value(x), *t = json_string_value(y);
+    return strcmp(s ? s : "", t ? t : "");
+}
+
+static bool parse_page_number(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+void api_reply_list(struct api_request *r, json_t *items)
+{
+    char *sort = api_query(r, "sort");
+    if (sort && *sort) {
+        sort_array(items, by_sort_key, sort);
+    }
+    free(sort);
+    if (api_query_true(r, "sort_reverse")) {
+        size_t n = json_array_size(items);
+        json_t *rev = json_array();
+        for (size_t i = n; i-- > 0;)
+            json_array_append(rev, json_array_get(items, i));
+        json_decref(items);
+        items = rev;
+    }
+    char *page_s = api_query(r, "page");
+    if (!page_s) {
+        api_reply_json(r, 200, apply_columns(r, items));
+        return;
+    }
+    char *size_s = api_query(r, "page_size");
+    char *name = api_query(r, "name");
+    bool use_regex = api_query_true(r, "use_regex");
+    long page, page_size = 100;
+    bool valid = parse_page_number(page_s, 1, 1L << 30, &page) &&
+                 (!size_s || parse_page_number(size_s, 1, 500, &page_size));
+    regex_t re;
+    bool have_re = false;
+    if (valid && name && *name && use_regex) {
+        valid = regcomp(&re, name, REG_EXTENDED | REG_NOSUB) == 0;
+        have_re = valid;
+    }
+    if (!valid) {
+        api_reply_error(r, 400, "bad_request", "Pagination parameters are invalid");
+    } else {
+        size_t total = json_array_size(items);
+        json_t *filtered = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(items, i, v) {
+            const char *n = string_field(v, "name");
+            if (!name || !*name || (have_re ? regexec(&re, n, 0, NULL, 0) == 0 : strstr(n, name) != NULL))
+                json_array_append(filtered, v);
+        }
+        size_t count = json_array_size(filtered);
+        long page_count = (long)((count + (size_t)page_size - 1) / (size_t)page_size);
+        if (page > 1 && page > page_count) {
+            api_reply_error(r, 400, "page_out_of_range",
+                            "Page out of range, page: %ld page size: %ld, len: %zu", page,
+                            page_size, count);
+            json_decref(filtered);
+        } else {
+            json_t *slice = json_array();
+            for (size_t k = (size_t)((page - 1) * page_size); k < count && k < (size_t)(page * page_size); k++)
+                json_array_append(slice, json_array_get(filtered, k));
+            json_decref(filtered);
+            slice = apply_columns(r, slice);
+            json_t *o = json_object();
+            json_object_set_new(o, "filtered_count", json_integer((json_int_t)count));
+            json_object_set_new(o, "item_count", json_integer((json_int_t)json_array_size(slice)));
+            json_object_set_new(o, "items", slice);
+            json_object_set_new(o, "page", json_integer(page));
+            json_object_set_new(o, "page_count", json_integer(page_count));
+            json_object_set_new(o, "page_size", json_integer(page_size));
+            json_object_set_new(o, "total_count", json_integer((json_int_t)total));
+            api_reply_json(r, 200, o);
+        }
+        if (have_re)
+            regfree(&re);
+    }
+    json_decref(items);
+    free(page_s);
+    free(size_s);
+    free(name);
+}
+
+void api_reply_object(struct api_request *r, json_t *object)
+{
+    char *columns = api_query(r, "columns");
+    if (columns) {
+        json_t *picked = pick_columns(object, columns);
+        json_decref(object);
+        object = picked;
+        free(columns);
+    }
+    api_reply_json(r, 200, object);
+}
+
+json_t *api_body_object(struct api_request *r)
+{
+    if (r->http->body_len == 0)
+        return json_object();
+    json_t *v = json_loadb(r->http->body, r->http->body_len, JSON_DECODE_ANY, NULL);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        api_reply_error(r, 400, "bad_request", "not_json");
+        return NULL;
+    }
+    return v;
+}
+
+struct vhost *api_vhost(struct api_request *r, int seg)
+{
+    struct vhost *v = broker_find_vhost(r->api->broker, (const uint8_t *)r->seg[seg], r->seglen[seg]);
+    if (!v)
+        api_not_found(r);
+    return v;
+}
+
+bool api_base64_decode(const char *in, size_t len, struct amqp_buf *out)
+{
+    char *clean = xmalloc(len + 4);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (in[i] != '\n' && in[i] != '\r' && in[i] != ' ')
+            clean[n++] = in[i];
+    while (n % 4)
+        clean[n++] = '=';
+    uint8_t *dst = amqp_buf_reserve(out, n / 4 * 3 + 1);
+    int got = n ? EVP_DecodeBlock(dst, (const unsigned char *)clean, (int)n) : 0;
+    if (got >= 0) {
+        got -= n && clean[n - 1] == '=' ? (clean[n - 2] == '=' ? 2 : 1) : 0;
+        out->len += (size_t)got;
+    }
+    free(clean);
+    return got >= 0;
+}
+
+json_t *api_base64_encode(const void *p, size_t len)
+{
+    char *dst = xmalloc(len / 3 * 4 + 8);
+    int n = EVP_EncodeBlock((unsigned char *)dst, p, (int)len);
+    json_t *s = json_stringn(dst, (size_t)n);
+    free(dst);
+    return s;
+}
+
+struct amqp_bytes api_exchange_name(const struct api_request *r, int seg)
+{
+    if (!strcmp(r->seg[seg], "amq.default"))
+        return amqp_bytes_of("", 0);
+    return amqp_bytes_of(r->seg[seg], r->seglen[seg]);
+}
+
+/* ---- authentication ---- */
+
+/* Where the user's tags will be checked (administrator, monitoring, management...) once
+ * users carry them; until then every user who logs in administers. */
+static bool user_may_use_api(const struct user *u, const struct route *route, int method)
+{
+    (void)u;
+    (void)route;
+    (void)method;
+    return true;
+}
+
+static const char *const challenge = "www-authenticate: Basic realm=\"RabbitMQ Management\"\r\n";
+
+/* The user the Authorization header names and proves, or NULL after replying 401. */
+static struct user *authenticate(struct api_request *r)
+{
+    struct http_response *res = r->res;
+    const char *h = r->http->authorization;
+    if (!h) {
+        snprintf(res->headers, sizeof res->headers, "%s", challenge);
+        api_reply_empty(r, 401);
+        return NULL;
+    }
+    struct user *u = NULL;
+    while (*h == ' ')
+        h++;
+    if (!strncasecmp(h, "basic ", 6)) {
+        const char *b64 = h + 6;
+        while (*b64 == ' ')
+            b64++;
+        size_t n = strlen(b64);
+        while (n && b64[n - 1] == ' ')
+            n--;
+        if (n % 4 == 0 && n < 4096) {
+            unsigned char plain[3072 + 1];
+            int len = EVP_DecodeBlock(plain, (const unsigned char *)b64, (int)n);
+            if (len >= 0) {
+                len -= n && b64[n - 1] == '=' ? (n > 1 && b64[n - 2] == '=' ? 2 : 1) : 0;
+                unsigned char *colon = memchr(plain, ':', (size_t)len);
+                if (colon) {
+                    u = broker_find_user(r->api->broker, plain, (size_t)(colon - plain));
+                    if (u && !user_check_password(u, colon + 1, (size_t)(plain + len - colon - 1)))
+                        u = NULL;
+                }
+            }
+        }
+    }
+    if (!u) {
+        snprintf(res->headers, sizeof res->headers, "%s", challenge);
+        api_reply_error(r, 401, "not_authorized", "Login failed");
+    }
+    return u;
+}
+
+/* ---- routing ---- */
+
+static bool route_matches(const char *pattern, const struct api_request *r)
+{
+    int i = 0;
+    const char *p = pattern;
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (i >= r->nseg)
+            return false;
+        if (!(len == 1 && *p == '*') && (r->seglen[i] != len || memcmp(r->seg[i], p, len)))
+            return false;
+        i++;
+        p += len + (end ? 1 : 0);
+    }
+    return i == r->nseg;
+}
+
+static unsigned method_bit(int method)
+{
+    switch (method) {
+    case HTTP_GET: return M_GET;
+    case HTTP_PUT: return M_PUT;
+    case HTTP_POST: return M_POST;
+    case HTTP_DELETE: return M_DELETE;
+    default: return 0;
+    }
+}
+
+static void allow_header(char *out, size_t size, unsigned methods)
+{
+    snprintf(out, size, "allow: %s%s%s%s%sOPTIONS\r\n", methods & M_GET ? "HEAD, GET, " : "",
+             methods & M_PUT ? "PUT, " : "", methods & M_POST ? "POST, " : "",
+             methods & M_DELETE ? "DELETE, " : "", "");
+}
+
+/* Splits the path after "/api" into URL-decoded segments, NUL-terminated in place; false
+ * when it is not the API's. */
+static bool split_path(struct api_request *r, char *path)
+{
+    if (strncmp(path, "/api/", 5) && strcmp(path, "/api"))
+        return false;
+    r->nseg = 0;
+    if (!path[4])
+        return true;
+    for (char *p = path + 5;;) {
+        char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (!end && len == 0)
+            break; /* a trailing slash */
+        if (r->nseg == API_MAX_SEGMENTS)
+            return false;
+        if (end)
+            *end = '\0';
+        r->seg[r->nseg] = p;
+        r->seglen[r->nseg] = url_decode(p, len, false);
+        r->nseg++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return true;
+}
+
+static void handle(void *ctx, const struct http_request *http, struct http_response *res)
+{
+    struct api *a = ctx;
+    struct api_request r = {.api = a, .http = http, .res = res};
+    char *path = strdup(http->path);
+    if (!path)
+        abort();
+    const struct route *route = NULL;
+    unsigned allowed = 0;
+    if (split_path(&r, path)) {
+        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+            if (route_matches(routes[i].pattern, &r)) {
+                route = &routes[i];
+                allowed = routes[i].methods;
+                break;
+            }
+        }
+    }
+    if (!route) {
+        api_not_found(&r);
+    } else if (http->method == HTTP_OPTIONS) {
+        allow_header(res->headers, sizeof res->headers, allowed);
+        api_reply_empty(&r, 200);
+    } else if (!(method_bit(http->method) & allowed)) {
+        allow_header(res->headers, sizeof res->headers, allowed);
+        api_reply_empty(&r, 405);
+    } else {
+        struct user *u = authenticate(&r);
+        if (u && !user_may_use_api(u, route, http->method)) {
+            api_reply_error(&r, 401, "not_authorised", "Not management user");
+        } else if (u) {
+            r.user = u->name;
+            r.auth = u;
+            route->handler(&r);
+        }
+    }
+    free(path);
+}
+
+struct session *api_session(struct api_request *r, struct vhost *v)
+{
+    vhost_transient_session(v, &r->session, r->auth);
+    return &r->session;
+}
+
+int api_start(struct api *a, uv_loop_t *loop, struct broker *broker, struct tcp_server *tcp)
+{
+    a->broker = broker;
+    a->tcp = tcp;
+    a->started_ms = uv_now(loop);
+    const struct broker_config *cfg = &broker->config;
+    const char *bind = cfg->management_bind ? cfg->management_bind : cfg->bind;
+    return http_server_start(&a->http, loop, bind, cfg->management_port, handle, a);
+}
+
+void api_stop(struct api *a)
+{
+    http_server_stop(&a->http);
+}

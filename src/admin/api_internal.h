@@ -1,0 +1,104 @@
+/* What the API's resource files share: the request being answered and the replies. */
+#ifndef API_INTERNAL_H
+#define API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "admin/api.h"
+#include "amqp_buf.h"
+#include "amqp_types.h"
+#include "admin/http.h"
+#include "model/outcome.h"
+#include "model/session.h"
+
+#define API_MAX_SEGMENTS 10
+
+struct api_request {
+    struct api *api;
+    const struct http_request *http;
+    struct http_response *res;
+    char *seg[API_MAX_SEGMENTS]; /* the URL-decoded path segments after /api */
+    size_t seglen[API_MAX_SEGMENTS];
+    int nseg;
+    const char *user;
+    struct user *auth;       /* the user the request authenticated as */
+    struct session session;  /* who the model's verbs run as; see api_session */
+};
+
+/* A route's handler; seg[0] is the resource ("queues"), wildcards follow. */
+typedef void (*api_handler)(struct api_request *r);
+
+/* Replies. Each sets r->res; json variants take the reference to body. */
+void api_reply_json(struct api_request *r, int status, json_t *body);
+/* A list, with RabbitMQ's ?columns=, and ?page=&page_size=&name= pagination. */
+void api_reply_list(struct api_request *r, json_t *items);
+/* One object, with ?columns=. */
+void api_reply_object(struct api_request *r, json_t *object);
+void api_reply_empty(struct api_request *r, int status);
+void api_reply_error(struct api_request *r, int status, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void api_not_found(struct api_request *r);
+/* A model operation's failure, as RabbitMQ's API reports that AMQP code. */
+void api_reply_outcome(struct api_request *r, const struct outcome *out);
+
+/* The request body as a JSON object; NULL after replying 400 not_json. An empty body is {}. */
+json_t *api_body_object(struct api_request *r);
+/* A query parameter's value, or NULL; the caller frees it. */
+char *api_query(const struct api_request *r, const char *key);
+bool api_query_true(const struct api_request *r, const char *key);
+/* The vhost the segment names; NULL after replying 404. */
+struct vhost *api_vhost(struct api_request *r, int seg);
+/* The request's user in vhost v, for the model's verbs: AMQP's permission rules apply. */
+struct session *api_session(struct api_request *r, struct vhost *v);
+
+/* JSON helpers */
+void api_sort(json_t *array); /* by vhost, then name, as RabbitMQ lists */
+
+/* base64 (RFC 4648) into out; false when malformed. */
+bool api_base64_decode(const char *in, size_t len, struct amqp_buf *out);
+json_t *api_base64_encode(const void *p, size_t len);
+
+struct vhost;
+struct binding;
+struct queue;
+/* A binding as RabbitMQ shows it, and the one the default exchange implies for a queue. */
+json_t *api_binding_object(const struct vhost *v, const struct binding *b);
+json_t *api_default_binding(const struct vhost *v, const struct queue *q);
+/* The name an exchange has in paths: "amq.default" is the default exchange "". */
+struct amqp_bytes api_exchange_name(const struct api_request *r, int seg);
+
+/* Resources */
+void api_overview(struct api_request *r);
+void api_whoami(struct api_request *r);
+void api_nodes(struct api_request *r);
+void api_node(struct api_request *r);
+void api_vhosts(struct api_request *r);
+void api_vhost_one(struct api_request *r);
+void api_aliveness(struct api_request *r);
+void api_health_alarms(struct api_request *r);
+void api_health_port_listener(struct api_request *r);
+void api_health_virtual_hosts(struct api_request *r);
+
+void api_exchanges(struct api_request *r);
+void api_exchange(struct api_request *r);
+void api_exchange_bindings(struct api_request *r);
+void api_exchange_publish(struct api_request *r);
+
+void api_queues(struct api_request *r);
+void api_queue(struct api_request *r);
+void api_queue_contents(struct api_request *r);
+void api_queue_get(struct api_request *r);
+void api_queue_bindings(struct api_request *r);
+
+void api_bindings(struct api_request *r);
+void api_bindings_between(struct api_request *r);
+void api_binding(struct api_request *r);
+
+void api_connections(struct api_request *r);
+void api_connection(struct api_request *r);
+void api_connection_channels(struct api_request *r);
+void api_channels(struct api_request *r);
+void api_consumers(struct api_request *r);
+
+#endif

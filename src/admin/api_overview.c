@@ -1,0 +1,248 @@
+/* /api/overview, whoami, nodes, vhosts, the aliveness test and the health checks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin/api_internal.h"
+#include "model/exchange.h"
+#include "model/queue.h"
+#include "model/vhost.h"
+#include "net/tcp.h"
+#include "proto/connection.h"
+
+/* The RabbitMQ release whose management API this one follows. */
+#define RABBITMQ_VERSION "3.10.8"
+
+struct totals {
+    size_t connections, channels, consumers, exchanges, queues;
+    uint64_t ready, unacked;
+};
+
+static void count_connection(struct connection *c, void *ctx)
+{
+    struct totals *t = ctx;
+    t->connections++;
+    t->channels += connection_channel_count(c);
+}
+
+static void count_objects(struct api *a, struct totals *t)
+{
+    *t = (struct totals){0};
+    tcp_server_each_connection(a->tcp, count_connection, t);
+    struct list *pos;
+    for (pos = a->broker->vhosts.next; pos != &a->broker->vhosts; pos = pos->next) {
+        struct vhost *v = list_entry(pos, struct vhost, link);
+        t->exchanges += map_count(&v->exchanges);
+        t->queues += map_count(&v->queues);
+        struct map_iter it;
+        void *value;
+        map_iter_init(&it, &v->queues);
+        while (map_iter_next(&it, NULL, NULL, &value)) {
+            struct queue *q = value;
+            t->consumers += q->consumer_count;
+            t->ready += queue_message_count(q);
+            t->unacked += q->unacked;
+        }
+    }
+}
+
+static json_t *exchange_type(const char *name, const char *description)
+{
+    return json_pack("{s:s,s:s,s:b}", "name", name, "description", description, "enabled", 1);
+}
+
+static json_t *listener(struct api *a, const char *protocol, const char *ip, int port)
+{
+    return json_pack("{s:s,s:s,s:s,s:i,s:{}}", "node", a->broker->node, "protocol", protocol,
+                     "ip_address", ip, "port", port, "socket_opts");
+}
+
+void api_overview(struct api_request *r)
+{
+    struct api *a = r->api;
+    const struct broker_config *cfg = &a->broker->config;
+    struct totals t;
+    count_objects(a, &t);
+    json_t *types = json_array();
+    json_array_append_new(types, exchange_type("direct", "AMQP direct exchange, as per the AMQP specification"));
+    json_array_append_new(types, exchange_type("fanout", "AMQP fanout exchange, as per the AMQP specification"));
+    json_array_append_new(types, exchange_type("headers", "AMQP headers exchange, as per the AMQP specification"));
+    json_array_append_new(types, exchange_type("topic", "AMQP topic exchange, as per the AMQP specification"));
+    json_array_append_new(types, exchange_type("x-delayed-message", "Delayed Message Exchange"));
+    json_t *listeners = json_array();
+    json_array_append_new(listeners, listener(a, "amqp", cfg->bind, cfg->port));
+    const char *mbind = cfg->management_bind ? cfg->management_bind : cfg->bind;
+    json_array_append_new(listeners, listener(a, "http", mbind, cfg->management_port));
+    json_t *o = json_object();
+    json_object_set_new(o, "management_version", json_string(RABBITMQ_VERSION));
+    json_object_set_new(o, "rates_mode", json_string("basic"));
+    json_object_set_new(o, "exchange_types", types);
+    json_object_set_new(o, "product_version", json_string(PACKAGE_VERSION));
+    json_object_set_new(o, "product_name", json_string("Warren"));
+    json_object_set_new(o, "rabbitmq_version", json_string(RABBITMQ_VERSION));
+    json_object_set_new(o, "cluster_name", json_string(a->broker->node));
+    json_object_set_new(o, "disable_stats", json_false());
+    json_object_set_new(o, "enable_queue_totals", json_false());
+    json_object_set_new(o, "message_stats", json_object());
+    json_object_set_new(o, "churn_rates", json_object());
+    json_object_set_new(o, "queue_totals",
+                        json_pack("{s:I,s:I,s:I}", "messages", (json_int_t)(t.ready + t.unacked),
+                                  "messages_ready", (json_int_t)t.ready,
+                                  "messages_unacknowledged", (json_int_t)t.unacked));
+    json_object_set_new(o, "object_totals",
+                        json_pack("{s:I,s:I,s:I,s:I,s:I}", "channels", (json_int_t)t.channels,
+                                  "connections", (json_int_t)t.connections,
+                                  "consumers", (json_int_t)t.consumers,
+                                  "exchanges", (json_int_t)t.exchanges,
+                                  "queues", (json_int_t)t.queues));
+    json_object_set_new(o, "statistics_db_event_queue", json_integer(0));
+    json_object_set_new(o, "node", json_string(a->broker->node));
+    json_object_set_new(o, "listeners", listeners);
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->management_port);
+    json_object_set_new(o, "contexts",
+                        json_pack("[{s:s,s:s,s:s,s:s}]", "node", a->broker->node, "description",
+                                  "RabbitMQ Management", "path", "/", "port", port));
+    api_reply_object(r, o);
+}
+
+void api_whoami(struct api_request *r)
+{
+    /* every user administers until users carry tags */
+    api_reply_json(r, 200, json_pack("{s:s,s:[s]}", "name", r->user, "tags", "administrator"));
+}
+
+static json_t *node_object(struct api *a)
+{
+    uint64_t uptime = uv_now(a->http.loop) - a->started_ms;
+    return json_pack("{s:s,s:s,s:b,s:I,s:I,s:[],s:[]}", "name", a->broker->node, "type", "disc",
+                     "running", 1, "uptime", (json_int_t)uptime, "os_pid", (json_int_t)getpid(),
+                     "partitions", "cluster_links");
+}
+
+void api_nodes(struct api_request *r)
+{
+    json_t *list = json_array();
+    json_array_append_new(list, node_object(r->api));
+    api_reply_list(r, list);
+}
+
+void api_node(struct api_request *r)
+{
+    if (strcmp(r->seg[1], r->api->broker->node)) {
+        api_not_found(r);
+        return;
+    }
+    api_reply_object(r, node_object(r->api));
+}
+
+static json_t *vhost_object(struct api *a, struct vhost *v)
+{
+    const char *description =
+        strcmp(v->name, a->broker->config.default_vhost) ? "" : "Default virtual host";
+    uint64_t ready = 0, unacked = 0;
+    struct map_iter it;
+    void *value;
+    map_iter_init(&it, &v->queues);
+    while (map_iter_next(&it, NULL, NULL, &value)) {
+        ready += queue_message_count(value);
+        unacked += ((struct queue *)value)->unacked;
+    }
+    json_t *o = json_pack("{s:s,s:s,s:[],s:s,s:{s:s,s:[]},s:b,s:{s:s}}", "name", v->name,
+                          "description", description, "tags", "default_queue_type", "undefined",
+                          "metadata", "description", description, "tags", "tracing", 0,
+                          "cluster_state", a->broker->node, "running");
+    json_object_set_new(o, "messages", json_integer((json_int_t)(ready + unacked)));
+    json_object_set_new(o, "messages_ready", json_integer((json_int_t)ready));
+    json_object_set_new(o, "messages_unacknowledged", json_integer((json_int_t)unacked));
+    return o;
+}
+
+void api_vhosts(struct api_request *r)
+{
+    json_t *list = json_array();
+    struct list *pos;
+    for (pos = r->api->broker->vhosts.next; pos != &r->api->broker->vhosts; pos = pos->next)
+        json_array_append_new(list, vhost_object(r->api, list_entry(pos, struct vhost, link)));
+    api_sort(list);
+    api_reply_list(r, list);
+}
+
+void api_vhost_one(struct api_request *r)
+{
+    struct vhost *v = api_vhost(r, 1);
+    if (v)
+        api_reply_object(r, vhost_object(r->api, v));
+}
+
+/* RabbitMQ's aliveness test: declares the queue aliveness-test, publishes a message to it
+ * through the default exchange and gets it back. */
+void api_aliveness(struct api_request *r)
+{
+    struct vhost *v = api_vhost(r, 1);
+    if (!v)
+        return;
+    static const char name[] = "aliveness-test";
+    struct amqp_bytes qname = amqp_bytes_of(name, sizeof name - 1);
+    struct outcome out;
+    struct queue_declare decl = {.name = qname, .arguments = amqp_bytes_of("", 0),
+                                 .who = api_session(r, v)};
+    if (!vhost_declare_queue(v, &decl, &out)) {
+        api_reply_json(r, 503, json_pack("{s:s,s:s}", "status", "failed", "reason", out.text));
+        return;
+    }
+    struct amqp_buf header;
+    amqp_buf_init(&header);
+    static const char body[] = "test_message";
+    struct amqp_content_header h = {.class_id = AMQP_CLASS_BASIC, .body_size = sizeof body - 1};
+    amqp_content_header_encode(&header, &h);
+    struct message *m = message_new(amqp_bytes_of("", 0), qname,
+                                    amqp_bytes_of(header.data, header.len), h.body_size, h.body_size);
+    amqp_buf_free(&header);
+    message_write_body(m, 0, amqp_bytes_of(body, h.body_size));
+    struct publish_result result;
+    bool published = vhost_publish(v, &m, api_session(r, v), &result, &out);
+    message_unref(m);
+    struct queue_entry e;
+    bool got = false;
+    struct queue *q = published ? vhost_get(v, qname, api_session(r, v), &e, &got, &out) : NULL;
+    if (q && got)
+        queue_settle(q, &e);
+    if (!got)
+        api_reply_json(r, 503, json_pack("{s:s,s:s}", "status", "failed", "reason",
+                                         "aliveness-test message not received"));
+    else
+        api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void api_health_alarms(struct api_request *r)
+{
+    /* no memory or disk alarms exist yet */
+    api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void api_health_port_listener(struct api_request *r)
+{
+    const struct broker_config *cfg = &r->api->broker->config;
+    char *end;
+    long port = strtol(r->seg[3], &end, 10);
+    if (!*r->seg[3] || *end) {
+        api_reply_error(r, 400, "bad_request", "Invalid port");
+        return;
+    }
+    if (port == cfg->port || port == cfg->management_port) {
+        api_reply_json(r, 200, json_pack("{s:s,s:i}", "status", "ok", "port", (int)port));
+        return;
+    }
+    json_t *ports = json_array();
+    json_array_append_new(ports, json_integer(cfg->management_port));
+    json_array_append_new(ports, json_integer(cfg->port));
+    api_reply_json(r, 503, json_pack("{s:s,s:s,s:i,s:o}", "status", "failed", "reason",
+                                     "No active listener", "missing", (int)port, "ports", ports));
+}
+
+void api_health_virtual_hosts(struct api_request *r)
+{
+    api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}

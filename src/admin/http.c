@@ -1,0 +1,364 @@
+/* The management API's HTTP/1.1 server on the broker's libuv loop: sockets, parsing, keep-alive.
+ *
+ * Why Debian's libhttp-parser on Warren's own libuv sockets, not libh2o 2.2.5 (both tried):
+ * - both run on our uv_loop_t, parse keep-alive and pipelined requests and request bodies;
+ * - h2o's stop is not ours to drive: h2o_context_request_shutdown left a connection that was
+ *   mid-body open ~10 s (its request timeout), and h2o_context_dispose asserts unless its
+ *   private _graceful_shutdown_timeout entry is unlinked by hand first; here every handle is
+ *   ours, closed at once on SIGTERM, and uv_loop_close succeeds (ASan/LSan clean either way);
+ * - h2o keeps process-wide state (memory recyclers, a getaddrinfo thread pool) and brings
+ *   HTTP/2, a file server and its own Server header we would have to keep in step with;
+ * - HTTPS later: the same OpenSSL memory-BIO layer net/ uses for AMQP over TLS wraps these
+ *   sockets, where h2o would need its own SSL_CTX wiring; the glue is this one file (~300
+ *   lines) against ~150 for h2o plus the shutdown workarounds that reach into its internals. */
+#include "admin/http.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/container.h"
+
+/* Cowboy's limits in RabbitMQ's management listener are of this order; past them: 413/431. */
+#define MAX_HEADER_BYTES (64 * 1024)
+#define MAX_BODY_BYTES (20u * 1000 * 1000)
+
+/* A growing NUL-terminated string. */
+struct text {
+    char *p;
+    size_t len, cap;
+};
+
+static void text_append(struct text *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        t->cap = (t->len + n + 1) * 2;
+        t->p = xrealloc(t->p, t->cap);
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+static const char *text_str(const struct text *t)
+{
+    return t->p ? t->p : "";
+}
+
+static void text_free(struct text *t)
+{
+    free(t->p);
+    *t = (struct text){0};
+}
+
+enum header_kind { HEADER_OTHER, HEADER_AUTHORIZATION, HEADER_X_REASON };
+
+struct http_conn {
+    uv_tcp_t handle;
+    struct list link; /* in http_server.conns */
+    struct http_server *server;
+    http_parser parser;
+    struct text url, field, authorization, x_reason, body;
+    struct text *value;      /* the header value being read, or NULL for one not kept */
+    bool in_value;
+    bool has_authorization, has_x_reason;
+    size_t header_bytes;
+    int refused;             /* a status to answer instead of handling (413, 431), or 0 */
+    unsigned writes;         /* uv_writes in flight */
+    bool close_after_write;
+};
+
+struct http_write {
+    uv_write_t req;
+    struct http_conn *conn;
+    char data[];
+};
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+/* ---- connections ---- */
+
+static void reset_request(struct http_conn *c)
+{
+    text_free(&c->url);
+    text_free(&c->field);
+    text_free(&c->authorization);
+    text_free(&c->x_reason);
+    text_free(&c->body);
+    c->value = NULL;
+    c->in_value = false;
+    c->has_authorization = c->has_x_reason = false;
+    c->header_bytes = 0;
+    c->refused = 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct http_conn *c = h->data;
+    list_remove(&c->link);
+    reset_request(c);
+    free(c);
+}
+
+static void close_conn(struct http_conn *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->handle))
+        uv_close((uv_handle_t *)&c->handle, on_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct http_write *w = container_of(req, struct http_write, req);
+    struct http_conn *c = w->conn;
+    free(w);
+    c->writes--;
+    if (status < 0 || (c->close_after_write && c->writes == 0))
+        close_conn(c);
+}
+
+static void send_response(struct http_conn *c, const struct http_response *res, bool head_only)
+{
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&now, &tm));
+    char head[1024];
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\ndate: %s\r\nserver: Warren\r\n%s%s",
+                     res->status, http_status_text(res->status), date, res->headers,
+                     res->json ? "content-type: application/json\r\ncache-control: no-cache\r\n" : "");
+    if (res->status != 204)
+        n += snprintf(head + n, sizeof head - (size_t)n, "content-length: %zu\r\n", res->body_len);
+    if (c->close_after_write)
+        n += snprintf(head + n, sizeof head - (size_t)n, "connection: close\r\n");
+    n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
+    size_t body_len = head_only || res->status == 204 ? 0 : res->body_len;
+    struct http_write *w = xmalloc(sizeof *w + (size_t)n + body_len);
+    memcpy(w->data, head, (size_t)n);
+    if (body_len)
+        memcpy(w->data + n, res->body, body_len);
+    w->conn = c;
+    uv_buf_t buf = uv_buf_init(w->data, (unsigned)((size_t)n + body_len));
+    c->writes++;
+    if (uv_write(&w->req, (uv_stream_t *)&c->handle, &buf, 1, on_written) < 0) {
+        c->writes--;
+        free(w);
+        close_conn(c);
+    }
+}
+
+static void answer_plain(struct http_conn *c, int status)
+{
+    struct http_response res = {.status = status};
+    c->close_after_write = true;
+    send_response(c, &res, false);
+}
+
+/* ---- parser callbacks ---- */
+
+static struct http_conn *conn_of(http_parser *p)
+{
+    return p->data;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if ((c->header_bytes += len) > MAX_HEADER_BYTES)
+        return c->refused = 431, 1;
+    text_append(&c->url, at, len);
+    return 0;
+}
+
+/* A header's name is complete once its value starts: pick where the value goes. */
+static void begin_value(struct http_conn *c)
+{
+    const char *name = text_str(&c->field);
+    c->value = NULL;
+    if (!strcasecmp(name, "authorization") && !c->has_authorization) {
+        c->value = &c->authorization;
+        c->has_authorization = true;
+    } else if (!strcasecmp(name, "x-reason") && !c->has_x_reason) {
+        c->value = &c->x_reason;
+        c->has_x_reason = true;
+    }
+    text_free(&c->field);
+    c->in_value = true;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if ((c->header_bytes += len) > MAX_HEADER_BYTES)
+        return c->refused = 431, 1;
+    c->in_value = false;
+    text_append(&c->field, at, len);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if ((c->header_bytes += len) > MAX_HEADER_BYTES)
+        return c->refused = 431, 1;
+    if (!c->in_value)
+        begin_value(c);
+    if (c->value)
+        text_append(c->value, at, len);
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct http_conn *c = conn_of(p);
+    if (p->content_length != ULLONG_MAX && p->content_length > MAX_BODY_BYTES)
+        return c->refused = 413, 2;
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->body.len + len > MAX_BODY_BYTES)
+        return c->refused = 413, 1;
+    text_append(&c->body, at, len);
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct http_conn *c = conn_of(p);
+    const char *url = text_str(&c->url);
+    const char *q = strchr(url, '?');
+    char *path = q ? strndup(url, (size_t)(q - url)) : strdup(url);
+    if (!path)
+        abort();
+    struct http_request req = {
+        .method = p->method,
+        .method_name = http_method_str(p->method),
+        .path = path,
+        .query = q ? q + 1 : "",
+        .authorization = c->has_authorization ? text_str(&c->authorization) : NULL,
+        .x_reason = c->has_x_reason ? text_str(&c->x_reason) : NULL,
+        .body = text_str(&c->body),
+        .body_len = c->body.len,
+    };
+    bool head = p->method == HTTP_HEAD;
+    if (head)
+        req.method = HTTP_GET, req.method_name = "GET";
+    struct http_response res = {.status = 500};
+    c->server->handler(c->server->ctx, &req, &res);
+    c->close_after_write = !http_should_keep_alive(p);
+    send_response(c, &res, head);
+    free(res.body);
+    free(path);
+    reset_request(c);
+    return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    buf->base = xmalloc(suggested);
+    buf->len = suggested;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct http_conn *c = stream->data;
+    if (nread < 0) {
+        free(buf->base);
+        close_conn(c);
+        return;
+    }
+    if (!c->close_after_write && nread > 0) {
+        size_t parsed = http_parser_execute(&c->parser, &c->server->settings, buf->base, (size_t)nread);
+        if (c->parser.http_errno != HPE_OK || parsed != (size_t)nread) {
+            uv_read_stop(stream);
+            answer_plain(c, c->refused ? c->refused : 400);
+        }
+    }
+    free(buf->base);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_server *s = listener->data;
+    if (status < 0)
+        return;
+    struct http_conn *c = xcalloc(1, sizeof *c);
+    c->server = s;
+    uv_tcp_init(s->loop, &c->handle);
+    c->handle.data = c;
+    list_push_back(&s->conns, &c->link);
+    if (uv_accept(listener, (uv_stream_t *)&c->handle) < 0) {
+        close_conn(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->handle, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    if (uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) < 0)
+        close_conn(c);
+}
+
+/* ---- the listener ---- */
+
+int http_server_start(struct http_server *s, uv_loop_t *loop, const char *bind, int port,
+                      http_handler handler, void *ctx)
+{
+    *s = (struct http_server){.loop = loop, .handler = handler, .ctx = ctx};
+    http_parser_settings_init(&s->settings);
+    s->settings.on_url = on_url;
+    s->settings.on_header_field = on_header_field;
+    s->settings.on_header_value = on_header_value;
+    s->settings.on_headers_complete = on_headers_complete;
+    s->settings.on_body = on_body;
+    s->settings.on_message_complete = on_message_complete;
+    list_init(&s->conns);
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(bind, port, (struct sockaddr_in *)&addr);
+    if (rc < 0 && (rc = uv_ip6_addr(bind, port, (struct sockaddr_in6 *)&addr)) < 0)
+        return rc;
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection)) < 0) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return rc;
+    }
+    s->listening = true;
+    return 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+    if (!s->listening)
+        return;
+    s->listening = false;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->conns)
+        close_conn(list_entry(pos, struct http_conn, link));
+}

@@ -1,0 +1,54 @@
+/* The management API's HTTP/1.1 server on the broker's libuv loop: sockets, parsing, keep-alive. */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stdbool.h>
+#include <http_parser.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/list.h"
+
+/* One parsed request; every string is NUL-terminated and lives until the handler returns. */
+struct http_request {
+    int method;          /* enum http_method (http_parser.h) */
+    const char *method_name;
+    const char *path;    /* as sent, before '?' (still URL-encoded) */
+    const char *query;   /* after '?', or "" */
+    const char *authorization; /* header values, or NULL */
+    const char *x_reason;
+    const char *body;
+    size_t body_len;
+};
+
+/* What the handler answers; the server frees body. */
+struct http_response {
+    int status;
+    char headers[512];   /* extra header lines, each ending in CRLF */
+    char *body;          /* malloc'd or NULL */
+    size_t body_len;
+    bool json;           /* Content-Type: application/json */
+};
+
+typedef void (*http_handler)(void *ctx, const struct http_request *req, struct http_response *res);
+
+struct http_server {
+    uv_tcp_t listener;
+    uv_loop_t *loop;
+    struct list conns;
+    http_handler handler;
+    void *ctx;
+    http_parser_settings settings;
+    bool listening;
+};
+
+/* Returns 0 or a libuv error code (e.g. UV_EADDRINUSE). */
+int http_server_start(struct http_server *s, uv_loop_t *loop, const char *bind, int port,
+                      http_handler handler, void *ctx);
+/* Closes the listener and every connection at once (an answer being written is cut short):
+ * the handles are closed by the time the loop has run once more. */
+void http_server_stop(struct http_server *s);
+/* The status line's text for a code RabbitMQ's API uses. */
+const char *http_status_text(int status);
+
+#endif
