@@ -182,10 +182,16 @@ def basic_get_args(queue, no_ack=True):
     return short(0) + shortstr(queue) + bits(no_ack)
 
 
-def publish_frames(channel, exchange, routing_key, body=b"m"):
+USER_ID_FLAG = 1 << 4  # basic properties: user-id is the twelfth flag bit
+
+
+def publish_frames(channel, exchange, routing_key, body=b"m", user_id=None):
+    header = (content_header_frame(channel, len(body)) if user_id is None else
+              content_header_frame(channel, len(body), flags=USER_ID_FLAG,
+                                   props=shortstr(user_id)))
     return [method_frame(channel, 60, 40, short(0) + shortstr(exchange)
                          + shortstr(routing_key) + bits(False, False)),
-            content_header_frame(channel, len(body)), body_frame(channel, body)]
+            header, body_frame(channel, body)]
 
 
 # Each verb: (class, method) sent, the reply that means success, and its payload builder.
@@ -210,10 +216,10 @@ def send_verb(c, channel, verb, *args, **kwargs):
     return provoke(c, method_frame(channel, class_id, method_id, build(*args, **kwargs)))
 
 
-def publish(c, channel, exchange, routing_key, body=b"m"):
+def publish(c, channel, exchange, routing_key, body=b"m", user_id=None):
     """basic.publish then basic.qos: a publish has no reply, so qos-ok means it passed and
     a channel.close names the publish."""
-    frames = publish_frames(channel, exchange, routing_key, body)
+    frames = publish_frames(channel, exchange, routing_key, body, user_id)
     frames.append(method_frame(channel, 60, 10, b"\x00\x00\x00\x00\x00\x00\x00"))
     return provoke(c, frames)
 
@@ -281,9 +287,9 @@ def expect_verb(c, channel, verb, expected, *args, **kwargs):
                           [(60, 71), (60, 72)])
 
 
-def expect_publish(c, channel, exchange, routing_key, expected):
-    return assert_outcome(publish(c, channel, exchange, routing_key), expected, channel,
-                          [(60, 11)])
+def expect_publish(c, channel, exchange, routing_key, expected, user_id=None):
+    return assert_outcome(publish(c, channel, exchange, routing_key, user_id=user_id),
+                          expected, channel, [(60, 11)])
 
 
 def refused(kind, name, user, vhost):
@@ -330,6 +336,7 @@ def make_fixtures():
     make_exchange("fx.direct")
     make_exchange("fx.topic", "topic")
     make_exchange("fx.internal", internal=True)
+    make_exchange("fx.internal-topic", "topic", internal=True)
     make_exchange("fx.with-ae", arguments={"alternate-exchange": "fx.direct"})
     make_queue("fq")
     make_queue("fq.with-dlx", {"x-dead-letter-exchange": "fx.direct"})
@@ -377,12 +384,14 @@ def verb_case(name, perms, verb, expected, *args, setup=None, **kwargs):
     CASES.append(Case(name, perms, run))
 
 
-def publish_case(name, perms, exchange, routing_key, expected, topic=()):
+def publish_case(name, perms, exchange, routing_key, expected, topic=(), user_id=None,
+                 tags=""):
     def run(ctx, user):
         c = opened(ctx, user, VHOST)
         key = routing_key(user) if callable(routing_key) else routing_key
-        return expect_publish(c, 1, exchange, key, expected(user))
-    CASES.append(Case(name, perms, run, topic))
+        return expect_publish(c, 1, exchange, key, expected(user),
+                              user_id(user) if callable(user_id) else user_id)
+    CASES.append(Case(name, perms, run, topic, tags))
 
 
 def ok(method=None):
@@ -651,6 +660,18 @@ publish_case("basic.publish to an internal exchange with write", ALL, "fx.intern
 publish_case("basic.publish to an internal exchange without write: the permission first",
              NONE, "fx.internal", "k", refusal("exchange", "fx.internal", PUB))
 
+# ---- basic.publish's user-id property must name the user unless it is an impersonator.
+publish_case("basic.publish with the user's own user-id succeeds", ALL, "fx.direct", "k",
+             ok(), user_id=lambda user: user)
+publish_case("basic.publish with another user-id: 406 on basic.publish", ALL, "fx.direct",
+             "k", lambda user: ChannelClosed(
+                 406, "PRECONDITION_FAILED - user_id property set to 'someone' but "
+                 "authenticated user was '%s'" % user, 60, 40), user_id="someone")
+publish_case("basic.publish with another user-id by an impersonator succeeds", ALL,
+             "fx.direct", "k", ok(), user_id="someone", tags="impersonator")
+publish_case("basic.publish with another user-id to a missing exchange: the 404 first", ALL,
+             "x-missing", "k", absent("exchange", "x-missing", PUB), user_id="someone")
+
 # ---- connection.open and logins.
 
 def vhost_refusal(ctx, user, vhost, expected):
@@ -761,6 +782,11 @@ publish_case("topic: publish with a routing key the write pattern refuses", ALL,
 publish_case("topic: the exchange write permission is checked before the topic one",
              (ANY, "^fq", ANY), "fx.topic", "denied.x", refusal("exchange", "fx.topic", PUB),
              TOPIC)
+publish_case("topic: an internal topic exchange is refused before the routing key", ALL,
+             "fx.internal-topic", "denied.x", close(
+                 403, "ACCESS_REFUSED - cannot publish to internal exchange "
+                 "'fx.internal-topic' in vhost '%s'" % VHOST, PUB),
+             [("fx.internal-topic", "^allowed\\.", ".*")])
 publish_case("topic: an empty write pattern allows only the empty routing key", ALL,
              "fx.topic", "", ok(), [("fx.topic", "", "")])
 publish_case("topic: an empty write pattern refuses a non-empty routing key", ALL,
