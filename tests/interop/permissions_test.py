@@ -461,7 +461,7 @@ verb_case("exchange.declare passive of the default exchange", NONE, ED,
 # ---- exchange.delete: configure on the exchange.
 EX = "exchange.delete"
 verb_case("exchange.delete needs configure on the exchange", ("", ANY, ANY), EX,
-          refusal("exchange", "fx.direct", EX), "fx.direct")
+          refusal("exchange", "d0", EX), "d0", setup=lambda: make_exchange("d0"))
 verb_case("exchange.delete with configure only succeeds", ("^d1$", "", ""), EX, ok(), "d1",
           setup=lambda: make_exchange("d1"))
 verb_case("exchange.delete of a missing exchange with configure succeeds", ALL, EX, ok(),
@@ -613,7 +613,7 @@ verb_case("queue.purge of a missing queue without read: 403", NONE, QP,
 verb_case("queue.purge of a missing queue with read: 404", ALL, QP,
           absent("queue", "p-missing", QP), "p-missing")
 verb_case("queue.delete needs configure on the queue", ("", ANY, ANY), QX,
-          refusal("queue", "fq", QX), "fq")
+          refusal("queue", "qx0", QX), "qx0", setup=lambda: make_queue("qx0"))
 verb_case("queue.delete with configure only succeeds", ("^qx1$", "", ""), QX, ok(), "qx1",
           setup=lambda: make_queue("qx1"))
 verb_case("queue.delete of a missing queue with configure succeeds", ALL, QX, ok(),
