@@ -8,7 +8,7 @@ import pika
 import pika.exceptions
 
 from checks import check, exit_status, expect, pika_connection, process_until, unique
-from mgmt import (GUEST, NOT_FOUND, REALM, connection_named, expect_error, expect_fields,
+from mgmt import (NOT_FOUND, REALM, connection_named, expect_error, expect_fields,
                   expect_status, field, get, get_json, http, path_of, quote, wait_json)
 
 VHOST = unique("mgmt-vhost")
@@ -90,7 +90,8 @@ def check_overview():
 
 
 def check_nodes():
-    nodes = get_json("/api/nodes")
+    # a node's figures appear with its first statistics emission, seconds after boot
+    nodes = wait_json("/api/nodes", lambda ns: all("fd_used" in n for n in ns))
     if not check(isinstance(nodes, list) and len(nodes) == 1, "one node listed"):
         return
     node = nodes[0]

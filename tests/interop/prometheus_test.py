@@ -210,9 +210,12 @@ def check_values(before, after):
     check(after.total("rabbitmq_global_consumers", **AMQP) >= 1, "global_consumers >= 1")
 
 
-def queue_settled(got):
+def settled(got):
+    """Whether the per-object figures show the finished workload."""
     return (got.value("rabbitmq_queue_messages_ready", vhost="/", queue=QUEUE) == 1 and
-            got.value("rabbitmq_queue_messages_unacked", vhost="/", queue=QUEUE) == 2)
+            got.value("rabbitmq_queue_messages_unacked", vhost="/", queue=QUEUE) == 2 and
+            got.value("rabbitmq_channel_messages_acked_total", vhost="/", queue=QUEUE) == 1 and
+            2 in [v for _, v in got.of("rabbitmq_connection_channels")])
 
 
 def check_per_object(got):
@@ -282,7 +285,7 @@ def main():
     try:
         if not workload(connection):
             return exit_status()
-        per_object = wait_scrape("/metrics/per-object", queue_settled)
+        per_object = wait_scrape("/metrics/per-object", settled)
         check_families(per_object, "/metrics/per-object", True)
         check_per_object(per_object)
         aggregated = wait_scrape("/metrics", lambda got: all(
