@@ -18,48 +18,72 @@
 
 enum { M_GET = 1, M_PUT = 2, M_POST = 4, M_DELETE = 8 };
 
+/* Who may use a route, by user tag as RabbitMQ decides it: every route needs a
+ * management-class tag; these need more. */
+enum { NEEDS_MANAGEMENT = 0, NEEDS_MONITOR = 1, NEEDS_ADMIN = 2, NEEDS_ADMIN_TO_WRITE = 3 };
+
 struct route {
     const char *pattern; /* segments after /api, '*' matching any one */
     unsigned methods;
     api_handler handler;
+    int needs;
 };
 
 static const struct route routes[] = {
-    {"overview", M_GET, api_overview},
-    {"whoami", M_GET, api_whoami},
-    {"nodes", M_GET, api_nodes},
-    {"nodes/*", M_GET, api_node},
-    {"vhosts", M_GET, api_vhosts},
-    {"vhosts/*", M_GET, api_vhost_one},
-    {"aliveness-test/*", M_GET, api_aliveness},
-    {"health/checks/alarms", M_GET, api_health_alarms},
-    {"health/checks/local-alarms", M_GET, api_health_alarms},
-    {"health/checks/port-listener/*", M_GET, api_health_port_listener},
-    {"health/checks/virtual-hosts", M_GET, api_health_virtual_hosts},
-    {"exchanges", M_GET, api_exchanges},
-    {"exchanges/*", M_GET, api_exchanges},
-    {"exchanges/*/*", M_GET | M_PUT | M_DELETE, api_exchange},
-    {"exchanges/*/*/bindings/source", M_GET, api_exchange_bindings},
-    {"exchanges/*/*/bindings/destination", M_GET, api_exchange_bindings},
-    {"exchanges/*/*/publish", M_POST, api_exchange_publish},
-    {"queues", M_GET, api_queues},
-    {"queues/*", M_GET, api_queues},
-    {"queues/*/*", M_GET | M_PUT | M_DELETE, api_queue},
-    {"queues/*/*/contents", M_DELETE, api_queue_contents},
-    {"queues/*/*/get", M_POST, api_queue_get},
-    {"queues/*/*/bindings", M_GET, api_queue_bindings},
-    {"bindings", M_GET, api_bindings},
-    {"bindings/*", M_GET, api_bindings},
-    {"bindings/*/e/*/q/*", M_GET | M_POST, api_bindings_between},
-    {"bindings/*/e/*/e/*", M_GET | M_POST, api_bindings_between},
-    {"bindings/*/e/*/q/*/*", M_GET | M_DELETE, api_binding},
-    {"bindings/*/e/*/e/*/*", M_GET | M_DELETE, api_binding},
-    {"connections", M_GET, api_connections},
-    {"connections/*", M_GET | M_DELETE, api_connection},
-    {"connections/*/channels", M_GET, api_connection_channels},
-    {"channels", M_GET, api_channels},
-    {"consumers", M_GET, api_consumers},
-    {"consumers/*", M_GET, api_consumers},
+    {"overview", M_GET, api_overview, NEEDS_MANAGEMENT},
+    {"whoami", M_GET, api_whoami, NEEDS_MANAGEMENT},
+    {"nodes", M_GET, api_nodes, NEEDS_MONITOR},
+    {"nodes/*", M_GET, api_node, NEEDS_MONITOR},
+    {"vhosts", M_GET, api_vhosts, NEEDS_MANAGEMENT},
+    {"vhosts/*", M_GET | M_PUT | M_DELETE, api_vhost_one, NEEDS_ADMIN_TO_WRITE},
+    {"vhosts/*/permissions", M_GET, api_permission_lists, NEEDS_ADMIN},
+    {"vhosts/*/topic-permissions", M_GET, api_permission_lists, NEEDS_ADMIN},
+    {"users", M_GET, api_users, NEEDS_ADMIN},
+    {"users/without-permissions", M_GET, api_users, NEEDS_ADMIN},
+    {"users/*", M_GET | M_PUT | M_DELETE, api_user, NEEDS_ADMIN},
+    {"users/*/permissions", M_GET, api_user_permissions, NEEDS_ADMIN},
+    {"users/*/topic-permissions", M_GET, api_user_permissions, NEEDS_ADMIN},
+    {"permissions", M_GET, api_permission_lists, NEEDS_ADMIN},
+    {"permissions/*/*", M_GET | M_PUT | M_DELETE, api_permission, NEEDS_ADMIN},
+    {"topic-permissions", M_GET, api_permission_lists, NEEDS_ADMIN},
+    {"topic-permissions/*/*", M_GET | M_PUT | M_DELETE, api_topic_permission, NEEDS_ADMIN},
+    {"user-limits", M_GET, api_user_limits, NEEDS_ADMIN},
+    {"user-limits/*", M_GET, api_user_limits, NEEDS_ADMIN},
+    {"user-limits/*/*", M_PUT | M_DELETE, api_user_limits, NEEDS_ADMIN},
+    {"vhost-limits", M_GET, api_vhost_limits, NEEDS_MANAGEMENT},
+    {"vhost-limits/*", M_GET, api_vhost_limits, NEEDS_MANAGEMENT},
+    {"vhost-limits/*/*", M_PUT | M_DELETE, api_vhost_limits, NEEDS_ADMIN},
+    {"definitions", M_GET | M_POST, api_definitions, NEEDS_ADMIN},
+    {"definitions/*", M_GET | M_POST, api_definitions, NEEDS_ADMIN},
+    {"aliveness-test/*", M_GET, api_aliveness, NEEDS_MANAGEMENT},
+    {"health/checks/alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT},
+    {"health/checks/local-alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT},
+    {"health/checks/port-listener/*", M_GET, api_health_port_listener, NEEDS_MANAGEMENT},
+    {"health/checks/virtual-hosts", M_GET, api_health_virtual_hosts, NEEDS_MANAGEMENT},
+    {"exchanges", M_GET, api_exchanges, NEEDS_MANAGEMENT},
+    {"exchanges/*", M_GET, api_exchanges, NEEDS_MANAGEMENT},
+    {"exchanges/*/*", M_GET | M_PUT | M_DELETE, api_exchange, NEEDS_MANAGEMENT},
+    {"exchanges/*/*/bindings/source", M_GET, api_exchange_bindings, NEEDS_MANAGEMENT},
+    {"exchanges/*/*/bindings/destination", M_GET, api_exchange_bindings, NEEDS_MANAGEMENT},
+    {"exchanges/*/*/publish", M_POST, api_exchange_publish, NEEDS_MANAGEMENT},
+    {"queues", M_GET, api_queues, NEEDS_MANAGEMENT},
+    {"queues/*", M_GET, api_queues, NEEDS_MANAGEMENT},
+    {"queues/*/*", M_GET | M_PUT | M_DELETE, api_queue, NEEDS_MANAGEMENT},
+    {"queues/*/*/contents", M_DELETE, api_queue_contents, NEEDS_MANAGEMENT},
+    {"queues/*/*/get", M_POST, api_queue_get, NEEDS_MANAGEMENT},
+    {"queues/*/*/bindings", M_GET, api_queue_bindings, NEEDS_MANAGEMENT},
+    {"bindings", M_GET, api_bindings, NEEDS_MANAGEMENT},
+    {"bindings/*", M_GET, api_bindings, NEEDS_MANAGEMENT},
+    {"bindings/*/e/*/q/*", M_GET | M_POST, api_bindings_between, NEEDS_MANAGEMENT},
+    {"bindings/*/e/*/e/*", M_GET | M_POST, api_bindings_between, NEEDS_MANAGEMENT},
+    {"bindings/*/e/*/q/*/*", M_GET | M_DELETE, api_binding, NEEDS_MANAGEMENT},
+    {"bindings/*/e/*/e/*/*", M_GET | M_DELETE, api_binding, NEEDS_MANAGEMENT},
+    {"connections", M_GET, api_connections, NEEDS_MANAGEMENT},
+    {"connections/*", M_GET | M_DELETE, api_connection, NEEDS_MANAGEMENT},
+    {"connections/*/channels", M_GET, api_connection_channels, NEEDS_MANAGEMENT},
+    {"channels", M_GET, api_channels, NEEDS_MANAGEMENT},
+    {"consumers", M_GET, api_consumers, NEEDS_MANAGEMENT},
+    {"consumers/*", M_GET, api_consumers, NEEDS_MANAGEMENT},
 };
 
 /* ---- replies ---- */
@@ -427,14 +451,21 @@ struct amqp_bytes api_exchange_name(const struct api_request *r, int seg)
 
 /* ---- authentication ---- */
 
-/* Where the user's tags will be checked (administrator, monitoring, management...) once
- * users carry them; until then every user who logs in administers. */
-static bool user_may_use_api(const struct user *u, const struct route *route, int method)
+/* RabbitMQ's tag rules; NULL when the user may, else the reason of the 401. */
+static const char *refusal(const struct user *u, const struct route *route, int method)
 {
-    (void)u;
-    (void)route;
-    (void)method;
-    return true;
+    unsigned any = USER_TAG_ADMINISTRATOR | USER_TAG_MONITORING | USER_TAG_POLICYMAKER |
+                   USER_TAG_MANAGEMENT;
+    if (!(u->tag_bits & any))
+        return "Not management user";
+    bool admin = user_has_tag(u, USER_TAG_ADMINISTRATOR);
+    if ((route->needs == NEEDS_ADMIN || (route->needs == NEEDS_ADMIN_TO_WRITE &&
+                                         method != HTTP_GET && method != HTTP_HEAD)) &&
+        !admin)
+        return "Not administrator user";
+    if (route->needs == NEEDS_MONITOR && !admin && !user_has_tag(u, USER_TAG_MONITORING))
+        return "Not monitor user";
+    return NULL;
 }
 
 static const char *const challenge = "www-authenticate: Basic realm=\"RabbitMQ Management\"\r\n";
@@ -573,8 +604,9 @@ static void handle(void *ctx, const struct http_request *http, struct http_respo
         api_reply_empty(&r, 405);
     } else {
         struct user *u = authenticate(&r);
-        if (u && !user_may_use_api(u, route, http->method)) {
-            api_reply_error(&r, 401, "not_authorised", "Not management user");
+        const char *refused = u ? refusal(u, route, http->method) : NULL;
+        if (refused) {
+            api_reply_error(&r, 401, "not_authorised", "%s", refused);
         } else if (u) {
             r.user = u->name;
             r.auth = u;

@@ -68,6 +68,12 @@ json_t *api_default_binding(const struct vhost *v, const struct queue *q);
 /* The name an exchange has in paths: "amq.default" is the default exchange "". */
 struct amqp_bytes api_exchange_name(const struct api_request *r, int seg);
 
+/* Request bodies: RabbitMQ's "[{key_missing,K},...]" (false after replying 400), and tags
+ * as "a,b" or a list. */
+bool api_require_keys(struct api_request *r, json_t *body, const char *const *keys, size_t n);
+struct string_list;
+bool api_tags(json_t *v, struct string_list *l);
+
 /* Resources */
 void api_overview(struct api_request *r);
 void api_whoami(struct api_request *r);
@@ -79,6 +85,16 @@ void api_aliveness(struct api_request *r);
 void api_health_alarms(struct api_request *r);
 void api_health_port_listener(struct api_request *r);
 void api_health_virtual_hosts(struct api_request *r);
+
+void api_users(struct api_request *r);
+void api_user(struct api_request *r);
+void api_user_permissions(struct api_request *r);
+void api_user_limits(struct api_request *r);
+void api_vhost_limits(struct api_request *r);
+void api_permission_lists(struct api_request *r);
+void api_permission(struct api_request *r);
+void api_topic_permission(struct api_request *r);
+void api_definitions(struct api_request *r);
 
 void api_exchanges(struct api_request *r);
 void api_exchange(struct api_request *r);

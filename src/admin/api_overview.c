@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "admin/api_internal.h"
+#include "core/alloc.h"
+#include "model/broker.h"
 #include "model/exchange.h"
 #include "model/queue.h"
 #include "model/vhost.h"
@@ -139,8 +141,7 @@ void api_node(struct api_request *r)
 
 static json_t *vhost_object(struct api *a, struct vhost *v)
 {
-    const char *description =
-        strcmp(v->name, a->broker->config.default_vhost) ? "" : "Default virtual host";
+    const char *description = v->description ? v->description : "";
     uint64_t ready = 0, unacked = 0;
     struct map_iter it;
     void *value;
@@ -149,10 +150,15 @@ static json_t *vhost_object(struct api *a, struct vhost *v)
         ready += queue_message_count(value);
         unacked += ((struct queue *)value)->unacked;
     }
-    json_t *o = json_pack("{s:s,s:s,s:[],s:s,s:{s:s,s:[]},s:b,s:{s:s}}", "name", v->name,
-                          "description", description, "tags", "default_queue_type", "undefined",
-                          "metadata", "description", description, "tags", "tracing", 0,
-                          "cluster_state", a->broker->node, "running");
+    json_t *tags = json_array();
+    for (size_t i = 0; i < v->tags.count; i++)
+        json_array_append_new(tags, json_string(v->tags.items[i]));
+    /* RabbitMQ 3.10 reads default_queue_type back as "undefined", whatever was set */
+    json_t *o = json_pack("{s:s,s:s,s:O,s:s,s:{s:s,s:O},s:b,s:{s:s}}", "name", v->name,
+                          "description", description, "tags", tags, "default_queue_type",
+                          "undefined", "metadata", "description", description, "tags", tags,
+                          "tracing", 0, "cluster_state", a->broker->node, "running");
+    json_decref(tags);
     json_object_set_new(o, "messages", json_integer((json_int_t)(ready + unacked)));
     json_object_set_new(o, "messages_ready", json_integer((json_int_t)ready));
     json_object_set_new(o, "messages_unacknowledged", json_integer((json_int_t)unacked));
@@ -169,11 +175,54 @@ void api_vhosts(struct api_request *r)
     api_reply_list(r, list);
 }
 
+/* PUT replaces the description and tags (absent: none), as RabbitMQ's does; a new vhost
+ * gives its creator every permission in it. */
+static void put_vhost(struct api_request *r, struct vhost *v)
+{
+    json_t *body = api_body_object(r);
+    if (!body)
+        return;
+    struct string_list tags = {0};
+    json_t *description = json_object_get(body, "description");
+    json_t *queue_type = json_object_get(body, "default_queue_type");
+    if (!api_tags(json_object_get(body, "tags"), &tags) ||
+        (description && !json_is_string(description)) || (queue_type && !json_is_string(queue_type))) {
+        api_reply_error(r, 400, "bad_request", "not_json");
+        string_list_free(&tags);
+        json_decref(body);
+        return;
+    }
+    bool created = !v;
+    if (!v) {
+        v = broker_add_vhost(r->api->broker, r->seg[1]);
+        char why[200];
+        broker_set_permissions(r->api->broker, v, r->auth->name, ".*", ".*", ".*", why, sizeof why);
+    }
+    free(v->description);
+    v->description = xstrdup(description ? json_string_value(description) : "");
+    string_list_free(&v->tags);
+    v->tags = tags;
+    if (queue_type) {
+        free(v->default_queue_type);
+        v->default_queue_type = xstrdup(json_string_value(queue_type));
+    }
+    json_decref(body);
+    api_reply_empty(r, created ? 201 : 204);
+}
+
 void api_vhost_one(struct api_request *r)
 {
-    struct vhost *v = api_vhost(r, 1);
-    if (v)
+    struct vhost *v = broker_find_vhost(r->api->broker, (const uint8_t *)r->seg[1], r->seglen[1]);
+    if (r->http->method == HTTP_PUT) {
+        put_vhost(r, v);
+    } else if (!v) {
+        api_not_found(r);
+    } else if (r->http->method == HTTP_DELETE) {
+        broker_delete_vhost(r->api->broker, v);
+        api_reply_empty(r, 204);
+    } else {
         api_reply_object(r, vhost_object(r->api, v));
+    }
 }
 
 /* RabbitMQ's aliveness test: declares the queue aliveness-test, publishes a message to it

@@ -36,11 +36,11 @@ static json_t *bytes_string(struct amqp_bytes b)
 
 static void add_limit(json_t *o, const char *key, int64_t value)
 {
-    if (value >= 0)
+    if (value != USER_NO_LIMIT)
         json_object_set_new(o, key, json_integer(value));
 }
 
-static json_t *export_user(const struct user *u)
+json_t *definitions_user_json(const struct user *u)
 {
     char hash[USER_HASH_BASE64_SIZE];
     user_password_hash_base64(u, hash);
@@ -69,26 +69,32 @@ static json_t *export_vhost(const struct vhost *v)
     return o;
 }
 
+json_t *definitions_permission_json(const struct permission *p, const char *vhost)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", p->user, "vhost", vhost, "configure",
+                     p->patterns[PERMISSION_CONFIGURE].source, "write",
+                     p->patterns[PERMISSION_WRITE].source, "read",
+                     p->patterns[PERMISSION_READ].source);
+}
+
+json_t *definitions_topic_permission_json(const struct topic_permission *t, const char *vhost)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", t->user, "vhost", vhost, "exchange",
+                     t->exchange, "write", t->write_source, "read", t->read_source);
+}
+
 static void export_permissions(json_t *perms, json_t *topics, const struct vhost *v)
 {
     struct map_iter it;
     void *value;
     map_iter_init(&it, &v->permissions.by_user);
     while (map_iter_next(&it, NULL, NULL, &value)) {
-        const struct permission *p = value;
-        json_array_append_new(
-            perms, json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", p->user, "vhost", v->name,
-                             "configure", p->patterns[PERMISSION_CONFIGURE].source, "write",
-                             p->patterns[PERMISSION_WRITE].source, "read",
-                             p->patterns[PERMISSION_READ].source));
+        json_array_append_new(perms, definitions_permission_json(value, v->name));
     }
     struct list *pos;
     list_for_each(pos, &v->permissions.topics) {
         const struct topic_permission *t = list_entry(pos, struct topic_permission, link);
-        json_array_append_new(
-            topics, json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", t->user, "vhost", v->name,
-                              "exchange", t->exchange, "write", t->write_source, "read",
-                              t->read_source));
+        json_array_append_new(topics, definitions_topic_permission_json(t, v->name));
     }
 }
 
@@ -102,7 +108,7 @@ static json_t *in_vhost(json_t *o, const struct vhost *v, bool alone)
 
 static void export_limits(json_t *params, const struct vhost *v, bool alone)
 {
-    if (v->max_connections < 0 && v->max_queues < 0)
+    if (v->max_connections == VHOST_NO_LIMIT && v->max_queues == VHOST_NO_LIMIT)
         return;
     json_t *value = json_object();
     add_limit(value, "max-connections", v->max_connections);
@@ -157,7 +163,7 @@ static void export_exchanges(json_t *exchanges, json_t *bindings, const struct v
     map_iter_init(&it, &v->exchanges);
     while (map_iter_next(&it, NULL, NULL, &value)) {
         const struct exchange *x = value;
-        if (!standard_exchange(x)) {
+        if (!standard_exchange(x) && !x->internal) { /* RabbitMQ 3.10 leaves internal ones out */
             json_t *o = json_pack("{s:o}", "name", bytes_string(x->name));
             in_vhost(o, v, alone);
             json_object_set_new(o, "type", json_string(exchange_type_name(x->type)));
@@ -191,7 +197,7 @@ char *definitions_export(struct broker *b, struct vhost *only)
         json_t *users = json_array(), *vhosts = json_array(), *perms = json_array(),
                *topics = json_array();
         list_for_each(pos, &b->users)
-            json_array_append_new(users, export_user(list_entry(pos, struct user, link)));
+            json_array_append_new(users, definitions_user_json(list_entry(pos, struct user, link)));
         list_for_each(pos, &b->vhosts) {
             struct vhost *v = list_entry(pos, struct vhost, link);
             json_array_append_new(vhosts, export_vhost(v));
@@ -322,7 +328,7 @@ static bool limit_of(struct import *im, const char *what, json_t *limits, const 
         return true;
     if (!json_is_integer(v))
         return fail(im, "%s: limit '%s' must be an integer", what, key);
-    *out = json_integer_value(v) < 0 ? -1 : json_integer_value(v);
+    *out = json_integer_value(v);
     return true;
 }
 
@@ -392,7 +398,7 @@ struct user_def {
 
 static bool read_user(struct import *im, json_t *o, struct user_def *u)
 {
-    *u = (struct user_def){.max_connections = -1, .max_channels = -1};
+    *u = (struct user_def){.max_connections = USER_NO_LIMIT, .max_channels = USER_NO_LIMIT};
     if (!json_is_object(o))
         return fail(im, "users: every user must be an object");
     if (!(u->name = text_of(im, "user", o, "name", NULL)) || !*u->name)
@@ -556,7 +562,7 @@ static bool each_parameter(struct import *im, bool apply)
             return fail(im, "parameter: component '%s' is not supported (Warren has no "
                             "federation or shovel plugins)", component);
         json_t *value = json_object_get(o, "value");
-        int64_t max_connections = -1, max_queues = -1;
+        int64_t max_connections = VHOST_NO_LIMIT, max_queues = VHOST_NO_LIMIT;
         if (!json_is_object(value) ||
             !limits_known(im, "vhost-limits", value, "max-connections", "max-queues") ||
             !limit_of(im, "vhost-limits", value, "max-connections", &max_connections) ||

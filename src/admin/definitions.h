@@ -4,6 +4,7 @@
 #define DEFINITIONS_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
 
 struct broker;
@@ -16,6 +17,14 @@ char *definitions_export(struct broker *b, struct vhost *only);
  * the reason. With `only`, the file is one vhost's part and goes into that vhost. */
 bool definitions_import(struct broker *b, const char *text, size_t len, struct vhost *only,
                         char *err, size_t err_size);
+/* The objects as exports (and the management API) show them. */
+struct user;
+struct permission;
+struct topic_permission;
+json_t *definitions_user_json(const struct user *u);
+json_t *definitions_permission_json(const struct permission *p, const char *vhost);
+json_t *definitions_topic_permission_json(const struct topic_permission *t, const char *vhost);
+
 /* load_definitions: a file, or a directory whose *.json files load in name order. */
 bool definitions_load(struct broker *b, const char *path, char *err, size_t err_size);
 

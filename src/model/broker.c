@@ -1,6 +1,7 @@
 /* The broker: configuration, users and vhosts; the root every other object hangs off. */
 #include "model/broker.h"
 
+#include "core/alloc.h"
 #include "model/session.h"
 
 #include <stdio.h>
@@ -65,6 +66,7 @@ void broker_init(struct broker *b, const struct broker_config *config)
     user_set_password(u, (const uint8_t *)config->default_pass, strlen(config->default_pass));
     user_set_tags(u, config->default_user_tags, config->default_user_tag_count);
     struct vhost *v = broker_add_vhost(b, config->default_vhost);
+    v->description = xstrdup("Default virtual host");
     char err[200];
     if (!broker_set_permissions(b, v, u->name, config->default_permission_configure,
                                 config->default_permission_write, config->default_permission_read,

@@ -22,7 +22,8 @@ enum user_tag {
 enum password_hashing { PASSWORD_SHA256, PASSWORD_SHA512, PASSWORD_MD5 };
 
 #define USER_HASH_MAX (4 + 64)
-#define USER_NO_LIMIT (-1)
+/* Limits are kept as set (RabbitMQ shows -1 back); any negative one limits nothing. */
+#define USER_NO_LIMIT INT64_MIN
 
 struct user {
     struct list link; /* in broker.users */

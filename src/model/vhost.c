@@ -146,10 +146,7 @@ bool vhost_open_session(struct vhost *v, struct session *s, const struct session
                         struct user *u, struct outcome *out)
 {
     init_session(v, s, ops, u);
-    if (!permission_set_find(&v->permissions, u->name))
-        return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
-                                       "access to vhost '%s' refused for user '%s'", v->name,
-                                       u->name);
+    /* RabbitMQ's order: the limits first, then access */
     if (over(v->max_connections, v->session_count))
         return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
                                        "access to vhost '%s' refused for user '%s': connection "
@@ -157,9 +154,13 @@ bool vhost_open_session(struct vhost *v, struct session *s, const struct session
                                        v->name, u->name, (long long)v->max_connections);
     if (over(u->max_connections, u->session_count))
         return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
-                                       "Connection refused for user '%s': user connection limit "
+                                       "connection refused for user '%s': user connection limit "
                                        "(%lld) is reached",
                                        u->name, (long long)u->max_connections);
+    if (!permission_set_find(&v->permissions, u->name))
+        return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
+                                       "access to vhost '%s' refused for user '%s'", v->name,
+                                       u->name);
     list_push_back(&u->sessions, &s->in_user);
     u->session_count++;
     list_push_back(&v->sessions, &s->in_vhost);
@@ -739,7 +740,8 @@ static bool check_properties(const struct message *m, const struct session *who,
     struct amqp_basic_properties props;
     message_properties(m, &props);
     if ((props.flags & AMQP_BASIC_USER_ID_FLAG) && who &&
-        !amqp_bytes_eq_cstr(props.user_id, who->user_name))
+        !amqp_bytes_eq_cstr(props.user_id, who->user_name) &&
+        !(who->user && user_has_tag(who->user, USER_TAG_IMPERSONATOR)))
         return outcome_fail(out, AMQP_PRECONDITION_FAILED, "user_id property set to '" NAME_FMT
                             "' but authenticated user was '%s'", NAME_ARG(props.user_id),
                             who->user_name);

@@ -25,7 +25,7 @@ struct session;
 struct session_ops;
 struct user;
 
-#define VHOST_NO_LIMIT (-1)
+#define VHOST_NO_LIMIT INT64_MIN /* as USER_NO_LIMIT */
 
 struct vhost {
     struct list link; /* in broker.vhosts */

@@ -1,8 +1,23 @@
 /* The exchange.* and queue.* methods of a channel: decode, one model operation, reply. */
+#include <string.h>
+
 #include "model/exchange.h"
 #include "model/queue.h"
 #include "model/vhost.h"
 #include "proto/channel_internal.h"
+
+/* RabbitMQ's strip_cr_lf on the names of the declares, deletes and bindings (not on what
+ * publish, get, consume and purge name); a stripped copy lives in buf. */
+static struct amqp_bytes strip_cr_lf(struct amqp_bytes name, char buf[256])
+{
+    if (!memchr(name.ptr, '\r', name.len) && !memchr(name.ptr, '\n', name.len))
+        return name;
+    size_t n = 0;
+    for (size_t i = 0; i < name.len && n < 256; i++)
+        if (name.ptr[i] != '\r' && name.ptr[i] != '\n')
+            buf[n++] = (char)name.ptr[i];
+    return amqp_bytes_of(buf, n);
+}
 
 static void reply(struct channel *ch, uint32_t ok_id, bool no_wait)
 {
@@ -16,8 +31,9 @@ static void reply(struct channel *ch, uint32_t ok_id, bool no_wait)
 
 static void exchange_declare(struct channel *ch, const struct amqp_exchange_declare *m)
 {
+    char buf[256];
     struct exchange_declare req = {
-        .name = m->exchange, .type = m->type, .arguments = m->arguments, .passive = m->passive,
+        .name = strip_cr_lf(m->exchange, buf), .type = m->type, .arguments = m->arguments, .passive = m->passive,
         .durable = m->durable, .auto_delete = m->auto_delete, .internal = m->internal,
         .who = ch->session};
     struct outcome out;
@@ -30,7 +46,9 @@ static void exchange_declare(struct channel *ch, const struct amqp_exchange_decl
 static void exchange_delete(struct channel *ch, const struct amqp_exchange_delete *m)
 {
     struct outcome out;
-    if (!vhost_delete_exchange(channel_vhost(ch), ch->session, m->exchange, m->if_unused, &out))
+    char buf[256];
+    if (!vhost_delete_exchange(channel_vhost(ch), ch->session, strip_cr_lf(m->exchange, buf),
+                               m->if_unused, &out))
         channel_fail_outcome(ch, AMQP_EXCHANGE_DELETE, &out);
     else
         reply(ch, AMQP_EXCHANGE_DELETE_OK, m->no_wait);
@@ -38,8 +56,9 @@ static void exchange_delete(struct channel *ch, const struct amqp_exchange_delet
 
 static void exchange_bind_method(struct channel *ch, const struct amqp_exchange_bind *m)
 {
-    struct exchange_binding b = {m->destination, m->source, m->routing_key, m->arguments,
-                                 ch->session};
+    char dbuf[256], sbuf[256];
+    struct exchange_binding b = {strip_cr_lf(m->destination, dbuf), strip_cr_lf(m->source, sbuf),
+                                 m->routing_key, m->arguments, ch->session};
     struct outcome out;
     if (!vhost_bind_exchange(channel_vhost(ch), &b, &out))
         channel_fail_outcome(ch, AMQP_EXCHANGE_BIND, &out);
@@ -49,8 +68,9 @@ static void exchange_bind_method(struct channel *ch, const struct amqp_exchange_
 
 static void exchange_unbind_method(struct channel *ch, const struct amqp_exchange_unbind *m)
 {
-    struct exchange_binding b = {m->destination, m->source, m->routing_key, m->arguments,
-                                 ch->session};
+    char dbuf[256], sbuf[256];
+    struct exchange_binding b = {strip_cr_lf(m->destination, dbuf), strip_cr_lf(m->source, sbuf),
+                                 m->routing_key, m->arguments, ch->session};
     struct outcome out;
     if (!vhost_unbind_exchange(channel_vhost(ch), &b, &out))
         channel_fail_outcome(ch, AMQP_EXCHANGE_UNBIND, &out);
@@ -85,8 +105,9 @@ bool channel_expand_queue_name(struct channel *ch, struct amqp_bytes *name, uint
 
 static void queue_declare(struct channel *ch, const struct amqp_queue_declare *m)
 {
+    char buf[256];
     struct queue_declare req = {
-        .name = m->queue, .arguments = m->arguments, .passive = m->passive, .durable = m->durable,
+        .name = strip_cr_lf(m->queue, buf), .arguments = m->arguments, .passive = m->passive, .durable = m->durable,
         .exclusive = m->exclusive, .auto_delete = m->auto_delete, .who = ch->session};
     struct outcome out;
     struct queue *q = vhost_declare_queue(channel_vhost(ch), &req, &out);
@@ -108,9 +129,10 @@ static void queue_declare(struct channel *ch, const struct amqp_queue_declare *m
  * which RabbitMQ resolves before any other check), an empty routing key means that queue's name. */
 static bool binding_of(struct channel *ch, uint32_t method_id, struct amqp_bytes exchange,
                        struct amqp_bytes queue, struct amqp_bytes routing_key,
-                       struct amqp_bytes arguments, struct queue_binding *out)
+                       struct amqp_bytes arguments, char bufs[2][256], struct queue_binding *out)
 {
-    *out = (struct queue_binding){exchange, queue, routing_key, arguments, ch->session};
+    *out = (struct queue_binding){strip_cr_lf(exchange, bufs[0]), strip_cr_lf(queue, bufs[1]),
+                                  routing_key, arguments, ch->session};
     if (queue.len == 0) {
         if (!channel_expand_queue_name(ch, &out->queue, method_id))
             return false;
@@ -124,7 +146,9 @@ static void queue_bind(struct channel *ch, const struct amqp_queue_bind *m)
 {
     struct queue_binding b;
     struct outcome out;
-    if (!binding_of(ch, AMQP_QUEUE_BIND, m->exchange, m->queue, m->routing_key, m->arguments, &b))
+    char bufs[2][256];
+    if (!binding_of(ch, AMQP_QUEUE_BIND, m->exchange, m->queue, m->routing_key, m->arguments, bufs,
+                    &b))
         return;
     if (!vhost_bind_queue(channel_vhost(ch), &b, &out))
         channel_fail_outcome(ch, AMQP_QUEUE_BIND, &out);
@@ -136,7 +160,9 @@ static void queue_unbind(struct channel *ch, const struct amqp_queue_unbind *m)
 {
     struct queue_binding b;
     struct outcome out;
-    if (!binding_of(ch, AMQP_QUEUE_UNBIND, m->exchange, m->queue, m->routing_key, m->arguments, &b))
+    char bufs[2][256];
+    if (!binding_of(ch, AMQP_QUEUE_UNBIND, m->exchange, m->queue, m->routing_key, m->arguments,
+                    bufs, &b))
         return;
     if (!vhost_unbind_queue(channel_vhost(ch), &b, &out))
         channel_fail_outcome(ch, AMQP_QUEUE_UNBIND, &out);

@@ -569,7 +569,7 @@ static void refuse_login(struct connection *c, struct amqp_bytes mechanism, stru
              "logfile.",
              (int)mechanism.len, mechanism.ptr);
     send_close(c, AMQP_ACCESS_REFUSED, amqp_reply_text(buf, AMQP_ACCESS_REFUSED, detail), 0);
-    wait_for_peer(c, CONN_CLOSING, CLOSE_WAIT_MAX_MS);
+    wait_for_peer(c, CONN_CLOSING, DOOMED_DELAY_MS); /* RabbitMQ's reader closes after 3 s */
 }
 
 static bool is_loopback_user(const struct broker_config *cfg, const char *name)

@@ -33,6 +33,7 @@ from rawamqp import (  # noqa: E402
 
 HOST, PORT = env_addr()
 MANAGEMENT_PORT = int(os.environ.get("MANAGEMENT_PORT") or PORT + 10000)
+WARREN = os.environ.get("AMQP_EXPECT_PRODUCT") == "Warren"
 PASSWORD = "pw-" + SUFFIX
 ANY = ".*"
 
@@ -849,6 +850,9 @@ def revoked_while_open(ctx, user):
     expect_verb(c, 1, QD, Ok(), "rt2")
     expect_publish(c, 1, "fx.direct", "k", Ok())
     set_permissions(VHOST, user, "", "", "")
+    if WARREN:  # a departure (README): a revocation applies at the very next check
+        return expect_publish(c, 1, "fx.direct", "k", refused_close("exchange", "fx.direct",
+                                                                     user, VHOST, PUB))
     # RabbitMQ caches each (resource, permission) that passed, per channel, until the
     # channel next hibernates (after at least a second idle).
     expect_publish(c, 1, "fx.direct", "k", Ok())
@@ -919,6 +923,9 @@ def topic_set_while_open(ctx, user):
     c = opened(ctx, user, VHOST, channels=(1, 2))
     expect_publish(c, 1, "fx.topic", "denied.x", Ok())
     set_topic_permissions(VHOST, user, "fx.topic", "^allowed\\.", ".*")
+    if WARREN:  # a departure (README): the new topic permission applies at once
+        return expect_publish(c, 1, "fx.topic", "denied.x", ChannelClosed(
+            403, topic_refused("denied.x", "fx.topic", user, VHOST), 60, 40))
     expect_publish(c, 1, "fx.topic", "denied.x", Ok())
     return expect_publish(c, 2, "fx.topic", "denied.x", ChannelClosed(
         403, topic_refused("denied.x", "fx.topic", user, VHOST), 60, 40))
