@@ -157,7 +157,7 @@ bool vhost_open_session(struct vhost *v, struct session *s, const struct session
                                        v->name, u->name, (long long)v->max_connections);
     if (over(u->max_connections, u->session_count))
         return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
-                                       "Connection refused for user '%s': user connection limit "
+                                       "connection refused for user '%s': user connection limit "
                                        "(%lld) is reached",
                                        u->name, (long long)u->max_connections);
     list_push_back(&u->sessions, &s->in_user);
