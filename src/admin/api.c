@@ -406,6 +406,16 @@ json_t *api_body_object(struct api_request *r)
     return v;
 }
 
+bool api_body_bool(const json_t *body, const char *key, bool dflt)
+{
+    const json_t *v = json_object_get(body, key);
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    if (json_is_string(v))
+        return !strcmp(json_string_value(v), "true");
+    return dflt;
+}
+
 struct vhost *api_vhost(struct api_request *r, int seg)
 {
     struct vhost *v = broker_find_vhost(r->api->broker, (const uint8_t *)r->seg[seg], r->seglen[seg]);

@@ -50,16 +50,6 @@ void api_exchanges(struct api_request *r)
     api_reply_list(r, list);
 }
 
-static bool get_bool(const json_t *body, const char *key, bool dflt)
-{
-    const json_t *v = json_object_get(body, key);
-    if (json_is_boolean(v))
-        return json_is_true(v);
-    if (json_is_string(v))
-        return !strcmp(json_string_value(v), "true");
-    return dflt;
-}
-
 static void declare(struct api_request *r, struct vhost *v, struct amqp_bytes name)
 {
     json_t *body = api_body_object(r);
@@ -77,9 +67,9 @@ static void declare(struct api_request *r, struct vhost *v, struct amqp_bytes na
             .name = name,
             .type = type ? amqp_bytes_of(type, strlen(type)) : amqp_bytes_of("direct", 6),
             .arguments = amqp_bytes_of(args.data, args.len),
-            .durable = get_bool(body, "durable", true),
-            .auto_delete = get_bool(body, "auto_delete", false),
-            .internal = get_bool(body, "internal", false),
+            .durable = api_body_bool(body, "durable", true),
+            .auto_delete = api_body_bool(body, "auto_delete", false),
+            .internal = api_body_bool(body, "internal", false),
             .who = api_session(r, v),
         };
         struct outcome out;

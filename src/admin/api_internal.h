@@ -44,6 +44,8 @@ void api_reply_outcome(struct api_request *r, const struct outcome *out);
 
 /* The request body as a JSON object; NULL after replying 400 not_json. An empty body is {}. */
 json_t *api_body_object(struct api_request *r);
+/* A body's boolean member, given as true/false or "true"/"false"; dflt when absent. */
+bool api_body_bool(const json_t *body, const char *key, bool dflt);
 /* A query parameter's value, or NULL; the caller frees it. */
 char *api_query(const struct api_request *r, const char *key);
 bool api_query_true(const struct api_request *r, const char *key);

@@ -67,16 +67,6 @@ void api_queues(struct api_request *r)
     api_reply_list(r, list);
 }
 
-static bool get_bool(const json_t *body, const char *key, bool dflt)
-{
-    const json_t *v = json_object_get(body, key);
-    if (json_is_boolean(v))
-        return json_is_true(v);
-    if (json_is_string(v))
-        return !strcmp(json_string_value(v), "true");
-    return dflt;
-}
-
 static void declare(struct api_request *r, struct vhost *v, struct amqp_bytes name)
 {
     json_t *body = api_body_object(r);
@@ -92,8 +82,8 @@ static void declare(struct api_request *r, struct vhost *v, struct amqp_bytes na
         struct queue_declare req = {
             .name = name,
             .arguments = amqp_bytes_of(args.data, args.len),
-            .durable = get_bool(body, "durable", true),
-            .auto_delete = get_bool(body, "auto_delete", false),
+            .durable = api_body_bool(body, "durable", true),
+            .auto_delete = api_body_bool(body, "auto_delete", false),
             .who = api_session(r, v),
         };
         struct outcome out;
