@@ -38,7 +38,7 @@ static void *keep(struct config_store *store, void *p)
 static char *keep_string(struct config_store *store, const char *s)
 {
     size_t n = strlen(s) + 1;
-    return keep(store, memcpy(xmalloc(n), s, n));
+    return keep(store, xmemdup(s, n));
 }
 
 void config_store_free(struct config_store *store)
@@ -98,7 +98,7 @@ static const char *remember_file(struct reader *r, const char *name)
 {
     r->files = xrealloc_array(r->files, r->file_count + 1, sizeof *r->files);
     size_t n = strlen(name) + 1;
-    return r->files[r->file_count++] = memcpy(xmalloc(n), name, n);
+    return r->files[r->file_count++] = xmemdup(name, n);
 }
 
 static void setting_free(struct setting *s)
@@ -1233,7 +1233,7 @@ static void apply(struct loader *l, const struct setting *s)
 static const struct broker_listener *keep_listeners(struct loader *l,
                                                     const struct broker_listener *list, size_t n)
 {
-    return keep(l->store, memcpy(xmalloc(n * sizeof *list), list, n * sizeof *list));
+    return keep(l->store, xmemdup(list, n * sizeof *list));
 }
 
 /* Translations: settings that only mean something together. */

@@ -406,6 +406,30 @@ json_t *api_body_object(struct api_request *r)
     return v;
 }
 
+/* RabbitMQ's "[{key_missing,a},{key_missing,b}]" for the keys a body lacks; false then. */
+bool api_require_keys(struct api_request *r, json_t *body, const char *const *keys, size_t n)
+{
+    char reason[256] = "[";
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        if (!json_object_get(body, keys[i]))
+            len += (size_t)snprintf(reason + len, sizeof reason - len, "%s{key_missing,%s}",
+                                    len > 1 ? "," : "", keys[i]);
+    if (len == 1)
+        return true;
+    snprintf(reason + len, sizeof reason - len, "]");
+    api_reply_error(r, 400, "bad_request", "%s", reason);
+    return false;
+}
+
+bool api_body_arguments(struct api_request *r, const json_t *body, struct amqp_buf *out)
+{
+    if (json_table_to_body(json_object_get(body, "arguments"), out))
+        return true;
+    api_reply_error(r, 400, "bad_request", "arguments must be an object");
+    return false;
+}
+
 bool api_body_bool(const json_t *body, const char *key, bool dflt)
 {
     const json_t *v = json_object_get(body, key);

@@ -162,6 +162,20 @@ static struct exchange *ends(struct api_request *r, struct vhost **v, bool *to_q
     return source;
 }
 
+/* One binding made or removed through the model's verb, as the request's user. */
+static bool change_binding(struct api_request *r, struct vhost *v, bool bind, bool to_queue,
+                           struct amqp_bytes source, struct amqp_bytes dest,
+                           struct amqp_bytes rk, struct amqp_bytes args, struct outcome *out)
+{
+    struct session *who = api_session(r, v);
+    if (to_queue) {
+        struct queue_binding b = {source, dest, rk, args, who};
+        return bind ? vhost_bind_queue(v, &b, out) : vhost_unbind_queue(v, &b, out);
+    }
+    struct exchange_binding b = {dest, source, rk, args, who};
+    return bind ? vhost_bind_exchange(v, &b, out) : vhost_unbind_exchange(v, &b, out);
+}
+
 void api_bindings_between(struct api_request *r)
 {
     struct vhost *v;
@@ -181,24 +195,10 @@ void api_bindings_between(struct api_request *r)
     struct amqp_bytes rk = key ? amqp_bytes_of(key, strlen(key)) : amqp_bytes_of("", 0);
     struct amqp_buf args;
     amqp_buf_init(&args);
-    const json_t *arguments = json_object_get(body, "arguments");
     struct outcome out;
-    if (arguments && !json_is_null(arguments) && !json_table_to_body(arguments, &args)) {
-        api_reply_error(r, 400, "bad_request", "arguments must be an object");
-    } else {
+    if (api_body_arguments(r, body, &args)) {
         struct amqp_bytes a = amqp_bytes_of(args.data, args.len);
-        bool ok;
-        if (to_queue) {
-            struct queue_binding b = {.exchange = source->name, .queue = dest, .routing_key = rk,
-                                      .arguments = a, .who = api_session(r, v)};
-            ok = vhost_bind_queue(v, &b, &out);
-        } else {
-            struct exchange_binding b = {.destination = dest, .source = source->name,
-                                         .routing_key = rk, .arguments = a,
-                                         .who = api_session(r, v)};
-            ok = vhost_bind_exchange(v, &b, &out);
-        }
-        if (!ok) {
+        if (!change_binding(r, v, true, to_queue, source->name, dest, rk, a, &out)) {
             api_reply_outcome(r, &out);
         } else {
             struct amqp_buf loc;
@@ -300,20 +300,9 @@ void api_binding(struct api_request *r)
     } else if (!(real = find_binding(source, to_queue, dest, r->seg[6]))) {
         api_reply_outcome(r, &(struct outcome){.code = 403}); /* the default exchange's */
     } else {
-        struct amqp_bytes rk = real->routing_key, a = real->arguments;
         struct outcome out;
-        bool ok;
-        if (to_queue) {
-            struct queue_binding ub = {.exchange = source->name, .queue = dest, .routing_key = rk,
-                                       .arguments = a, .who = api_session(r, v)};
-            ok = vhost_unbind_queue(v, &ub, &out);
-        } else {
-            struct exchange_binding ub = {.destination = dest, .source = source->name,
-                                          .routing_key = rk, .arguments = a,
-                                          .who = api_session(r, v)};
-            ok = vhost_unbind_exchange(v, &ub, &out);
-        }
-        if (ok)
+        if (change_binding(r, v, false, to_queue, source->name, dest, real->routing_key,
+                           real->arguments, &out))
             api_reply_empty(r, 204);
         else
             api_reply_outcome(r, &out);

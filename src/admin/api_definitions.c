@@ -14,23 +14,17 @@ void api_definitions(struct api_request *r)
         return;
     if (r->http->method == HTTP_POST) {
         json_t *parsed = json_loadb(r->http->body, r->http->body_len, 0, NULL);
-        if (!json_is_object(parsed)) {
-            json_decref(parsed);
-            api_reply_error(r, 400, "bad_request", "failed_to_parse_json");
-            return;
-        }
-        json_decref(parsed);
         char why[512];
-        if (definitions_import(r->api->broker, r->http->body, r->http->body_len, only, why,
-                               sizeof why))
+        if (!json_is_object(parsed))
+            api_reply_error(r, 400, "bad_request", "failed_to_parse_json");
+        else if (definitions_import_json(r->api->broker, parsed, only, why, sizeof why))
             api_reply_empty(r, 204);
         else
             api_reply_error(r, 400, "bad_request", "%s", why);
+        json_decref(parsed);
         return;
     }
-    char *text = definitions_export(r->api->broker, only);
-    json_t *body = json_loads(text, JSON_PRESERVE_ORDER, NULL);
-    free(text);
+    json_t *body = definitions_export(r->api->broker, only);
     char *download = api_query(r, "download");
     if (download) {
         snprintf(r->res->headers, sizeof r->res->headers,

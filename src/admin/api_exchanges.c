@@ -58,10 +58,7 @@ static void declare(struct api_request *r, struct vhost *v, struct amqp_bytes na
     const char *type = json_string_value(json_object_get(body, "type"));
     struct amqp_buf args;
     amqp_buf_init(&args);
-    const json_t *arguments = json_object_get(body, "arguments");
-    if (arguments && !json_is_null(arguments) && !json_table_to_body(arguments, &args)) {
-        api_reply_error(r, 400, "bad_request", "arguments must be an object");
-    } else {
+    if (api_body_arguments(r, body, &args)) {
         bool existed = vhost_find_exchange(v, name) != NULL;
         struct exchange_declare req = {
             .name = name,

@@ -44,6 +44,9 @@ void api_reply_outcome(struct api_request *r, const struct outcome *out);
 
 /* The request body as a JSON object; NULL after replying 400 not_json. An empty body is {}. */
 json_t *api_body_object(struct api_request *r);
+/* A body's "arguments" (absent or null: none) as a table body into out; false after
+ * replying 400. */
+bool api_body_arguments(struct api_request *r, const json_t *body, struct amqp_buf *out);
 /* A body's boolean member, given as true/false or "true"/"false"; dflt when absent. */
 bool api_body_bool(const json_t *body, const char *key, bool dflt);
 /* A query parameter's value, or NULL; the caller frees it. */
@@ -70,11 +73,8 @@ json_t *api_default_binding(const struct vhost *v, const struct queue *q);
 /* The name an exchange has in paths: "amq.default" is the default exchange "". */
 struct amqp_bytes api_exchange_name(const struct api_request *r, int seg);
 
-/* Request bodies: RabbitMQ's "[{key_missing,K},...]" (false after replying 400), and tags
- * as "a,b" or a list. */
+/* RabbitMQ's "[{key_missing,K},...]" for the keys a body lacks; false after replying 400. */
 bool api_require_keys(struct api_request *r, json_t *body, const char *const *keys, size_t n);
-struct string_list;
-bool api_tags(json_t *v, struct string_list *l);
 
 /* Resources */
 void api_overview(struct api_request *r);

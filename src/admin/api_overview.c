@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "admin/api_internal.h"
+#include "admin/definitions.h"
 #include "core/alloc.h"
 #include "model/broker.h"
 #include "model/exchange.h"
@@ -185,7 +186,7 @@ static void put_vhost(struct api_request *r, struct vhost *v)
     struct string_list tags = {0};
     json_t *description = json_object_get(body, "description");
     json_t *queue_type = json_object_get(body, "default_queue_type");
-    if (!api_tags(json_object_get(body, "tags"), &tags) ||
+    if (!definitions_tags(json_object_get(body, "tags"), &tags) ||
         (description && !json_is_string(description)) || (queue_type && !json_is_string(queue_type))) {
         api_reply_error(r, 400, "bad_request", "not_json");
         string_list_free(&tags);

@@ -15,50 +15,6 @@ static struct user *user_named(struct api_request *r, int seg)
     return broker_find_user(r->api->broker, (const uint8_t *)r->seg[seg], r->seglen[seg]);
 }
 
-/* RabbitMQ's "[{key_missing,a},{key_missing,b}]" for the keys a body lacks; false then. */
-bool api_require_keys(struct api_request *r, json_t *body, const char *const *keys, size_t n)
-{
-    char reason[256] = "[";
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        if (!json_object_get(body, keys[i]))
-            len += (size_t)snprintf(reason + len, sizeof reason - len, "%s{key_missing,%s}",
-                                    len > 1 ? "," : "", keys[i]);
-    if (len == 1)
-        return true;
-    snprintf(reason + len, sizeof reason - len, "]");
-    api_reply_error(r, 400, "bad_request", "%s", reason);
-    return false;
-}
-
-/* Tags as "a,b" or ["a","b"] into l; false for anything else. */
-bool api_tags(json_t *v, struct string_list *l)
-{
-    if (!v || json_is_null(v))
-        return true;
-    if (json_is_string(v)) {
-        char *copy = xstrdup(json_string_value(v));
-        for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            while (*t == ' ')
-                t++;
-            if (*t)
-                string_list_add(l, t);
-        }
-        free(copy);
-        return true;
-    }
-    if (!json_is_array(v))
-        return false;
-    size_t i;
-    json_t *t;
-    json_array_foreach(v, i, t) {
-        if (!json_is_string(t))
-            return false;
-        string_list_add(l, json_string_value(t));
-    }
-    return true;
-}
-
 static json_t *users_where(struct api_request *r, bool only_without_permissions)
 {
     json_t *list = json_array();
@@ -95,7 +51,7 @@ static void put_user(struct api_request *r, struct user *u)
     enum password_hashing hashing = PASSWORD_SHA256;
     if (!json_object_get(body, "tags")) {
         api_reply_error(r, 400, "bad_request", "tags_not_present");
-    } else if (!api_tags(json_object_get(body, "tags"), &tags)) {
+    } else if (!definitions_tags(json_object_get(body, "tags"), &tags)) {
         api_reply_error(r, 400, "bad_request", "tags must be a string or a list of strings");
     } else if (algorithm && !user_parse_hashing(algorithm, &hashing)) {
         api_reply_error(r, 400, "bad_request", "unknown hashing algorithm %s", algorithm);

@@ -184,7 +184,7 @@ static void export_exchanges(json_t *exchanges, json_t *bindings, const struct v
     }
 }
 
-char *definitions_export(struct broker *b, struct vhost *only)
+json_t *definitions_export(struct broker *b, struct vhost *only)
 {
     json_t *root = json_pack("{s:s}", "rabbit_version", "3.10.8");
     json_t *params = json_array(), *policies = json_array(), *queues = json_array(),
@@ -223,9 +223,7 @@ char *definitions_export(struct broker *b, struct vhost *only)
     json_object_set_new(root, "queues", queues);
     json_object_set_new(root, "exchanges", exchanges);
     json_object_set_new(root, "bindings", bindings);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    return text;
+    return root;
 }
 
 /* ---- import: every object is checked first, then applied ---- */
@@ -289,10 +287,8 @@ static bool flag_of(struct import *im, const char *what, json_t *o, const char *
     return json_is_true(v);
 }
 
-/* Tags as an array, or as RabbitMQ's older comma-separated string. */
-static bool tags_of(struct import *im, const char *what, json_t *o, struct string_list *out)
+bool definitions_tags(const json_t *v, struct string_list *out)
 {
-    json_t *v = json_object_get(o, "tags");
     if (!v || json_is_null(v))
         return true;
     if (json_is_string(v)) {
@@ -307,16 +303,22 @@ static bool tags_of(struct import *im, const char *what, json_t *o, struct strin
         return true;
     }
     if (!json_is_array(v))
-        return fail(im, "%s: 'tags' must be an array or a string", what);
+        return false;
     size_t i;
     json_t *t;
     json_array_foreach(v, i, t) {
         if (!json_is_string(t))
-            return fail(im, "%s: every tag must be a string", what);
+            return false;
         if (*json_string_value(t))
             string_list_add(out, json_string_value(t));
     }
     return true;
+}
+
+static bool tags_of(struct import *im, const char *what, json_t *o, struct string_list *out)
+{
+    return definitions_tags(json_object_get(o, "tags"), out) ||
+           fail(im, "%s: 'tags' must be a list of strings or a comma-separated string", what);
 }
 
 /* A limits object's member: absent or negative means no limit. */
@@ -766,6 +768,19 @@ static bool run(struct import *im, bool apply)
            each_binding(im, apply);
 }
 
+bool definitions_import_json(struct broker *b, json_t *root, struct vhost *only, char *err,
+                             size_t err_size)
+{
+    struct import im = {.b = b, .only = only, .root = root, .err = err, .err_size = err_size};
+    amqp_buf_init(&im.args);
+    /* the second pass fails only on a check the first one missed: it then says what, though
+     * some was applied */
+    bool ok = (json_is_object(root) ? run(&im, false) : fail(&im, "definitions must be an object")) &&
+              run(&im, true);
+    amqp_buf_free(&im.args);
+    return ok;
+}
+
 bool definitions_import(struct broker *b, const char *text, size_t len, struct vhost *only,
                         char *err, size_t err_size)
 {
@@ -776,12 +791,7 @@ bool definitions_import(struct broker *b, const char *text, size_t len, struct v
                  jerr.column);
         return false;
     }
-    struct import im = {.b = b, .only = only, .root = root, .err = err, .err_size = err_size};
-    amqp_buf_init(&im.args);
-    bool ok = json_is_object(root) ? run(&im, false) : fail(&im, "definitions must be an object");
-    if (ok && !run(&im, true))
-        ok = false; /* a check the first pass missed: say what, though some was applied */
-    amqp_buf_free(&im.args);
+    bool ok = definitions_import_json(b, root, only, err, err_size);
     json_decref(root);
     return ok;
 }

@@ -10,13 +10,16 @@
 struct broker;
 struct vhost;
 
-/* The JSON text (malloc'd) of everything, or of one vhost's part (RabbitMQ's
- * /api/definitions/VHOST shape: no users, vhosts or permissions, no "vhost" fields). */
-char *definitions_export(struct broker *b, struct vhost *only);
+/* Everything, or one vhost's part (RabbitMQ's /api/definitions/VHOST shape: no users,
+ * vhosts or permissions, no "vhost" fields); a new reference. */
+json_t *definitions_export(struct broker *b, struct vhost *only);
 /* Checks the whole file first and changes nothing unless all of it can be applied; false with
  * the reason. With `only`, the file is one vhost's part and goes into that vhost. */
 bool definitions_import(struct broker *b, const char *text, size_t len, struct vhost *only,
                         char *err, size_t err_size);
+/* The same, of a parsed document. */
+bool definitions_import_json(struct broker *b, json_t *root, struct vhost *only, char *err,
+                             size_t err_size);
 /* The objects as exports (and the management API) show them. */
 struct user;
 struct permission;
@@ -24,6 +27,11 @@ struct topic_permission;
 json_t *definitions_user_json(const struct user *u);
 json_t *definitions_permission_json(const struct permission *p, const char *vhost);
 json_t *definitions_topic_permission_json(const struct topic_permission *t, const char *vhost);
+
+/* Tags as RabbitMQ takes them: a list of strings, or its older "a,b" string; false for
+ * anything else. */
+struct string_list;
+bool definitions_tags(const json_t *v, struct string_list *out);
 
 /* load_definitions: a file, or a directory whose *.json files load in name order. */
 bool definitions_load(struct broker *b, const char *path, char *err, size_t err_size);

@@ -22,6 +22,7 @@
 
 #include "core/alloc.h"
 #include "core/container.h"
+#include "net/tcp.h"
 
 /* Cowboy's limits in RabbitMQ's management listener are of this order; past them: 413/431. */
 #define MAX_HEADER_BYTES (64 * 1024)
@@ -337,17 +338,9 @@ int http_server_start(struct http_server *s, uv_loop_t *loop, const char *bind, 
     s->settings.on_body = on_body;
     s->settings.on_message_complete = on_message_complete;
     list_init(&s->conns);
-    struct sockaddr_storage addr;
-    int rc = uv_ip4_addr(bind, port, (struct sockaddr_in *)&addr);
-    if (rc < 0 && (rc = uv_ip6_addr(bind, port, (struct sockaddr_in6 *)&addr)) < 0)
+    int rc = tcp_listen(loop, &s->listener, bind, port, 128, on_connection, s);
+    if (rc < 0)
         return rc;
-    uv_tcp_init(loop, &s->listener);
-    s->listener.data = s;
-    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) < 0 ||
-        (rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection)) < 0) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        return rc;
-    }
     s->listening = true;
     return 0;
 }

@@ -39,10 +39,17 @@ static inline void *xrealloc_array(void *p, size_t n, size_t size)
     return xrealloc(p, n * size);
 }
 
+static inline void *xmemdup(const void *p, size_t len)
+{
+    void *copy = xmalloc(len ? len : 1);
+    if (len) /* p may be NULL then */
+        memcpy(copy, p, len);
+    return copy;
+}
+
 static inline char *xstrdup(const char *s)
 {
-    size_t len = strlen(s) + 1;
-    return memcpy(xmalloc(len), s, len);
+    return xmemdup(s, strlen(s) + 1);
 }
 
 #endif

@@ -51,14 +51,9 @@ bool session_may_topic(struct session *who, enum permission_kind kind, struct am
                         who->user_name);
 }
 
-static bool over(int64_t limit, uint32_t count)
-{
-    return limit >= 0 && (int64_t)count >= limit;
-}
-
 bool session_open_channel(struct session *s, struct outcome *out)
 {
-    if (s->user && over(s->user->max_channels, s->user->channel_count))
+    if (s->user && session_limit_reached(s->user->max_channels, s->user->channel_count))
         return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
                                        "number of channels opened for user '%s' has reached the "
                                        "maximum allowed user limit of (%lld)",

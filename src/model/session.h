@@ -33,8 +33,13 @@ struct session {
     const struct permission *perm; /* the user's in the vhost, as of perm_epoch */
     uint64_t perm_epoch;
     uint32_t channels;
-    bool counted;                  /* on the user's and vhost's lists */
 };
+
+/* A limit of RabbitMQ's kind: negative limits nothing, 0 allows nothing. */
+static inline bool session_limit_reached(int64_t limit, uint32_t count)
+{
+    return limit >= 0 && (int64_t)count >= limit;
+}
 
 /* THE permission check: may who do `kind` on the queue or exchange `name`? A NULL who is the
  * broker itself (definitions import, recovery), which may do everything. The default

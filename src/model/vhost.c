@@ -137,22 +137,17 @@ void vhost_transient_session(struct vhost *v, struct session *s, struct user *u)
     init_session(v, s, NULL, u);
 }
 
-static bool over(int64_t limit, uint32_t count)
-{
-    return limit >= 0 && (int64_t)count >= limit;
-}
-
 bool vhost_open_session(struct vhost *v, struct session *s, const struct session_ops *ops,
                         struct user *u, struct outcome *out)
 {
-    init_session(v, s, ops, u);
-    /* RabbitMQ's order: the limits first, then access */
-    if (over(v->max_connections, v->session_count))
+    /* RabbitMQ's order: the limits first, then access; a refused session stays empty, so
+     * nothing is released for it later */
+    if (session_limit_reached(v->max_connections, v->session_count))
         return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
                                        "access to vhost '%s' refused for user '%s': connection "
                                        "limit (%lld) is reached",
                                        v->name, u->name, (long long)v->max_connections);
-    if (over(u->max_connections, u->session_count))
+    if (session_limit_reached(u->max_connections, u->session_count))
         return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
                                        "connection refused for user '%s': user connection limit "
                                        "(%lld) is reached",
@@ -161,20 +156,19 @@ bool vhost_open_session(struct vhost *v, struct session *s, const struct session
         return outcome_fail_connection(out, AMQP_NOT_ALLOWED,
                                        "access to vhost '%s' refused for user '%s'", v->name,
                                        u->name);
+    init_session(v, s, ops, u);
     list_push_back(&u->sessions, &s->in_user);
     u->session_count++;
     list_push_back(&v->sessions, &s->in_vhost);
     v->session_count++;
     vhost_ref(v);
-    s->counted = true;
     return outcome_done(out);
 }
 
 void vhost_close_session(struct session *s)
 {
-    if (!s->counted)
+    if (!s->ops || !s->vhost) /* transient, refused, or closed already */
         return;
-    s->counted = false;
     if (s->user) {
         list_remove(&s->in_user);
         s->user->session_count--;
@@ -452,7 +446,7 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
             queue_used(v, q);
         return q;
     }
-    if (v->max_queues >= 0 && (int64_t)map_count(&v->queues) >= v->max_queues) {
+    if (session_limit_reached(v->max_queues, (uint32_t)map_count(&v->queues))) {
         outcome_fail(out, AMQP_PRECONDITION_FAILED, "cannot declare queue '" NAME_FMT "': queue "
                      "limit in vhost '%s' (%lld) is reached", NAME_ARG(name), v->name,
                      (long long)v->max_queues);

@@ -287,7 +287,8 @@ static bool have_ipv6(void)
     return true;
 }
 
-static int listen_on(struct tcp_server *s, const char *host, int port)
+int tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const char *host, int port, int backlog,
+               uv_connection_cb on_connect, void *data)
 {
     if (!host && !have_ipv6())
         host = "0.0.0.0";
@@ -297,16 +298,23 @@ static int listen_on(struct tcp_server *s, const char *host, int port)
         rc = uv_ip6_addr(host ? host : "::", port, (struct sockaddr_in6 *)&addr);
     if (rc < 0)
         return rc;
-    uv_tcp_t *h = &s->listeners[s->listener_count];
-    uv_tcp_init(s->loop, h);
-    h->data = s;
+    uv_tcp_init(loop, h);
+    h->data = data;
     if ((rc = uv_tcp_bind(h, (struct sockaddr *)&addr, 0)) < 0 ||
-        (rc = uv_listen((uv_stream_t *)h, 1024, on_connection)) < 0) {
+        (rc = uv_listen((uv_stream_t *)h, backlog, on_connect)) < 0) {
         uv_close((uv_handle_t *)h, NULL);
         return rc;
     }
-    s->listener_count++;
     return 0;
+}
+
+static int listen_on(struct tcp_server *s, const char *host, int port)
+{
+    int rc = tcp_listen(s->loop, &s->listeners[s->listener_count], host, port, 1024,
+                        on_connection, s);
+    if (rc == 0)
+        s->listener_count++;
+    return rc;
 }
 
 static void close_listeners(struct tcp_server *s)

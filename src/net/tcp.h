@@ -25,6 +25,10 @@ struct tcp_server {
     void (*on_drained)(struct tcp_server *s);
 };
 
+/* Binds and listens on host:port (host NULL: every interface, as RabbitMQ's port-only
+ * listeners); h->data = data. Returns 0 or a libuv error code, h then closed. */
+int tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const char *host, int port, int backlog,
+               uv_connection_cb on_connect, void *data);
 /* Listens on every configured address. Returns 0, or a libuv error code (e.g. UV_EADDRINUSE)
  * with failed_address set and nothing left listening. */
 int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broker);

@@ -585,9 +585,8 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
     c->auth_failure_close = client_has_capability(m->client_properties, "authentication_failure_close");
     c->consumer_cancel_notify = client_has_capability(m->client_properties, "consumer_cancel_notify");
     free((void *)c->client_properties.ptr);
-    uint8_t *props = xmalloc(m->client_properties.len);
-    memcpy(props, m->client_properties.ptr, m->client_properties.len);
-    c->client_properties = amqp_bytes_of(props, m->client_properties.len);
+    c->client_properties = amqp_bytes_of(xmemdup(m->client_properties.ptr, m->client_properties.len),
+                                         m->client_properties.len);
     snprintf(c->auth_mechanism, sizeof c->auth_mechanism, "%.*s", (int)m->mechanism.len,
              (const char *)m->mechanism.ptr);
     struct sasl_credentials cred;
