@@ -650,6 +650,21 @@ static void handle(void *ctx, const struct http_request *http, struct http_respo
     free(path);
 }
 
+json_t *api_collect(struct api_request *r, int seg, api_vhost_adder add)
+{
+    struct vhost *only = NULL;
+    if (seg >= 0 && !(only = api_vhost(r, seg)))
+        return NULL;
+    json_t *list = json_array();
+    struct list *pos;
+    list_for_each(pos, &r->api->broker->vhosts) {
+        struct vhost *v = list_entry(pos, struct vhost, link);
+        if (!only || v == only)
+            add(r, list, v);
+    }
+    return list;
+}
+
 struct session *api_session(struct api_request *r, struct vhost *v)
 {
     vhost_transient_session(v, &r->session, r->auth);

@@ -90,8 +90,9 @@ json_t *api_default_binding(const struct vhost *v, const struct queue *q)
     return binding(v, amqp_bytes_of("", 0), q->name, "queue", q->name, amqp_bytes_of("", 0));
 }
 
-static void add_vhost_bindings(json_t *list, struct vhost *v)
+static void add_vhost_bindings(struct api_request *r, json_t *list, struct vhost *v)
 {
+    (void)r;
     struct map_iter it;
     void *value;
     map_iter_init(&it, &v->queues);
@@ -108,20 +109,9 @@ static void add_vhost_bindings(json_t *list, struct vhost *v)
 
 void api_bindings(struct api_request *r)
 {
-    json_t *list = json_array();
-    if (r->nseg == 2) {
-        struct vhost *v = api_vhost(r, 1);
-        if (!v) {
-            json_decref(list);
-            return;
-        }
-        add_vhost_bindings(list, v);
-    } else {
-        struct list *pos;
-        for (pos = r->api->broker->vhosts.next; pos != &r->api->broker->vhosts; pos = pos->next)
-            add_vhost_bindings(list, list_entry(pos, struct vhost, link));
-    }
-    api_reply_list(r, list);
+    json_t *list = api_collect(r, r->nseg == 2 ? 1 : -1, add_vhost_bindings);
+    if (list)
+        api_reply_list(r, list);
 }
 
 /* The bindings from source to the destination the path names ("q" or "e" at seg[4]). */

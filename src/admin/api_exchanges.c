@@ -22,8 +22,9 @@ static json_t *exchange_object(const struct vhost *v, const struct exchange *x)
     return o;
 }
 
-static void add_vhost_exchanges(json_t *list, struct vhost *v)
+static void add_vhost_exchanges(struct api_request *r, json_t *list, struct vhost *v)
 {
+    (void)r;
     struct map_iter it;
     void *value;
     map_iter_init(&it, &v->exchanges);
@@ -33,19 +34,9 @@ static void add_vhost_exchanges(json_t *list, struct vhost *v)
 
 void api_exchanges(struct api_request *r)
 {
-    json_t *list = json_array();
-    if (r->nseg == 2) {
-        struct vhost *v = api_vhost(r, 1);
-        if (!v) {
-            json_decref(list);
-            return;
-        }
-        add_vhost_exchanges(list, v);
-    } else {
-        struct list *pos;
-        for (pos = r->api->broker->vhosts.next; pos != &r->api->broker->vhosts; pos = pos->next)
-            add_vhost_exchanges(list, list_entry(pos, struct vhost, link));
-    }
+    json_t *list = api_collect(r, r->nseg == 2 ? 1 : -1, add_vhost_exchanges);
+    if (!list)
+        return;
     api_sort(list);
     api_reply_list(r, list);
 }

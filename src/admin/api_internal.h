@@ -54,6 +54,10 @@ char *api_query(const struct api_request *r, const char *key);
 bool api_query_true(const struct api_request *r, const char *key);
 /* The vhost the segment names; NULL after replying 404. */
 struct vhost *api_vhost(struct api_request *r, int seg);
+/* Every vhost's objects (seg < 0), or those of the vhost segment seg names: add appends one
+ * vhost's to the list. NULL after replying 404. */
+typedef void (*api_vhost_adder)(struct api_request *r, json_t *list, struct vhost *v);
+json_t *api_collect(struct api_request *r, int seg, api_vhost_adder add);
 /* The request's user in vhost v, for the model's verbs: AMQP's permission rules apply. */
 struct session *api_session(struct api_request *r, struct vhost *v);
 

@@ -8,8 +8,9 @@
 #include "model/user.h"
 #include "model/vhost.h"
 
-static void add_permissions(json_t *list, const struct vhost *v)
+static void add_permissions(struct api_request *r, json_t *list, struct vhost *v)
 {
+    (void)r;
     struct map_iter it;
     void *value;
     map_iter_init(&it, &v->permissions.by_user);
@@ -17,7 +18,7 @@ static void add_permissions(json_t *list, const struct vhost *v)
         json_array_append_new(list, definitions_permission_json(value, v->name));
 }
 
-static void add_topic_permissions(json_t *list, const struct vhost *v, const char *user)
+static void add_user_topic_permissions(json_t *list, const struct vhost *v, const char *user)
 {
     struct list *pos;
     list_for_each(pos, &v->permissions.topics) {
@@ -29,24 +30,19 @@ static void add_topic_permissions(json_t *list, const struct vhost *v, const cha
 
 /* GET /api/permissions, /api/topic-permissions, /api/vhosts/V/permissions and
  * /api/vhosts/V/topic-permissions */
+static void add_topic_permissions(struct api_request *r, json_t *list, struct vhost *v)
+{
+    (void)r;
+    add_user_topic_permissions(list, v, NULL);
+}
+
 void api_permission_lists(struct api_request *r)
 {
     bool topic = strstr(r->seg[r->nseg - 1], "topic") != NULL;
-    struct vhost *only = NULL;
-    if (r->nseg == 3 && !(only = api_vhost(r, 1)))
-        return;
-    json_t *list = json_array();
-    struct list *pos;
-    list_for_each(pos, &r->api->broker->vhosts) {
-        struct vhost *v = list_entry(pos, struct vhost, link);
-        if (only && v != only)
-            continue;
-        if (topic)
-            add_topic_permissions(list, v, NULL);
-        else
-            add_permissions(list, v);
-    }
-    api_reply_list(r, list);
+    json_t *list = api_collect(r, r->nseg == 3 ? 1 : -1,
+                               topic ? add_topic_permissions : add_permissions);
+    if (list)
+        api_reply_list(r, list);
 }
 
 /* The vhost and user of /api/(topic-)permissions/VHOST/USER; NULL after replying. */
@@ -116,7 +112,7 @@ void api_topic_permission(struct api_request *r)
     if (!v)
         return;
     json_t *list = json_array();
-    add_topic_permissions(list, v, u->name);
+    add_user_topic_permissions(list, v, u->name);
     bool any = json_array_size(list) > 0;
     if (r->http->method == HTTP_GET) {
         if (any)

@@ -39,30 +39,20 @@ static json_t *queue_object(struct api *a, const struct vhost *v, struct queue *
     return o;
 }
 
-static void add_vhost_queues(struct api *a, json_t *list, struct vhost *v)
+static void add_vhost_queues(struct api_request *r, json_t *list, struct vhost *v)
 {
     struct map_iter it;
     void *value;
     map_iter_init(&it, &v->queues);
     while (map_iter_next(&it, NULL, NULL, &value))
-        json_array_append_new(list, queue_object(a, v, value));
+        json_array_append_new(list, queue_object(r->api, v, value));
 }
 
 void api_queues(struct api_request *r)
 {
-    json_t *list = json_array();
-    if (r->nseg == 2) {
-        struct vhost *v = api_vhost(r, 1);
-        if (!v) {
-            json_decref(list);
-            return;
-        }
-        add_vhost_queues(r->api, list, v);
-    } else {
-        struct list *pos;
-        for (pos = r->api->broker->vhosts.next; pos != &r->api->broker->vhosts; pos = pos->next)
-            add_vhost_queues(r->api, list, list_entry(pos, struct vhost, link));
-    }
+    json_t *list = api_collect(r, r->nseg == 2 ? 1 : -1, add_vhost_queues);
+    if (!list)
+        return;
     api_sort(list);
     api_reply_list(r, list);
 }
