@@ -29,10 +29,3 @@ void string_list_set(struct string_list *l, const char *const *items, size_t cou
             string_list_add(l, items[i]);
 }
 
-bool string_list_contains(const struct string_list *l, const char *item)
-{
-    for (size_t i = 0; i < l->count; i++)
-        if (strcmp(l->items[i], item) == 0)
-            return true;
-    return false;
-}

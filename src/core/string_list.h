@@ -13,7 +13,6 @@ struct string_list {
 /* Replaces the contents with copies of items, skipping empty strings. */
 void string_list_set(struct string_list *l, const char *const *items, size_t count);
 void string_list_add(struct string_list *l, const char *item);
-bool string_list_contains(const struct string_list *l, const char *item);
 void string_list_free(struct string_list *l);
 
 #endif

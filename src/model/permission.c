@@ -76,12 +76,6 @@ void permission_free(struct permission *p)
     free(p);
 }
 
-const char *permission_kind_name(enum permission_kind kind)
-{
-    static const char *const names[] = {"configure", "write", "read"};
-    return names[kind];
-}
-
 /* Replaces every "{username}" and "{vhost}"; other braces stay as they are. */
 static char *expand_variables(const char *pattern, const char *user, const char *vhost)
 {

@@ -41,7 +41,6 @@ struct permission {
 struct permission *permission_new(const char *user, const char *configure, const char *write,
                                   const char *read, char *err, size_t err_size);
 void permission_free(struct permission *p);
-const char *permission_kind_name(enum permission_kind kind); /* "configure", "write", "read" */
 
 /* A user's topic permission on one exchange of a vhost: patterns on routing keys, with
  * {username} and {vhost} replaced before compiling, as RabbitMQ's AMQP context does. */

@@ -34,11 +34,10 @@ bool session_check(struct session *who, enum permission_kind kind, enum resource
                         who->vhost_name, who->user_name);
 }
 
-bool session_may_topic(struct session *who, enum permission_kind kind, struct amqp_bytes exchange,
-                       struct amqp_bytes routing_key, struct outcome *out)
+bool session_check_topic(struct session *who, enum permission_kind kind,
+                         struct amqp_bytes exchange, struct amqp_bytes routing_key,
+                         struct outcome *out)
 {
-    if (!who || list_empty(&who->permissions->topics))
-        return true;
     const struct topic_permission *t =
         permission_set_find_topic(who->permissions, who->user_name, exchange.ptr, exchange.len);
     if (!t || permission_regex_matches(kind == PERMISSION_WRITE ? &t->write : &t->read,

@@ -177,11 +177,6 @@ struct session *connection_session(struct connection *c)
     return &c->session;
 }
 
-const char *connection_user(const struct connection *c)
-{
-    return c->user;
-}
-
 const char *connection_log_name(const struct connection *c)
 {
     return c->name;

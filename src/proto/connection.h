@@ -91,7 +91,6 @@ struct broker *connection_broker(const struct connection *c);
 struct vhost *connection_vhost(const struct connection *c);
 /* Who the connection's verbs run as (model/session.h). */
 struct session *connection_session(struct connection *c);
-const char *connection_user(const struct connection *c);
 /* "peer -> local", for logs. */
 const char *connection_log_name(const struct connection *c);
 /* The negotiated frame size: fixed before any channel opens. */

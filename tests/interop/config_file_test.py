@@ -5,17 +5,17 @@ the command line wins over the file and RabbitMQ's environment variables over th
 known RabbitMQ key Warren ignores is one warning line; log.file gets the log; a bad file stops
 start-up naming file, line and key, with a non-zero exit."""
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import pika
 
-WARREN = os.environ.get("WARREN", "")
+import own_broker
+from own_broker import clean_env, free_port, listening, start
+
+WARREN = own_broker.WARREN
 failures = 0
-started = []
 
 
 def check(ok, text):
@@ -24,49 +24,8 @@ def check(ok, text):
     failures += not ok
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
-
-
-def clean_env(extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
-    env.update(extra)
-    return env
-
-
-def start(args, port, env_extra=None, stderr_path=None):
-    """Starts warren and waits until port listens; its stderr goes to stderr_path."""
-    err = open(stderr_path, "w") if stderr_path else subprocess.DEVNULL
-    proc = subprocess.Popen([WARREN] + args, env=clean_env(env_extra or {}),
-                            stdout=subprocess.DEVNULL, stderr=err)
-    if stderr_path:
-        err.close()
-    started.append(proc)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if listening(port):
-            return proc
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    raise SystemExit("FAIL: broker did not listen on %d" % port)
-
-
 def stop(proc):
-    proc.terminate()
-    check(proc.wait(10) == 0, "broker exits 0 on SIGTERM")
+    check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM")
 
 
 def connect(port, user, password, vhost):
@@ -191,7 +150,4 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     finally:
-        for p in started:  # never leave a broker behind, whatever failed
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        own_broker.kill_leftovers()  # never leave a broker behind, whatever failed

@@ -3,14 +3,13 @@
 _PASS, _VHOST) set the default user and vhost, options win over the variables, and --help,
 --version, bad options and a taken port behave."""
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pika
 
-WARREN = os.environ.get("WARREN", "")
+import own_broker
+from own_broker import WARREN, free_port
 failures = 0
 
 
@@ -20,36 +19,15 @@ def check(ok, text):
     failures += not ok
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-started = []
-
-
 def start(args, env_extra):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
-    env.update(env_extra)
-    proc = subprocess.Popen([WARREN, "--port", str(port), "--management-port", "0", "--prometheus-port", "0"] + args, env=env,
-                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    started.append(proc)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("broker did not listen")
+    proc = own_broker.start(["--port", str(port), "--management-port", "0", "--prometheus-port",
+                             "0"] + args, port, env_extra)
+    return proc, port
 
 
 def stop(proc):
-    proc.terminate()
-    check(proc.wait(10) == 0, "broker exits 0 on SIGTERM")
+    check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM")
 
 
 def login(port, user, password, vhost):
@@ -118,7 +96,4 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     finally:
-        for p in started:  # never leave a broker behind, whatever failed
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        own_broker.kill_leftovers()  # never leave a broker behind, whatever failed

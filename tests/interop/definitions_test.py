@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,8 @@ import time
 
 import pika
 
-WARREN = os.environ.get("WARREN", "")
+import own_broker
+from own_broker import WARREN, clean_env, free_port, listening
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
                        "rabbitmq-3.10.8-definitions.json")
 # The passwords the fixture's hashes were made from (on the RabbitMQ node, by its API, except
@@ -40,31 +40,12 @@ USERS = {
     "legacymd5": ("legacymd5-secret", "dev"),  # rabbit_password_hashing_md5; configure ^md5-
 }
 failures = 0
-started = []
 
 
 def check(ok, text):
     global failures
     print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
     failures += not ok
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
-
-
-def clean_env():
-    return {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
 
 
 def write_conf(tmp, name, port, definitions):
@@ -79,25 +60,11 @@ def write_conf(tmp, name, port, definitions):
 
 def start(conf, port, stderr_path):
     """Starts warren with conf and waits until port listens."""
-    with open(stderr_path, "w") as err:
-        proc = subprocess.Popen([WARREN, "--config", conf], env=clean_env(),
-                                stdout=subprocess.DEVNULL, stderr=err)
-    started.append(proc)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if listening(port):
-            return proc
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    with open(stderr_path) as f:
-        print(f.read())
-    raise SystemExit("FAIL: broker did not listen on %d" % port)
+    return own_broker.start(["--config", conf], port, stderr_path=stderr_path)
 
 
 def stop(proc):
-    proc.terminate()
-    check(proc.wait(10) == 0, "broker exits 0 on SIGTERM")
+    check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM")
 
 
 # ---- what a client observes ----
@@ -425,10 +392,7 @@ def main():
         boot_and_check(tmp, "directory", split_fixture(tmp))
         check_bad_boots(tmp)
     finally:
-        for proc in started:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        own_broker.kill_leftovers()
         if not os.environ.get("WITH_BROKER_KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
     print("%d failure(s)" % failures)
