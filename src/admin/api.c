@@ -2,6 +2,7 @@
 #include "admin/api.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -20,70 +21,77 @@ enum { M_GET = 1, M_PUT = 2, M_POST = 4, M_DELETE = 8 };
 
 /* Who may use a route, by user tag as RabbitMQ decides it: every route needs a
  * management-class tag; these need more. */
-enum { NEEDS_MANAGEMENT = 0, NEEDS_MONITOR = 1, NEEDS_ADMIN = 2, NEEDS_ADMIN_TO_WRITE = 3 };
+enum { NEEDS_MANAGEMENT = 0, NEEDS_MONITOR = 1, NEEDS_ADMIN = 2, NEEDS_ADMIN_TO_WRITE = 3,
+       NEEDS_POLICYMAKER = 4 };
 
 struct route {
     const char *pattern; /* segments after /api, '*' matching any one */
     unsigned methods;
     api_handler handler;
     int needs;
+    int vhost_seg; /* the segment that names a vhost the user must have access to; 0: none */
 };
 
 static const struct route routes[] = {
-    {"overview", M_GET, api_overview, NEEDS_MANAGEMENT},
-    {"whoami", M_GET, api_whoami, NEEDS_MANAGEMENT},
-    {"nodes", M_GET, api_nodes, NEEDS_MONITOR},
-    {"nodes/*", M_GET, api_node, NEEDS_MONITOR},
-    {"vhosts", M_GET, api_vhosts, NEEDS_MANAGEMENT},
-    {"vhosts/*", M_GET | M_PUT | M_DELETE, api_vhost_one, NEEDS_ADMIN_TO_WRITE},
-    {"vhosts/*/permissions", M_GET, api_permission_lists, NEEDS_ADMIN},
-    {"vhosts/*/topic-permissions", M_GET, api_permission_lists, NEEDS_ADMIN},
-    {"users", M_GET, api_users, NEEDS_ADMIN},
-    {"users/without-permissions", M_GET, api_users, NEEDS_ADMIN},
-    {"users/*", M_GET | M_PUT | M_DELETE, api_user, NEEDS_ADMIN},
-    {"users/*/permissions", M_GET, api_user_permissions, NEEDS_ADMIN},
-    {"users/*/topic-permissions", M_GET, api_user_permissions, NEEDS_ADMIN},
-    {"permissions", M_GET, api_permission_lists, NEEDS_ADMIN},
-    {"permissions/*/*", M_GET | M_PUT | M_DELETE, api_permission, NEEDS_ADMIN},
-    {"topic-permissions", M_GET, api_permission_lists, NEEDS_ADMIN},
-    {"topic-permissions/*/*", M_GET | M_PUT | M_DELETE, api_topic_permission, NEEDS_ADMIN},
-    {"user-limits", M_GET, api_user_limits, NEEDS_ADMIN},
-    {"user-limits/*", M_GET, api_user_limits, NEEDS_ADMIN},
-    {"user-limits/*/*", M_PUT | M_DELETE, api_user_limits, NEEDS_ADMIN},
-    {"vhost-limits", M_GET, api_vhost_limits, NEEDS_MANAGEMENT},
-    {"vhost-limits/*", M_GET, api_vhost_limits, NEEDS_MANAGEMENT},
-    {"vhost-limits/*/*", M_PUT | M_DELETE, api_vhost_limits, NEEDS_ADMIN},
-    {"definitions", M_GET | M_POST, api_definitions, NEEDS_ADMIN},
-    {"definitions/*", M_GET | M_POST, api_definitions, NEEDS_ADMIN},
-    {"aliveness-test/*", M_GET, api_aliveness, NEEDS_MANAGEMENT},
-    {"health/checks/alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT},
-    {"health/checks/local-alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT},
-    {"health/checks/port-listener/*", M_GET, api_health_port_listener, NEEDS_MANAGEMENT},
-    {"health/checks/virtual-hosts", M_GET, api_health_virtual_hosts, NEEDS_MANAGEMENT},
-    {"exchanges", M_GET, api_exchanges, NEEDS_MANAGEMENT},
-    {"exchanges/*", M_GET, api_exchanges, NEEDS_MANAGEMENT},
-    {"exchanges/*/*", M_GET | M_PUT | M_DELETE, api_exchange, NEEDS_MANAGEMENT},
-    {"exchanges/*/*/bindings/source", M_GET, api_exchange_bindings, NEEDS_MANAGEMENT},
-    {"exchanges/*/*/bindings/destination", M_GET, api_exchange_bindings, NEEDS_MANAGEMENT},
-    {"exchanges/*/*/publish", M_POST, api_exchange_publish, NEEDS_MANAGEMENT},
-    {"queues", M_GET, api_queues, NEEDS_MANAGEMENT},
-    {"queues/*", M_GET, api_queues, NEEDS_MANAGEMENT},
-    {"queues/*/*", M_GET | M_PUT | M_DELETE, api_queue, NEEDS_MANAGEMENT},
-    {"queues/*/*/contents", M_DELETE, api_queue_contents, NEEDS_MANAGEMENT},
-    {"queues/*/*/get", M_POST, api_queue_get, NEEDS_MANAGEMENT},
-    {"queues/*/*/bindings", M_GET, api_queue_bindings, NEEDS_MANAGEMENT},
-    {"bindings", M_GET, api_bindings, NEEDS_MANAGEMENT},
-    {"bindings/*", M_GET, api_bindings, NEEDS_MANAGEMENT},
-    {"bindings/*/e/*/q/*", M_GET | M_POST, api_bindings_between, NEEDS_MANAGEMENT},
-    {"bindings/*/e/*/e/*", M_GET | M_POST, api_bindings_between, NEEDS_MANAGEMENT},
-    {"bindings/*/e/*/q/*/*", M_GET | M_DELETE, api_binding, NEEDS_MANAGEMENT},
-    {"bindings/*/e/*/e/*/*", M_GET | M_DELETE, api_binding, NEEDS_MANAGEMENT},
-    {"connections", M_GET, api_connections, NEEDS_MANAGEMENT},
-    {"connections/*", M_GET | M_DELETE, api_connection, NEEDS_MANAGEMENT},
-    {"connections/*/channels", M_GET, api_connection_channels, NEEDS_MANAGEMENT},
-    {"channels", M_GET, api_channels, NEEDS_MANAGEMENT},
-    {"consumers", M_GET, api_consumers, NEEDS_MANAGEMENT},
-    {"consumers/*", M_GET, api_consumers, NEEDS_MANAGEMENT},
+    {"overview", M_GET, api_overview, NEEDS_MANAGEMENT, 0},
+    {"whoami", M_GET, api_whoami, NEEDS_MANAGEMENT, 0},
+    {"nodes", M_GET, api_nodes, NEEDS_MONITOR, 0},
+    {"nodes/*", M_GET, api_node, NEEDS_MONITOR, 0},
+    {"vhosts", M_GET, api_vhosts, NEEDS_MANAGEMENT, 0},
+    {"vhosts/*", M_GET | M_PUT | M_DELETE, api_vhost_one, NEEDS_ADMIN_TO_WRITE, 0},
+    {"vhosts/*/permissions", M_GET, api_permission_lists, NEEDS_ADMIN, 0},
+    {"vhosts/*/topic-permissions", M_GET, api_permission_lists, NEEDS_ADMIN, 0},
+    {"users", M_GET, api_users, NEEDS_ADMIN, 0},
+    {"users/without-permissions", M_GET, api_users, NEEDS_ADMIN, 0},
+    {"users/*", M_GET | M_PUT | M_DELETE, api_user, NEEDS_ADMIN, 0},
+    {"users/*/permissions", M_GET, api_user_permissions, NEEDS_ADMIN, 0},
+    {"users/*/topic-permissions", M_GET, api_user_permissions, NEEDS_ADMIN, 0},
+    {"permissions", M_GET, api_permission_lists, NEEDS_ADMIN, 0},
+    {"permissions/*/*", M_GET | M_PUT | M_DELETE, api_permission, NEEDS_ADMIN, 0},
+    {"topic-permissions", M_GET, api_permission_lists, NEEDS_ADMIN, 0},
+    {"topic-permissions/*/*", M_GET | M_PUT | M_DELETE, api_topic_permission, NEEDS_ADMIN, 0},
+    {"user-limits", M_GET, api_user_limits, NEEDS_ADMIN, 0},
+    {"user-limits/*", M_GET, api_user_limits, NEEDS_ADMIN, 0},
+    {"user-limits/*/*", M_PUT | M_DELETE, api_user_limits, NEEDS_ADMIN, 0},
+    {"vhost-limits", M_GET, api_vhost_limits, NEEDS_MANAGEMENT, 0},
+    {"vhost-limits/*", M_GET, api_vhost_limits, NEEDS_MANAGEMENT, 1},
+    {"vhost-limits/*/*", M_PUT | M_DELETE, api_vhost_limits, NEEDS_ADMIN, 1},
+    {"definitions", M_GET | M_POST, api_definitions, NEEDS_ADMIN, 0},
+    {"definitions/*", M_GET | M_POST, api_definitions, NEEDS_ADMIN, 0},
+    {"aliveness-test/*", M_GET, api_aliveness, NEEDS_MANAGEMENT, 1},
+    {"health/checks/alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
+    {"health/checks/local-alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
+    {"health/checks/port-listener/*", M_GET, api_health_port_listener, NEEDS_MANAGEMENT, 0},
+    {"health/checks/virtual-hosts", M_GET, api_health_virtual_hosts, NEEDS_MANAGEMENT, 0},
+    {"health/checks/protocol-listener/*", M_GET, api_health_protocol_listener, NEEDS_MANAGEMENT, 0},
+    {"global-parameters", M_GET, api_global_parameters, NEEDS_POLICYMAKER, 0},
+    {"vhosts/*/connections", M_GET, api_connections, NEEDS_MANAGEMENT, 1},
+    {"vhosts/*/channels", M_GET, api_channels, NEEDS_MANAGEMENT, 1},
+    {"exchanges", M_GET, api_exchanges, NEEDS_MANAGEMENT, 0},
+    {"exchanges/*", M_GET, api_exchanges, NEEDS_MANAGEMENT, 1},
+    {"exchanges/*/*", M_GET | M_PUT | M_DELETE, api_exchange, NEEDS_MANAGEMENT, 1},
+    {"exchanges/*/*/bindings/source", M_GET, api_exchange_bindings, NEEDS_MANAGEMENT, 1},
+    {"exchanges/*/*/bindings/destination", M_GET, api_exchange_bindings, NEEDS_MANAGEMENT, 1},
+    {"exchanges/*/*/publish", M_POST, api_exchange_publish, NEEDS_MANAGEMENT, 1},
+    {"queues", M_GET, api_queues, NEEDS_MANAGEMENT, 0},
+    {"queues/*", M_GET, api_queues, NEEDS_MANAGEMENT, 1},
+    {"queues/*/*", M_GET | M_PUT | M_DELETE, api_queue, NEEDS_MANAGEMENT, 1},
+    {"queues/*/*/contents", M_DELETE, api_queue_contents, NEEDS_MANAGEMENT, 1},
+    {"queues/*/*/get", M_POST, api_queue_get, NEEDS_MANAGEMENT, 1},
+    {"queues/*/*/bindings", M_GET, api_queue_bindings, NEEDS_MANAGEMENT, 1},
+    {"bindings", M_GET, api_bindings, NEEDS_MANAGEMENT, 0},
+    {"bindings/*", M_GET, api_bindings, NEEDS_MANAGEMENT, 1},
+    {"bindings/*/e/*/q/*", M_GET | M_POST, api_bindings_between, NEEDS_MANAGEMENT, 1},
+    {"bindings/*/e/*/e/*", M_GET | M_POST, api_bindings_between, NEEDS_MANAGEMENT, 1},
+    {"bindings/*/e/*/q/*/*", M_GET | M_DELETE, api_binding, NEEDS_MANAGEMENT, 1},
+    {"bindings/*/e/*/e/*/*", M_GET | M_DELETE, api_binding, NEEDS_MANAGEMENT, 1},
+    {"connections", M_GET, api_connections, NEEDS_MANAGEMENT, 0},
+    {"connections/*", M_GET | M_DELETE, api_connection, NEEDS_MANAGEMENT, 0},
+    {"connections/*/channels", M_GET, api_connection_channels, NEEDS_MANAGEMENT, 0},
+    {"channels", M_GET, api_channels, NEEDS_MANAGEMENT, 0},
+    {"channels/*", M_GET, api_channel, NEEDS_MANAGEMENT, 0},
+    {"consumers", M_GET, api_consumers, NEEDS_MANAGEMENT, 0},
+    {"consumers/*", M_GET, api_consumers, NEEDS_MANAGEMENT, 1},
 };
 
 /* ---- replies ---- */
@@ -329,16 +337,21 @@ void api_reply_list(struct api_request *r, json_t *items)
     char *name = api_query(r, "name");
     bool use_regex = api_query_true(r, "use_regex");
     long page, page_size = 100;
-    bool valid = parse_page_number(page_s, 1, 1L << 30, &page) &&
-                 (!size_s || parse_page_number(size_s, 1, 500, &page_size));
+    bool valid = parse_page_number(page_s, LONG_MIN, 1L << 30, &page) &&
+                 (!size_s || parse_page_number(size_s, LONG_MIN, 1L << 30, &page_size));
+    bool in_range = valid && page >= 1 && page_size >= 1 && page_size <= 500;
     regex_t re;
     bool have_re = false;
-    if (valid && name && *name && use_regex) {
-        valid = regcomp(&re, name, REG_EXTENDED | REG_NOSUB) == 0;
+    if (in_range && name && *name && use_regex) { /* RabbitMQ's filter regex is caseless */
+        valid = regcomp(&re, name, REG_EXTENDED | REG_NOSUB | REG_ICASE) == 0;
         have_re = valid;
     }
     if (!valid) {
         api_reply_error(r, 400, "bad_request", "Pagination parameters are invalid");
+    } else if (!in_range) {
+        api_reply_error(r, 400, "invalid_pagination_parameters",
+                        "Invalid pagination parameters: page number %s, page size %s", page_s,
+                        size_s ? size_s : "undefined");
     } else {
         size_t total = json_array_size(items);
         json_t *filtered = json_array();
@@ -346,12 +359,12 @@ void api_reply_list(struct api_request *r, json_t *items)
         json_t *v;
         json_array_foreach(items, i, v) {
             const char *n = string_field(v, "name");
-            if (!name || !*name || (have_re ? regexec(&re, n, 0, NULL, 0) == 0 : strstr(n, name) != NULL))
+            if (!name || !*name || (have_re ? regexec(&re, n, 0, NULL, 0) == 0 : strcasestr(n, name) != NULL))
                 json_array_append(filtered, v);
         }
         size_t count = json_array_size(filtered);
         long page_count = (long)((count + (size_t)page_size - 1) / (size_t)page_size);
-        if (page > 1 && page > page_count) {
+        if ((size_t)((page - 1) * page_size) > count) {
             api_reply_error(r, 400, "page_out_of_range",
                             "Page out of range, page: %ld page size: %ld, len: %zu", page,
                             page_size, count);
@@ -443,7 +456,9 @@ bool api_body_bool(const json_t *body, const char *key, bool dflt)
 struct vhost *api_vhost(struct api_request *r, int seg)
 {
     struct vhost *v = broker_find_vhost(r->api->broker, (const uint8_t *)r->seg[seg], r->seglen[seg]);
-    if (!v)
+    if (!v && r->http->method == HTTP_PUT) /* RabbitMQ's declare into a missing vhost */
+        api_reply_error(r, 404, "not_found", "vhost_not_found");
+    else if (!v)
         api_not_found(r);
     return v;
 }
@@ -499,7 +514,30 @@ static const char *refusal(const struct user *u, const struct route *route, int 
         return "Not administrator user";
     if (route->needs == NEEDS_MONITOR && !admin && !user_has_tag(u, USER_TAG_MONITORING))
         return "Not monitor user";
+    if (route->needs == NEEDS_POLICYMAKER && !admin && !user_has_tag(u, USER_TAG_POLICYMAKER))
+        return "User not authorised to access object";
     return NULL;
+}
+
+bool api_sees_everything(const struct api_request *r)
+{
+    return user_has_tag(r->auth, USER_TAG_ADMINISTRATOR) || user_has_tag(r->auth, USER_TAG_MONITORING);
+}
+
+bool api_may_see_vhost(const struct api_request *r, const struct vhost *v)
+{
+    return api_sees_everything(r) || permission_set_find(&v->permissions, r->user) != NULL;
+}
+
+/* A management user reaches only the vhosts it has permissions in; a missing vhost is left to
+ * the handler's 404. */
+static bool vhost_refused(const struct api_request *r, const struct route *route)
+{
+    if (!route->vhost_seg || r->nseg <= route->vhost_seg)
+        return false;
+    const struct vhost *v = broker_find_vhost(r->api->broker, (const uint8_t *)r->seg[route->vhost_seg],
+                                              r->seglen[route->vhost_seg]);
+    return v && !api_may_see_vhost(r, v);
 }
 
 static const char *const challenge = "www-authenticate: Basic realm=\"RabbitMQ Management\"\r\n";
@@ -644,7 +682,10 @@ static void handle(void *ctx, const struct http_request *http, struct http_respo
         } else if (u) {
             r.user = u->name;
             r.auth = u;
-            route->handler(&r);
+            if (vhost_refused(&r, route))
+                api_reply_error(&r, 401, "not_authorised", "User not authorised to access virtual host");
+            else
+                route->handler(&r);
         }
     }
     free(path);
@@ -659,7 +700,7 @@ json_t *api_collect(struct api_request *r, int seg, api_vhost_adder add)
     struct list *pos;
     list_for_each(pos, &r->api->broker->vhosts) {
         struct vhost *v = list_entry(pos, struct vhost, link);
-        if (!only || v == only)
+        if ((!only || v == only) && api_may_see_vhost(r, v))
             add(r, list, v);
     }
     return list;

@@ -134,22 +134,31 @@ static json_t *bindings_between(struct vhost *v, struct exchange *source, bool t
     return list;
 }
 
-/* Both ends must exist (404 otherwise, as RabbitMQ's resource_exists). */
+/* Both ends must exist: RabbitMQ lists nothing between missing ends, and refuses to bind them
+ * with 404 and the missing one's name. */
 static struct exchange *ends(struct api_request *r, struct vhost **v, bool *to_queue,
                              struct amqp_bytes *dest)
 {
     if (!(*v = api_vhost(r, 1)))
         return NULL;
-    struct exchange *source = vhost_find_exchange(*v, api_exchange_name(r, 3));
+    struct amqp_bytes source_name = api_exchange_name(r, 3);
+    struct exchange *source = vhost_find_exchange(*v, source_name);
     *to_queue = !strcmp(r->seg[4], "q");
     *dest = *to_queue ? amqp_bytes_of(r->seg[5], r->seglen[5]) : api_exchange_name(r, 5);
     bool dest_exists = *to_queue ? vhost_find_queue(*v, *dest) != NULL
                                  : vhost_find_exchange(*v, *dest) != NULL;
-    if (!source || !dest_exists) {
-        api_not_found(r);
+    if (source && dest_exists)
+        return source;
+    if (r->http->method == HTTP_GET) {
+        api_reply_list(r, json_array());
         return NULL;
     }
-    return source;
+    bool source_missing = !source;
+    struct amqp_bytes missing = source_missing ? source_name : *dest;
+    api_reply_error(r, 404, "not_found", "no %s '%.*s' in vhost '%s'",
+                    source_missing || !*to_queue ? "exchange" : "queue", (int)missing.len,
+                    (const char *)missing.ptr, (*v)->name);
+    return NULL;
 }
 
 /* One binding made or removed through the model's verb, as the request's user. */

@@ -5,6 +5,7 @@
 
 #include "admin/api_internal.h"
 #include "admin/json_table.h"
+#include "amqp_table.h"
 #include "core/alloc.h"
 #include "model/vhost.h"
 #include "net/tcp.h"
@@ -32,6 +33,23 @@ static void all_connections(struct api *a, struct conn_list *l)
     tcp_server_each_connection(a->tcp, collect, l);
 }
 
+/* Those the request's user may see (all for administrators and monitoring users, else its
+ * own), and under /api/vhosts/V/ only those in V. */
+static void visible_connections(struct api_request *r, struct conn_list *l)
+{
+    all_connections(r->api, l);
+    bool everything = api_sees_everything(r);
+    const char *vhost = !strcmp(r->seg[0], "vhosts") ? r->seg[1] : NULL;
+    size_t kept = 0;
+    for (size_t i = 0; i < l->len; i++) {
+        struct connection_info info;
+        connection_info(l->items[i], &info);
+        if ((everything || !strcmp(info.user, r->user)) && (!vhost || !strcmp(info.vhost, vhost)))
+            l->items[kept++] = l->items[i];
+    }
+    l->len = kept;
+}
+
 /* "host:port" (the last ':' splits, so IPv6 hosts keep theirs). */
 static void split_address(const char *s, size_t len, json_t *o, const char *host_key,
                           const char *port_key)
@@ -57,6 +75,16 @@ static void add_addresses(json_t *o, const char *name)
     split_address(arrow + 4, strlen(arrow + 4), o, "host", "port");
 }
 
+/* client_properties' connection_name, when the client sent a string there. */
+static json_t *user_provided_name(struct amqp_bytes client_properties)
+{
+    struct amqp_field f;
+    if (!client_properties.len || !amqp_table_get(client_properties, "connection_name", &f) ||
+        f.type != 'S')
+        return NULL;
+    return json_table_string(f.v.bytes.ptr, f.v.bytes.len);
+}
+
 static json_t *connection_object(struct api *a, struct connection *c)
 {
     struct connection_info info;
@@ -79,13 +107,20 @@ static json_t *connection_object(struct api *a, struct connection *c)
     json_object_set_new(o, "auth_mechanism", json_string(info.auth_mechanism));
     json_object_set_new(o, "connected_at", json_integer((json_int_t)info.connected_at_ms));
     json_object_set_new(o, "ssl", json_false());
+    json_object_set_new(o, "recv_oct", json_integer((json_int_t)info.recv_oct));
+    json_object_set_new(o, "recv_cnt", json_integer((json_int_t)info.recv_cnt));
+    json_object_set_new(o, "send_oct", json_integer((json_int_t)info.send_oct));
+    json_object_set_new(o, "send_cnt", json_integer((json_int_t)info.send_cnt));
+    json_t *name = user_provided_name(info.client_properties);
+    if (name) /* RabbitMQ leaves it out when the client named nothing */
+        json_object_set_new(o, "user_provided_name", name);
     return o;
 }
 
 void api_connections(struct api_request *r)
 {
     struct conn_list l;
-    all_connections(r->api, &l);
+    visible_connections(r, &l);
     json_t *list = json_array();
     for (size_t i = 0; i < l.len; i++)
         json_array_append_new(list, connection_object(r->api, l.items[i]));
@@ -94,10 +129,10 @@ void api_connections(struct api_request *r)
     api_reply_list(r, list);
 }
 
-static struct connection *find_connection(struct api *a, const char *name)
+static struct connection *find_connection(struct api_request *r, const char *name)
 {
     struct conn_list l;
-    all_connections(a, &l);
+    visible_connections(r, &l);
     struct connection *found = NULL;
     for (size_t i = 0; i < l.len && !found; i++) {
         struct connection_info info;
@@ -111,7 +146,7 @@ static struct connection *find_connection(struct api *a, const char *name)
 
 void api_connection(struct api_request *r)
 {
-    struct connection *c = find_connection(r->api, r->seg[1]);
+    struct connection *c = find_connection(r, r->seg[1]);
     if (!c) {
         api_not_found(r);
         return;
@@ -127,7 +162,7 @@ void api_connection(struct api_request *r)
 
 /* ---- channels and consumers ---- */
 
-static json_t *channel_details(struct api *a, struct connection *c, const struct channel *ch,
+static json_t *channel_details(struct api *a, struct connection *c, struct channel *ch,
                                bool for_consumer)
 {
     struct connection_info info;
@@ -150,7 +185,7 @@ static json_t *channel_details(struct api *a, struct connection *c, const struct
     return o;
 }
 
-static json_t *channel_object(struct api *a, struct connection *c, const struct channel *ch)
+static json_t *channel_object(struct api *a, struct connection *c, struct channel *ch)
 {
     struct connection_info info;
     connection_info(c, &info);
@@ -178,10 +213,27 @@ static json_t *channel_object(struct api *a, struct connection *c, const struct 
     json_object_set_new(o, "confirm", json_boolean(ch->confirm));
     json_object_set_new(o, "transactional", json_boolean(ch->tx));
     json_object_set_new(o, "state", json_string(ch->state == CHANNEL_OPEN ? "running" : "closing"));
+    api_put_channel_stats(a, o, &ch->stats, &ch->rates);
     return o;
 }
 
-typedef void (*channel_visit)(struct api *a, struct connection *c, const struct channel *ch, json_t *list,
+void api_message_totals(struct api *a, struct message_stats *out)
+{
+    *out = a->broker->retired_stats;
+    struct conn_list l;
+    all_connections(a, &l);
+    for (size_t i = 0; i < l.len; i++) {
+        uint16_t max = connection_channel_max(l.items[i]);
+        for (uint32_t id = 1; id <= max; id++) {
+            struct channel *ch = connection_channel(l.items[i], (uint16_t)id);
+            if (ch)
+                message_stats_add(out, &ch->stats);
+        }
+    }
+    free(l.items);
+}
+
+typedef void (*channel_visit)(struct api *a, struct connection *c, struct channel *ch, json_t *list,
                               const char *vhost);
 
 static void each_channel(struct api *a, struct connection *c, channel_visit visit, json_t *list,
@@ -195,7 +247,7 @@ static void each_channel(struct api *a, struct connection *c, channel_visit visi
     }
 }
 
-static void add_channel(struct api *a, struct connection *c, const struct channel *ch, json_t *list,
+static void add_channel(struct api *a, struct connection *c, struct channel *ch, json_t *list,
                         const char *vhost)
 {
     (void)vhost;
@@ -204,7 +256,7 @@ static void add_channel(struct api *a, struct connection *c, const struct channe
 
 void api_connection_channels(struct api_request *r)
 {
-    struct connection *c = find_connection(r->api, r->seg[1]);
+    struct connection *c = find_connection(r, r->seg[1]);
     if (!c) {
         api_not_found(r);
         return;
@@ -217,7 +269,7 @@ void api_connection_channels(struct api_request *r)
 void api_channels(struct api_request *r)
 {
     struct conn_list l;
-    all_connections(r->api, &l);
+    visible_connections(r, &l);
     json_t *list = json_array();
     for (size_t i = 0; i < l.len; i++)
         each_channel(r->api, l.items[i], add_channel, list, NULL);
@@ -226,31 +278,92 @@ void api_channels(struct api_request *r)
     api_reply_list(r, list);
 }
 
-static void add_consumers(struct api *a, struct connection *c, const struct channel *ch, json_t *list,
-                          const char *vhost)
+static void channel_consumers(struct api *a, struct connection *c, struct channel *ch,
+                              const char *vhost, const struct queue *queue, json_t *list);
+
+/* /api/channels/NAME: "CONNECTION (N)". */
+void api_channel(struct api_request *r)
+{
+    const char *name = r->seg[1];
+    const char *open = strrchr(name, '(');
+    char *end;
+    long id = open ? strtol(open + 1, &end, 10) : 0;
+    if (!open || open == name || open[-1] != ' ' || id < 1 || id > 65535 || strcmp(end, ")")) {
+        api_not_found(r);
+        return;
+    }
+    char *conn_name = xstrdup(name);
+    conn_name[open - 1 - name] = '\0';
+    struct connection *c = find_connection(r, conn_name);
+    free(conn_name);
+    struct channel *ch = c ? connection_channel(c, (uint16_t)id) : NULL;
+    if (!ch) {
+        api_not_found(r);
+        return;
+    }
+    json_t *o = channel_object(r->api, c, ch);
+    json_t *consumers = json_array();
+    channel_consumers(r->api, c, ch, NULL, NULL, consumers);
+    json_object_set_new(o, "consumer_details", consumers);
+    json_object_set_new(o, "deliveries", json_array());
+    json_object_set_new(o, "publishes", json_array());
+    api_reply_object(r, o);
+}
+
+static json_t *consumer_object(struct api *a, struct connection *c, struct channel *ch,
+                               const struct channel_consumer *cc, const struct vhost *v)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "consumer_tag", json_stringn(cc->tag.data, cc->tag.len));
+    json_object_set_new(o, "queue", json_pack("{s:o,s:s}", "name",
+                                              json_table_string(cc->base.queue->name.ptr, cc->base.queue->name.len),
+                                              "vhost", v->name));
+    json_object_set_new(o, "channel_details", channel_details(a, c, ch, true));
+    json_object_set_new(o, "ack_required", json_boolean(!cc->no_ack));
+    json_object_set_new(o, "exclusive", json_boolean(cc->base.exclusive));
+    json_object_set_new(o, "prefetch_count", json_integer(cc->prefetch));
+    json_object_set_new(o, "arguments", json_table_from_body(cc->arguments));
+    json_object_set_new(o, "active", json_true());
+    json_object_set_new(o, "activity_status", json_string("up"));
+    return o;
+}
+
+/* A channel's consumers in vhost (NULL: any), of queue (NULL: any), onto list. */
+static void channel_consumers(struct api *a, struct connection *c, struct channel *ch,
+                              const char *vhost, const struct queue *queue, json_t *list)
 {
     struct vhost *v = connection_vhost(c);
     if (!v || (vhost && strcmp(v->name, vhost)))
         return;
     struct list *pos;
-    for (pos = ch->consumers.next; pos != &ch->consumers; pos = pos->next) {
+    list_for_each(pos, &ch->consumers) {
         const struct channel_consumer *cc = list_entry(pos, struct channel_consumer, link);
-        if (!cc->base.queue)
-            continue;
-        json_t *o = json_object();
-        json_object_set_new(o, "consumer_tag", json_stringn(cc->tag.data, cc->tag.len));
-        json_object_set_new(o, "queue", json_pack("{s:o,s:s}", "name",
-                                                  json_table_string(cc->base.queue->name.ptr, cc->base.queue->name.len),
-                                                  "vhost", v->name));
-        json_object_set_new(o, "channel_details", channel_details(a, c, ch, true));
-        json_object_set_new(o, "ack_required", json_boolean(!cc->no_ack));
-        json_object_set_new(o, "exclusive", json_boolean(cc->base.exclusive));
-        json_object_set_new(o, "prefetch_count", json_integer(cc->prefetch));
-        json_object_set_new(o, "arguments", json_table_from_body(cc->arguments));
-        json_object_set_new(o, "active", json_true());
-        json_object_set_new(o, "activity_status", json_string("up"));
-        json_array_append_new(list, o);
+        if (cc->base.queue && (!queue || cc->base.queue == queue))
+            json_array_append_new(list, consumer_object(a, c, ch, cc, v));
     }
+}
+
+static void add_consumers(struct api *a, struct connection *c, struct channel *ch, json_t *list,
+                          const char *vhost)
+{
+    channel_consumers(a, c, ch, vhost, NULL, list);
+}
+
+json_t *api_queue_consumers(struct api_request *r, const struct queue *q)
+{
+    struct conn_list l;
+    all_connections(r->api, &l);
+    json_t *list = json_array();
+    for (size_t i = 0; i < l.len; i++) {
+        uint16_t max = connection_channel_max(l.items[i]);
+        for (uint32_t id = 1; id <= max; id++) {
+            struct channel *ch = connection_channel(l.items[i], (uint16_t)id);
+            if (ch)
+                channel_consumers(r->api, l.items[i], ch, NULL, q, list);
+        }
+    }
+    free(l.items);
+    return list;
 }
 
 void api_consumers(struct api_request *r)
@@ -263,7 +376,7 @@ void api_consumers(struct api_request *r)
         vhost = v->name;
     }
     struct conn_list l;
-    all_connections(r->api, &l);
+    visible_connections(r, &l);
     json_t *list = json_array();
     for (size_t i = 0; i < l.len; i++)
         each_channel(r->api, l.items[i], add_consumers, list, vhost);

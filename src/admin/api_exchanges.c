@@ -55,7 +55,7 @@ static void declare(struct api_request *r, struct vhost *v, struct amqp_bytes na
             .name = name,
             .type = type ? amqp_bytes_of(type, strlen(type)) : amqp_bytes_of("direct", 6),
             .arguments = amqp_bytes_of(args.data, args.len),
-            .durable = api_body_bool(body, "durable", true),
+            .durable = api_body_bool(body, "durable", false), /* RabbitMQ's API default */
             .auto_delete = api_body_bool(body, "auto_delete", false),
             .internal = api_body_bool(body, "internal", false),
             .who = api_session(r, v),
@@ -230,6 +230,10 @@ void api_exchange_publish(struct api_request *r)
         struct publish_result result;
         struct outcome out;
         if (vhost_publish(v, &m, api_session(r, v), &result, &out)) {
+            struct message_stats *totals = &r->api->broker->retired_stats;
+            message_stats_count(totals, STAT_PUBLISH);
+            if (!result.routed)
+                message_stats_count(totals, STAT_DROP_UNROUTABLE);
             api_reply_json(r, 200, json_pack("{s:b}", "routed", result.routed > 0));
         } else {
             char text[AMQP_REPLY_TEXT_SIZE];

@@ -58,8 +58,28 @@ struct vhost *api_vhost(struct api_request *r, int seg);
  * vhost's to the list. NULL after replying 404. */
 typedef void (*api_vhost_adder)(struct api_request *r, json_t *list, struct vhost *v);
 json_t *api_collect(struct api_request *r, int seg, api_vhost_adder add);
+/* RabbitMQ's visibility: administrators and monitoring users see every vhost and
+ * connection, management users the vhosts they have permissions in and their own connections. */
+bool api_sees_everything(const struct api_request *r);
+bool api_may_see_vhost(const struct api_request *r, const struct vhost *v);
 /* The request's user in vhost v, for the model's verbs: AMQP's permission rules apply. */
 struct session *api_session(struct api_request *r, struct vhost *v);
+
+/* message_stats (api_stats.c): set on o only once something was counted. */
+struct message_stats;
+struct message_rates;
+json_t *api_rate_details(double rate);
+void api_put_queue_stats(struct api *a, json_t *o, const struct message_stats *s,
+                         struct message_rates *rates);
+void api_put_channel_stats(struct api *a, json_t *o, const struct message_stats *s,
+                           struct message_rates *rates);
+json_t *api_overview_stats(struct api *a, const struct message_stats *s,
+                           struct message_rates *rates);
+/* The broker's totals: closed channels' and the API's, plus every open channel's. */
+void api_message_totals(struct api *a, struct message_stats *out);
+
+/* consumer_details: every consumer of q, as /api/consumers shows them. */
+json_t *api_queue_consumers(struct api_request *r, const struct queue *q);
 
 /* JSON helpers */
 void api_sort(json_t *array); /* by vhost, then name, as RabbitMQ lists */
@@ -91,6 +111,11 @@ void api_aliveness(struct api_request *r);
 void api_health_alarms(struct api_request *r);
 void api_health_port_listener(struct api_request *r);
 void api_health_virtual_hosts(struct api_request *r);
+void api_health_protocol_listener(struct api_request *r);
+void api_global_parameters(struct api_request *r);
+struct broker_config;
+uint64_t api_memory_limit(const struct broker_config *cfg);
+uint64_t api_disk_free_limit(const struct broker_config *cfg);
 
 void api_users(struct api_request *r);
 void api_user(struct api_request *r);
@@ -121,6 +146,7 @@ void api_connections(struct api_request *r);
 void api_connection(struct api_request *r);
 void api_connection_channels(struct api_request *r);
 void api_channels(struct api_request *r);
+void api_channel(struct api_request *r);
 void api_consumers(struct api_request *r);
 
 #endif

@@ -7,6 +7,7 @@
 #include "admin/api_internal.h"
 #include "admin/definitions.h"
 #include "core/alloc.h"
+#include "core/process.h"
 #include "model/broker.h"
 #include "model/exchange.h"
 #include "model/queue.h"
@@ -85,9 +86,14 @@ void api_overview(struct api_request *r)
     json_object_set_new(o, "product_name", json_string("Warren"));
     json_object_set_new(o, "rabbitmq_version", json_string(RABBITMQ_VERSION));
     json_object_set_new(o, "cluster_name", json_string(a->broker->node));
+    /* no Erlang here: tools print the field, so it names what runs instead */
+    json_object_set_new(o, "erlang_version", json_string("none (Warren " PACKAGE_VERSION ", C)"));
+    json_object_set_new(o, "erlang_full_version", json_string("none (Warren " PACKAGE_VERSION ", C)"));
     json_object_set_new(o, "disable_stats", json_false());
     json_object_set_new(o, "enable_queue_totals", json_false());
-    json_object_set_new(o, "message_stats", json_object());
+    struct message_stats totals;
+    api_message_totals(a, &totals);
+    json_object_set_new(o, "message_stats", api_overview_stats(a, &totals, &a->broker->overview_rates));
     json_object_set_new(o, "churn_rates", json_object());
     json_object_set_new(o, "queue_totals",
                         json_pack("{s:I,s:I,s:I}", "messages", (json_int_t)(t.ready + t.unacked),
@@ -112,16 +118,56 @@ void api_overview(struct api_request *r)
 
 void api_whoami(struct api_request *r)
 {
-    /* every user administers until users carry tags */
-    api_reply_json(r, 200, json_pack("{s:s,s:[s]}", "name", r->user, "tags", "administrator"));
+    json_t *tags = json_array();
+    for (size_t i = 0; i < r->auth->tags.count; i++)
+        json_array_append_new(tags, json_string(r->auth->tags.items[i]));
+    api_reply_json(r, 200, json_pack("{s:s,s:o}", "name", r->user, "tags", tags));
+}
+
+/* The memory limit RabbitMQ's watermark sets: absolute bytes, else a fraction of RAM. */
+uint64_t api_memory_limit(const struct broker_config *cfg)
+{
+    if (cfg->vm_memory_high_watermark_absolute)
+        return cfg->vm_memory_high_watermark_absolute;
+    return (uint64_t)(cfg->vm_memory_high_watermark * (double)system_memory_bytes());
+}
+
+uint64_t api_disk_free_limit(const struct broker_config *cfg)
+{
+    if (cfg->disk_free_limit_relative > 0)
+        return (uint64_t)(cfg->disk_free_limit_relative * (double)system_memory_bytes());
+    return cfg->disk_free_limit;
 }
 
 static json_t *node_object(struct api *a)
 {
+    const struct broker_config *cfg = &a->broker->config;
+    struct totals t;
+    count_objects(a, &t);
     uint64_t uptime = uv_now(a->http.loop) - a->started_ms;
-    return json_pack("{s:s,s:s,s:b,s:I,s:I,s:[],s:[]}", "name", a->broker->node, "type", "disc",
-                     "running", 1, "uptime", (json_int_t)uptime, "os_pid", (json_int_t)getpid(),
-                     "partitions", "cluster_links");
+    char pid[24];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    json_t *o = json_pack("{s:s,s:s,s:b,s:I,s:s,s:[],s:[]}", "name", a->broker->node, "type", "disc",
+                          "running", 1, "uptime", (json_int_t)uptime, "os_pid", pid,
+                          "partitions", "cluster_links");
+    uint64_t fds = process_fd_limit();
+    json_object_set_new(o, "fd_used", json_integer((json_int_t)process_open_fds()));
+    json_object_set_new(o, "fd_total", json_integer((json_int_t)fds));
+    json_object_set_new(o, "sockets_used", json_integer((json_int_t)t.connections));
+    json_object_set_new(o, "sockets_total", json_integer((json_int_t)fds));
+    json_object_set_new(o, "mem_used", json_integer((json_int_t)process_resident_bytes()));
+    json_object_set_new(o, "mem_limit", json_integer((json_int_t)api_memory_limit(cfg)));
+    json_object_set_new(o, "mem_alarm", json_false());
+    json_object_set_new(o, "disk_free",
+                        json_integer((json_int_t)system_disk_free_bytes(cfg->data_dir ? cfg->data_dir : ".")));
+    json_object_set_new(o, "disk_free_limit", json_integer((json_int_t)api_disk_free_limit(cfg)));
+    json_object_set_new(o, "disk_free_alarm", json_false());
+    /* RabbitMQ counts Erlang processes: here the objects that would be one there */
+    json_object_set_new(o, "proc_used", json_integer((json_int_t)(t.connections + t.channels + t.queues)));
+    json_object_set_new(o, "proc_total", json_integer(1048576));
+    json_object_set_new(o, "processors", json_integer(system_processors()));
+    json_object_set_new(o, "run_queue", json_integer(0));
+    return o;
 }
 
 void api_nodes(struct api_request *r)
@@ -170,8 +216,11 @@ void api_vhosts(struct api_request *r)
 {
     json_t *list = json_array();
     struct list *pos;
-    for (pos = r->api->broker->vhosts.next; pos != &r->api->broker->vhosts; pos = pos->next)
-        json_array_append_new(list, vhost_object(r->api, list_entry(pos, struct vhost, link)));
+    list_for_each(pos, &r->api->broker->vhosts) {
+        struct vhost *v = list_entry(pos, struct vhost, link);
+        if (api_may_see_vhost(r, v))
+            json_array_append_new(list, vhost_object(r->api, v));
+    }
     api_sort(list);
     api_reply_list(r, list);
 }
@@ -218,6 +267,8 @@ void api_vhost_one(struct api_request *r)
         put_vhost(r, v);
     } else if (!v) {
         api_not_found(r);
+    } else if (!api_may_see_vhost(r, v)) {
+        api_reply_error(r, 401, "not_authorised", "Not administrator user"); /* RabbitMQ's text */
     } else if (r->http->method == HTTP_DELETE) {
         broker_delete_vhost(r->api->broker, v);
         api_reply_empty(r, 204);
@@ -290,6 +341,28 @@ void api_health_port_listener(struct api_request *r)
     json_array_append_new(ports, json_integer(cfg->port));
     api_reply_json(r, 503, json_pack("{s:s,s:s,s:i,s:o}", "status", "failed", "reason",
                                      "No active listener", "missing", (int)port, "ports", ports));
+}
+
+void api_health_protocol_listener(struct api_request *r)
+{
+    const char *protocol = r->seg[3];
+    if (!strcmp(protocol, "amqp") || !strcmp(protocol, "amqp091") || !strcmp(protocol, "http")) {
+        api_reply_json(r, 200, json_pack("{s:s,s:s}", "status", "ok", "protocol", protocol));
+        return;
+    }
+    api_reply_json(r, 503, json_pack("{s:s,s:s,s:s,s:[s,s]}", "status", "failed", "reason",
+                                     "No active listener", "missing", protocol, "protocols",
+                                     "amqp", "http"));
+}
+
+/* RabbitMQ's cluster-wide parameters: the cluster name and the id it made at first boot. */
+void api_global_parameters(struct api_request *r)
+{
+    char id[64];
+    snprintf(id, sizeof id, "rabbitmq-cluster-id-%s", r->api->broker->cluster_id);
+    json_t *list = json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "cluster_name", "value",
+                             r->api->broker->node, "name", "internal_cluster_id", "value", id);
+    api_reply_list(r, list);
 }
 
 void api_health_virtual_hosts(struct api_request *r)

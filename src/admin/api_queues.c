@@ -27,7 +27,15 @@ static json_t *queue_object(struct api *a, const struct vhost *v, struct queue *
     json_object_set_new(o, "messages", json_integer((json_int_t)(ready + q->unacked)));
     json_object_set_new(o, "messages_ready", json_integer(ready));
     json_object_set_new(o, "messages_unacknowledged", json_integer((json_int_t)q->unacked));
+    json_object_set_new(o, "message_bytes", json_integer((json_int_t)(q->ready_bytes + q->unacked_bytes)));
     json_object_set_new(o, "message_bytes_ready", json_integer((json_int_t)q->ready_bytes));
+    json_object_set_new(o, "message_bytes_unacknowledged", json_integer((json_int_t)q->unacked_bytes));
+    uint64_t depth[DEPTH_COUNT] = {ready + q->unacked, ready, q->unacked};
+    depth_rates_sample(&q->depth_rates, depth, clock_now_ms(&a->broker->clock));
+    json_object_set_new(o, "messages_details", api_rate_details(q->depth_rates.rate[DEPTH_MESSAGES]));
+    json_object_set_new(o, "messages_ready_details", api_rate_details(q->depth_rates.rate[DEPTH_READY]));
+    json_object_set_new(o, "messages_unacknowledged_details",
+                        api_rate_details(q->depth_rates.rate[DEPTH_UNACKED]));
     json_object_set_new(o, "consumers", json_integer(q->consumer_count));
     json_object_set_new(o, "memory", json_integer((json_int_t)(sizeof *q + q->ready_bytes +
                                                               q->ready_len * QUEUE_ENTRY_OVERHEAD)));
@@ -36,6 +44,7 @@ static json_t *queue_object(struct api *a, const struct vhost *v, struct queue *
     json_object_set_new(o, "exclusive_consumer_tag", json_null());
     json_object_set_new(o, "node", json_string(a->broker->node));
     json_object_set_new(o, "type", json_string(q->args.type == QUEUE_TYPE_QUORUM ? "quorum" : "classic"));
+    api_put_queue_stats(a, o, &q->stats, &q->rates);
     return o;
 }
 
@@ -69,7 +78,7 @@ static void declare(struct api_request *r, struct vhost *v, struct amqp_bytes na
         struct queue_declare req = {
             .name = name,
             .arguments = amqp_bytes_of(args.data, args.len),
-            .durable = api_body_bool(body, "durable", true),
+            .durable = api_body_bool(body, "durable", false), /* RabbitMQ's API default */
             .auto_delete = api_body_bool(body, "auto_delete", false),
             .who = api_session(r, v),
         };
@@ -104,7 +113,7 @@ void api_queue(struct api_request *r)
     }
     if (r->http->method == HTTP_GET) {
         json_t *o = queue_object(r->api, v, q);
-        json_object_set_new(o, "consumer_details", json_array());
+        json_object_set_new(o, "consumer_details", api_queue_consumers(r, q));
         json_object_set_new(o, "incoming", json_array());
         json_object_set_new(o, "deliveries", json_array());
         api_reply_object(r, o);
@@ -172,6 +181,19 @@ static json_t *props_to_json(const struct amqp_basic_properties *p)
 
 enum ackmode { ACK_REQUEUE, ACK_DROP, REJECT_REQUEUE, REJECT_DROP };
 
+/* RabbitMQ's API gets with no_ack for ack_requeue_false, with acks otherwise; its own channel
+ * counts, so the queue and the broker's totals do here. */
+static void count_get(struct api *a, struct queue *q, const struct queue_entry *e, enum ackmode mode)
+{
+    enum message_stat stat = mode == ACK_DROP ? STAT_GET_NO_ACK : STAT_GET;
+    message_stats_count(&q->stats, stat);
+    message_stats_count(&a->broker->retired_stats, stat);
+    if (e->redelivered) {
+        message_stats_count(&q->stats, STAT_REDELIVER);
+        message_stats_count(&a->broker->retired_stats, STAT_REDELIVER);
+    }
+}
+
 static bool parse_ackmode(const char *s, enum ackmode *out)
 {
     static const char *const names[] = {"ack_requeue_true", "ack_requeue_false",
@@ -211,6 +233,17 @@ struct got {
     struct queue_entry e;
 };
 
+/* A number given as a JSON integer or, as rabbitmqadmin sends them, a decimal string. */
+static json_int_t body_int(const json_t *v, json_int_t dflt)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    const char *s = json_string_value(v);
+    char *end;
+    long long n = s && *s ? strtoll(s, &end, 10) : 0;
+    return s && *s && !*end ? (json_int_t)n : dflt;
+}
+
 /* As RabbitMQ does it: every message is taken first, then all settled as ackmode says. */
 void api_queue_get(struct api_request *r)
 {
@@ -228,9 +261,8 @@ void api_queue_get(struct api_request *r)
             missing[nmissing++] = required[i];
     const char *encoding = json_string_value(json_object_get(body, "encoding"));
     enum ackmode mode;
-    json_int_t count = json_integer_value(json_object_get(body, "count"));
-    const json_t *t = json_object_get(body, "truncate");
-    json_int_t truncate = json_is_integer(t) ? json_integer_value(t) : -1;
+    json_int_t count = body_int(json_object_get(body, "count"), 0);
+    json_int_t truncate = body_int(json_object_get(body, "truncate"), -1);
     struct amqp_bytes name = amqp_bytes_of(r->seg[2], r->seglen[2]);
     struct queue *target;
     if (nmissing) {
@@ -243,9 +275,10 @@ void api_queue_get(struct api_request *r)
     } else if (!parse_ackmode(json_string_value(json_object_get(body, "ackmode")), &mode)) {
         api_reply_error(r, 400, "bad_request", "Invalid ackmode");
     } else if (!encoding || (strcmp(encoding, "auto") && strcmp(encoding, "base64"))) {
-        api_reply_error(r, 400, "bad_request", "Unsupported encoding");
+        api_reply_error(r, 400, "bad_request", "Unsupported encoding. Please use auto or base64.");
     } else if (!(target = vhost_find_queue(v, name))) {
-        api_not_found(r);
+        api_reply_error(r, 404, "not_found", "NOT_FOUND - no queue '%.*s' in vhost '%s'",
+                        (int)name.len, (const char *)name.ptr, v->name);
     } else {
         if (count > (json_int_t)queue_message_count(target))
             count = queue_message_count(target);
@@ -260,6 +293,7 @@ void api_queue_get(struct api_request *r)
                 break;
             queue_ref(q);
             got[n].q = q;
+            count_get(r->api, q, &got[n].e, mode);
             json_array_append_new(list, delivery_object(q, &got[n].e, !strcmp(encoding, "base64"), truncate));
             n++;
         }

@@ -4,7 +4,9 @@
 #include "core/alloc.h"
 #include "model/session.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,6 +48,16 @@ void broker_config_defaults(struct broker_config *config)
     };
 }
 
+/* 12 random bytes in hex: unique per boot, as RabbitMQ's is per cluster. */
+static void make_cluster_id(char out[32])
+{
+    unsigned char bytes[12] = {0};
+    if (RAND_bytes(bytes, sizeof bytes) != 1)
+        abort();
+    for (size_t i = 0; i < sizeof bytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+}
+
 void broker_init(struct broker *b, const struct broker_config *config)
 {
     b->config = *config;
@@ -58,6 +70,9 @@ void broker_init(struct broker *b, const struct broker_config *config)
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(b->node, sizeof b->node, "warren@%s", host);
+    make_cluster_id(b->cluster_id);
+    b->retired_stats = (struct message_stats){0};
+    b->overview_rates = (struct message_rates){0};
     /* RabbitMQ's first boot: the default user, with its tags and permissions in the default
      * vhost; a broker booted with definitions has only what they define. */
     if (config->load_definitions)

@@ -10,6 +10,7 @@
 #include "core/heap.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "model/message_stats.h"
 #include "model/user.h"
 #include "model/vhost.h"
 
@@ -95,9 +96,14 @@ struct broker {
      * the server fires them from one loop timer. */
     struct deadline_heap deadlines;
     char node[300]; /* the node's name as RabbitMQ's texts show it: "warren@HOST" */
+    char cluster_id[32]; /* random at boot: RabbitMQ's internal_cluster_id after its prefix */
     /* The AMQP layer's direct reply-to consumers, reachable from every connection: created
      * with the first and freed with the last (src/proto/reply_to.c). */
     struct reply_registry *reply_to;
+    /* What closed channels and the management API's publishes and gets counted: the
+     * overview's totals are these plus every open channel's. */
+    struct message_stats retired_stats;
+    struct message_rates overview_rates;
 };
 
 void broker_config_defaults(struct broker_config *config);

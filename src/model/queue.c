@@ -358,6 +358,7 @@ void queue_dispatch(struct queue *q)
         rotate(q, c);
         struct queue_entry e = take_next(q);
         q->unacked++;
+        q->unacked_bytes += queue_entry_message(&e)->body_size;
         c->ops->deliver(c, q, e);
     }
     release(q);
@@ -371,13 +372,16 @@ bool queue_get(struct queue *q, struct queue_entry *out)
         return false;
     *out = take_next(q);
     q->unacked++;
+    q->unacked_bytes += queue_entry_message(out)->body_size;
     return true;
 }
 
 void queue_settle(struct queue *q, struct queue_entry *e)
 {
+    struct message *m = queue_entry_message(e);
     forget_arrival(q, e);
-    message_unref(queue_entry_message(e));
+    q->unacked_bytes -= m->body_size;
+    message_unref(m);
     e->msg = NULL;
     q->unacked--;
 }
@@ -388,6 +392,7 @@ void queue_reject(struct queue *q, struct queue_entry *e)
     forget_arrival(q, e);
     e->msg = NULL;
     q->unacked--;
+    q->unacked_bytes -= m->body_size;
     if (q->deleted)
         message_unref(m);
     else
@@ -399,6 +404,7 @@ void queue_return(struct queue *q, struct queue_entry *e)
     struct queue_entry back = *e;
     e->msg = NULL;
     q->unacked--;
+    q->unacked_bytes -= queue_entry_message(&back)->body_size;
     if (q->deleted) {
         forget_arrival(q, &back);
         message_unref(queue_entry_message(&back));

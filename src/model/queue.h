@@ -11,6 +11,7 @@
 #include "core/heap.h"
 #include "core/list.h"
 #include "model/message.h"
+#include "model/message_stats.h"
 #include "model/queue_args.h"
 #include "model/queue_arrivals.h"
 #include "model/queue_ring.h"
@@ -89,10 +90,14 @@ struct queue {
     bool had_consumer;        /* auto-delete applies only after a first consumer */
     bool priorities_differ;   /* some consumer's priority differs: rotate within groups */
     uint64_t unacked;         /* entries out with consumers or basic.get, not yet settled */
+    uint64_t unacked_bytes;   /* their bodies' sizes */
     struct list bindings;     /* struct binding.destination_link */
     uint64_t route_stamp;     /* exchange routing: delivers once per queue per message */
     struct deadline expiry;   /* x-expires: due once the queue has gone unused that long */
     void *expiry_owner;       /* for the owner's expiry callback (the vhost) */
+    struct message_stats stats; /* counted by the vhost (publish) and by consumers' channels */
+    struct message_rates rates;
+    struct depth_rates depth_rates;
 };
 
 /* arguments (a checked table body) must have passed queue_args_parse with these flags. */

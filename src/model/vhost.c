@@ -22,13 +22,15 @@
 static const struct {
     const char *name;
     enum exchange_type type;
+    bool internal;
 } standard_exchanges[] = {
-    {"", EXCHANGE_DIRECT},
-    {"amq.direct", EXCHANGE_DIRECT},
-    {"amq.fanout", EXCHANGE_FANOUT},
-    {"amq.topic", EXCHANGE_TOPIC},
-    {"amq.headers", EXCHANGE_HEADERS},
-    {"amq.match", EXCHANGE_HEADERS},
+    {"", EXCHANGE_DIRECT, false},
+    {"amq.direct", EXCHANGE_DIRECT, false},
+    {"amq.fanout", EXCHANGE_FANOUT, false},
+    {"amq.topic", EXCHANGE_TOPIC, false},
+    {"amq.headers", EXCHANGE_HEADERS, false},
+    {"amq.match", EXCHANGE_HEADERS, false},
+    {"amq.rabbitmq.trace", EXCHANGE_TOPIC, true}, /* RabbitMQ's firehose, in every vhost */
 };
 
 static void add_exchange(struct vhost *v, struct exchange *x)
@@ -58,8 +60,8 @@ struct vhost *vhost_new(const char *name)
     map_init(&v->queues);
     for (size_t i = 0; i < sizeof standard_exchanges / sizeof *standard_exchanges; i++) {
         struct amqp_bytes xname = amqp_cstr(standard_exchanges[i].name);
-        add_exchange(v, exchange_new(xname, standard_exchanges[i].type, true, false, false,
-                                     (struct amqp_bytes){NULL, 0}));
+        add_exchange(v, exchange_new(xname, standard_exchanges[i].type, true, false,
+                                     standard_exchanges[i].internal, (struct amqp_bytes){NULL, 0}));
     }
     v->default_exchange = vhost_find_exchange(v, amqp_cstr(""));
     v->queue_host.dead_letter = dead_letter;
@@ -505,6 +507,11 @@ struct queue *vhost_queue_to_delete(struct vhost *v, struct amqp_bytes name, str
     }
     if (owned_by_other(q, owner))
         fail_locked(v, name, out);
+    else if ((if_unused || if_empty) && q->args.type == QUEUE_TYPE_QUORUM)
+        outcome_fail(out, AMQP_NOT_IMPLEMENTED,
+                     "cannot delete queue '" NAME_FMT "' in vhost '%s'. queue.delete operations "
+                     "with %s flag set are not supported by quorum queues",
+                     NAME_ARG(name), v->name, if_unused ? "if-unused" : "if-empty");
     else if (if_unused && q->consumer_count)
         outcome_fail(out, AMQP_PRECONDITION_FAILED, "queue '" NAME_FMT "' in vhost '%s' in use",
                      NAME_ARG(name), v->name);
@@ -873,6 +880,7 @@ static void enqueue_into(struct queue *q, struct message *m, struct publish_resu
         result->rejected++;
     if (taken != QUEUE_ENQUEUED)
         return;
+    message_stats_count(&q->stats, STAT_PUBLISH);
     result->routed++;
     if (!result->congested && queue_congested(q))
         result->congested = q;

@@ -97,6 +97,7 @@ void channel_free(struct channel *ch)
     channel_release(ch);
     free(ch->unacked);
     confirms_free(&ch->confirms);
+    message_stats_add(&connection_broker(ch->conn)->retired_stats, &ch->stats);
     session_close_channel(ch->session);
     free(ch);
 }

@@ -10,6 +10,7 @@
 #include "core/heap.h"
 #include "core/list.h"
 #include "model/message.h"
+#include "model/message_stats.h"
 #include "model/queue.h"
 #include "proto/confirms.h"
 
@@ -102,6 +103,9 @@ struct channel {
     struct confirms confirms;   /* publishes not yet confirmed to the client */
     bool tx;
     struct list tx_ops;
+
+    struct message_stats stats; /* this channel's publishes and deliveries */
+    struct message_rates rates;
 };
 
 /* A frame for a channel other than 0 on an open connection. */

@@ -187,6 +187,14 @@ static void select_unacked(struct channel *ch, struct settlement *s, struct unac
     s->items[s->len++] = (struct settled_item){u->queue, u->entry, how};
 }
 
+/* An ack settles the entry; the queue and the channel count it. */
+static void channel_count_ack(struct channel *ch, struct queue *q, struct queue_entry *e)
+{
+    message_stats_count(&q->stats, STAT_ACK);
+    message_stats_count(&ch->stats, STAT_ACK);
+    queue_settle(q, e);
+}
+
 /* Every requeued message is back in place before any queue delivers again, as in RabbitMQ. */
 static void apply_settlement(struct channel *ch, struct settlement *s)
 {
@@ -200,7 +208,7 @@ static void apply_settlement(struct channel *ch, struct settlement *s)
         else if (item->how == SETTLE_DROP)
             queue_reject(item->queue, &item->entry);
         else
-            queue_settle(item->queue, &item->entry);
+            channel_count_ack(ch, item->queue, &item->entry);
     }
     vhost_release_dead_letters(channel_vhost(ch));
     for (size_t i = 0; i < s->len; i++) {
@@ -250,6 +258,21 @@ static void track_unacked(struct channel *ch, uint64_t tag, struct queue *q, str
     if (cc) {
         cc->unacked++;
         ch->consumed_unacked++;
+    }
+}
+
+/* Counts a delivery (stat: deliver or get, stat + 1 its no-ack form) in the queue and the
+ * channel. */
+static inline void count_delivery(struct channel *ch, struct queue *q, const struct queue_entry *e,
+                                  enum message_stat stat, bool no_ack)
+{
+    if (no_ack) /* each no-ack form follows its acked one */
+        stat = (enum message_stat)(stat + 1);
+    message_stats_count(&q->stats, stat);
+    message_stats_count(&ch->stats, stat);
+    if (e->redelivered) {
+        message_stats_count(&q->stats, STAT_REDELIVER);
+        message_stats_count(&ch->stats, STAT_REDELIVER);
     }
 }
 
@@ -308,6 +331,7 @@ static void consumer_deliver(struct consumer *base, struct queue *q, struct queu
     m.basic_deliver.exchange = message_exchange(msg);
     m.basic_deliver.routing_key = message_routing_key(msg);
     send_delivery(ch, &m, q, &e, false);
+    count_delivery(ch, q, &e, STAT_DELIVER, cc->no_ack);
     track_delivery(ch, tag, q, e, cc, cc->no_ack);
 }
 
@@ -428,6 +452,8 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
         return;
     }
     if (!got) {
+        message_stats_count(&q->stats, STAT_GET_EMPTY);
+        message_stats_count(&ch->stats, STAT_GET_EMPTY);
         struct amqp_method empty = {.id = AMQP_BASIC_GET_EMPTY};
         empty.basic_get_empty.reserved_1 = AMQP_BYTES_LIT("");
         channel_send(ch, &empty);
@@ -442,6 +468,7 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     ok.basic_get_ok.routing_key = message_routing_key(msg);
     ok.basic_get_ok.message_count = queue_message_count(q);
     send_delivery(ch, &ok, q, &e, true);
+    count_delivery(ch, q, &e, STAT_GET, m->no_ack);
     track_delivery(ch, tag, q, e, NULL, m->no_ack);
 }
 

@@ -16,6 +16,17 @@ static void send_return(struct channel *ch, struct message *msg)
     channel_send_with_content(ch, &m, msg);
 }
 
+/* Routed nowhere: returned when mandatory, else dropped. */
+static void count_unroutable(struct channel *ch, struct message *msg, bool mandatory)
+{
+    if (!mandatory) {
+        message_stats_count(&ch->stats, STAT_DROP_UNROUTABLE);
+        return;
+    }
+    message_stats_count(&ch->stats, STAT_RETURN_UNROUTABLE);
+    send_return(ch, msg);
+}
+
 /* Routes and enqueues, returns an unroutable mandatory message and notes the confirm it is
  * owed; false after failing the channel. Consumes the caller's reference. */
 static bool route(struct channel *ch, struct message *msg, bool mandatory)
@@ -28,11 +39,14 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
     } else {
         if (result.congested)
             connection_note_congested(ch->conn, result.congested);
-        if (result.routed == 0 && result.rejected == 0 && mandatory)
-            send_return(ch, msg);
+        message_stats_count(&ch->stats, STAT_PUBLISH);
+        if (result.routed == 0 && result.rejected == 0)
+            count_unroutable(ch, msg, mandatory);
         if (ch->confirm) {
             /* RabbitMQ nacks a message any of its queues refused */
             confirms_add(&ch->confirms, result.rejected ? CONFIRM_NACK : CONFIRM_ACK);
+            if (!result.rejected)
+                message_stats_count(&ch->stats, STAT_CONFIRM);
             connection_owe_confirms(ch->conn, &ch->dirty_link);
         }
     }

@@ -83,7 +83,17 @@ void connection_info(const struct connection *c, struct connection_info *out)
         .channels = c->channel_count,
         .state = info_state(c->state),
         .open = c->state == CONN_OPEN,
+        .recv_oct = c->recv_oct,
+        .recv_cnt = c->recv_cnt,
+        .send_oct = c->send_oct,
+        .send_cnt = c->send_cnt,
     };
+}
+
+void connection_sent(struct connection *c, size_t n)
+{
+    c->send_oct += n;
+    c->send_cnt++;
 }
 
 void connection_force_close(struct connection *c, const char *reason)
@@ -913,6 +923,8 @@ void connection_read_buffer(struct connection *c, char **base, size_t *len)
 void connection_read_done(struct connection *c, size_t n)
 {
     c->read_since_check = true;
+    c->recv_oct += n;
+    c->recv_cnt++;
     if (c->state >= CONN_DOOMED)
         return;
     /* A read that filled all the room offered: more is waiting, offer more next time. */

@@ -37,6 +37,8 @@ void connection_read_done(struct connection *c, size_t n);
 /* The peer closed the socket or it failed; the transport closes its side next. */
 void connection_read_eof(struct connection *c, const char *why);
 struct output *connection_output(struct connection *c);
+/* The transport hands n bytes of output to the socket (counted for the management API). */
+void connection_sent(struct connection *c, size_t n);
 /* A write finished: the connection may send what it held back while its output was full. */
 void connection_write_done(struct connection *c);
 /* Whether a paused publisher may read again: the queue that made it wait has drained. */
@@ -60,6 +62,7 @@ struct connection_info {
     uint32_t channels;
     const char *state; /* "starting", "tuning", "opening", "running" or "closing" */
     bool open;
+    uint64_t recv_oct, recv_cnt, send_oct, send_cnt;
 };
 void connection_info(const struct connection *c, struct connection_info *out);
 /* An operator (the management API) or the broker (the connection's vhost or user was deleted)

@@ -50,6 +50,8 @@ struct connection {
     struct amqp_bytes client_properties; /* owned copy of start-ok's table body */
     char auth_mechanism[32];
     uint64_t connected_at_ms;            /* wall clock, as RabbitMQ's connected_at */
+    uint64_t recv_oct, recv_cnt;         /* bytes and reads from the socket */
+    uint64_t send_oct, send_cnt;         /* bytes and writes to it */
 
     struct channel **channel_pages[256]; /* channel id -> channel, in pages of 256 */
     uint32_t channel_count;

@@ -210,7 +210,10 @@ START_TEST(test_standard_exchanges)
         ck_assert(x->durable);
         ck_assert(!x->auto_delete && !x->internal);
     }
-    ck_assert_uint_eq(map_count(&v->exchanges), 6);
+    struct exchange *trace = find(v, "amq.rabbitmq.trace");
+    ck_assert_ptr_nonnull(trace);
+    ck_assert(trace->type == EXCHANGE_TOPIC && trace->durable && trace->internal);
+    ck_assert_uint_eq(map_count(&v->exchanges), 7);
     vhost_unref(v);
 }
 END_TEST
