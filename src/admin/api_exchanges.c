@@ -19,6 +19,7 @@ static json_t *exchange_object(const struct vhost *v, const struct exchange *x)
     json_object_set_new(o, "auto_delete", json_boolean(x->auto_delete));
     json_object_set_new(o, "internal", json_boolean(x->internal));
     json_object_set_new(o, "arguments", json_table_from_body(x->arguments));
+    api_exchange_policy_field(o, x);
     return o;
 }
 

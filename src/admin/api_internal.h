@@ -97,6 +97,12 @@ json_t *api_default_binding(const struct vhost *v, const struct queue *q);
 /* The name an exchange has in paths: "amq.default" is the default exchange "". */
 struct amqp_bytes api_exchange_name(const struct api_request *r, int seg);
 
+/* The policy fields RabbitMQ shows: a queue's policy, operator_policy (names or null) and
+ * effective_policy_definition; an exchange's policy, only when one applies. */
+struct exchange;
+void api_queue_policy_fields(json_t *o, const struct queue *q);
+void api_exchange_policy_field(json_t *o, const struct exchange *x);
+
 /* RabbitMQ's "[{key_missing,K},...]" for the keys a body lacks; false after replying 400. */
 bool api_require_keys(struct api_request *r, json_t *body, const char *const *keys, size_t n);
 
@@ -126,6 +132,8 @@ void api_permission_lists(struct api_request *r);
 void api_permission(struct api_request *r);
 void api_topic_permission(struct api_request *r);
 void api_definitions(struct api_request *r);
+void api_policies(struct api_request *r);
+void api_parameters(struct api_request *r);
 
 void api_exchanges(struct api_request *r);
 void api_exchange(struct api_request *r);

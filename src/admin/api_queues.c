@@ -40,7 +40,7 @@ static json_t *queue_object(struct api *a, const struct vhost *v, struct queue *
     json_object_set_new(o, "memory", json_integer((json_int_t)(sizeof *q + q->ready_bytes +
                                                               q->ready_len * QUEUE_ENTRY_OVERHEAD)));
     json_object_set_new(o, "state", json_string("running"));
-    json_object_set_new(o, "policy", json_null());
+    api_queue_policy_fields(o, q);
     json_object_set_new(o, "exclusive_consumer_tag", json_null());
     json_object_set_new(o, "node", json_string(a->broker->node));
     json_object_set_new(o, "type", json_string(q->args.type == QUEUE_TYPE_QUORUM ? "quorum" : "classic"));

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "admin/json_table.h"
+#include "admin/policy_json.h"
 #include "core/alloc.h"
 #include "model/broker.h"
 #include "model/exchange.h"
@@ -120,6 +121,25 @@ static void export_limits(json_t *params, const struct vhost *v, bool alone)
     json_array_append_new(params, o);
 }
 
+/* Policies in "policies"; operator policies are runtime parameters in a 3.10 export. */
+static void export_policies(json_t *policies, json_t *params, const struct vhost *v, bool alone)
+{
+    struct list *pos;
+    list_for_each(pos, &v->policies[POLICY_REGULAR]) {
+        json_t *o = policy_json(list_entry(pos, struct policy, link), v->name);
+        if (alone)
+            json_object_del(o, "vhost");
+        json_array_append_new(policies, o);
+    }
+    list_for_each(pos, &v->policies[POLICY_OPERATOR]) {
+        json_t *o = policy_json_parameter(list_entry(pos, struct policy, link), POLICY_OPERATOR,
+                                          v->name);
+        if (alone)
+            json_object_del(o, "vhost");
+        json_array_append_new(params, o);
+    }
+}
+
 static void export_queues(json_t *queues, const struct vhost *v, bool alone)
 {
     struct map_iter it;
@@ -213,6 +233,7 @@ json_t *definitions_export(struct broker *b, struct vhost *only)
         if (only && v != only)
             continue;
         export_limits(params, v, only != NULL);
+        export_policies(policies, params, v, only != NULL);
         export_queues(queues, v, only != NULL);
         export_exchanges(exchanges, bindings, v, only != NULL);
     }
@@ -549,6 +570,43 @@ static bool each_topic_permission(struct import *im, bool apply)
     return true;
 }
 
+/* One policy: checked as the API checks it, set when applying. */
+static bool import_policy(struct import *im, enum policy_kind kind, const char *vhost,
+                          json_t *o, json_t *body, bool apply)
+{
+    const char *what = kind == POLICY_OPERATOR ? "operator policy" : "policy";
+    const char *name = text_of(im, what, o, "name", NULL);
+    if (im->failed)
+        return false;
+    if (!json_is_object(body) || !json_object_get(body, "pattern"))
+        return fail(im, "%s '%s' in vhost '%s': 'pattern' and 'definition' are needed", what,
+                    name, vhost);
+    bool crash;
+    char why[1200];
+    struct policy *p = policy_json_parse(kind, name, body, &crash, why, sizeof why);
+    if (!p)
+        return fail(im, "%s '%s' in vhost '%s': %s", what, name, vhost, why);
+    struct vhost *v = apply ? vhost_named(im, vhost) : NULL;
+    if (v)
+        vhost_set_policy(v, kind, p);
+    else
+        policy_free(p);
+    return true;
+}
+
+static bool each_policy(struct import *im, bool apply)
+{
+    json_t *policies = section(im, "policies");
+    size_t i;
+    json_t *o;
+    json_array_foreach(policies, i, o) {
+        const char *vhost = target_vhost(im, "policy", o);
+        if (im->failed || !import_policy(im, POLICY_REGULAR, vhost, o, o, apply))
+            return false;
+    }
+    return !im->failed;
+}
+
 static bool each_parameter(struct import *im, bool apply)
 {
     json_t *params = section(im, "parameters");
@@ -560,6 +618,11 @@ static bool each_parameter(struct import *im, bool apply)
         const char *vhost = target_vhost(im, what, o);
         if (im->failed)
             return false;
+        if (!strcmp(component, "operator_policy")) {
+            if (!import_policy(im, POLICY_OPERATOR, vhost, o, json_object_get(o, "value"), apply))
+                return false;
+            continue;
+        }
         if (strcmp(component, "vhost-limits") != 0)
             return fail(im, "parameter: component '%s' is not supported (Warren has no "
                             "federation or shovel plugins)", component);
@@ -740,9 +803,6 @@ static bool each_binding(struct import *im, bool apply)
 /* Everything the model does not hold yet is refused by name rather than dropped. */
 static bool unsupported(struct import *im)
 {
-    json_t *policies = section(im, "policies");
-    if (policies && json_array_size(policies))
-        return fail(im, "policies are not supported yet");
     json_t *globals = section(im, "global_parameters");
     size_t i;
     json_t *o;
@@ -764,7 +824,7 @@ static bool run(struct import *im, bool apply)
     }
     return unsupported(im) && each_user(im, apply) && each_vhost(im, apply) &&
            each_permission(im, apply) && each_topic_permission(im, apply) &&
-           each_parameter(im, apply) && each_queue(im, apply) && each_exchange(im, apply) &&
+           each_parameter(im, apply) && each_policy(im, apply) && each_queue(im, apply) && each_exchange(im, apply) &&
            each_binding(im, apply);
 }
 

@@ -99,6 +99,7 @@ struct exchange *exchange_new(struct amqp_bytes name, enum exchange_type type, b
     struct outcome ignored;
     exchange_args_parse(type, x->arguments, &(struct arguments_owner){"exchange", name, ""},
                         &x->args, &ignored);
+    x->own_alternate_exchange = x->args.has_alternate_exchange;
     list_init(&x->bindings);
     list_init(&x->incoming);
     map_init(&x->direct);
@@ -286,7 +287,18 @@ void exchange_free(struct exchange *x)
     exchange_delayed_free(x->delayed);
     amqp_bytes_free(x->name);
     amqp_bytes_free(x->arguments);
+    free(x->policy_alternate_exchange);
     free(x);
+}
+
+void exchange_apply_alternate(struct exchange *x, const char *alternate_exchange)
+{
+    if (x->own_alternate_exchange)
+        return;
+    free(x->policy_alternate_exchange);
+    x->policy_alternate_exchange = alternate_exchange ? xstrdup(alternate_exchange) : NULL;
+    x->args.has_alternate_exchange = alternate_exchange != NULL;
+    x->args.alternate_exchange = amqp_cstr(alternate_exchange ? x->policy_alternate_exchange : "");
 }
 
 struct route {

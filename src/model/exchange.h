@@ -15,6 +15,7 @@
 
 struct queue;
 struct exchange_delayed;
+struct policy;
 
 /* x-delayed-message is the delayed-message plugin's type: it holds messages with an x-delay,
  * and routes as its x-delayed-type argument says. */
@@ -66,6 +67,9 @@ struct exchange {
     bool internal;
     struct amqp_bytes arguments; /* owned copy of the raw table body, for equivalence */
     struct exchange_args args;   /* the same, parsed; args.routes_as indexes the bindings */
+    bool own_alternate_exchange; /* x-alternate-exchange given: a policy's does not apply */
+    const struct policy *policy; /* applying to it now, or NULL (the vhost's) */
+    char *policy_alternate_exchange; /* owned copy of the policy's, when that applies */
     struct exchange_delayed *delayed; /* x-delayed-message: its held messages; else NULL */
     struct list bindings;     /* as source */
     uint32_t binding_count;
@@ -79,6 +83,8 @@ struct exchange {
 /* arguments must have passed exchange_args_parse. */
 struct exchange *exchange_new(struct amqp_bytes name, enum exchange_type type, bool durable,
                               bool auto_delete, bool internal, struct amqp_bytes arguments);
+/* A policy's alternate exchange (NULL: none) applies unless the exchange names its own. */
+void exchange_apply_alternate(struct exchange *x, const char *alternate_exchange);
 /* Unbinds everything, drops any held messages and frees. */
 void exchange_free(struct exchange *x);
 

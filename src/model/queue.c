@@ -21,7 +21,8 @@ struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bo
     /* parsed again from the copy, so that the parsed slices point into memory the queue owns */
     struct outcome ignored;
     queue_args_parse(q->arguments, durable, exclusive, auto_delete,
-                     &(struct arguments_owner){"queue", name, ""}, &q->args, &ignored);
+                     &(struct arguments_owner){"queue", name, ""}, &q->own_args, &ignored);
+    q->args = q->own_args;
     q->refs = 1;
     queue_ring_init(&q->ready);
     q->levels = &q->ready;
@@ -236,6 +237,53 @@ static void drop_head_over_limit(struct queue *q)
     }
 }
 
+static bool points_into(struct amqp_bytes slice, struct amqp_bytes owner)
+{
+    return slice.ptr >= owner.ptr && slice.ptr + slice.len <= owner.ptr + owner.len;
+}
+
+/* The effective dead-letter names into memory the queue owns (a policy may go first): those
+ * from its arguments already are, a policy's are copied. */
+static void keep_strings(struct queue *q, struct queue_args *a)
+{
+    struct amqp_bytes *names[] = {&a->dead_letter_exchange, &a->dead_letter_routing_key};
+    bool copied[2];
+    size_t total = 0;
+    for (size_t i = 0; i < 2; i++) {
+        copied[i] = !(names[i]->len && q->arguments.len && points_into(*names[i], q->arguments));
+        total += copied[i] ? names[i]->len : 0;
+    }
+    char *copy = xmalloc(total + 1), *p = copy;
+    for (size_t i = 0; i < 2; i++) {
+        if (!copied[i])
+            continue;
+        if (names[i]->len)
+            memcpy(p, names[i]->ptr, names[i]->len);
+        *names[i] = amqp_bytes_of(p, names[i]->len);
+        p += names[i]->len;
+    }
+    free(q->policy_strings);
+    q->policy_strings = copy;
+}
+
+void queue_apply_args(struct queue *q, const struct queue_args *effective)
+{
+    struct queue_args a = *effective;
+    keep_strings(q, &a);
+    q->args = a;
+    q->limited = a.max_length != QUEUE_ARG_UNSET || a.max_length_bytes != QUEUE_ARG_UNSET;
+    /* once set, arrivals stay noted: entries already marked are forgotten as they go */
+    q->ttl_watch |= q->host && q->host->clock && a.message_ttl_ms != QUEUE_ARG_UNSET;
+    q->has_rules = q->limited || q->nlevels > 1 || q->ttl_watch;
+    if (q->deleted)
+        return;
+    queue_ref(q); /* dead letters may come back round to this queue */
+    if (q->limited && a.overflow == QUEUE_DROP_HEAD)
+        drop_head_over_limit(q);
+    expire(q);
+    queue_unref(q);
+}
+
 static void queue_free(struct queue *q)
 {
     if (q->host && q->host->deadlines)
@@ -248,6 +296,7 @@ static void queue_free(struct queue *q)
     queue_arrivals_free(&q->arrivals);
     amqp_bytes_free(q->name);
     amqp_bytes_free(q->arguments);
+    free(q->policy_strings);
     free(q);
 }
 

@@ -18,6 +18,7 @@
 
 struct queue;
 struct consumer;
+struct policy;
 
 /* Why a message leaves a queue for its dead-letter exchange, as x-death's reason says. */
 enum dead_letter_reason {
@@ -68,7 +69,10 @@ struct queue {
     bool auto_delete;
     const void *owner;           /* the exclusive owner's connection, compared by address */
     struct amqp_bytes arguments; /* owned copy of the raw table body, for equivalence */
-    struct queue_args args;      /* the same, parsed */
+    struct queue_args own_args;  /* the same, parsed */
+    struct queue_args args;      /* in effect: own_args with the policies applied */
+    const struct policy *policy, *operator_policy; /* applying to it now, or NULL (the vhost's) */
+    char *policy_strings;        /* owned copies of args' dead-letter names from a policy */
     uint32_t refs;               /* the vhost's and every unacked entry's holder's */
     bool deleted;
 
@@ -103,6 +107,10 @@ struct queue {
 /* arguments (a checked table body) must have passed queue_args_parse with these flags. */
 struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
                         const void *owner, struct amqp_bytes arguments);
+/* The settings in effect change (a policy came, changed or went): from now on the queue
+ * works by them. Like RabbitMQ, a lower length limit drops the head at once (drop-head) and
+ * messages already queued keep the TTL they arrived under (none, for those before any). */
+void queue_apply_args(struct queue *q, const struct queue_args *effective);
 /* The queue's host, for its TTLs and dead letters; set once, before it takes messages. */
 void queue_set_host(struct queue *q, struct queue_host *host);
 void queue_ref(struct queue *q);

@@ -171,6 +171,7 @@ static bool check_overflow(struct check *c)
     if (i < 0)
         return false;
     c->args->overflow = (enum queue_overflow)i;
+    c->args->has_overflow = true;
     return true;
 }
 

@@ -22,6 +22,7 @@ struct queue_args {
     int64_t max_length;          /* x-max-length */
     int64_t max_length_bytes;    /* x-max-length-bytes */
     enum queue_overflow overflow;
+    bool has_overflow;           /* x-overflow given, even as drop-head */
     bool has_dead_letter_exchange;
     struct amqp_bytes dead_letter_exchange;   /* may be "" (the default exchange) */
     bool has_dead_letter_routing_key;

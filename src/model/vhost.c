@@ -68,6 +68,8 @@ struct vhost *vhost_new(const char *name)
     v->dead_letters_tail = &v->dead_letters;
     v->max_connections = v->max_queues = VHOST_NO_LIMIT;
     permission_set_init(&v->permissions);
+    list_init(&v->policies[POLICY_REGULAR]);
+    list_init(&v->policies[POLICY_OPERATOR]);
     list_init(&v->sessions);
     v->refs = 1;
     return v;
@@ -106,6 +108,12 @@ void vhost_unref(struct vhost *v)
     map_free(&v->queues);
     map_free(&v->exchanges);
     permission_set_free(&v->permissions);
+    for (int kind = POLICY_REGULAR; kind <= POLICY_OPERATOR; kind++)
+        while (!list_empty(&v->policies[kind])) {
+            struct policy *p = list_entry(v->policies[kind].next, struct policy, link);
+            list_remove(&p->link);
+            policy_free(p);
+        }
     string_list_free(&v->tags);
     free(v->description);
     free(v->default_queue_type);
@@ -212,6 +220,80 @@ static void queue_used(struct vhost *v, struct queue *q)
     }
     deadline_heap_reschedule(v->deadlines, &q->expiry,
                              clock_now_ms(v->clock) + (uint64_t)q->args.expires_ms);
+}
+
+/* ---- policies: applied when they or the objects change, never per message ---- */
+
+static void apply_exchange_policy(struct vhost *v, struct exchange *x)
+{
+    struct policy *p = policy_best(&v->policies[POLICY_REGULAR], false, QUEUE_TYPE_CLASSIC, x->name);
+    x->policy = p;
+    exchange_apply_alternate(x, p && (p->values.keys & 1u << POLICY_ALTERNATE_EXCHANGE)
+                                    ? p->values.alternate_exchange : NULL);
+}
+
+static void apply_queue_policies(struct vhost *v, struct queue *q)
+{
+    enum queue_type type = q->own_args.type;
+    q->policy = policy_best(&v->policies[POLICY_REGULAR], true, type, q->name);
+    q->operator_policy = policy_best(&v->policies[POLICY_OPERATOR], true, type, q->name);
+    int64_t expires = q->args.expires_ms;
+    struct queue_args effective;
+    policy_queue_args(&q->own_args, q->policy, q->operator_policy, &effective);
+    queue_apply_args(q, &effective);
+    if (q->args.expires_ms == expires || q->deleted)
+        return;
+    /* RabbitMQ restarts the expiry from now with the new value, or stops it */
+    if (q->args.expires_ms != QUEUE_ARG_UNSET) {
+        if (q->consumer_count == 0)
+            queue_used(v, q);
+    } else if (q->expiry.fire && deadline_pending(&q->expiry)) {
+        deadline_heap_remove(v->deadlines, &q->expiry);
+    }
+}
+
+/* Every queue and exchange of the vhost by the policies now set. */
+static void apply_policies(struct vhost *v)
+{
+    struct map_iter it;
+    void *value;
+    map_iter_init(&it, &v->exchanges);
+    while (map_iter_next(&it, NULL, NULL, &value))
+        apply_exchange_policy(v, value);
+    /* a queue may go meanwhile (an x-expires of 0 cannot be, but dead letters route on) */
+    size_t n = map_count(&v->queues), i = 0;
+    struct queue **queues = xmalloc((n ? n : 1) * sizeof *queues);
+    map_iter_init(&it, &v->queues);
+    while (map_iter_next(&it, NULL, NULL, &value))
+        queue_ref(queues[i++] = value);
+    for (i = 0; i < n; i++) {
+        if (!queues[i]->deleted)
+            apply_queue_policies(v, queues[i]);
+        queue_unref(queues[i]);
+    }
+    free(queues);
+}
+
+bool vhost_set_policy(struct vhost *v, enum policy_kind kind, struct policy *p)
+{
+    struct policy *old = policy_find(&v->policies[kind], p->name);
+    if (old)
+        list_remove(&old->link);
+    list_push_back(&v->policies[kind], &p->link);
+    apply_policies(v);
+    policy_free(old); /* nothing points at it any more */
+    return old != NULL;
+}
+
+bool vhost_delete_policy(struct vhost *v, enum policy_kind kind, const char *name)
+{
+    struct policy *p = policy_find(&v->policies[kind], name);
+    if (!p)
+        return false;
+    list_remove(&p->link);
+    apply_policies(v);
+    policy_free(p);
+    return true;
 }
 
 struct exchange *vhost_find_exchange(struct vhost *v, struct amqp_bytes name)
@@ -351,6 +433,7 @@ struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_d
         return NULL;
     x = exchange_new(req->name, type, req->durable, req->auto_delete, req->internal, req->arguments);
     add_exchange(v, x);
+    apply_exchange_policy(v, x);
     outcome_done(out);
     return x;
 }
@@ -475,6 +558,7 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
                   req->exclusive ? req->who : NULL, req->arguments);
     queue_set_host(q, &v->queue_host);
     map_put(&v->queues, q->name.ptr, q->name.len, q);
+    apply_queue_policies(v, q);
     queue_used(v, q);
     outcome_done(out);
     return q;

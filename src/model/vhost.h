@@ -15,6 +15,7 @@
 #include "model/message.h"
 #include "model/outcome.h"
 #include "model/permission.h"
+#include "model/policy.h"
 #include "model/queue.h"
 
 struct consumer;
@@ -48,6 +49,7 @@ struct vhost {
     int64_t max_connections;         /* VHOST_NO_LIMIT, or the most sessions at once */
     int64_t max_queues;
     struct permission_set permissions;
+    struct list policies[2];         /* struct policy, by enum policy_kind */
     struct list sessions;            /* struct session.in_vhost */
     uint32_t session_count;
     uint32_t refs;                   /* the broker's while it is listed, and each session's */
@@ -81,6 +83,13 @@ struct exchange *vhost_find_exchange(struct vhost *v, struct amqp_bytes name);
 struct queue *vhost_find_queue(struct vhost *v, struct amqp_bytes name);
 /* A fresh "amq.gen-..." name (RabbitMQ's form: 22 url-safe base64 characters). */
 void vhost_generate_queue_name(struct vhost *v, char out[32]);
+
+/* Policies (RabbitMQ's set_policy, clear_policy and their operator forms): adds the policy
+ * of its kind, taking it and replacing any of its name (true then), or deletes the one named
+ * (false when there is none); either way every queue and exchange then works by the policies
+ * that now apply to it. */
+bool vhost_set_policy(struct vhost *v, enum policy_kind kind, struct policy *p);
+bool vhost_delete_policy(struct vhost *v, enum policy_kind kind, const char *name);
 
 /* ---- the verbs: each checks RabbitMQ's rules and reports them in `out` ---- */
 
