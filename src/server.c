@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <uv.h>
@@ -11,6 +12,11 @@
 #include "admin/definitions.h"
 #include "core/container.h"
 #include "net/tcp.h"
+#include "store/message_log.h"
+
+/* Segment files of the message log: preallocated to this size (WARREN_STORE_SEGMENT_BYTES
+ * overrides it, for tests that watch reclamation). */
+#define STORE_SEGMENT_BYTES (16u << 20)
 
 struct server {
     uv_loop_t loop;
@@ -25,7 +31,10 @@ struct server {
     uv_timer_t deadline_timer;
     uint64_t armed_ms;          /* the deadline it is armed for; UINT64_MAX when idle */
     struct server_subscriber resume_readers;
+    struct server_subscriber commit_store;
     struct server_subscriber write_output;
+    struct message_log messages; /* when there is a data directory */
+    bool durable;
 };
 
 void server_subscribe(struct server *s, struct server_subscriber *sub)
@@ -84,6 +93,11 @@ static void run_resume_readers(struct server_subscriber *sub)
     tcp_server_resume_readers(&container_of(sub, struct server, resume_readers)->tcp);
 }
 
+static void run_commit_store(struct server_subscriber *sub)
+{
+    message_log_commit(&container_of(sub, struct server, commit_store)->messages);
+}
+
 static void run_write_output(struct server_subscriber *sub)
 {
     tcp_server_write_dirty(&container_of(sub, struct server, write_output)->tcp);
@@ -101,10 +115,23 @@ static void raise_file_limit(void)
     }
 }
 
+/* The message log's orderly stop: last records synced, its thread and handle gone. */
+static void stop_store(struct server *s)
+{
+    if (!s->durable)
+        return;
+    if (s->commit_store.run)
+        server_unsubscribe(&s->commit_store);
+    s->commit_store.run = NULL;
+    message_log_close(&s->messages);
+    s->durable = false;
+}
+
 /* The last connection has gone: closing the server's own handles lets uv_run return. */
 static void on_drained(struct tcp_server *tcp)
 {
     struct server *s = container_of(tcp, struct server, tcp);
+    stop_store(s); /* every unacked message is back in its queue by now */
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->iteration, NULL);
@@ -135,6 +162,11 @@ static void start_loop_handles(struct server *s)
     /* In the order tcp.c's own prepare hook ran them: readers resume, then output is written. */
     s->resume_readers.run = run_resume_readers;
     server_subscribe(s, &s->resume_readers);
+    /* before output, so the writer thread starts on the batch while output is written */
+    if (s->durable) {
+        s->commit_store.run = run_commit_store;
+        server_subscribe(s, &s->commit_store);
+    }
     s->write_output.run = run_write_output;
     server_subscribe(s, &s->write_output);
     uv_signal_init(&s->loop, &s->sigint);
@@ -151,6 +183,28 @@ static void close_loop(struct server *s)
     int rc = uv_loop_close(&s->loop);
     if (rc < 0)
         log_warning(&s->broker.log, "event loop closed with handles open: %s", uv_strerror(rc));
+}
+
+/* DATA_DIR/messages: the message log, reached by the model through broker.store. */
+static bool open_store(struct server *s, char *why, size_t why_size)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/messages", s->broker.config.data_dir);
+    uint64_t segment_bytes = STORE_SEGMENT_BYTES;
+    const char *override = getenv("WARREN_STORE_SEGMENT_BYTES");
+    if (override && strtoull(override, NULL, 10) >= 4096)
+        segment_bytes = strtoull(override, NULL, 10);
+    if (message_log_open(&s->messages, &s->broker, &s->loop, dir, segment_bytes, why, why_size) < 0)
+        return false;
+    broker_use_store(&s->broker, &s->messages.store);
+    s->durable = true;
+    return true;
+}
+
+/* Persistent messages back into the durable queues the definitions made; before listeners. */
+static void store_recover_messages(struct server *s)
+{
+    message_log_recover(&s->messages);
 }
 
 int server_run(const struct broker_config *config)
@@ -173,16 +227,29 @@ int server_run(const struct broker_config *config)
         return 1;
     }
     char why[1024];
-    if (config->load_definitions && !definitions_load(&s.broker, config->load_definitions, why,
-                                                      sizeof why)) {
-        log_error(&s.broker.log, "load_definitions: %s", why);
+    s.durable = false;
+    s.commit_store.run = NULL;
+    if (config->data_dir && !open_store(&s, why, sizeof why)) {
+        log_error(&s.broker.log, "%s", why);
         close_loop(&s);
         log_close_file(&s.broker.log);
         broker_free(&s.broker);
         return 1;
     }
+    if (config->load_definitions && !definitions_load(&s.broker, config->load_definitions, why,
+                                                      sizeof why)) {
+        log_error(&s.broker.log, "load_definitions: %s", why);
+        stop_store(&s);
+        close_loop(&s);
+        log_close_file(&s.broker.log);
+        broker_free(&s.broker);
+        return 1;
+    }
+    if (s.durable)
+        store_recover_messages(&s);
     if ((rc = tcp_server_start(&s.tcp, &s.loop, &s.broker)) < 0) {
         log_error(&s.broker.log, "cannot listen on %s: %s", s.tcp.failed_address, uv_strerror(rc));
+        stop_store(&s);
         close_loop(&s);
         log_close_file(&s.broker.log);
         broker_free(&s.broker);

@@ -67,6 +67,7 @@ void broker_init(struct broker *b, const struct broker_config *config)
     clock_init(&b->clock);
     deadline_heap_init(&b->deadlines);
     b->reply_to = NULL;
+    b->store = NULL;
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(b->node, sizeof b->node, "warren@%s", host);
@@ -101,6 +102,14 @@ void broker_free(struct broker *b)
         vhost_unref(list_entry(pos, struct vhost, link));
     }
     deadline_heap_free(&b->deadlines); /* after the owners of deadlines are gone */
+}
+
+void broker_use_store(struct broker *b, struct message_store *store)
+{
+    b->store = store;
+    struct list *pos;
+    list_for_each(pos, &b->vhosts)
+        vhost_use_store(list_entry(pos, struct vhost, link), store);
 }
 
 static bool name_is(const char *name, const uint8_t *s, size_t len)
@@ -169,6 +178,7 @@ struct vhost *broker_add_vhost(struct broker *b, const char *name)
         return NULL;
     struct vhost *v = vhost_new(name);
     vhost_use_timers(v, &b->deadlines, &b->clock);
+    vhost_use_store(v, b->store);
     v->node = b->node;
     list_push_back(&b->vhosts, &v->link);
     return v;

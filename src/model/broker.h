@@ -85,6 +85,7 @@ struct broker_config {
 };
 
 struct reply_registry;
+struct message_store;
 
 struct broker {
     struct broker_config config;
@@ -104,6 +105,8 @@ struct broker {
      * overview's totals are these plus every open channel's. */
     struct message_stats retired_stats;
     struct message_rates overview_rates;
+    /* Where persistent messages of durable queues go; NULL: durability off (no data dir). */
+    struct message_store *store;
 };
 
 void broker_config_defaults(struct broker_config *config);
@@ -111,6 +114,9 @@ void broker_init(struct broker *b, const struct broker_config *config);
 void broker_free(struct broker *b);
 struct user *broker_find_user(struct broker *b, const uint8_t *name, size_t len);
 struct vhost *broker_find_vhost(struct broker *b, const uint8_t *name, size_t len);
+
+/* Every vhost's durable queues keep persistent messages in `store` from now on (NULL: none). */
+void broker_use_store(struct broker *b, struct message_store *store);
 
 /* The administrative verbs, shared by every front end (HTTP API, definitions, config). */
 

@@ -14,6 +14,25 @@ static size_t names_len(const struct message *m)
     return (size_t)m->exchange_len + m->routing_key_len + m->header_len;
 }
 
+/* delivery-mode 2, read from the encoded properties: content-type and content-encoding
+ * (short strings) and headers (a table) come before it. */
+static bool header_is_persistent(struct amqp_bytes header)
+{
+    if (header.len < 14)
+        return false;
+    uint16_t flags = amqp_get_u16(header.ptr + 12);
+    if (!(flags & AMQP_BASIC_DELIVERY_MODE_FLAG))
+        return false;
+    size_t at = 14;
+    if ((flags & AMQP_BASIC_CONTENT_TYPE_FLAG) && at < header.len)
+        at += 1 + (size_t)header.ptr[at];
+    if ((flags & AMQP_BASIC_CONTENT_ENCODING_FLAG) && at < header.len)
+        at += 1 + (size_t)header.ptr[at];
+    if ((flags & AMQP_BASIC_HEADERS_FLAG) && at + 4 <= header.len)
+        at += 4 + (size_t)amqp_get_u32(header.ptr + at);
+    return at < header.len && header.ptr[at] == 2;
+}
+
 /* A message with room for `capacity` octets after its names: the body and, for a copy that
  * keeps BCC keys, those after it. */
 static struct message *message_alloc(struct amqp_bytes exchange, struct amqp_bytes routing_key,
@@ -30,7 +49,8 @@ static struct message *message_alloc(struct amqp_bytes exchange, struct amqp_byt
     m->body_size = body_size;
     m->exchange_len = (uint8_t)exchange.len;
     m->routing_key_len = (uint8_t)routing_key.len;
-    m->flags = 0;
+    m->flags = header_is_persistent(header) ? MESSAGE_PERSISTENT : 0;
+    m->stored = NULL;
     memcpy(m->data, exchange.ptr, exchange.len);
     memcpy(m->data + exchange.len, routing_key.ptr, routing_key.len);
     memcpy(m->data + exchange.len + routing_key.len, header.ptr, header.len);
@@ -71,6 +91,26 @@ static struct message *copy_with_header(const struct message *m, struct amqp_byt
         copy->flags |= MESSAGE_BCC_KEPT;
     }
     return copy;
+}
+
+struct message *message_restore(struct amqp_bytes exchange, struct amqp_bytes routing_key,
+                                struct amqp_bytes header, struct amqp_bytes body,
+                                struct amqp_bytes bcc, uint8_t flags, uint32_t ttl)
+{
+    uint32_t bcc_len = (uint32_t)bcc.len;
+    struct message *m = message_alloc(exchange, routing_key, header, body.len,
+                                      body.len + (bcc.len ? sizeof bcc_len + bcc.len : 0));
+    uint8_t *to = message_body(m);
+    if (body.len)
+        memcpy(to, body.ptr, body.len);
+    if (bcc.len) {
+        memcpy(to + body.len, &bcc_len, sizeof bcc_len);
+        memcpy(to + body.len + sizeof bcc_len, bcc.ptr, bcc.len);
+        m->flags |= MESSAGE_BCC_KEPT;
+    }
+    m->flags |= flags & (MESSAGE_HAS_TTL | MESSAGE_TTL_SECONDS | MESSAGE_CHECK_CYCLES);
+    m->ttl = ttl;
+    return m;
 }
 
 struct message *message_grow(struct message *m, uint64_t body_capacity)

@@ -21,6 +21,8 @@ struct message {
     uint8_t flags;        /* MESSAGE_* */
     uint8_t priority;     /* its priority property, once MESSAGE_PRIORITY_KNOWN */
     uint32_t ttl;         /* its expiration property, when MESSAGE_HAS_TTL: see message_ttl_ms */
+    /* The store's record of it while a durable queue holds it (persistent only), else NULL. */
+    struct stored_message *stored;
     uint8_t data[]; /* exchange, routing key, content header, then the body */
 };
 
@@ -30,12 +32,19 @@ enum {
     MESSAGE_PRIORITY_KNOWN = 4,  /* priority is read */
     MESSAGE_CHECK_CYCLES = 8,    /* a dead letter whose x-death may make a cycle */
     MESSAGE_BCC_KEPT = 16,       /* its BCC header's keys are kept after the body */
+    MESSAGE_PERSISTENT = 64,     /* delivery-mode 2: kept on disk by the durable queues it enters */
 };
 
 /* Copies exchange, routing key and content header (a header frame's payload, already checked
  * to decode) into one allocation with room for body_capacity octets of the body. */
 struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routing_key,
                             struct amqp_bytes header, uint64_t body_size, uint64_t body_capacity);
+/* A message as the store kept it: names, content header, body and kept BCC keys (an array
+ * body, or empty), with the flags and TTL it had (only MESSAGE_HAS_TTL, MESSAGE_TTL_SECONDS and
+ * MESSAGE_CHECK_CYCLES are taken from `flags`). */
+struct message *message_restore(struct amqp_bytes exchange, struct amqp_bytes routing_key,
+                                struct amqp_bytes header, struct amqp_bytes body,
+                                struct amqp_bytes bcc, uint8_t flags, uint32_t ttl);
 /* Makes room for body_capacity octets while the body arrives; the message may move (nothing
  * else refers to it yet). */
 struct message *message_grow(struct message *m, uint64_t body_capacity);

@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/container.h"
 #include "model/field_list.h"
+#include "model/message_store.h"
 
 struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
                         const void *owner, struct amqp_bytes arguments)
@@ -42,9 +43,15 @@ struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bo
 
 static void on_ttl_timer(struct deadline *d, uint64_t now_ms);
 
+void queue_use_store(struct queue *q)
+{
+    q->persist_mask = q->durable && q->host && q->host->store ? MESSAGE_PERSISTENT : 0;
+}
+
 void queue_set_host(struct queue *q, struct queue_host *host)
 {
     q->host = host;
+    queue_use_store(q);
     q->ttl_watch = host && host->clock && q->args.message_ttl_ms != QUEUE_ARG_UNSET;
     q->has_rules |= q->ttl_watch;
     deadline_init(&q->ttl_timer, on_ttl_timer);
@@ -100,6 +107,20 @@ static inline struct queue_entry take_next(struct queue *q)
     return take_from(q, q->nlevels == 1 ? &q->ready : next_level(q));
 }
 
+/* A persistent message came into, or left for good, a durable queue: the store is told. One
+ * predictable branch for every other message. */
+static inline void kept(struct queue *q, struct message *m)
+{
+    if (__builtin_expect(m->flags & q->persist_mask, 0))
+        q->host->store->ops->enqueued(q->host->store, q, m);
+}
+
+static inline void left(struct queue *q, struct message *m)
+{
+    if (__builtin_expect(m->flags & q->persist_mask, 0) && m->stored)
+        q->host->store->ops->dequeued(q->host->store, q, m);
+}
+
 static void forget_arrivals_of_ready(struct queue *q);
 
 static void drop_ready(struct queue *q)
@@ -107,8 +128,11 @@ static void drop_ready(struct queue *q)
     forget_arrivals_of_ready(q);
     for (uint32_t l = 0; l < q->nlevels; l++) {
         struct queue_ring *r = &q->levels[l];
-        for (size_t i = 0; i < r->len; i++)
-            message_unref(queue_entry_message(queue_ring_at(r, i)));
+        for (size_t i = 0; i < r->len; i++) {
+            struct message *m = queue_entry_message(queue_ring_at(r, i));
+            left(q, m);
+            message_unref(m);
+        }
         queue_ring_clear(r);
     }
     q->ready_len = 0;
@@ -117,12 +141,19 @@ static void drop_ready(struct queue *q)
 
 /* A message leaves the queue without being delivered: to the dead-letter exchange if the
  * queue has one, else away. Takes the reference. */
-static void discard(struct queue *q, struct message *m, enum dead_letter_reason reason)
+static void dead_letter_or_drop(struct queue *q, struct message *m, enum dead_letter_reason reason)
 {
     if (q->host && q->args.has_dead_letter_exchange)
         q->host->dead_letter(q->host, q, m, reason);
     else
         message_unref(m);
+}
+
+/* The same for a message that was in the queue (the store forgets it there). */
+static void discard(struct queue *q, struct message *m, enum dead_letter_reason reason)
+{
+    left(q, m);
+    dead_letter_or_drop(q, m, reason);
 }
 
 /* ---- per-message and per-queue TTLs: messages expire at the head, as in RabbitMQ ---- */
@@ -324,13 +355,14 @@ static __attribute__((noinline)) enum queue_publish_result publish_with_rules(st
 {
     if (q->limited && q->args.overflow != QUEUE_DROP_HEAD && over_limit(q, 1, m->body_size)) {
         if (q->args.overflow == QUEUE_REJECT_PUBLISH_DLX)
-            discard(q, message_ref(m), DEAD_LETTER_MAXLEN);
+            dead_letter_or_drop(q, message_ref(m), DEAD_LETTER_MAXLEN);
         return QUEUE_REJECTED;
     }
     uint64_t seq = q->next_seq++;
     if (q->ttl_watch || (m->flags & MESSAGE_HAS_TTL))
         note_arrival(q, seq);
     push_ready(q, (struct queue_entry){.msg = message_ref(m), .seq = seq});
+    kept(q, m);
     queue_dispatch(q);
     /* TTL 0 means now or never: what no consumer took expires here */
     expire(q);
@@ -348,6 +380,7 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m)
     queue_ring_push(&q->ready, (struct queue_entry){.msg = message_ref(m), .seq = q->next_seq++});
     q->ready_len++;
     q->ready_bytes += m->body_size;
+    kept(q, m);
     queue_dispatch(q);
     return QUEUE_ENQUEUED;
 }
@@ -430,6 +463,7 @@ void queue_settle(struct queue *q, struct queue_entry *e)
     struct message *m = queue_entry_message(e);
     forget_arrival(q, e);
     q->unacked_bytes -= m->body_size;
+    left(q, m);
     message_unref(m);
     e->msg = NULL;
     q->unacked--;
@@ -442,10 +476,12 @@ void queue_reject(struct queue *q, struct queue_entry *e)
     e->msg = NULL;
     q->unacked--;
     q->unacked_bytes -= m->body_size;
-    if (q->deleted)
+    if (q->deleted) {
+        left(q, m);
         message_unref(m);
-    else
+    } else {
         discard(q, m, DEAD_LETTER_REJECTED);
+    }
 }
 
 void queue_return(struct queue *q, struct queue_entry *e)
@@ -456,6 +492,7 @@ void queue_return(struct queue *q, struct queue_entry *e)
     q->unacked_bytes -= queue_entry_message(&back)->body_size;
     if (q->deleted) {
         forget_arrival(q, &back);
+        left(q, queue_entry_message(&back));
         message_unref(queue_entry_message(&back));
         return;
     }
@@ -482,6 +519,27 @@ void queue_requeue(struct queue *q, struct queue_entry *e)
 {
     queue_return(q, e);
     queue_dispatch(q);
+}
+
+void queue_restore(struct queue *q, struct message *m, bool redelivered, uint64_t arrived_ms)
+{
+    uint64_t seq = q->next_seq++;
+    if ((q->ttl_watch || (m->flags & MESSAGE_HAS_TTL)) && q->host && q->host->clock) {
+        q->ttl_watch = q->has_rules = true;
+        queue_arrivals_note(&q->arrivals, seq, arrived_ms);
+    }
+    push_ready(q, (struct queue_entry){.msg = message_ref(m), .seq = seq, .redelivered = redelivered});
+}
+
+void queue_restored(struct queue *q)
+{
+    if (q->deleted)
+        return;
+    queue_ref(q);
+    expire(q);
+    if (q->limited && q->args.overflow == QUEUE_DROP_HEAD)
+        drop_head_over_limit(q);
+    queue_unref(q);
 }
 
 uint32_t queue_message_count(struct queue *q)
@@ -553,6 +611,8 @@ void queue_retire(struct queue *q)
     if (q->host && q->host->deadlines)
         deadline_heap_remove(q->host->deadlines, &q->ttl_timer);
     drop_ready(q);
+    if (q->persist_mask && q->store_id)
+        q->host->store->ops->queue_deleted(q->host->store, q);
 }
 
 bool queue_quorum_delivery_header(const struct queue_entry *e, bool got, struct amqp_buf *out)

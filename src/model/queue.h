@@ -19,6 +19,7 @@
 struct queue;
 struct consumer;
 struct policy;
+struct message_store;
 
 /* Why a message leaves a queue for its dead-letter exchange, as x-death's reason says. */
 enum dead_letter_reason {
@@ -36,6 +37,8 @@ struct queue_host {
     /* Takes the reference to m; called only for a queue with a dead-letter exchange. */
     void (*dead_letter)(struct queue_host *h, struct queue *q, struct message *m,
                         enum dead_letter_reason reason);
+    /* Where durable queues keep persistent messages; NULL: nowhere (durability off). */
+    struct message_store *store;
 };
 
 /* What a queue needs from a consumer; the channel implements it (the model knows no frames). */
@@ -86,6 +89,8 @@ struct queue {
     bool has_rules;           /* limited, ttl_watch or priorities: publish takes the long way */
     uint64_t next_seq;
     struct queue_host *host;  /* NULL: no TTLs nor dead letters (a queue alone in a test) */
+    uint8_t persist_mask;     /* MESSAGE_PERSISTENT when durable with a store, else 0 */
+    uint32_t store_id;        /* the store's number for it; 0 until it has one */
     struct deadline ttl_timer; /* due when the next head expires */
     struct queue_arrivals arrivals; /* when entries arrived, kept once ttl_watch is set */
 
@@ -152,6 +157,13 @@ static inline bool queue_delivery_header(const struct queue *q, const struct que
 void queue_requeue(struct queue *q, struct queue_entry *e);
 /* The same without dispatching: a batch goes back whole before anything is delivered again. */
 void queue_return(struct queue *q, struct queue_entry *e);
+/* Recovery: m (a new reference is taken) goes to the back as a ready entry that arrived at
+ * arrived_ms on the queue's clock, without telling the store (which kept it). */
+void queue_restore(struct queue *q, struct message *m, bool redelivered, uint64_t arrived_ms);
+/* Recovery is done: heads already expired go (or are dead-lettered), as length limits say. */
+void queue_restored(struct queue *q);
+/* The store came or went: durable queues keep persistent messages in it from now on. */
+void queue_use_store(struct queue *q);
 /* Ready messages only, as RabbitMQ counts them, after dropping those expired at the head. */
 uint32_t queue_message_count(struct queue *q);
 uint32_t queue_purge(struct queue *q);                /* drops ready messages, returns how many */

@@ -191,6 +191,16 @@ void vhost_close_session(struct session *s)
     s->vhost = NULL;
 }
 
+void vhost_use_store(struct vhost *v, struct message_store *store)
+{
+    v->queue_host.store = store;
+    struct map_iter it;
+    void *value;
+    map_iter_init(&it, &v->queues);
+    while (map_iter_next(&it, NULL, NULL, &value))
+        queue_use_store(value);
+}
+
 void vhost_use_timers(struct vhost *v, struct deadline_heap *deadlines, const struct clock *clock)
 {
     v->deadlines = deadlines;

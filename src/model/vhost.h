@@ -20,6 +20,7 @@
 
 struct consumer;
 struct exchange;
+struct message_store;
 struct queue;
 struct queue_entry;
 struct session;
@@ -76,6 +77,8 @@ void vhost_close_session(struct session *s);
 /* A session for one request, checked like a connection's and counted nowhere; nothing to
  * close. */
 void vhost_transient_session(struct vhost *v, struct session *s, struct user *u);
+/* Durable queues keep persistent messages in `store` (NULL: nowhere) from now on. */
+void vhost_use_store(struct vhost *v, struct message_store *store);
 /* Timed rules (x-expires, TTLs) run on the broker's deadline heap and clock. */
 void vhost_use_timers(struct vhost *v, struct deadline_heap *deadlines, const struct clock *clock);
 

@@ -63,6 +63,7 @@ static void channel_open(struct connection *c, uint16_t id)
     list_init(&ch->consumers);
     list_init(&ch->tx_ops);
     list_init(&ch->dirty_link);
+    list_init(&ch->disk_waiter.link);
     confirms_init(&ch->confirms);
     connection_set_channel(c, id, ch);
     struct amqp_method ok = {.id = AMQP_CHANNEL_OPEN_OK};
@@ -96,6 +97,9 @@ void channel_free(struct channel *ch)
     drop_incoming(ch);
     channel_release(ch);
     free(ch->unacked);
+    if (store_waiter_waiting(&ch->disk_waiter))
+        store_waiter_cancel(&ch->disk_waiter);
+    free(ch->disk_waits);
     confirms_free(&ch->confirms);
     message_stats_add(&connection_broker(ch->conn)->retired_stats, &ch->stats);
     session_close_channel(ch->session);

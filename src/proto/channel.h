@@ -12,6 +12,7 @@
 #include "model/message.h"
 #include "model/message_stats.h"
 #include "model/queue.h"
+#include "model/message_store.h"
 #include "proto/confirms.h"
 
 struct connection;
@@ -101,6 +102,15 @@ struct channel {
 
     bool confirm;
     struct confirms confirms;   /* publishes not yet confirmed to the client */
+    /* Replies that wait for the disk: confirms of persistent messages and tx.commit-oks,
+     * oldest first, each with the store ticket that settles it. */
+    struct disk_wait {
+        uint64_t ticket;
+        uint64_t confirm_seq;   /* the last confirm it settles; 0 for a commit-ok */
+    } *disk_waits;
+    size_t disk_head, disk_len, disk_cap; /* a ring; capacity a power of two */
+    struct store_waiter disk_waiter;
+    bool tx_stored;             /* the transaction being committed put something on disk */
     bool tx;
     struct list tx_ops;
 

@@ -2,6 +2,9 @@
 #include <stdlib.h>
 
 #include "core/alloc.h"
+#include "core/container.h"
+#include "model/broker.h"
+#include "model/message_store.h"
 #include "model/vhost.h"
 #include "proto/channel_internal.h"
 #include "proto/reply_to.h"
@@ -27,6 +30,66 @@ static void count_unroutable(struct channel *ch, struct message *msg, bool manda
     send_return(ch, msg);
 }
 
+/* ---- replies that wait for the disk ---- */
+
+static void send_commit_ok(struct channel *ch);
+
+/* The store synced (or failed) everything up to `through`: the replies it held go. */
+static void on_disk_settled(struct store_waiter *w, uint64_t through, bool ok)
+{
+    struct channel *ch = container_of(w, struct channel, disk_waiter);
+    bool confirmed = false;
+    while (ch->disk_len) {
+        struct disk_wait *d = &ch->disk_waits[ch->disk_head];
+        if (d->ticket > through)
+            break;
+        struct disk_wait done = *d;
+        ch->disk_head = (ch->disk_head + 1) & (ch->disk_cap - 1);
+        ch->disk_len--;
+        if (done.confirm_seq) {
+            confirms_settle_through(&ch->confirms, done.confirm_seq, ok ? CONFIRM_ACK : CONFIRM_NACK);
+            confirmed = true;
+        } else if (ok) {
+            send_commit_ok(ch);
+        } else {
+            channel_fail(ch, AMQP_INTERNAL_ERROR, AMQP_TX_COMMIT,
+                         "the message store could not write the transaction's messages");
+        }
+    }
+    if (!ch->disk_len)
+        store_waiter_cancel(w);
+    if (confirmed)
+        channel_flush_confirms(ch);
+}
+
+/* The reply settles once the store has synced what was enqueued so far. */
+static void wait_for_disk(struct channel *ch, uint64_t confirm_seq)
+{
+    struct message_store *store = connection_broker(ch->conn)->store;
+    uint64_t ticket = store->ops->ticket(store);
+    if (ch->disk_len && confirm_seq) {
+        struct disk_wait *last = &ch->disk_waits[(ch->disk_head + ch->disk_len - 1) & (ch->disk_cap - 1)];
+        if (last->ticket == ticket && last->confirm_seq) {
+            last->confirm_seq = confirm_seq; /* one more publish of the same batch */
+            return;
+        }
+    }
+    if (ch->disk_len == ch->disk_cap) {
+        size_t cap = ch->disk_cap ? ch->disk_cap * 2 : 8;
+        struct disk_wait *waits = xmalloc(cap * sizeof *waits);
+        for (size_t i = 0; i < ch->disk_len; i++)
+            waits[i] = ch->disk_waits[(ch->disk_head + i) & (ch->disk_cap - 1)];
+        free(ch->disk_waits);
+        ch->disk_waits = waits;
+        ch->disk_cap = cap;
+        ch->disk_head = 0;
+    }
+    ch->disk_waits[(ch->disk_head + ch->disk_len++) & (ch->disk_cap - 1)] =
+        (struct disk_wait){ticket, confirm_seq};
+    ch->disk_waiter.settled = on_disk_settled;
+    store->ops->wait(store, &ch->disk_waiter);
+}
+
 /* Routes and enqueues, returns an unroutable mandatory message and notes the confirm it is
  * owed; false after failing the channel. Consumes the caller's reference. */
 static bool route(struct channel *ch, struct message *msg, bool mandatory)
@@ -42,12 +105,20 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
         message_stats_count(&ch->stats, STAT_PUBLISH);
         if (result.routed == 0 && result.rejected == 0)
             count_unroutable(ch, msg, mandatory);
+        /* a persistent message a durable queue kept is confirmed once it is on disk */
+        bool stored = __builtin_expect(msg->stored != NULL, 0);
         if (ch->confirm) {
             /* RabbitMQ nacks a message any of its queues refused */
-            confirms_add(&ch->confirms, result.rejected ? CONFIRM_NACK : CONFIRM_ACK);
+            uint64_t seq = confirms_add(&ch->confirms, result.rejected ? CONFIRM_NACK
+                                                       : stored        ? CONFIRM_WAITING
+                                                                       : CONFIRM_ACK);
             if (!result.rejected)
                 message_stats_count(&ch->stats, STAT_CONFIRM);
+            if (stored && !result.rejected)
+                wait_for_disk(ch, seq);
             connection_owe_confirms(ch->conn, &ch->dirty_link);
+        } else if (stored) {
+            ch->tx_stored = true;
         }
     }
     message_unref(msg);
@@ -154,9 +225,16 @@ void channel_release_publishes(struct channel *ch)
     }
 }
 
+static void send_commit_ok(struct channel *ch)
+{
+    struct amqp_method ok = {.id = AMQP_TX_COMMIT_OK};
+    channel_send(ch, &ok);
+}
+
 static void tx_commit(struct channel *ch)
 {
     struct list *pos, *tmp;
+    ch->tx_stored = false;
     list_for_each_safe(pos, tmp, &ch->tx_ops) {
         struct tx_op *op = list_entry(pos, struct tx_op, link);
         list_remove(&op->link);
@@ -169,8 +247,11 @@ static void tx_commit(struct channel *ch)
         }
     }
     channel_commit_acks(ch);
-    struct amqp_method ok = {.id = AMQP_TX_COMMIT_OK};
-    channel_send(ch, &ok);
+    /* commit-ok once what the transaction stored is on disk (after any earlier one's) */
+    if (ch->tx_stored || ch->disk_len)
+        wait_for_disk(ch, 0);
+    else
+        send_commit_ok(ch);
     channel_dispatch_consumers(ch);
 }
 

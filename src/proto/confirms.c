@@ -89,6 +89,26 @@ void confirms_settle(struct confirms *c, uint64_t seq, enum confirm_outcome outc
         *run_at(c, at) = (struct confirm_run){seq + 1, r.last, CONFIRM_WAITING};
 }
 
+void confirms_settle_through(struct confirms *c, uint64_t seq, enum confirm_outcome outcome)
+{
+    for (uint32_t i = 0; i < c->len; i++) {
+        struct confirm_run *r = run_at(c, i);
+        if (r->first > seq)
+            break;
+        if (r->outcome != CONFIRM_WAITING)
+            continue;
+        if (r->last > seq) {
+            /* split: the part after seq still waits */
+            struct confirm_run rest = {seq + 1, r->last, CONFIRM_WAITING};
+            open_gap(c, i, 1);
+            r = run_at(c, i);
+            r->last = seq;
+            *run_at(c, i + 1) = rest;
+        }
+        r->outcome = outcome;
+    }
+}
+
 bool confirms_next(struct confirms *c, struct confirm_reply *out)
 {
     if (c->len == 0 || run_at(c, 0)->outcome == CONFIRM_WAITING)

@@ -44,6 +44,8 @@ static inline uint64_t confirms_add(struct confirms *c, enum confirm_outcome out
 }
 /* A waiting sequence number now has its outcome. */
 void confirms_settle(struct confirms *c, uint64_t seq, enum confirm_outcome outcome);
+/* Every waiting sequence number up to seq now has this outcome (what one disk sync settles). */
+void confirms_settle_through(struct confirms *c, uint64_t seq, enum confirm_outcome outcome);
 static inline bool confirms_pending(const struct confirms *c)
 {
     return c->len > 0;

@@ -1,0 +1,51 @@
+/* The model's view of durable message storage: what queues tell it, and how a publisher waits for the disk. */
+#ifndef MESSAGE_STORE_H
+#define MESSAGE_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/list.h"
+
+struct message;
+struct queue;
+struct message_store;
+
+/* Someone waiting for stored messages to reach the disk (a channel's confirms, a tx.commit). */
+struct store_waiter {
+    struct list link; /* in the store's waiters while waiting */
+    /* Everything handed over with a ticket up to `through` is synced (ok) or could not be
+     * stored (!ok). Called on the loop; the waiter may stop waiting (store_waiter_cancel). */
+    void (*settled)(struct store_waiter *w, uint64_t through, bool ok);
+};
+
+/* What the model calls; src/store implements it (the model includes no store header). */
+struct message_store_ops {
+    /* A durable queue took a persistent message (m->stored says it is kept from then on). */
+    void (*enqueued)(struct message_store *s, struct queue *q, struct message *m);
+    /* It left that queue for good: acked, rejected, expired, dropped, purged, dead-lettered. */
+    void (*dequeued)(struct message_store *s, struct queue *q, struct message *m);
+    /* A durable queue was deleted: every reference it held dies. */
+    void (*queue_deleted)(struct message_store *s, struct queue *q);
+    /* The ticket that what was enqueued so far will be synced under. */
+    uint64_t (*ticket)(struct message_store *s);
+    /* w is told when tickets are settled, until it stops waiting. */
+    void (*wait)(struct message_store *s, struct store_waiter *w);
+};
+
+struct message_store {
+    const struct message_store_ops *ops;
+};
+
+static inline void store_waiter_cancel(struct store_waiter *w)
+{
+    list_remove(&w->link);
+    list_init(&w->link);
+}
+
+static inline bool store_waiter_waiting(const struct store_waiter *w)
+{
+    return !list_empty(&w->link);
+}
+
+#endif

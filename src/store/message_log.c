@@ -1,0 +1,624 @@
+/* The message log's write side: stored messages and queues, records appended into per-iteration batches, reclamation and compaction, the clean stop. */
+#include "store/message_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/container.h"
+#include "core/log.h"
+#include "model/broker.h"
+#include "model/message.h"
+#include "model/queue.h"
+#include "model/vhost.h"
+#include "store/message_log_internal.h"
+#include "store/segment.h"
+
+/* A forget record holds at most this many pairs, so no record outgrows a segment by much. */
+#define FORGETS_PER_RECORD 65536
+
+uint64_t message_log_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- segments ---- */
+
+struct store_segment *message_log_add_segment(struct message_log *l, uint32_t number,
+                                              uint64_t used, uint64_t size)
+{
+    if (l->nsegments == l->segments_cap) {
+        l->segments_cap = l->segments_cap ? l->segments_cap * 2 : 16;
+        l->segments = xrealloc_array(l->segments, l->segments_cap, sizeof *l->segments);
+    }
+    struct store_segment *s = xcalloc(1, sizeof *s);
+    *s = (struct store_segment){.number = number, .used = used, .size = size};
+    list_init(&s->live);
+    l->segments[l->nsegments++] = s;
+    l->figures.disk_bytes += size;
+    if (number >= l->next_segment)
+        l->next_segment = number + 1;
+    return s;
+}
+
+static struct store_segment *active(struct message_log *l)
+{
+    return l->nsegments && !l->roll ? l->segments[l->nsegments - 1] : NULL;
+}
+
+/* A new segment to append to, with room for at least `need` octets of records. */
+static struct store_segment *start_segment(struct message_log *l, uint64_t need)
+{
+    uint64_t size = SEGMENT_HEADER_SIZE + need > l->segment_bytes ? SEGMENT_HEADER_SIZE + need
+                                                                  : l->segment_bytes;
+    struct store_segment *s = message_log_add_segment(l, l->next_segment, SEGMENT_HEADER_SIZE, size);
+    l->roll = false;
+    writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_CREATE, .segment = s->number,
+                                                  .size = size});
+    size_t from = l->batch->bytes.len;
+    segment_encode_header(amqp_buf_extend(&l->batch->bytes, SEGMENT_HEADER_SIZE), s->number);
+    writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_WRITE, .segment = s->number,
+                                                  .offset = 0, .from = from,
+                                                  .len = SEGMENT_HEADER_SIZE});
+    return s;
+}
+
+/* The active segment, with room for `need` more octets (a new one if it has not). */
+static struct store_segment *reserve(struct message_log *l, uint64_t need)
+{
+    struct store_segment *s = active(l);
+    if (!s || s->used + need > s->size)
+        s = start_segment(l, need);
+    return s;
+}
+
+/* Appends encoded records (room reserved) to the active segment; returns their offset. */
+static uint64_t append(struct message_log *l, const uint8_t *bytes, size_t len)
+{
+    struct store_segment *s = active(l);
+    struct writer_batch *b = l->batch;
+    uint64_t offset = s->used;
+    struct writer_op *last = b->nops ? &b->ops[b->nops - 1] : NULL;
+    if (last && last->kind == WRITER_WRITE && last->segment == s->number &&
+        last->offset + last->len == offset && last->from + last->len == b->bytes.len)
+        last->len += len;
+    else
+        writer_batch_add(b, (struct writer_op){.kind = WRITER_WRITE, .segment = s->number,
+                                               .offset = offset, .from = b->bytes.len, .len = len});
+    amqp_buf_put(&b->bytes, bytes, len);
+    s->used += len;
+    l->figures.appended_records++;
+    return offset;
+}
+
+/* ---- queues ---- */
+
+struct stored_queue *message_log_add_queue(struct message_log *l, uint32_t id, const char *vhost,
+                                           struct amqp_bytes name)
+{
+    if (id >= l->queues_cap) {
+        size_t cap = l->queues_cap ? l->queues_cap : 16;
+        while (cap <= id)
+            cap *= 2;
+        l->queues = xrealloc_array(l->queues, cap, sizeof *l->queues);
+        memset(l->queues + l->queues_cap, 0, (cap - l->queues_cap) * sizeof *l->queues);
+        l->queues_cap = cap;
+    }
+    struct stored_queue *sq = l->queues[id];
+    if (sq) {
+        free(sq->vhost);
+        amqp_bytes_free(sq->name);
+    } else {
+        sq = l->queues[id] = xcalloc(1, sizeof *sq);
+    }
+    sq->id = id;
+    sq->vhost = xstrdup(vhost);
+    sq->name = amqp_bytes_dup(name);
+    if (id >= l->nqueues)
+        l->nqueues = id + 1;
+    return sq;
+}
+
+static struct stored_queue *queue_of(struct message_log *l, struct queue *q)
+{
+    if (q->store_id == 0) {
+        /* the queue's vhost is the queue host's owner */
+        struct vhost *v = container_of(q->host, struct vhost, queue_host);
+        uint32_t id = l->nqueues ? (uint32_t)l->nqueues : 1;
+        struct stored_queue *sq = message_log_add_queue(l, id, v->name, q->name);
+        sq->queue = q;
+        q->store_id = id;
+    }
+    return l->queues[q->store_id];
+}
+
+static void encode_name(struct message_log *l, const struct stored_queue *sq)
+{
+    size_t at = segment_record_begin(&l->names, SEGMENT_RECORD_QUEUE_NAME);
+    amqp_buf_put_u32(&l->names, sq->id);
+    size_t vlen = strlen(sq->vhost);
+    amqp_buf_put_u16(&l->names, (uint16_t)vlen);
+    amqp_buf_put(&l->names, sq->vhost, vlen);
+    amqp_buf_put_u16(&l->names, (uint16_t)sq->name.len);
+    amqp_buf_put(&l->names, sq->name.ptr, sq->name.len);
+    segment_record_end(&l->names, at);
+}
+
+/* The name records segment `number` still needs for these ids, into l->names. */
+static void encode_names(struct message_log *l, const uint32_t *ids, uint32_t n, uint32_t number)
+{
+    amqp_buf_reset(&l->names);
+    for (uint32_t i = 0; i < n; i++) {
+        struct stored_queue *sq = l->queues[ids[i]];
+        bool seen = false;
+        for (uint32_t j = 0; j < i; j++)
+            seen |= ids[j] == ids[i];
+        if (sq->named_in != number && !seen)
+            encode_name(l, sq);
+    }
+}
+
+static void mark_named(struct message_log *l, const uint32_t *ids, uint32_t n, uint32_t number)
+{
+    for (uint32_t i = 0; i < n; i++)
+        l->queues[ids[i]]->named_in = number;
+}
+
+/* ---- stored messages ---- */
+
+static void encode_message(struct amqp_buf *out, const struct stored_message *sm)
+{
+    struct message *m = sm->msg;
+    size_t at = segment_record_begin(out, SEGMENT_RECORD_MESSAGE);
+    amqp_buf_put_u64(out, sm->seq);
+    amqp_buf_put_u64(out, sm->arrived_ms);
+    amqp_buf_put_u8(out, m->flags & (MESSAGE_HAS_TTL | MESSAGE_TTL_SECONDS | MESSAGE_CHECK_CYCLES));
+    amqp_buf_put_u32(out, m->ttl);
+    amqp_buf_put_u16(out, (uint16_t)sm->nids);
+    for (uint32_t i = 0; i < sm->nids; i++)
+        amqp_buf_put_u32(out, sm->ids[i]);
+    amqp_buf_put_shortstr(out, message_exchange(m));
+    amqp_buf_put_shortstr(out, message_routing_key(m));
+    amqp_buf_put_longstr(out, message_header(m));
+    amqp_buf_put_u64(out, m->body_size);
+    amqp_buf_put(out, message_body(m), (size_t)m->body_size);
+    amqp_buf_put_longstr(out, message_kept_bcc(m));
+    segment_record_end(out, at);
+}
+
+void message_log_link(struct store_segment *s, struct stored_message *sm)
+{
+    sm->segment = s;
+    list_push_back(&s->live, &sm->link);
+    s->live_bytes += sm->record_len;
+    s->live_count++;
+}
+
+static void unlink_from_segment(struct message_log *l, struct stored_message *sm)
+{
+    (void)l;
+    struct store_segment *s = sm->segment;
+    list_remove(&sm->link);
+    s->live_bytes -= sm->record_len;
+    s->live_count--;
+    sm->segment = NULL;
+}
+
+/* Writes the message's record, preceded by the name records its segment lacks. */
+static void write_message(struct message_log *l, struct stored_message *sm)
+{
+    amqp_buf_reset(&l->scratch);
+    encode_message(&l->scratch, sm);
+    struct store_segment *s = active(l);
+    if (s)
+        encode_names(l, sm->ids, sm->nids, s->number);
+    if (!s || s->used + l->names.len + l->scratch.len > s->size) {
+        encode_names(l, sm->ids, sm->nids, l->next_segment); /* a new segment needs them all */
+        s = start_segment(l, l->names.len + l->scratch.len);
+    }
+    if (l->names.len)
+        append(l, l->names.data, l->names.len);
+    mark_named(l, sm->ids, sm->nids, s->number);
+    append(l, l->scratch.data, l->scratch.len);
+    sm->record_len = (uint32_t)l->scratch.len;
+    message_log_link(s, sm);
+}
+
+void message_log_free_stored(struct stored_message *sm)
+{
+    sm->msg->stored = NULL;
+    if (sm->ids != sm->inline_ids)
+        free(sm->ids);
+    free(sm);
+}
+
+struct stored_message *message_log_new_stored(struct message *m, uint64_t seq, uint64_t arrived_ms)
+{
+    struct stored_message *sm = xmalloc(sizeof *sm);
+    *sm = (struct stored_message){.msg = m, .seq = seq, .arrived_ms = arrived_ms,
+                                  .cap = 2};
+    sm->ids = sm->inline_ids;
+    list_init(&sm->link);
+    m->stored = sm;
+    return sm;
+}
+
+void message_log_add_id(struct stored_message *sm, uint32_t id)
+{
+    if (sm->nids == sm->cap) {
+        uint32_t cap = sm->cap * 2;
+        uint32_t *ids = xmalloc(cap * sizeof *ids);
+        memcpy(ids, sm->ids, sm->nids * sizeof *ids);
+        if (sm->ids != sm->inline_ids)
+            free(sm->ids);
+        sm->ids = ids;
+        sm->cap = cap;
+    }
+    sm->ids[sm->nids++] = id;
+}
+
+/* ---- what the model calls ---- */
+
+static struct message_log *log_of(struct message_store *s)
+{
+    return container_of(s, struct message_log, store);
+}
+
+static void on_enqueued(struct message_store *s, struct queue *q, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    if (!l->open)
+        return;
+    struct stored_queue *sq = queue_of(l, q);
+    struct stored_message *sm = m->stored;
+    if (!sm) {
+        sm = message_log_new_stored(m, l->next_seq++, message_log_wall_ms());
+        list_push_back(&l->pending, &sm->link);
+    } else if (sm->segment) {
+        /* written already for other queues (a delayed message's alternate route): written
+         * again with them all, as recovery takes the last record of a seq */
+        unlink_from_segment(l, sm);
+        list_push_back(&l->pending, &sm->link);
+    }
+    message_log_add_id(sm, sq->id);
+}
+
+static void add_forget(struct message_log *l, uint32_t id, uint64_t seq)
+{
+    amqp_buf_put_u32(&l->forgets, id);
+    amqp_buf_put_u64(&l->forgets, seq);
+    l->nforgets++;
+}
+
+static void on_dequeued(struct message_store *s, struct queue *q, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    struct stored_message *sm = m->stored;
+    if (!l->open || !sm)
+        return;
+    uint32_t i = 0;
+    while (i < sm->nids && l->queues[sm->ids[i]]->queue != q)
+        i++;
+    if (i == sm->nids)
+        return;
+    uint32_t id = sm->ids[i];
+    sm->ids[i] = sm->ids[--sm->nids];
+    if (sm->segment && !l->queues[id]->gone)
+        add_forget(l, id, sm->seq);
+    if (sm->nids)
+        return;
+    if (sm->segment)
+        unlink_from_segment(l, sm);
+    else
+        list_remove(&sm->link);
+    message_log_free_stored(sm);
+}
+
+static void on_queue_deleted(struct message_store *s, struct queue *q)
+{
+    struct message_log *l = log_of(s);
+    if (!l->open)
+        return;
+    for (size_t id = 1; id < l->nqueues; id++) {
+        struct stored_queue *sq = l->queues[id];
+        if (!sq || sq->queue != q || sq->gone)
+            continue;
+        sq->gone = true;
+        if (l->ngone == l->gone_cap) {
+            l->gone_cap = l->gone_cap ? l->gone_cap * 2 : 8;
+            l->gone = xrealloc_array(l->gone, l->gone_cap, sizeof *l->gone);
+        }
+        l->gone[l->ngone++] = (uint32_t)id;
+    }
+}
+
+static uint64_t on_ticket(struct message_store *s)
+{
+    struct message_log *l = log_of(s);
+    l->ticket_taken = true;
+    return l->batch->ticket;
+}
+
+static void on_wait(struct message_store *s, struct store_waiter *w)
+{
+    struct message_log *l = log_of(s);
+    if (!store_waiter_waiting(w))
+        list_push_back(&l->waiters, &w->link);
+}
+
+static const struct message_store_ops log_ops = {
+    .enqueued = on_enqueued,
+    .dequeued = on_dequeued,
+    .queue_deleted = on_queue_deleted,
+    .ticket = on_ticket,
+    .wait = on_wait,
+};
+
+/* ---- the commit, once per iteration ---- */
+
+static void append_record(struct message_log *l)
+{
+    reserve(l, l->scratch.len);
+    append(l, l->scratch.data, l->scratch.len);
+}
+
+static void write_forgets(struct message_log *l)
+{
+    const uint8_t *pairs = l->forgets.data;
+    uint32_t left = l->nforgets;
+    while (left) {
+        uint32_t n = left < FORGETS_PER_RECORD ? left : FORGETS_PER_RECORD;
+        amqp_buf_reset(&l->scratch);
+        size_t at = segment_record_begin(&l->scratch, SEGMENT_RECORD_FORGET);
+        amqp_buf_put_u32(&l->scratch, n);
+        amqp_buf_put(&l->scratch, pairs, (size_t)n * 12);
+        segment_record_end(&l->scratch, at);
+        append_record(l);
+        pairs += (size_t)n * 12;
+        left -= n;
+    }
+    amqp_buf_reset(&l->forgets);
+    l->nforgets = 0;
+}
+
+static void write_gone(struct message_log *l)
+{
+    for (size_t i = 0; i < l->ngone; i++) {
+        amqp_buf_reset(&l->scratch);
+        size_t at = segment_record_begin(&l->scratch, SEGMENT_RECORD_QUEUE_GONE);
+        amqp_buf_put_u32(&l->scratch, l->gone[i]);
+        segment_record_end(&l->scratch, at);
+        append_record(l);
+    }
+    l->ngone = 0;
+}
+
+/* An old segment is compacted when what still lives in it is under a quarter of it and two
+ * newer segments exist: under steady traffic the disk holds a few segments, whatever a few
+ * stuck messages pin. */
+static bool worth_compacting(const struct message_log *l, const struct store_segment *s)
+{
+    return l->nsegments >= 3 && s->live_bytes * 4 < s->used;
+}
+
+static void reclaim(struct message_log *l)
+{
+    while (l->nsegments > 1) {
+        struct store_segment *head = l->segments[0];
+        if (head->live_count && !worth_compacting(l, head))
+            break;
+        while (!list_empty(&head->live)) {
+            struct stored_message *sm = list_entry(head->live.next, struct stored_message, link);
+            unlink_from_segment(l, sm);
+            write_message(l, sm);
+            l->figures.compacted_messages++;
+        }
+        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_DELETE, .segment = head->number});
+        l->figures.disk_bytes -= head->size;
+        l->figures.deleted_segments++;
+        free(head);
+        memmove(l->segments, l->segments + 1, --l->nsegments * sizeof *l->segments);
+    }
+}
+
+static void submit(struct message_log *l)
+{
+    writer_submit(&l->writer, l->batch);
+    l->batch = writer_batch_new(l->batch->ticket + 1);
+    l->ticket_taken = false;
+}
+
+void message_log_commit(struct message_log *l)
+{
+    if (!l->open)
+        return;
+    while (!list_empty(&l->pending)) {
+        struct stored_message *sm = list_entry(l->pending.next, struct stored_message, link);
+        list_remove(&sm->link);
+        write_message(l, sm);
+    }
+    if (l->nforgets)
+        write_forgets(l);
+    if (l->ngone)
+        write_gone(l);
+    reclaim(l);
+    if (!writer_batch_empty(l->batch) || l->ticket_taken)
+        submit(l);
+}
+
+/* A batch is back from the writer: its waiters hear how it went. */
+static void on_batch_done(struct writer *w, struct writer_batch *b)
+{
+    struct message_log *l = w->owner;
+    bool ok = b->error == 0;
+    if (!ok) {
+        log_error(l->log, "message store: %s failed in %s: %s; publishes of this batch are "
+                  "nacked, the next records go to a new segment",
+                  b->failed ? b->failed : "a write", l->dir, strerror(b->error));
+        l->roll = true;
+    }
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &l->waiters) {
+        struct store_waiter *waiter = list_entry(pos, struct store_waiter, link);
+        waiter->settled(waiter, b->ticket, ok);
+    }
+    writer_batch_free(b);
+}
+
+/* ---- open and close ---- */
+
+static int make_dir(const char *path)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    for (char *p = copy + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+                return -errno;
+            *p = '/';
+        }
+    if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int message_log_open(struct message_log *l, struct broker *b, uv_loop_t *loop, const char *dir,
+                     uint64_t segment_bytes, char *why, size_t why_size)
+{
+    memset(l, 0, sizeof *l);
+    l->store.ops = &log_ops;
+    l->broker = b;
+    l->log = &b->log;
+    l->dir = xstrdup(dir);
+    l->segment_bytes = segment_bytes;
+    l->next_segment = 1;
+    l->next_seq = 1;
+    list_init(&l->pending);
+    list_init(&l->waiters);
+    amqp_buf_init(&l->forgets);
+    amqp_buf_init(&l->scratch);
+    amqp_buf_init(&l->names);
+    l->batch = writer_batch_new(1);
+    int rc = make_dir(dir);
+    if (rc == 0)
+        rc = writer_start(&l->writer, loop, dir, on_batch_done, l);
+    if (rc < 0) {
+        snprintf(why, why_size, "cannot use the message store directory %s: %s", dir,
+                 strerror(-rc));
+        writer_batch_free(l->batch);
+        amqp_buf_free(&l->forgets);
+        amqp_buf_free(&l->scratch);
+        amqp_buf_free(&l->names);
+        free(l->dir);
+        return rc;
+    }
+    l->open = true;
+    return 0;
+}
+
+/* At a clean stop every ready entry that was delivered once says so in a record, as RabbitMQ
+ * keeps the redelivered flag of messages delivered and not acked across an orderly restart. */
+static void write_redelivered(struct message_log *l)
+{
+    amqp_buf_reset(&l->forgets);
+    uint32_t n = 0;
+    struct list *pos;
+    list_for_each(pos, &l->broker->vhosts) {
+        struct vhost *v = list_entry(pos, struct vhost, link);
+        struct map_iter it;
+        void *value;
+        map_iter_init(&it, &v->queues);
+        while (map_iter_next(&it, NULL, NULL, &value)) {
+            struct queue *q = value;
+            if (!q->persist_mask)
+                continue;
+            for (uint32_t lv = 0; lv < q->nlevels; lv++)
+                for (size_t i = 0; i < q->levels[lv].len; i++) {
+                    const struct queue_entry *e = queue_ring_at(&q->levels[lv], i);
+                    struct stored_message *sm = queue_entry_message(e)->stored;
+                    if (!e->redelivered || !sm)
+                        continue;
+                    for (uint32_t k = 0; k < sm->nids; k++)
+                        if (l->queues[sm->ids[k]]->queue == q) {
+                            amqp_buf_put_u32(&l->forgets, sm->ids[k]);
+                            amqp_buf_put_u64(&l->forgets, sm->seq);
+                            n++;
+                            break;
+                        }
+                }
+        }
+    }
+    if (n) {
+        amqp_buf_reset(&l->scratch);
+        size_t at = segment_record_begin(&l->scratch, SEGMENT_RECORD_REDELIVERED);
+        amqp_buf_put_u32(&l->scratch, n);
+        amqp_buf_put(&l->scratch, l->forgets.data, l->forgets.len);
+        segment_record_end(&l->scratch, at);
+        append_record(l);
+    }
+    amqp_buf_reset(&l->forgets);
+}
+
+void message_log_close(struct message_log *l)
+{
+    if (!l->open)
+        return;
+    message_log_commit(l);
+    write_redelivered(l);
+    amqp_buf_reset(&l->scratch);
+    size_t at = segment_record_begin(&l->scratch, SEGMENT_RECORD_CLEAN_STOP);
+    segment_record_end(&l->scratch, at);
+    append_record(l);
+    submit(l);
+    writer_stop(&l->writer);
+    l->open = false;
+    broker_use_store(l->broker, NULL);
+    for (size_t i = 0; i < l->nsegments; i++) {
+        struct store_segment *s = l->segments[i];
+        while (!list_empty(&s->live)) {
+            struct stored_message *sm = list_entry(s->live.next, struct stored_message, link);
+            list_remove(&sm->link);
+            message_log_free_stored(sm);
+        }
+        free(s);
+    }
+    while (!list_empty(&l->pending)) {
+        struct stored_message *sm = list_entry(l->pending.next, struct stored_message, link);
+        list_remove(&sm->link);
+        message_log_free_stored(sm);
+    }
+    free(l->segments);
+    for (size_t id = 0; id < l->queues_cap; id++)
+        if (l->queues[id]) {
+            if (l->queues[id]->queue && !l->queues[id]->gone)
+                l->queues[id]->queue->store_id = 0;
+            free(l->queues[id]->vhost);
+            amqp_bytes_free(l->queues[id]->name);
+            free(l->queues[id]);
+        }
+    free(l->queues);
+    free(l->gone);
+    writer_batch_free(l->batch);
+    amqp_buf_free(&l->forgets);
+    amqp_buf_free(&l->scratch);
+    amqp_buf_free(&l->names);
+    free(l->dir);
+}
+
+void message_log_figures(const struct message_log *l, struct message_log_figures *out)
+{
+    *out = l->figures;
+    out->segments = l->nsegments;
+    out->live_bytes = out->live_messages = 0;
+    for (size_t i = 0; i < l->nsegments; i++) {
+        out->live_bytes += l->segments[i]->live_bytes;
+        out->live_messages += l->segments[i]->live_count;
+    }
+}

@@ -1,0 +1,101 @@
+/* The message log: persistent messages of durable queues in segment files, written once per message, with per-segment live counts, reclamation, compaction and recovery. */
+#ifndef MESSAGE_LOG_H
+#define MESSAGE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "amqp_buf.h"
+#include "core/list.h"
+#include "model/message_store.h"
+#include "store/writer.h"
+
+struct broker;
+struct queue;
+
+/* One segment file as the loop sees it. */
+struct store_segment {
+    uint32_t number;
+    uint64_t used;       /* octets appended, header included */
+    uint64_t size;       /* preallocated */
+    uint64_t live_bytes; /* records of messages still in some durable queue */
+    uint64_t live_count;
+    struct list live;    /* struct stored_message.link */
+};
+
+/* A durable queue's number in the records, with the names that find it again at recovery. */
+struct stored_queue {
+    uint32_t id;
+    char *vhost;
+    struct amqp_bytes name;
+    struct queue *queue; /* the queue it stands for; NULL when none was found at recovery */
+    uint32_t named_in;   /* the segment its name record was last written to; 0: none */
+    bool gone;           /* deleted: its references are dead for good */
+};
+
+/* What the store keeps for a message while durable queues hold it (message.stored). */
+struct stored_message {
+    struct message *msg;
+    uint64_t seq;
+    uint64_t arrived_ms;           /* wall clock, for TTLs after a restart */
+    struct store_segment *segment; /* NULL: not written yet */
+    uint32_t record_len;
+    uint32_t nids, cap;
+    uint32_t *ids;                 /* the stored_queues holding it: inline_ids or the heap */
+    uint32_t inline_ids[2];
+    struct list link;              /* in its segment's live list, or the log's pending list */
+};
+
+struct message_log_figures {
+    uint64_t segments, disk_bytes, live_bytes, live_messages;
+    uint64_t appended_records, compacted_messages, deleted_segments;
+};
+
+struct message_log {
+    struct message_store store; /* what the model calls (broker.store points here) */
+    struct broker *broker;
+    struct log *log;
+    char *dir;                  /* DATA_DIR/messages */
+    uint64_t segment_bytes;
+    struct store_segment **segments; /* oldest first; the last is the one appended to */
+    size_t nsegments, segments_cap;
+    uint32_t next_segment;
+    bool roll;                  /* start a new segment before the next append (after an error) */
+    struct stored_queue **queues; /* by id; [0] unused */
+    size_t nqueues, queues_cap;
+    uint64_t next_seq;
+    struct list pending;        /* stored messages to write at the next commit */
+    struct amqp_buf forgets;    /* (id, seq) pairs for the next forget record */
+    uint32_t nforgets;
+    uint32_t *gone;             /* queue ids for gone records */
+    size_t ngone, gone_cap;
+    struct writer_batch *batch; /* filled during this iteration */
+    bool ticket_taken;          /* someone waits for the current batch */
+    struct amqp_buf scratch, names;
+    struct list waiters;        /* struct store_waiter */
+    struct writer writer;
+    bool open;
+    struct message_log_figures figures;
+};
+
+/* Creates dir (DATA_DIR/messages) if needed and starts the writer; the model reaches the log
+ * through l->store once broker_use_store is given it. Returns 0 or -errno (why says what). */
+int message_log_open(struct message_log *l, struct broker *b, uv_loop_t *loop, const char *dir,
+                     uint64_t segment_bytes, char *why, size_t why_size);
+/* Replays the segments into the durable queues that exist now (looked up by vhost and name),
+ * dropping messages of queues that do not, then appends to a new segment. Call once, after the
+ * definitions are loaded and before listeners open; it logs what it found and how long it
+ * took. */
+void message_log_recover(struct message_log *l);
+/* Once per loop iteration: what the iteration appended goes to the writer as one batch, and
+ * segments nothing lives in any more are reclaimed (the oldest first; an old one pinned by a
+ * few live messages is compacted: they are written again, then it is deleted). */
+void message_log_commit(struct message_log *l);
+/* An orderly stop: redelivered marks and a clean-stop record are written and synced, the writer
+ * stops, and the model is detached (message.stored cleared). */
+void message_log_close(struct message_log *l);
+void message_log_figures(const struct message_log *l, struct message_log_figures *out);
+
+#endif
