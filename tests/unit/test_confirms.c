@@ -123,6 +123,30 @@ START_TEST(test_random_against_model)
 }
 END_TEST
 
+START_TEST(test_settle_through)
+{
+    struct confirms c;
+    confirms_init(&c);
+    confirms_add(&c, CONFIRM_WAITING); /* 1 */
+    confirms_add(&c, CONFIRM_WAITING); /* 2 */
+    confirms_add(&c, CONFIRM_NACK);    /* 3: refused by a queue, never waits */
+    confirms_add(&c, CONFIRM_WAITING); /* 4 */
+    confirms_add(&c, CONFIRM_WAITING); /* 5 */
+    confirms_add(&c, CONFIRM_WAITING); /* 6 */
+    ck_assert_str_eq(drain(&c), "");
+    confirms_settle_through(&c, 4, CONFIRM_ACK); /* one sync covers 1..4 */
+    ck_assert_str_eq(drain(&c), "a2m n3 a4");
+    confirms_settle_through(&c, 4, CONFIRM_ACK); /* nothing left to settle there */
+    ck_assert_str_eq(drain(&c), "");
+    confirms_settle_through(&c, 5, CONFIRM_NACK); /* a failed write nacks */
+    ck_assert_str_eq(drain(&c), "n5");
+    confirms_settle_through(&c, 100, CONFIRM_ACK);
+    ck_assert_str_eq(drain(&c), "a6");
+    ck_assert(!confirms_pending(&c));
+    confirms_free(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("confirms");
@@ -131,6 +155,7 @@ int main(void)
     tcase_add_test(tc, test_nack_between_acks);
     tcase_add_test(tc, test_waiting_holds_later_replies);
     tcase_add_test(tc, test_random_against_model);
+    tcase_add_test(tc, test_settle_through);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
