@@ -21,6 +21,20 @@ PERSISTENT = pika.BasicProperties(delivery_mode=2)
 TRANSIENT = pika.BasicProperties(delivery_mode=1)
 DURABLE = unique("durable-messages")
 TRANSIENT_QUEUE = unique("not-durable")
+TTL_QUEUE = unique("durable-ttl")
+TTL_MS = 6000
+PRIORITY_QUEUE = unique("durable-priority")
+REJECTING = unique("durable-rejecting")
+DEAD_LETTERS = unique("durable-dead-letters")
+TX_QUEUE = unique("durable-tx")
+QUEUE_ARGUMENTS = {
+    TTL_QUEUE: {"x-message-ttl": TTL_MS},
+    PRIORITY_QUEUE: {"x-max-priority": 5},
+    REJECTING: {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": DEAD_LETTERS},
+    DEAD_LETTERS: {},
+    TX_QUEUE: {},
+    DURABLE: {},
+}
 
 
 def definitions_config(tmp):
@@ -31,8 +45,8 @@ def definitions_config(tmp):
         "vhosts": [{"name": "/"}],
         "permissions": [{"user": "guest", "vhost": "/", "configure": ".*", "write": ".*",
                          "read": ".*"}],
-        "queues": [{"name": DURABLE, "vhost": "/", "durable": True, "auto_delete": False,
-                    "arguments": {}}],
+        "queues": [{"name": name, "vhost": "/", "durable": True, "auto_delete": False,
+                    "arguments": arguments} for name, arguments in QUEUE_ARGUMENTS.items()],
     }
     defs_path = os.path.join(tmp, "definitions.json")
     with open(defs_path, "w") as f:
@@ -111,9 +125,68 @@ def queue_exists(name):
 def declare_queues():
     connection = pika_connection()
     channel = connection.channel()
-    channel.queue_declare(DURABLE, durable=True)
+    for name, arguments in QUEUE_ARGUMENTS.items():
+        channel.queue_declare(name, durable=True, arguments=arguments)
     channel.queue_declare(TRANSIENT_QUEUE, durable=False)
     connection.close()
+
+
+def publish_rules():
+    """Messages whose TTL, priority, x-death and transaction must survive too."""
+    connection = pika_connection()
+    channel = connection.channel()
+    channel.confirm_delivery()
+    channel.basic_publish("", TTL_QUEUE, b"expires", PERSISTENT)
+    for p in (1, 5, 3):
+        channel.basic_publish("", PRIORITY_QUEUE, b"priority-%d" % p,
+                              pika.BasicProperties(delivery_mode=2, priority=p))
+    channel.basic_publish("", REJECTING, b"rejected", PERSISTENT)
+    method, _, _ = channel.basic_get(REJECTING, auto_ack=False)
+    channel.basic_reject(method.delivery_tag, requeue=False)
+    tx = connection.channel()
+    tx.tx_select()
+    tx.basic_publish("", TX_QUEUE, b"committed", PERSISTENT)
+    tx.tx_commit()  # commit-ok only once the message is on disk
+    connection.close()
+    return time.monotonic()
+
+
+def check_rules(published_at):
+    connection = pika_connection()
+    channel = connection.channel()
+    _, _, body = channel.basic_get(TTL_QUEUE, auto_ack=True)
+    expect(body, b"expires", "a message with x-message-ttl left is still there after the restart")
+    expect([channel.basic_get(PRIORITY_QUEUE, auto_ack=True)[2] for _ in range(3)],
+           [b"priority-5", b"priority-3", b"priority-1"],
+           "a priority queue delivers recovered messages by priority")
+    method, props, body = channel.basic_get(DEAD_LETTERS, auto_ack=True)
+    deaths = (props.headers or {}).get("x-death") if method else None
+    expect((body, deaths and deaths[0].get("reason"), deaths and deaths[0].get("queue")),
+           (b"rejected", "rejected", REJECTING), "a dead letter keeps its x-death")
+    expect(channel.basic_get(TX_QUEUE, auto_ack=True)[2], b"committed",
+           "a committed transaction's persistent message survives")
+    connection.close()
+
+
+def check_ttl_after_restart(conf):
+    """The TTL counts from the publish, not from the restart: the broker stays down for half
+    the TTL, and the message is gone soon after the TTL from its publish."""
+    connection = pika_connection()
+    channel = connection.channel()
+    channel.confirm_delivery()
+    channel.basic_publish("", TTL_QUEUE, b"expires-later", PERSISTENT)
+    published_at = time.monotonic()
+    connection.close()
+    expect(stop_broker(), 0, "orderly stop before the TTL runs out")
+    time.sleep(TTL_MS / 2000.0)
+    start_broker(["--config", conf])
+    connection = pika_connection()
+    count = connection.channel().queue_declare(TTL_QUEUE, passive=True).method.message_count
+    expect(count, 1, "the message is back while its TTL runs")
+    time.sleep(max(0, published_at + TTL_MS / 1000.0 + 0.7 - time.monotonic()))
+    count = connection.channel().queue_declare(TTL_QUEUE, passive=True).method.message_count
+    connection.close()
+    expect(count, 0, "it expires when its TTL, counted from its publish, ends")
 
 
 def orderly_restart(conf):
@@ -122,6 +195,7 @@ def orderly_restart(conf):
     publish_pika([b"transient-%d" % i for i in range(3)], TRANSIENT)
     publish_pyamqp([b"pyamqp-%d" % i for i in range(5)])
     publish_pika([b"lost-with-its-queue"], PERSISTENT, TRANSIENT_QUEUE)
+    rules_at = publish_rules()
     # one delivered and never acked: its channel is open when the broker stops
     holder = pika_connection()
     method, _, body = holder.channel().basic_get(DURABLE, auto_ack=False)
@@ -140,6 +214,8 @@ def orderly_restart(conf):
     expect([r for _, r in got], [True] + [False] * 9,
            "only the message delivered before the stop is redelivered (RabbitMQ 3.10)")
     check(not queue_exists(TRANSIENT_QUEUE), "the non-durable queue did not survive")
+    check_rules(rules_at)
+    check_ttl_after_restart(conf)
 
 
 def crash_restart(conf):
@@ -157,8 +233,11 @@ def crash_restart(conf):
     got = drain_pika()
     expected = ([b"crash-pika-%d" % i for i in range(2, 20)] +
                 [b"crash-pyamqp-%d" % i for i in range(20)])
-    expect([b for b, _ in got], expected,
+    # an ack is not synced (at-least-once, as in RabbitMQ): one the kill overtook comes back
+    acked = {b"crash-pika-0", b"crash-pika-1"}
+    expect([b for b, _ in got if b not in acked], expected,
            "after kill -9 pika gets every confirmed persistent message not acked, in order")
+    print("acked before the kill and redelivered after it: %d" % sum(b in acked for b, _ in got))
     check(got and all(r for _, r in got),
           "after a crash every recovered message is redelivered, as RabbitMQ marks them")
 
