@@ -172,7 +172,9 @@ static void mark_named(struct message_log *l, const uint32_t *ids, uint32_t n, u
 
 /* ---- stored messages ---- */
 
-static void encode_message(struct amqp_buf *out, const struct stored_message *sm)
+/* ids: the queues it is written for (those not gone). */
+static void encode_message(struct amqp_buf *out, const struct stored_message *sm,
+                           const uint32_t *ids, uint32_t nids)
 {
     struct message *m = sm->msg;
     size_t at = segment_record_begin(out, SEGMENT_RECORD_MESSAGE);
@@ -180,9 +182,9 @@ static void encode_message(struct amqp_buf *out, const struct stored_message *sm
     amqp_buf_put_u64(out, sm->arrived_ms);
     amqp_buf_put_u8(out, m->flags & (MESSAGE_HAS_TTL | MESSAGE_TTL_SECONDS | MESSAGE_CHECK_CYCLES));
     amqp_buf_put_u32(out, m->ttl);
-    amqp_buf_put_u16(out, (uint16_t)sm->nids);
-    for (uint32_t i = 0; i < sm->nids; i++)
-        amqp_buf_put_u32(out, sm->ids[i]);
+    amqp_buf_put_u16(out, (uint16_t)nids);
+    for (uint32_t i = 0; i < nids; i++)
+        amqp_buf_put_u32(out, ids[i]);
     amqp_buf_put_shortstr(out, message_exchange(m));
     amqp_buf_put_shortstr(out, message_routing_key(m));
     amqp_buf_put_longstr(out, message_header(m));
@@ -210,21 +212,29 @@ static void unlink_from_segment(struct message_log *l, struct stored_message *sm
     sm->segment = NULL;
 }
 
-/* Writes the message's record, preceded by the name records its segment lacks. */
+/* Writes the message's record, preceded by the name records its segment lacks. A deleted
+ * queue's number is left out: its gone record may be reclaimed before this record is. */
 static void write_message(struct message_log *l, struct stored_message *sm)
 {
+    uint32_t inline_ids[8], *ids = sm->nids <= 8 ? inline_ids : xmalloc(sm->nids * sizeof *ids);
+    uint32_t nids = 0;
+    for (uint32_t i = 0; i < sm->nids; i++)
+        if (!l->queues[sm->ids[i]]->gone)
+            ids[nids++] = sm->ids[i];
     amqp_buf_reset(&l->scratch);
-    encode_message(&l->scratch, sm);
+    encode_message(&l->scratch, sm, ids, nids);
     struct store_segment *s = active(l);
     if (s)
-        encode_names(l, sm->ids, sm->nids, s->number);
+        encode_names(l, ids, nids, s->number);
     if (!s || s->used + l->names.len + l->scratch.len > s->size) {
-        encode_names(l, sm->ids, sm->nids, l->next_segment); /* a new segment needs them all */
+        encode_names(l, ids, nids, l->next_segment); /* a new segment needs them all */
         s = start_segment(l, l->names.len + l->scratch.len);
     }
     if (l->names.len)
         append(l, l->names.data, l->names.len);
-    mark_named(l, sm->ids, sm->nids, s->number);
+    mark_named(l, ids, nids, s->number);
+    if (ids != inline_ids)
+        free(ids);
     append(l, l->scratch.data, l->scratch.len);
     sm->record_len = (uint32_t)l->scratch.len;
     message_log_link(s, sm);

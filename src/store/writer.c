@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -139,17 +138,6 @@ static void do_delete(struct writer *w, struct writer_batch *b, uint32_t segment
         fail(b, "unlink");
 }
 
-static void trace(struct writer *w, uint64_t through, int error)
-{
-    if (!w->trace_path)
-        return;
-    FILE *f = fopen(w->trace_path, "a");
-    if (!f)
-        return;
-    fprintf(f, "synced %llu %d\n", (unsigned long long)through, error);
-    fclose(f);
-}
-
 /* One round: every batch handed over meanwhile is written, then one fdatasync per file
  * written covers them all (group commit), then the directory, then deletions. */
 static void run_round(struct writer *w, struct writer_batch *round)
@@ -174,18 +162,17 @@ static void run_round(struct writer *w, struct writer_batch *round)
     if (dir_dirty && fsync(w->dir_fd) < 0 && !sync_error)
         sync_error = errno ? errno : EIO;
     bool deleted = false;
-    struct writer_batch *last = round;
     for (struct writer_batch *b = round; b; b = b->next) {
         if (sync_error && !b->error) {
             b->error = sync_error;
             b->failed = "fdatasync";
         }
-        for (size_t i = 0; i < b->nops; i++)
+        /* a segment whose live messages were rewritten goes only once they are safe */
+        for (size_t i = 0; i < b->nops && !b->error; i++)
             if (b->ops[i].kind == WRITER_DELETE) {
                 do_delete(w, b, b->ops[i].segment);
                 deleted = true;
             }
-        last = b;
     }
     if (deleted)
         fsync(w->dir_fd);
@@ -198,7 +185,6 @@ static void run_round(struct writer *w, struct writer_batch *round)
         if (w->open[i].segment != newest)
             close_open(w, i);
     }
-    trace(w, last->ticket, last->error);
 }
 
 static void writer_main(void *arg)
@@ -213,11 +199,9 @@ static void writer_main(void *arg)
         struct writer_batch *round = w->todo;
         w->todo = NULL;
         w->todo_tail = &w->todo;
-        w->busy = true;
         uv_mutex_unlock(&w->lock);
         run_round(w, round);
         uv_mutex_lock(&w->lock);
-        w->busy = false;
         struct writer_batch *last = round;
         while (last->next)
             last = last->next;
@@ -260,7 +244,6 @@ int writer_start(struct writer *w, uv_loop_t *loop, const char *dir, writer_done
     w->on_done = on_done;
     w->owner = owner;
     w->dir = xstrdup(dir);
-    w->trace_path = getenv("WARREN_STORE_TRACE");
     w->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (w->dir_fd < 0) {
         int err = -errno;

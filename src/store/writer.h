@@ -54,7 +54,6 @@ struct writer {
     struct writer_batch *todo, **todo_tail; /* under lock */
     struct writer_batch *done, **done_tail; /* under lock */
     bool stopping;                          /* under lock */
-    bool busy;                              /* under lock: a round is under way */
     /* the thread's own */
     char *dir;
     int dir_fd;
@@ -64,7 +63,6 @@ struct writer {
         bool written;
     } *open;
     size_t nopen, open_cap;
-    const char *trace_path; /* WARREN_STORE_TRACE: a line per synced round, for tests */
     writer_done_fn *on_done;
     void *owner;
 };

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,8 +105,8 @@ static void on_settled(struct store_waiter *w, uint64_t through, bool ok)
     }
 }
 
-/* Commits what the test did and waits for the writer to sync it. */
-static void sync_log(struct fixture *f)
+/* Commits what the test did and waits for the writer; whether it was synced. */
+static bool try_sync_log(struct fixture *f)
 {
     struct sync_wait s = {.w.settled = on_settled};
     list_init(&s.w.link);
@@ -113,7 +115,12 @@ static void sync_log(struct fixture *f)
     message_log_commit(&f->log);
     while (!s.done)
         uv_run(&f->loop, UV_RUN_ONCE);
-    ck_assert(s.ok);
+    return s.ok;
+}
+
+static void sync_log(struct fixture *f)
+{
+    ck_assert(try_sync_log(f));
 }
 
 static void close_fixture(struct fixture *f)
@@ -445,6 +452,36 @@ START_TEST(test_stuck_message_is_compacted)
 }
 END_TEST
 
+START_TEST(test_disk_error_fails_the_batch_and_goes_on)
+{
+    make_dir();
+    pid_t child = fork();
+    if (child == 0) {
+        /* files may not grow past 64 KiB: preallocating a 1 MiB segment fails (EFBIG), as a
+         * full disk would (ENOSPC) */
+        struct rlimit small = {65536, 65536};
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &small);
+        struct fixture f;
+        open_fixture(&f, 1 << 20);
+        struct queue *dq = declare(&f, "dq", true);
+        publish(dq, "cannot-be-stored", true);
+        bool first = try_sync_log(&f);
+        publish(dq, "neither", true);
+        bool second = try_sync_log(&f);
+        /* the broker goes on serving from memory */
+        bool served = strcmp(take(dq, true, NULL), "cannot-be-stored") == 0;
+        close_fixture(&f);
+        _exit(!first && !second && served ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    remove_dir();
+}
+END_TEST
+
 START_TEST(test_durability_off_without_store)
 {
     /* no store: a durable queue takes persistent messages as before, m->stored stays NULL */
@@ -482,6 +519,7 @@ int main(void)
     tcase_add_test(tc, test_flipped_byte_drops_that_message_only);
     tcase_add_test(tc, test_steady_traffic_reclaims_segments);
     tcase_add_test(tc, test_stuck_message_is_compacted);
+    tcase_add_test(tc, test_disk_error_fails_the_batch_and_goes_on);
     tcase_add_test(tc, test_durability_off_without_store);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
