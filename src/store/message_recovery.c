@@ -378,7 +378,8 @@ void message_log_recover(struct message_log *l)
         message_log_add_segment(l, numbers[i], SEGMENT_HEADER_SIZE, files[i].size);
         replay_segment(&r, numbers[i], &files[i], index);
     }
-    qsort(r.msgs, r.nmsgs, sizeof *r.msgs, by_seq);
+    if (r.nmsgs)
+        qsort(r.msgs, r.nmsgs, sizeof *r.msgs, by_seq);
     uint8_t *states = xcalloc(l->queues_cap ? l->queues_cap : 1, 1);
     uint64_t now_clock = clock_now_ms(&l->broker->clock), now_wall = message_log_wall_ms();
     uint64_t restored = 0, dropped = 0;
