@@ -118,6 +118,17 @@ def amqp_works(port):
         return False
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+
+
+def check_sanitizers(log_path):
+    """A sanitizer build's reports go to the broker's log, which only this test reads."""
+    with open(log_path, errors="replace") as log:
+        text = log.read()
+    found = [m for m in SANITIZER_MARKERS if m in text]
+    check(not found, "no sanitizer report in %s: %r" % (os.path.basename(log_path), found))
+
+
 def show_log(log_path):
     with open(log_path, errors="replace") as log:
         print("  broker log:\n" + "".join("    " + line for line in log.readlines()[-20:]))
@@ -163,6 +174,7 @@ def ready_after_listening(directory):
         check(status == 0, "the broker exits 0 after STOPPING=1 (status %r)" % status)
         rest = receive(sock, 0.2)
         check(not any("READY" in m for m in rest), "no READY= after stopping: %r" % rest)
+        check_sanitizers(log_path)
     finally:
         sock.close()
 
@@ -183,6 +195,7 @@ def failed_start_is_never_ready(directory):
         messages = receive(sock, 0.5)
         check(not any("READY" in m for m in messages),
               "it never sent READY=1: %r" % messages)
+        check_sanitizers(log_path)
     finally:
         taken.close()
         sock.close()
@@ -191,8 +204,9 @@ def failed_start_is_never_ready(directory):
 def main():
     if os.environ.get("WARREN_HAVE_LIBSYSTEMD") == "no":
         print("SKIP: ********************************************************************\n"
-              "SKIP: configure found no libsystemd, so this warren sends systemd nothing\n"
-              "SKIP: (Debian: apt-get install libsystemd-dev, then configure again).\n"
+              "SKIP: this warren was built without libsystemd (configure found none, or was\n"
+              "SKIP: given --without-systemd), so it sends systemd nothing; on Debian:\n"
+              "SKIP: apt-get install libsystemd-dev, then configure again.\n"
               "SKIP: ********************************************************************",
               flush=True)
         return SKIP
