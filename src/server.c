@@ -224,8 +224,8 @@ int server_run(const struct broker_config *config)
         log_info(&s.broker.log, "management API listening on %s:%d",
                  config->management_bind ? config->management_bind : config->bind,
                  config->management_port);
-    notify_ready(&s, addresses);
 
+    notify_ready(&s, addresses); /* after the last listener */
     uv_run(&s.loop, UV_RUN_DEFAULT);
 
     log_info(&s.broker.log, "stopped");
