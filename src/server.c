@@ -11,6 +11,7 @@
 #include "admin/definitions.h"
 #include "core/container.h"
 #include "net/tcp.h"
+#include "service_notify.h"
 
 struct server {
     uv_loop_t loop;
@@ -118,6 +119,10 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     log_info(&s->broker.log, "received %s, stopping: closing all connections",
              signum == SIGINT ? "SIGINT" : "SIGTERM");
+    int rc = service_notify_stopping();
+    if (rc < 0)
+        log_warning(&s->broker.log, "cannot tell the service manager we stop: %s",
+                    strerror(-rc));
     if (s->broker.config.management_port)
         api_stop(&s->api);
     tcp_server_stop(&s->tcp, on_drained);
@@ -142,6 +147,18 @@ static void start_loop_handles(struct server *s)
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+}
+
+/* Only once every listener is open (and definitions are loaded): a unit ordered after ours
+ * may connect as soon as systemd hears this. */
+static void notify_ready(struct server *s, const char *addresses)
+{
+    char status[sizeof "Listening on " + BROKER_MAX_LISTENERS * 56];
+    snprintf(status, sizeof status, "Listening on %s", addresses);
+    int rc = service_notify_ready(status);
+    if (rc < 0)
+        log_warning(&s->broker.log, "cannot tell the service manager we are ready: %s",
+                    strerror(-rc));
 }
 
 /* Handles being closed need one more turn of the loop before the loop can close. */
@@ -208,6 +225,7 @@ int server_run(const struct broker_config *config)
                  config->management_bind ? config->management_bind : config->bind,
                  config->management_port);
 
+    notify_ready(&s, addresses); /* after the last listener */
     uv_run(&s.loop, UV_RUN_DEFAULT);
 
     log_info(&s.broker.log, "stopped");
