@@ -155,6 +155,8 @@ static void notify_ready(struct server *s, const char *addresses)
 {
     char status[sizeof "Listening on " + BROKER_MAX_LISTENERS * 56];
     snprintf(status, sizeof status, "Listening on %s", addresses);
+    /* RabbitMQ's words: Testcontainers' RabbitMQ modules wait for this line in the log */
+    log_info(&s->broker.log, "Server startup complete");
     int rc = service_notify_ready(status);
     if (rc < 0)
         log_warning(&s->broker.log, "cannot tell the service manager we are ready: %s",

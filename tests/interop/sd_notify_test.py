@@ -156,6 +156,10 @@ def ready_after_listening(directory):
               "READY=1 carries STATUS= naming the listener: %r"
               % (ready or {}).get("STATUS"))
         check(amqp_works(port), "the broker takes AMQP connections once READY=1 is read")
+        with open(log_path, errors="replace") as log:
+            said = [line for line in log if "Server startup complete" in line]
+        check(len(said) == 1, "the log says RabbitMQ's 'Server startup complete' once, which "
+              "Testcontainers waits for: %r" % said)
 
         # A connection open when SIGTERM arrives: STOPPING=1 comes while it is being closed.
         connection = pika.BlockingConnection(pika.ConnectionParameters(
@@ -195,6 +199,9 @@ def failed_start_is_never_ready(directory):
         messages = receive(sock, 0.5)
         check(not any("READY" in m for m in messages),
               "it never sent READY=1: %r" % messages)
+        with open(log_path, errors="replace") as log:
+            check("Server startup complete" not in log.read(),
+                  "nor logged 'Server startup complete'")
         check_sanitizers(log_path)
     finally:
         taken.close()
