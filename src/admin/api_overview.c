@@ -15,9 +15,6 @@
 #include "net/tcp.h"
 #include "proto/connection.h"
 
-/* The RabbitMQ release whose management API this one follows. */
-#define RABBITMQ_VERSION "3.10.8"
-
 struct totals {
     size_t connections, channels, consumers, exchanges, queues;
     uint64_t ready, unacked;
@@ -79,12 +76,12 @@ void api_overview(struct api_request *r)
     const char *mbind = cfg->management_bind ? cfg->management_bind : cfg->bind;
     json_array_append_new(listeners, listener(a, "http", mbind, cfg->management_port));
     json_t *o = json_object();
-    json_object_set_new(o, "management_version", json_string(RABBITMQ_VERSION));
+    json_object_set_new(o, "management_version", json_string(API_RABBITMQ_VERSION));
     json_object_set_new(o, "rates_mode", json_string("basic"));
     json_object_set_new(o, "exchange_types", types);
     json_object_set_new(o, "product_version", json_string(PACKAGE_VERSION));
     json_object_set_new(o, "product_name", json_string("Warren"));
-    json_object_set_new(o, "rabbitmq_version", json_string(RABBITMQ_VERSION));
+    json_object_set_new(o, "rabbitmq_version", json_string(API_RABBITMQ_VERSION));
     json_object_set_new(o, "cluster_name", json_string(a->broker->node));
     /* no Erlang here: tools print the field, so it names what runs instead */
     json_object_set_new(o, "erlang_version", json_string("none (Warren " PACKAGE_VERSION ", C)"));
@@ -302,7 +299,7 @@ void api_aliveness(struct api_request *r)
                                     amqp_bytes_of(header.data, header.len), h.body_size, h.body_size);
     amqp_buf_free(&header);
     message_write_body(m, 0, amqp_bytes_of(body, h.body_size));
-    struct publish_result result;
+    struct publish_result result = {0};
     bool published = vhost_publish(v, &m, api_session(r, v), &result, &out);
     message_unref(m);
     struct queue_entry e;

@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/container.h"
 #include "core/token.h"
+#include "model/churn.h"
 #include "model/deadletter.h"
 #include "model/exchange.h"
 #include "model/exchange_delayed.h"
@@ -446,6 +447,8 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
     if (q) {
         if (q->consumer_count == 0)
             queue_used(v, q);
+        if (v->churn)
+            v->churn->queues_declared++;
         return q;
     }
     if (session_limit_reached(v->max_queues, (uint32_t)map_count(&v->queues))) {
@@ -476,6 +479,10 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
     queue_set_host(q, &v->queue_host);
     map_put(&v->queues, q->name.ptr, q->name.len, q);
     queue_used(v, q);
+    if (v->churn) {
+        v->churn->queues_declared++;
+        v->churn->queues_created++;
+    }
     outcome_done(out);
     return q;
 }
@@ -538,6 +545,10 @@ void vhost_delete_queue(struct vhost *v, struct queue *q)
     if (q->deleted)
         return;
     map_remove(&v->queues, q->name.ptr, q->name.len);
+    if (v->churn) {
+        v->churn->queues_deleted++;
+        message_stats_add(&v->churn->retired_queue_stats[q->args.type], &q->stats);
+    }
     if (v->deadlines)
         deadline_heap_remove(v->deadlines, &q->expiry);
     while (!list_empty(&q->bindings))
@@ -882,6 +893,8 @@ static void enqueue_into(struct queue *q, struct message *m, struct publish_resu
         return;
     message_stats_count(&q->stats, STAT_PUBLISH);
     result->routed++;
+    if (result->tally)
+        result->tally->enqueued(result->tally, q);
     if (!result->congested && queue_congested(q))
         result->congested = q;
 }
@@ -928,7 +941,7 @@ static inline void route_through(struct vhost *v, struct exchange *x, struct mes
 static void route_released(struct exchange *x, struct message *m, const struct amqp_bytes *keys,
                            size_t nkeys, void *owner)
 {
-    struct publish_result ignored; /* its publisher had its confirm at publish time */
+    struct publish_result ignored = {0}; /* its publisher had its confirm at publish time */
     route_through(owner, x, m, keys, nkeys, true, &ignored);
 }
 

@@ -27,6 +27,8 @@ struct user;
 
 #define VHOST_NO_LIMIT INT64_MIN /* as USER_NO_LIMIT */
 
+struct broker_churn;
+
 struct vhost {
     struct list link; /* in broker.vhosts */
     char *name;
@@ -41,6 +43,7 @@ struct vhost {
     bool dead_lettering;             /* republishing them now: more only join the list */
     uint32_t routing;                /* routings (and holds) under way: dead letters wait */
     const char *node;                /* the broker's node name, for texts that show it */
+    struct broker_churn *churn;      /* the broker's queue counts; NULL: nothing counts them */
 
     char *description;               /* metadata, as the management API shows it */
     struct string_list tags;
@@ -164,10 +167,16 @@ void vhost_cancel_consumer(struct vhost *v, struct consumer *c);
 void vhost_hold_dead_letters(struct vhost *v);
 void vhost_release_dead_letters(struct vhost *v);
 
+/* Told of each queue a publish enqueued into: a publisher's per-queue counts. */
+struct publish_tally {
+    void (*enqueued)(struct publish_tally *t, struct queue *q);
+};
+
 struct publish_result {
     uint32_t routed;         /* queues that took the message */
     uint32_t rejected;       /* queues that refused it (a length limit's reject-publish) */
     struct queue *congested; /* a queue it left congested, for publisher flow control */
+    struct publish_tally *tally; /* in: set by the caller, NULL for none; kept as it is */
 };
 /* basic.publish's checks, which a transaction makes at publish time: the exchange exists and
  * is not internal, a user_id property names the publishing user, CC and BCC are arrays. */
