@@ -1037,11 +1037,19 @@ static inline __attribute__((always_inline)) void route(struct vhost *v, struct 
 bool vhost_publish(struct vhost *v, struct message **mp, struct session *who,
                    struct publish_result *result, struct outcome *out)
 {
+    return vhost_publish_tallied(v, mp, who, NULL, result, out);
+}
+
+bool vhost_publish_tallied(struct vhost *v, struct message **mp, struct session *who,
+                           struct publish_tally *tally, struct publish_result *result,
+                           struct outcome *out)
+{
     struct message *m = *mp;
     uint64_t ttl_ms;
     struct exchange *x = publish_target(v, m, who, &ttl_ms, out);
     result->routed = result->rejected = 0;
     result->congested = NULL;
+    result->tally = tally;
     if (!x)
         return false;
     if (ttl_ms != UINT64_MAX)

@@ -176,7 +176,7 @@ struct publish_result {
     uint32_t routed;         /* queues that took the message */
     uint32_t rejected;       /* queues that refused it (a length limit's reject-publish) */
     struct queue *congested; /* a queue it left congested, for publisher flow control */
-    struct publish_tally *tally; /* in: set by the caller, NULL for none; kept as it is */
+    struct publish_tally *tally; /* vhost_publish_tallied's, while it routes */
 };
 /* basic.publish's checks, which a transaction makes at publish time: the exchange exists and
  * is not internal, a user_id property names the publishing user, CC and BCC are arrays. */
@@ -188,5 +188,9 @@ bool vhost_check_publish(struct vhost *v, const struct message *m, struct sessio
  * moving to it, so that a basic.return shows what consumers would have seen. */
 bool vhost_publish(struct vhost *v, struct message **m, struct session *who,
                    struct publish_result *result, struct outcome *out);
+/* The same, telling tally (NULL: nobody) of each queue that took the message. */
+bool vhost_publish_tallied(struct vhost *v, struct message **m, struct session *who,
+                           struct publish_tally *tally, struct publish_result *result,
+                           struct outcome *out);
 
 #endif

@@ -35,9 +35,9 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
     /* the exchange's record first: the tally counts the queues routed to into it */
     struct channel_exchange_metrics *x = channel_metrics_exchange(&ch->metrics, message_exchange(msg));
     struct publish_result result;
-    result.tally = &ch->metrics.tally;
     struct outcome out;
-    bool published = vhost_publish(channel_vhost(ch), &msg, ch->session, &result, &out);
+    bool published = vhost_publish_tallied(channel_vhost(ch), &msg, ch->session,
+                                           &ch->metrics.tally, &result, &out);
     if (!published) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
     } else {
