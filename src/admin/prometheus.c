@@ -438,8 +438,8 @@ static void write_queue_publishes(struct scrape *s)
     for (size_t k = 0; k < s->nchans; k++) {
         const struct channel_exchange_metrics *x;
         for (x = s->chans[k].ch->metrics.exchanges; x; x = x->next) {
-            const struct channel_route_metrics *r;
-            for (r = x->routes; r; r = r->next) {
+            const struct publish_tally_entry *r;
+            for (r = x->tally.first; r; r = r->next) {
                 if (r->queue->deleted)
                     continue;
                 struct metrics_label labels[] = {
@@ -449,7 +449,7 @@ static void write_queue_publishes(struct scrape *s)
                     LABEL("exchange_vhost", s->chans[k].vhost),
                     {"exchange", x->name, x->name_len},
                 };
-                metrics_family_add(&f, labels, 5, (double)r->published);
+                metrics_family_add(&f, labels, 5, (double)r->count);
             }
         }
     }

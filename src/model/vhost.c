@@ -893,8 +893,16 @@ static void enqueue_into(struct queue *q, struct message *m, struct publish_resu
         return;
     message_stats_count(&q->stats, STAT_PUBLISH);
     result->routed++;
-    if (result->tally)
-        result->tally->enqueued(result->tally, q);
+    struct publish_tally *tally = result->tally;
+    if (tally) {
+        struct publish_tally_entry *e = tally->expected;
+        if (e && e->queue == q) {
+            e->count++;
+            tally->expected = e->next ? e->next : tally->first;
+        } else {
+            tally->miss(tally, q);
+        }
+    }
     if (!result->congested && queue_congested(q))
         result->congested = q;
 }

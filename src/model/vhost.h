@@ -167,9 +167,19 @@ void vhost_cancel_consumer(struct vhost *v, struct consumer *c);
 void vhost_hold_dead_letters(struct vhost *v);
 void vhost_release_dead_letters(struct vhost *v);
 
-/* Told of each queue a publish enqueued into: a publisher's per-queue counts. */
+/* One queue's count in a publisher's tally. */
+struct publish_tally_entry {
+    struct publish_tally_entry *next; /* in the order routing met them; NULL: the last */
+    struct queue *queue;
+    uint64_t count;
+};
+
+/* A publisher's count of the messages each queue took. Routing meets the same queues in the
+ * same order message after message, so the entry expected next is at hand (one compare per
+ * queue routed to, fanouts included); miss counts for any other and sets what comes next. */
 struct publish_tally {
-    void (*enqueued)(struct publish_tally *t, struct queue *q);
+    struct publish_tally_entry *first, *expected;
+    void (*miss)(struct publish_tally *t, struct queue *q);
 };
 
 struct publish_result {

@@ -10,43 +10,33 @@
 /* The slow paths walk the whole list anyway: they drop the records of deleted queues there
  * (as RabbitMQ drops a deleted queue's channel stats), so a long-lived channel that publishes
  * to many short-lived queues keeps one record per queue that still exists. */
-static struct channel_route_metrics *find_route(struct channel_exchange_metrics *x, struct queue *q)
+static void count_route(struct publish_tally *t, struct queue *q)
 {
-    struct channel_route_metrics **link = &x->routes, *r, *found = NULL;
-    while ((r = *link)) {
-        if (r->queue == q) {
-            found = r;
-        } else if (r->queue->deleted) {
-            *link = r->next;
-            queue_unref(r->queue);
-            free(r);
+    struct publish_tally_entry **link = &t->first, *e, *found = NULL;
+    while ((e = *link)) {
+        if (e->queue == q) {
+            found = e;
+        } else if (e->queue->deleted) {
+            *link = e->next;
+            queue_unref(e->queue);
+            free(e);
             continue;
         }
-        link = &r->next;
+        link = &e->next;
     }
-    if (!found) {
+    if (!found) { /* appended, so the list keeps the order routing meets the queues in */
         found = xcalloc(1, sizeof *found);
         queue_ref(q);
         found->queue = q;
-        found->next = x->routes;
-        x->routes = found;
+        *link = found;
     }
-    return x->last_route = found;
-}
-
-static void count_route(struct publish_tally *t, struct queue *q)
-{
-    struct channel_metrics *m = container_of(t, struct channel_metrics, tally);
-    struct channel_exchange_metrics *x = m->last_exchange;
-    struct channel_route_metrics *r = x->last_route;
-    if (!r || r->queue != q)
-        r = find_route(x, q);
-    r->published++;
+    found->count++;
+    t->expected = found->next ? found->next : t->first;
 }
 
 void channel_metrics_init(struct channel_metrics *m)
 {
-    *m = (struct channel_metrics){.tally = {.enqueued = count_route}};
+    *m = (struct channel_metrics){0};
 }
 
 void channel_metrics_free(struct channel_metrics *m)
@@ -54,11 +44,11 @@ void channel_metrics_free(struct channel_metrics *m)
     while (m->exchanges) {
         struct channel_exchange_metrics *x = m->exchanges;
         m->exchanges = x->next;
-        while (x->routes) {
-            struct channel_route_metrics *r = x->routes;
-            x->routes = r->next;
-            queue_unref(r->queue);
-            free(r);
+        while (x->tally.first) {
+            struct publish_tally_entry *e = x->tally.first;
+            x->tally.first = e->next;
+            queue_unref(e->queue);
+            free(e);
         }
         free(x);
     }
@@ -81,6 +71,7 @@ struct channel_exchange_metrics *channel_metrics_find_exchange(struct channel_me
             break;
     if (!x) {
         x = xcalloc(1, sizeof *x);
+        x->tally.miss = count_route;
         x->name_len = (uint8_t)(name.len > sizeof x->name ? sizeof x->name : name.len);
         memcpy(x->name, name.ptr, x->name_len);
         x->next = m->exchanges;

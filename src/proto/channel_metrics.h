@@ -11,17 +11,12 @@
 
 struct queue;
 
-/* What one exchange routed from this channel into one queue. */
-struct channel_route_metrics {
-    struct channel_route_metrics *next;
-    struct queue *queue; /* a reference, so the address names one queue while it is kept */
-    uint64_t published;
-};
-
-/* What this channel published into one exchange: publish, confirm, drop/return_unroutable. */
+/* What this channel published into one exchange: publish, confirm, drop/return_unroutable,
+ * and in its tally what the exchange routed into each queue (each entry holds a reference
+ * to its queue, so the address names one queue while it is kept). */
 struct channel_exchange_metrics {
     struct channel_exchange_metrics *next;
-    struct channel_route_metrics *routes, *last_route;
+    struct publish_tally tally;
     struct message_stats stats;
     uint8_t name_len;
     char name[255];
@@ -40,7 +35,6 @@ struct channel_queue_metrics {
 struct channel_metrics {
     struct channel_exchange_metrics *exchanges, *last_exchange;
     struct channel_queue_metrics *queues, *last_queue;
-    struct publish_tally tally; /* counts a publish's queues into last_exchange's routes */
     struct message_stats retired; /* what records of deleted queues counted */
 };
 
@@ -53,13 +47,13 @@ struct channel_queue_metrics *channel_metrics_find_queue(struct channel_metrics 
 /* Every record's stats added into out. */
 void channel_metrics_sum(const struct channel_metrics *m, struct message_stats *out);
 
-/* The record of exchange name, made on first use; it becomes the one a publish's tally counts
- * into. */
+/* The record of exchange name, made on first use. */
 static inline struct channel_exchange_metrics *channel_metrics_exchange(struct channel_metrics *m,
                                                                         struct amqp_bytes name)
 {
     struct channel_exchange_metrics *x = m->last_exchange;
-    if (x && x->name_len == name.len && memcmp(x->name, name.ptr, name.len) == 0)
+    /* the default exchange's empty name needs no memcmp call */
+    if (x && x->name_len == name.len && (!name.len || memcmp(x->name, name.ptr, name.len) == 0))
         return x;
     return channel_metrics_find_exchange(m, name);
 }

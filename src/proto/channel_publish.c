@@ -32,12 +32,12 @@ static void count_unroutable(struct channel *ch, struct message_stats *stats, st
  * owed; false after failing the channel. Consumes the caller's reference. */
 static bool route(struct channel *ch, struct message *msg, bool mandatory)
 {
-    /* the exchange's record first: the tally counts the queues routed to into it */
+    /* the exchange's record first: its tally counts the queues routed to */
     struct channel_exchange_metrics *x = channel_metrics_exchange(&ch->metrics, message_exchange(msg));
     struct publish_result result;
     struct outcome out;
     bool published = vhost_publish_tallied(channel_vhost(ch), &msg, ch->session,
-                                           &ch->metrics.tally, &result, &out);
+                                           &x->tally, &result, &out);
     if (!published) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
     } else {
