@@ -9,6 +9,7 @@
 
 #include "admin/api.h"
 #include "admin/definitions.h"
+#include "admin/prometheus.h"
 #include "core/container.h"
 #include "net/tcp.h"
 #include "service_notify.h"
@@ -18,6 +19,7 @@ struct server {
     struct broker broker;
     struct tcp_server tcp;
     struct api api;             /* the management HTTP API, when its port is set */
+    struct prometheus prometheus; /* the Prometheus endpoint, when its port is set */
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_prepare_t iteration;     /* runs the subscribers before the loop waits */
@@ -125,6 +127,8 @@ static void on_signal(uv_signal_t *h, int signum)
                     strerror(-rc));
     if (s->broker.config.management_port)
         api_stop(&s->api);
+    if (s->broker.config.prometheus_port)
+        prometheus_stop(&s->prometheus);
     tcp_server_stop(&s->tcp, on_drained);
 }
 
@@ -226,6 +230,21 @@ int server_run(const struct broker_config *config)
         log_info(&s.broker.log, "management API listening on %s:%d",
                  config->management_bind ? config->management_bind : config->bind,
                  config->management_port);
+    const char *pbind = config->prometheus_bind ? config->prometheus_bind : config->bind;
+    if (config->prometheus_port &&
+        (rc = prometheus_start(&s.prometheus, &s.loop, &s.broker, &s.tcp)) < 0) {
+        log_error(&s.broker.log, "cannot listen on %s:%d for Prometheus metrics: %s", pbind,
+                  config->prometheus_port, uv_strerror(rc));
+        s.broker.config.prometheus_port = 0;
+        on_signal(&s.sigterm, SIGTERM);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
+        close_loop(&s);
+        broker_free(&s.broker);
+        return 1;
+    }
+    if (config->prometheus_port)
+        log_info(&s.broker.log, "Prometheus metrics listening on %s:%d", pbind,
+                 config->prometheus_port);
 
     notify_ready(&s, addresses); /* after the last listener */
     uv_run(&s.loop, UV_RUN_DEFAULT);

@@ -14,6 +14,9 @@
 
 #define API_MAX_SEGMENTS 10
 
+/* The RabbitMQ release whose management API (and Prometheus plugin) these follow. */
+#define API_RABBITMQ_VERSION "3.10.8"
+
 struct api_request {
     struct api *api;
     const struct http_request *http;

@@ -73,6 +73,7 @@ void broker_init(struct broker *b, const struct broker_config *config)
     make_cluster_id(b->cluster_id);
     b->retired_stats = (struct message_stats){0};
     b->overview_rates = (struct message_rates){0};
+    b->churn = (struct broker_churn){0};
     /* RabbitMQ's first boot: the default user, with its tags and permissions in the default
      * vhost; a broker booted with definitions has only what they define. */
     if (config->load_definitions)
@@ -170,6 +171,7 @@ struct vhost *broker_add_vhost(struct broker *b, const char *name)
     struct vhost *v = vhost_new(name);
     vhost_use_timers(v, &b->deadlines, &b->clock);
     v->node = b->node;
+    v->churn = &b->churn;
     list_push_back(&b->vhosts, &v->link);
     return v;
 }

@@ -50,6 +50,7 @@ struct connection *connection_new(struct broker *broker, const struct connection
     c->frame_max = AMQP_FRAME_MIN_SIZE;
     list_init(&c->dirty_channels);
     timer_start(c, on_handshake_timeout, broker->config.handshake_timeout_ms);
+    broker->churn.connections_opened++;
     uv_timeval64_t now;
     if (uv_gettimeofday(&now) == 0)
         c->connected_at_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
@@ -494,6 +495,7 @@ void connection_destroy(struct connection *c)
     /* Nothing may fire for a freed connection. */
     deadline_heap_remove(&c->broker->deadlines, &c->timer);
     deadline_heap_remove(&c->broker->deadlines, &c->heartbeat_timer);
+    c->broker->churn.connections_closed++;
     free(c);
 }
 
@@ -600,11 +602,15 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
     case SASL_MALFORMED: doom(c, "malformed authentication response"); return;
     case SASL_OK: break;
     }
+    struct broker_churn *churn = &c->broker->churn;
+    churn->auth_attempts++;
     struct user *u = broker_find_user(c->broker, cred.user.ptr, cred.user.len);
     if (!u || !user_check_password(u, cred.password.ptr, cred.password.len)) {
+        churn->auth_failed++;
         refuse_login(c, m->mechanism, cred.user, "- invalid credentials");
         return;
     }
+    churn->auth_succeeded++;
     if (!c->io.peer_loopback && is_loopback_user(&c->broker->config, u->name)) {
         refuse_login(c, m->mechanism, cred.user, "can only connect via localhost");
         return;
