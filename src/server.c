@@ -142,6 +142,7 @@ static void start_loop_handles(struct server *s)
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    alarms_start(&s->broker.alarms);
 }
 
 /* Handles being closed need one more turn of the loop before the loop can close. */

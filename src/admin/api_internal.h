@@ -115,6 +115,8 @@ void api_vhosts(struct api_request *r);
 void api_vhost_one(struct api_request *r);
 void api_aliveness(struct api_request *r);
 void api_health_alarms(struct api_request *r);
+void api_memory_watermark(struct api_request *r);
+void api_disk_free_limit_route(struct api_request *r);
 void api_health_port_listener(struct api_request *r);
 void api_health_virtual_hosts(struct api_request *r);
 void api_health_protocol_listener(struct api_request *r);

@@ -73,6 +73,7 @@ void broker_init(struct broker *b, const struct broker_config *config)
     make_cluster_id(b->cluster_id);
     b->retired_stats = (struct message_stats){0};
     b->overview_rates = (struct message_rates){0};
+    alarms_init(&b->alarms, b);
     /* RabbitMQ's first boot: the default user, with its tags and permissions in the default
      * vhost; a broker booted with definitions has only what they define. */
     if (config->load_definitions)
@@ -91,6 +92,7 @@ void broker_init(struct broker *b, const struct broker_config *config)
 
 void broker_free(struct broker *b)
 {
+    alarms_stop(&b->alarms);
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &b->users) {
         list_remove(pos);

@@ -10,6 +10,7 @@
 #include "core/heap.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "model/alarm.h"
 #include "model/message_stats.h"
 #include "model/user.h"
 #include "model/vhost.h"
@@ -104,6 +105,8 @@ struct broker {
      * overview's totals are these plus every open channel's. */
     struct message_stats retired_stats;
     struct message_rates overview_rates;
+    /* The memory and disk alarms: while one is in effect, publishing connections block. */
+    struct alarms alarms;
 };
 
 void broker_config_defaults(struct broker_config *config);
