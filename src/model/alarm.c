@@ -181,6 +181,13 @@ static void on_disk_tick(struct deadline *d, uint64_t now_ms)
     deadline_heap_add(&a->broker->deadlines, d, now_ms + alarms_disk_interval_ms(a));
 }
 
+static void apply_limits(struct alarms *a, const struct broker_config *cfg)
+{
+    apply_memory_watermark(a, cfg->vm_memory_high_watermark, cfg->vm_memory_high_watermark_absolute);
+    apply_disk_free_limit(a, cfg->disk_free_limit_relative,
+                          cfg->disk_free_limit_relative > 0 ? 0 : cfg->disk_free_limit);
+}
+
 void alarms_init(struct alarms *a, struct broker *b)
 {
     const struct broker_config *cfg = &b->config;
@@ -188,9 +195,7 @@ void alarms_init(struct alarms *a, struct broker *b)
                          .disk_path = cfg->data_dir ? cfg->data_dir : "."};
     deadline_init(&a->memory_tick, on_memory_tick);
     deadline_init(&a->disk_tick, on_disk_tick);
-    apply_memory_watermark(a, cfg->vm_memory_high_watermark, cfg->vm_memory_high_watermark_absolute);
-    apply_disk_free_limit(a, cfg->disk_free_limit_relative,
-                          cfg->disk_free_limit_relative > 0 ? 0 : cfg->disk_free_limit);
+    apply_limits(a, cfg);
     alarms_sample(a);
 }
 
@@ -198,8 +203,7 @@ void alarms_set_probe(struct alarms *a, const struct alarm_probe *probe)
 {
     const struct broker_config *cfg = &a->broker->config;
     a->probe = *probe;
-    a->memory_limit = memory_limit_of(a, cfg->vm_memory_high_watermark,
-                                      cfg->vm_memory_high_watermark_absolute);
+    apply_limits(a, cfg);
     alarms_sample(a);
 }
 
