@@ -5,7 +5,6 @@
 
 #include "core/container.h"
 #include "core/process.h"
-#include "model/broker.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -57,16 +56,16 @@ static void set_active(struct alarms *a, enum alarm_resource r, bool on)
 {
     if (!!(a->active & r) == on)
         return;
-    struct broker *b = a->broker;
     const char *source = r == ALARM_MEMORY ? "memory" : "disk";
     if (on) {
         a->active |= r;
         a->raised_last = r;
-        log_warning(&b->log, "%s resource limit alarm set on node %s. Publishers will be "
-                    "blocked until this alarm clears", source, b->node);
+        log_warning(a->host.log, "%s resource limit alarm set on node %s. Publishers will be "
+                    "blocked until this alarm clears", source, a->host.node);
     } else {
         a->active &= ~(unsigned)r;
-        log_warning(&b->log, "%s resource limit alarm cleared on node %s", source, b->node);
+        log_warning(a->host.log, "%s resource limit alarm cleared on node %s", source,
+                    a->host.node);
     }
 }
 
@@ -81,7 +80,7 @@ static void sample_memory(struct alarms *a)
     a->memory_used = used;
     bool over = used > a->memory_limit; /* RabbitMQ: strictly above */
     if (over != !!(a->active & ALARM_MEMORY))
-        log_info(&a->broker->log, "vm_memory_high_watermark %s. Memory used:%llu allowed:%llu",
+        log_info(a->host.log, "vm_memory_high_watermark %s. Memory used:%llu allowed:%llu",
                  over ? "set" : "clear", (unsigned long long)used,
                  (unsigned long long)a->memory_limit);
     set_active(a, ALARM_MEMORY, over);
@@ -89,11 +88,11 @@ static void sample_memory(struct alarms *a)
 
 static void sample_disk(struct alarms *a)
 {
-    uint64_t free_bytes = a->probe.disk_free(a->probe.ctx, a->disk_path);
+    uint64_t free_bytes = a->probe.disk_free(a->probe.ctx, a->host.disk_path);
     a->disk_free = free_bytes;
     bool short_of = free_bytes < a->disk_free_limit; /* RabbitMQ: strictly below */
     if (short_of != !!(a->active & ALARM_DISK))
-        log_info(&a->broker->log, "Free disk space is %s. Free bytes: %llu. Limit: %llu",
+        log_info(a->host.log, "Free disk space is %s. Free bytes: %llu. Limit: %llu",
                  short_of ? "insufficient" : "sufficient", (unsigned long long)free_bytes,
                  (unsigned long long)a->disk_free_limit);
     set_active(a, ALARM_DISK, short_of);
@@ -119,7 +118,7 @@ static void apply_memory_watermark(struct alarms *a, double relative, uint64_t a
 {
     uint64_t total = a->probe.total_memory(a->probe.ctx);
     a->memory_limit = memory_limit_of(a, relative, absolute);
-    log_info(&a->broker->log, "Memory high watermark set to %llu MiB (%llu bytes) of %llu MiB "
+    log_info(a->host.log, "Memory high watermark set to %llu MiB (%llu bytes) of %llu MiB "
              "(%llu bytes) total", (unsigned long long)(a->memory_limit / MIB),
              (unsigned long long)a->memory_limit, (unsigned long long)(total / MIB),
              (unsigned long long)total);
@@ -133,7 +132,7 @@ static void apply_disk_free_limit(struct alarms *a, double mem_relative, uint64_
         double bytes = mem_relative * (double)a->probe.total_memory(a->probe.ctx);
         a->disk_free_limit = (uint64_t)(bytes + 0.5); /* RabbitMQ rounds */
     }
-    log_info(&a->broker->log, "Disk free limit set to %lluMB",
+    log_info(a->host.log, "Disk free limit set to %lluMB",
              (unsigned long long)(a->disk_free_limit / 1000000));
 }
 
@@ -157,11 +156,9 @@ void alarms_set_disk_free_limit(struct alarms *a, double mem_relative, uint64_t 
 {
     apply_disk_free_limit(a, mem_relative, absolute);
     sample_disk(a);
-    if (deadline_pending(&a->disk_tick)) { /* the interval depends on the new distance */
-        struct broker *b = a->broker;
-        deadline_heap_reschedule(&b->deadlines, &a->disk_tick,
-                                 clock_now_ms(&b->clock) + alarms_disk_interval_ms(a));
-    }
+    if (deadline_pending(&a->disk_tick)) /* the interval depends on the new distance */
+        deadline_heap_reschedule(a->host.deadlines, &a->disk_tick,
+                                 clock_now_ms(a->host.clock) + alarms_disk_interval_ms(a));
 }
 
 /* ---- sampling on the deadline heap ---- */
@@ -171,54 +168,50 @@ static void on_memory_tick(struct deadline *d, uint64_t now_ms)
 {
     struct alarms *a = container_of(d, struct alarms, memory_tick);
     sample_memory(a);
-    deadline_heap_add(&a->broker->deadlines, d, now_ms + ALARM_MEMORY_INTERVAL_MS);
+    deadline_heap_add(a->host.deadlines, d, now_ms + ALARM_MEMORY_INTERVAL_MS);
 }
 
 static void on_disk_tick(struct deadline *d, uint64_t now_ms)
 {
     struct alarms *a = container_of(d, struct alarms, disk_tick);
     sample_disk(a);
-    deadline_heap_add(&a->broker->deadlines, d, now_ms + alarms_disk_interval_ms(a));
+    deadline_heap_add(a->host.deadlines, d, now_ms + alarms_disk_interval_ms(a));
 }
 
-static void apply_limits(struct alarms *a, const struct broker_config *cfg)
+static void apply_limits(struct alarms *a)
 {
-    apply_memory_watermark(a, cfg->vm_memory_high_watermark, cfg->vm_memory_high_watermark_absolute);
-    apply_disk_free_limit(a, cfg->disk_free_limit_relative,
-                          cfg->disk_free_limit_relative > 0 ? 0 : cfg->disk_free_limit);
+    const struct alarm_limits *l = &a->configured;
+    apply_memory_watermark(a, l->memory_relative, l->memory_absolute);
+    apply_disk_free_limit(a, l->disk_relative, l->disk_relative > 0 ? 0 : l->disk_absolute);
 }
 
-void alarms_init(struct alarms *a, struct broker *b)
+void alarms_init(struct alarms *a, const struct alarm_host *host, const struct alarm_limits *limits)
 {
-    const struct broker_config *cfg = &b->config;
-    *a = (struct alarms){.broker = b, .probe = os_probe,
-                         .disk_path = cfg->data_dir ? cfg->data_dir : "."};
+    *a = (struct alarms){.host = *host, .configured = *limits, .probe = os_probe};
     deadline_init(&a->memory_tick, on_memory_tick);
     deadline_init(&a->disk_tick, on_disk_tick);
-    apply_limits(a, cfg);
+    apply_limits(a);
     alarms_sample(a);
 }
 
 void alarms_set_probe(struct alarms *a, const struct alarm_probe *probe)
 {
-    const struct broker_config *cfg = &a->broker->config;
     a->probe = *probe;
-    apply_limits(a, cfg);
+    apply_limits(a);
     alarms_sample(a);
 }
 
 void alarms_start(struct alarms *a)
 {
-    struct broker *b = a->broker;
-    uint64_t now = clock_now_ms(&b->clock);
-    deadline_heap_add(&b->deadlines, &a->memory_tick, now + ALARM_MEMORY_INTERVAL_MS);
-    deadline_heap_add(&b->deadlines, &a->disk_tick, now + alarms_disk_interval_ms(a));
+    uint64_t now = clock_now_ms(a->host.clock);
+    deadline_heap_add(a->host.deadlines, &a->memory_tick, now + ALARM_MEMORY_INTERVAL_MS);
+    deadline_heap_add(a->host.deadlines, &a->disk_tick, now + alarms_disk_interval_ms(a));
 }
 
 void alarms_stop(struct alarms *a)
 {
-    deadline_heap_remove(&a->broker->deadlines, &a->memory_tick);
-    deadline_heap_remove(&a->broker->deadlines, &a->disk_tick);
+    deadline_heap_remove(a->host.deadlines, &a->memory_tick);
+    deadline_heap_remove(a->host.deadlines, &a->disk_tick);
 }
 
 /* ---- what others are told ---- */

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/clock.h"
 #include "core/heap.h"
-
-struct broker;
+#include "core/log.h"
 
 enum alarm_resource { ALARM_MEMORY = 1u, ALARM_DISK = 2u };
 
@@ -29,8 +29,26 @@ struct alarm_probe {
     void *ctx;
 };
 
+/* The limits as configured (rabbitmq.conf, the command line): absolute bytes win when set. */
+struct alarm_limits {
+    double memory_relative;   /* of RAM */
+    uint64_t memory_absolute;
+    double disk_relative;     /* a multiple of RAM */
+    uint64_t disk_absolute;
+};
+
+/* What the alarms use of their owner (the broker): where to log, what to schedule on. */
+struct alarm_host {
+    struct log *log;
+    struct deadline_heap *deadlines;
+    struct clock *clock;
+    const char *node;       /* for the log lines */
+    const char *disk_path;  /* the data directory, or "." */
+};
+
 struct alarms {
-    struct broker *broker;
+    struct alarm_host host;
+    struct alarm_limits configured;
     struct alarm_probe probe;
     unsigned active;        /* ALARM_* bits in effect */
     unsigned raised_last;   /* the one raised most recently: RabbitMQ lists it first */
@@ -38,12 +56,11 @@ struct alarms {
     uint64_t memory_used;   /* the last sample */
     uint64_t disk_free_limit;
     uint64_t disk_free;     /* the last sample */
-    const char *disk_path;  /* the data directory, or "." */
     struct deadline memory_tick, disk_tick;
 };
 
 /* Limits from the broker's configuration, the first samples taken, nothing scheduled. */
-void alarms_init(struct alarms *a, struct broker *b);
+void alarms_init(struct alarms *a, const struct alarm_host *host, const struct alarm_limits *limits);
 /* Replaces the probe (before alarms_start) and samples again. */
 void alarms_set_probe(struct alarms *a, const struct alarm_probe *probe);
 /* Schedules the periodic sampling on the broker's deadline heap. */

@@ -73,7 +73,17 @@ void broker_init(struct broker *b, const struct broker_config *config)
     make_cluster_id(b->cluster_id);
     b->retired_stats = (struct message_stats){0};
     b->overview_rates = (struct message_rates){0};
-    alarms_init(&b->alarms, b);
+    struct alarm_host alarm_host = {
+        .log = &b->log, .deadlines = &b->deadlines, .clock = &b->clock, .node = b->node,
+        .disk_path = b->config.data_dir ? b->config.data_dir : ".",
+    };
+    struct alarm_limits limits = {
+        .memory_relative = config->vm_memory_high_watermark,
+        .memory_absolute = config->vm_memory_high_watermark_absolute,
+        .disk_relative = config->disk_free_limit_relative,
+        .disk_absolute = config->disk_free_limit,
+    };
+    alarms_init(&b->alarms, &alarm_host, &limits);
     /* RabbitMQ's first boot: the default user, with its tags and permissions in the default
      * vhost; a broker booted with definitions has only what they define. */
     if (config->load_definitions)
