@@ -151,6 +151,7 @@ static void start_loop_handles(struct server *s)
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    alarms_start(&s->broker.alarms);
 }
 
 /* Only once every listener is open (and definitions are loaded): a unit ordered after ours

@@ -124,24 +124,8 @@ void api_whoami(struct api_request *r)
     api_reply_json(r, 200, json_pack("{s:s,s:o}", "name", r->user, "tags", tags));
 }
 
-/* The memory limit RabbitMQ's watermark sets: absolute bytes, else a fraction of RAM. */
-uint64_t api_memory_limit(const struct broker_config *cfg)
-{
-    if (cfg->vm_memory_high_watermark_absolute)
-        return cfg->vm_memory_high_watermark_absolute;
-    return (uint64_t)(cfg->vm_memory_high_watermark * (double)system_memory_bytes());
-}
-
-uint64_t api_disk_free_limit(const struct broker_config *cfg)
-{
-    if (cfg->disk_free_limit_relative > 0)
-        return (uint64_t)(cfg->disk_free_limit_relative * (double)system_memory_bytes());
-    return cfg->disk_free_limit;
-}
-
 static json_t *node_object(struct api *a)
 {
-    const struct broker_config *cfg = &a->broker->config;
     struct totals t;
     count_objects(a, &t);
     uint64_t uptime = uv_now(a->http.loop) - a->started_ms;
@@ -155,13 +139,14 @@ static json_t *node_object(struct api *a)
     json_object_set_new(o, "fd_total", json_integer((json_int_t)fds));
     json_object_set_new(o, "sockets_used", json_integer((json_int_t)t.connections));
     json_object_set_new(o, "sockets_total", json_integer((json_int_t)fds));
-    json_object_set_new(o, "mem_used", json_integer((json_int_t)process_resident_bytes()));
-    json_object_set_new(o, "mem_limit", json_integer((json_int_t)api_memory_limit(cfg)));
-    json_object_set_new(o, "mem_alarm", json_false());
-    json_object_set_new(o, "disk_free",
-                        json_integer((json_int_t)system_disk_free_bytes(cfg->data_dir ? cfg->data_dir : ".")));
-    json_object_set_new(o, "disk_free_limit", json_integer((json_int_t)api_disk_free_limit(cfg)));
-    json_object_set_new(o, "disk_free_alarm", json_false());
+    /* the monitors' last samples and limits, as RabbitMQ's node shows them */
+    const struct alarms *alarms = &a->broker->alarms;
+    json_object_set_new(o, "mem_used", json_integer((json_int_t)alarms->memory_used));
+    json_object_set_new(o, "mem_limit", json_integer((json_int_t)alarms->memory_limit));
+    json_object_set_new(o, "mem_alarm", json_boolean(alarms_memory_alarm(alarms)));
+    json_object_set_new(o, "disk_free", json_integer((json_int_t)alarms->disk_free));
+    json_object_set_new(o, "disk_free_limit", json_integer((json_int_t)alarms->disk_free_limit));
+    json_object_set_new(o, "disk_free_alarm", json_boolean(alarms_disk_alarm(alarms)));
     /* RabbitMQ counts Erlang processes: here the objects that would be one there */
     json_object_set_new(o, "proc_used", json_integer((json_int_t)(t.connections + t.channels + t.queues)));
     json_object_set_new(o, "proc_total", json_integer(1048576));
@@ -317,10 +302,25 @@ void api_aliveness(struct api_request *r)
         api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* alarms and local-alarms: one node, so the same alarms with RabbitMQ's two texts. */
 void api_health_alarms(struct api_request *r)
 {
-    /* no memory or disk alarms exist yet */
-    api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+    const struct broker *b = r->api->broker;
+    enum alarm_resource in_effect[2];
+    size_t n = alarms_list(&b->alarms, in_effect);
+    if (!n) {
+        api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s,s:s}", "node", b->node, "resource",
+                                              alarm_resource_name(in_effect[i])));
+    bool local = strcmp(r->seg[2], "local-alarms") == 0;
+    api_reply_json(r, 503, json_pack("{s:o,s:s,s:s}", "alarms", list, "reason",
+                                     local ? "There are alarms in effect on the node"
+                                           : "There are alarms in effect in the cluster",
+                                     "status", "failed"));
 }
 
 void api_health_port_listener(struct api_request *r)

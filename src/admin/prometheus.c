@@ -144,9 +144,10 @@ static void write_node(struct scrape *s)
     single(s, "rabbitmq_process_max_tcp_sockets", "gauge", "Open TCP sockets limit",
            (double)fd_limit);
     single(s, "rabbitmq_resident_memory_limit_bytes", "gauge", "Memory high watermark in bytes",
-           (double)api_memory_limit(cfg));
+           (double)s->p->broker->alarms.memory_limit);
     single(s, "rabbitmq_disk_space_available_limit_bytes", "gauge",
-           "Free disk space low watermark in bytes", (double)api_disk_free_limit(cfg));
+           "Free disk space low watermark in bytes",
+           (double)s->p->broker->alarms.disk_free_limit);
     single(s, "rabbitmq_erlang_processes_limit", "gauge", "Erlang processes limit", 1048576);
     single(s, "rabbitmq_erlang_uptime_seconds", "gauge", "Node uptime",
            (double)(uv_now(s->p->http.loop) - s->p->started_ms) / 1000.0);
@@ -605,17 +606,18 @@ static void write_global(struct scrape *s)
                   "to the publisher as unroutable", (double)returned);
 }
 
-/* /metrics only, as RabbitMQ writes them. No alarms exist in Warren: none is in effect. */
+/* /metrics only, as RabbitMQ writes them; Warren has no file descriptor alarm. */
 static void write_process(struct scrape *s)
 {
     single(s, "process_start_time_seconds", "gauge",
            "Start time of the process since unix epoch in seconds.", s->p->started_at);
     single(s, "rabbitmq_alarms_file_descriptor_limit", "untyped",
            "is 1 if file descriptor limit alarm is in effect", 0);
+    const struct alarms *alarms = &s->p->broker->alarms;
     single(s, "rabbitmq_alarms_free_disk_space_watermark", "untyped",
-           "is 1 if free disk space watermark alarm is in effect", 0);
+           "is 1 if free disk space watermark alarm is in effect", alarms_disk_alarm(alarms));
     single(s, "rabbitmq_alarms_memory_used_watermark", "untyped",
-           "is 1 if VM memory watermark alarm is in effect", 0);
+           "is 1 if VM memory watermark alarm is in effect", alarms_memory_alarm(alarms));
 }
 
 static void write_metrics(struct scrape *s)

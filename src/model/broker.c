@@ -74,6 +74,17 @@ void broker_init(struct broker *b, const struct broker_config *config)
     b->retired_stats = (struct message_stats){0};
     b->overview_rates = (struct message_rates){0};
     b->churn = (struct broker_churn){0};
+    struct alarm_host alarm_host = {
+        .log = &b->log, .deadlines = &b->deadlines, .clock = &b->clock, .node = b->node,
+        .disk_path = b->config.data_dir ? b->config.data_dir : ".",
+    };
+    struct alarm_limits limits = {
+        .memory_relative = config->vm_memory_high_watermark,
+        .memory_absolute = config->vm_memory_high_watermark_absolute,
+        .disk_relative = config->disk_free_limit_relative,
+        .disk_absolute = config->disk_free_limit,
+    };
+    alarms_init(&b->alarms, &alarm_host, &limits);
     /* RabbitMQ's first boot: the default user, with its tags and permissions in the default
      * vhost; a broker booted with definitions has only what they define. */
     if (config->load_definitions)
@@ -92,6 +103,7 @@ void broker_init(struct broker *b, const struct broker_config *config)
 
 void broker_free(struct broker *b)
 {
+    alarms_stop(&b->alarms);
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &b->users) {
         list_remove(pos);

@@ -11,6 +11,7 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "model/churn.h"
+#include "model/alarm.h"
 #include "model/message_stats.h"
 #include "model/user.h"
 #include "model/vhost.h"
@@ -106,6 +107,8 @@ struct broker {
     struct message_stats retired_stats;
     struct message_rates overview_rates;
     struct broker_churn churn;
+    /* The memory and disk alarms: while one is in effect, publishing connections block. */
+    struct alarms alarms;
 };
 
 void broker_config_defaults(struct broker_config *config);
