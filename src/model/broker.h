@@ -10,6 +10,8 @@
 #include "core/heap.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "model/churn.h"
+#include "model/alarm.h"
 #include "model/message_stats.h"
 #include "model/user.h"
 #include "model/vhost.h"
@@ -107,6 +109,9 @@ struct broker {
     struct message_rates overview_rates;
     /* Where persistent messages of durable queues go; NULL: durability off (no data dir). */
     struct message_store *store;
+    struct broker_churn churn;
+    /* The memory and disk alarms: while one is in effect, publishing connections block. */
+    struct alarms alarms;
 };
 
 void broker_config_defaults(struct broker_config *config);
