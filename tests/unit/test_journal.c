@@ -328,8 +328,13 @@ START_TEST(test_durable_definitions_replayed)
     b_of_owner = b;
     struct vhost *v = broker_find_vhost(b, (const uint8_t *)"/", 1);
     struct amqp_buf args;
+    uint64_t syncs = s.syncs;
     ck_assert_ptr_nonnull(declare_exchange(v, "dx", true));
+    /* on disk by the time the verb returns, so before any declare-ok is sent */
+    ck_assert(!s.journal.unsynced);
+    ck_assert_int_eq(s.syncs, syncs + 1);
     ck_assert_ptr_nonnull(declare_exchange(v, "tx", false));
+    ck_assert_int_eq(s.syncs, syncs + 1); /* nothing for a transient one */
     ck_assert_ptr_nonnull(declare_queue(v, "dq", true, false, table_with_ttl(&args)));
     ck_assert_ptr_nonnull(declare_queue(v, "tq", false, false, (struct amqp_bytes){NULL, 0}));
     ck_assert_ptr_nonnull(declare_queue(v, "xq", true, true, (struct amqp_bytes){NULL, 0}));
@@ -380,7 +385,7 @@ START_TEST(test_durable_definitions_replayed)
     broker_delete_vhost(b, broker_find_vhost(b, (const uint8_t *)"v2", 2));
     broker_delete_user(b, broker_find_user(b, (const uint8_t *)"alice", 5));
     broker_definitions_begin(b); /* a batch: one sync at its end */
-    uint64_t syncs = s.syncs;
+    syncs = s.syncs;
     v = broker_find_vhost(b, (const uint8_t *)"/", 1);
     ck_assert(vhost_unbind_queue(v, &(struct queue_binding){amqp_cstr("dx"), amqp_cstr("dq"),
                                                             amqp_cstr("a.#"), {NULL, 0}, NULL}, &out));
