@@ -66,6 +66,7 @@ class Names:
         self.fan = unique("dur-fan-" + kind)        # durable fanout, bound to x
         self.q = unique("dur-q-" + kind)            # durable queue with arguments
         self.auto_q = unique("dur-adq-" + kind)     # durable auto-delete queue, never consumed
+        self.consumed_q = unique("dur-acq-" + kind)  # the same, consumed at the restart
         self.transient = unique("dur-tq-" + kind)   # non-durable queue, bound to x
         self.exclusive = unique("dur-eq-" + kind)
         self.deleted_q = unique("dur-delq-" + kind)
@@ -121,6 +122,8 @@ def make_topology(n):
     ch.queue_declare(n.auto_q, durable=True, auto_delete=True)
     ch.queue_declare(n.transient, durable=False)
     ch.queue_bind(n.transient, n.x, "#")
+    ch.queue_declare(n.consumed_q, durable=True, auto_delete=True)
+    ch.basic_consume(n.consumed_q, lambda *args: None)
     ch.queue_declare(n.exclusive, durable=True, exclusive=True)
     ch.queue_bind(n.exclusive, n.x, "#")
     ch.queue_declare(n.deleted_q, durable=True)
@@ -176,7 +179,11 @@ def binding_keys(source, destination, to="q", vhost="/"):
     return sorted(b["routing_key"] for b in (reply.json or []))
 
 
-def check_topology(n, what):
+def check_topology(n, what, kind):
+    # RabbitMQ 3.10: an orderly stop closes the connection, whose consumer going deletes the
+    # auto-delete queue; after kill -9 nothing did, and the durable queue is recovered
+    expect(pika_exists("queue", n.consumed_q), kind == "kill",
+           "%s: the durable auto-delete queue that had a consumer exists" % what)
     for kind, name in (("exchange", n.x), ("exchange", n.fan), ("queue", n.q),
                        ("queue", n.auto_q)):
         check(pika_exists(kind, name), "%s: pika finds durable %s %s" % (what, kind, name))
@@ -256,7 +263,7 @@ def check_settings(n, what):
 def cleanup(n):
     connection = pika_connection()
     ch = connection.channel()
-    for q in (n.q, n.auto_q):
+    for q in (n.q, n.auto_q, n.consumed_q):
         ch.queue_delete(q)
     for x in (n.x, n.fan):
         ch.exchange_delete(x)
@@ -300,7 +307,7 @@ def main():
         except Exception:  # the broker went away under it
             pass
         what = "after an %s restart" % kind if kind == "orderly" else "after kill -9"
-        check_topology(n, what)
+        check_topology(n, what, kind)
         check_settings(n, what)
         cleanup(n)
     # the deletions of the last round survive a further restart

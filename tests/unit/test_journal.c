@@ -430,6 +430,37 @@ START_TEST(test_torn_definition_dropped)
 }
 END_TEST
 
+/* A journal that grew well past its live set is rewritten as that set. */
+START_TEST(test_compacted_when_grown)
+{
+    make_dir();
+    struct definitions_store s;
+    struct definitions_recovery rec;
+    struct broker *b = open_store(&s, &rec);
+    broker_create_defaults(b);
+    struct vhost *v = broker_find_vhost(b, (const uint8_t *)"/", 1);
+    ck_assert_ptr_nonnull(declare_queue(v, "kept", true, false, (struct amqp_bytes){NULL, 0}));
+    broker_definitions_begin(b);
+    for (int i = 0; i < 50000; i++) {
+        struct queue *q = declare_queue(v, "churn", true, false, (struct amqp_bytes){NULL, 0});
+        ck_assert_ptr_nonnull(q);
+        vhost_delete_queue(v, q);
+    }
+    ck_assert_int_gt(s.journal.size, 2u << 20);
+    broker_definitions_end(b);
+    ck_assert_int_lt(s.journal.size, 64u << 10);
+    ck_assert_int_eq(file_size(JOURNAL_FILE), (off_t)s.journal.size);
+    close_store(&s, b);
+    b = open_store(&s, &rec);
+    ck_assert_int_eq(rec.replay.records, 2); /* the settings, the one queue */
+    v = broker_find_vhost(b, (const uint8_t *)"/", 1);
+    ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("kept")));
+    ck_assert_ptr_null(vhost_find_queue(v, amqp_cstr("churn")));
+    close_store(&s, b);
+    remove_dir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("journal");
@@ -443,6 +474,7 @@ int main(void)
     tcase_add_test(tc, test_default_data_dir);
     tcase_add_test(tc, test_durable_definitions_replayed);
     tcase_add_test(tc, test_torn_definition_dropped);
+    tcase_add_test(tc, test_compacted_when_grown);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
