@@ -143,23 +143,27 @@ int journal_open(struct journal *j, const char *dir, journal_record_fn fn, void 
         rc = -errno;
         goto fail;
     }
-    if (j->fd < 0) { /* the first boot: a new file, made durable with its directory entry */
-        if ((j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-            rc = -errno;
-            goto fail;
-        }
+    if (j->fd < 0 && (j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    uint8_t *data = NULL;
+    size_t size = 0, good = 0;
+    if ((rc = read_file(j->fd, &data, &size)) < 0)
+        goto fail;
+    if (size < sizeof magic && memcmp(data, magic, size) == 0) {
+        /* new, or made by a first boot that died before its magic was on disk: nothing was
+         * recorded in it. The file is made durable with its directory entry. */
+        free(data);
         struct iovec iov = {(void *)magic, sizeof magic};
-        if ((rc = write_all(j->fd, &iov, 1)) < 0 || (rc = fdatasync(j->fd) < 0 ? -errno : 0) < 0 ||
+        if ((rc = ftruncate(j->fd, 0) < 0 ? -errno : 0) < 0 ||
+            (rc = write_all(j->fd, &iov, 1)) < 0 || (rc = fdatasync(j->fd) < 0 ? -errno : 0) < 0 ||
             (rc = sync_dir(j)) < 0)
             goto fail;
         j->size = sizeof magic;
         return 0;
     }
     replay->existed = true;
-    uint8_t *data = NULL;
-    size_t size = 0, good = 0;
-    if ((rc = read_file(j->fd, &data, &size)) < 0)
-        goto fail;
     if (size < sizeof magic || memcmp(data, magic, sizeof magic) != 0) {
         free(data);
         rc = -EILSEQ;

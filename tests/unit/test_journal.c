@@ -164,6 +164,18 @@ END_TEST
 START_TEST(test_not_a_journal)
 {
     make_dir();
+    /* empty, or part of the magic: a first boot that died at once; a new journal then */
+    for (int part = 0; part < 2; part++) {
+        int fd = open(file_path(JOURNAL_FILE), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ck_assert_int_eq(write(fd, "WRN", part ? 3 : 0), part ? 3 : 0);
+        close(fd);
+        struct journal j;
+        struct journal_replay r;
+        ck_assert_int_eq(journal_open(&j, dir, collect, &(struct seen){0}, &r), 0);
+        ck_assert(!r.existed);
+        ck_assert_int_eq(file_size(JOURNAL_FILE), 8);
+        journal_close(&j);
+    }
     int fd = open(file_path(JOURNAL_FILE), O_WRONLY | O_CREAT, 0600);
     ck_assert_int_eq(write(fd, "{\"users\":[]}", 12), 12);
     close(fd);
