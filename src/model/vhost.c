@@ -753,12 +753,18 @@ bool vhost_unbind_queue(struct vhost *v, const struct queue_binding *b, struct o
         return false;
     struct exchange *x = vhost_find_exchange(v, b->exchange);
     struct queue *q = vhost_find_queue(v, b->queue);
-    if (x && q && exchange_unbind(x, q, b->routing_key, b->arguments)) {
+    if (!x || !q)
+        return outcome_done(out);
+    /* the request's key and arguments may be the binding's own, which unbinding frees */
+    struct amqp_bytes key = amqp_bytes_dup(b->routing_key), args = amqp_bytes_dup(b->arguments);
+    if (exchange_unbind(x, q, key, args)) {
         if (x->durable && q->durable)
-            record_binding(v, false, x->name, q->name, false, b->routing_key, b->arguments);
+            record_binding(v, false, x->name, q->name, false, key, args);
         if (exchange_unused(x))
             remove_exchange(v, x);
     }
+    amqp_bytes_free(key);
+    amqp_bytes_free(args);
     return outcome_done(out);
 }
 
@@ -786,14 +792,17 @@ bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, st
         return false;
     struct exchange *source = vhost_find_exchange(v, b->source);
     struct exchange *destination = vhost_find_exchange(v, b->destination);
-    if (source && destination &&
-        exchange_unbind_exchange(source, destination, b->routing_key, b->arguments)) {
+    if (!source || !destination)
+        return outcome_done(out);
+    struct amqp_bytes key = amqp_bytes_dup(b->routing_key), args = amqp_bytes_dup(b->arguments);
+    if (exchange_unbind_exchange(source, destination, key, args)) {
         if (source->durable && destination->durable)
-            record_binding(v, false, source->name, destination->name, true, b->routing_key,
-                           b->arguments);
+            record_binding(v, false, source->name, destination->name, true, key, args);
         if (exchange_unused(source))
             remove_exchange(v, source);
     }
+    amqp_bytes_free(key);
+    amqp_bytes_free(args);
     return outcome_done(out);
 }
 
