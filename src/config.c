@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/information_unit.h"
 
 /* The grammar is cuttlefish 3.0.1's (RabbitMQ 3.10's): no quoting (quotes stay part of the
  * value), "#" starts a comment anywhere after the value, "include PATTERN" pulls in files
@@ -704,36 +705,6 @@ static bool parse_bytesize(const char *v, double *out)
     return true;
 }
 
-/* rabbit_resource_monitor_misc:parse_information_unit: digits and an optional unit; k, K,
- * kiB... are powers of 1024, kB, KB... of 1000. */
-static bool parse_information_unit(const char *v, uint64_t *out)
-{
-    static const struct { const char *unit; uint64_t factor; } units[] = {
-        {"kB", 1000}, {"KB", 1000}, {"kb", 1000}, {"Kb", 1000},
-        {"MB", 1000000}, {"mb", 1000000}, {"Mb", 1000000},
-        {"GB", 1000000000}, {"gb", 1000000000}, {"Gb", 1000000000},
-        {"kiB", 1024}, {"KiB", 1024}, {"kib", 1024}, {"KIB", 1024}, {"k", 1024}, {"K", 1024},
-        {"MiB", 1u << 20}, {"mib", 1u << 20}, {"MIB", 1u << 20}, {"m", 1u << 20}, {"M", 1u << 20},
-        {"GiB", 1u << 30}, {"gib", 1u << 30}, {"GIB", 1u << 30}, {"g", 1u << 30}, {"G", 1u << 30}};
-    size_t digits = strspn(v, "0123456789");
-    if (!digits || digits > 18)
-        return false;
-    uint64_t factor = 1;
-    if (v[digits]) {
-        factor = 0;
-        for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-            if (strcmp(v + digits, units[i].unit) == 0)
-                factor = units[i].factor;
-        if (!factor)
-            return false;
-    }
-    uint64_t n = strtoull(v, NULL, 10);
-    if (n > UINT64_MAX / factor)
-        return false;
-    *out = n * factor;
-    return true;
-}
-
 /* cuttlefish's ip: "ADDRESS:PORT", split at the last colon, the address as inet:parse_address
  * reads it (so IPv6 without brackets: "::1:5672"; RabbitMQ 3.10 refuses "[::1]:5672"). */
 static bool parse_ip_port(const char *v, char *host, size_t host_len, long long *port)
@@ -1304,7 +1275,7 @@ static void translate(struct loader *l)
         }
     } else if (l->memory_absolute_set) {
         uint64_t bytes;
-        if (parse_information_unit(l->memory_absolute->value, &bytes) && bytes > 0) {
+        if (information_unit_parse(l->memory_absolute->value, &bytes) && bytes > 0) {
             cfg->vm_memory_high_watermark_absolute = bytes;
         } else {
             warn(l, l->memory_absolute, "Unable to parse vm_memory_high_watermark value \"%s\": "
@@ -1318,7 +1289,7 @@ static void translate(struct loader *l)
     } else if (l->disk_absolute_set) {
         uint64_t bytes;
         cfg->disk_free_limit_relative = 0;
-        if (parse_information_unit(l->disk_absolute->value, &bytes)) {
+        if (information_unit_parse(l->disk_absolute->value, &bytes)) {
             cfg->disk_free_limit = bytes;
         } else {
             warn(l, l->disk_absolute, "Unable to parse disk_free_limit value \"%s\": the "

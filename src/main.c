@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "core/information_unit.h"
 #include "model/broker.h"
 #include "server.h"
 #include "store/data_dir.h"
@@ -47,6 +48,14 @@ static void usage(FILE *out)
             "      --consumer-timeout MS  how long a delivery may stay unacknowledged before its\n"
             "                             channel is closed (default 1800000; 0: no limit;\n"
             "                             file: consumer_timeout)\n"
+            "      --vm-memory-high-watermark LIMIT  memory use above which publishers are\n"
+            "                             blocked: a fraction of RAM with a point (0.4, the\n"
+            "                             default) or bytes with RabbitMQ's units (2GB, 1024MiB;\n"
+            "                             file: vm_memory_high_watermark.relative/.absolute)\n"
+            "      --disk-free-limit LIMIT  free disk space under which publishers are blocked:\n"
+            "                             bytes with units (default 50MB) or a multiple of RAM\n"
+            "                             with a point (1.5; file: disk_free_limit.absolute/\n"
+            "                             .relative)\n"
             "  -l, --log-level LEVEL      debug, info, warning, error or none (default info;\n"
             "                             file: log.console.level)\n"
             "  -h, --help                 show this help and exit\n"
@@ -67,7 +76,7 @@ static bool parse_number(const char *s, unsigned long long min, unsigned long lo
 enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHANNEL_MAX,
        OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT,
        OPT_CONFIG, OPT_MANAGEMENT_PORT, OPT_MANAGEMENT_BIND, OPT_PROMETHEUS_PORT,
-       OPT_PROMETHEUS_BIND };
+       OPT_PROMETHEUS_BIND, OPT_MEMORY_WATERMARK, OPT_DISK_FREE_LIMIT };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -87,6 +96,8 @@ static const struct option options[] = {
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
     {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE_SIZE},
     {"consumer-timeout", required_argument, NULL, OPT_CONSUMER_TIMEOUT},
+    {"vm-memory-high-watermark", required_argument, NULL, OPT_MEMORY_WATERMARK},
+    {"disk-free-limit", required_argument, NULL, OPT_DISK_FREE_LIMIT},
     {"log-level", required_argument, NULL, 'l'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -118,6 +129,23 @@ static void apply_environment(struct broker_config *cfg)
         cfg->default_pass = env;
     if ((env = getenv("RABBITMQ_DEFAULT_VHOST")) && *env)
         cfg->default_vhost = env;
+}
+
+/* A limit as the two flags take it: "0.4" (with a point) is a fraction, in [0, max];
+ * anything else is bytes with RabbitMQ's units. */
+static bool parse_limit(const char *s, double max, double *fraction, uint64_t *bytes)
+{
+    if (strchr(s, '.')) {
+        char *end;
+        double f = strtod(s, &end);
+        if (*end || !(f >= 0 && f <= max))
+            return false;
+        *fraction = f;
+        *bytes = 0;
+        return true;
+    }
+    *fraction = 0;
+    return information_unit_parse(s, bytes);
 }
 
 /* Returns -1 to go on, or the exit status. */
@@ -179,6 +207,24 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
                 goto bad;
             cfg->consumer_timeout_ms = n;
             break;
+        case OPT_MEMORY_WATERMARK: {
+            double f;
+            uint64_t bytes;
+            if (!parse_limit(optarg, 1.0, &f, &bytes) || (!bytes && f == 0 && !strchr(optarg, '.')))
+                goto bad;
+            cfg->vm_memory_high_watermark = bytes ? cfg->vm_memory_high_watermark : f;
+            cfg->vm_memory_high_watermark_absolute = bytes;
+            break;
+        }
+        case OPT_DISK_FREE_LIMIT: {
+            double f;
+            uint64_t bytes;
+            if (!parse_limit(optarg, 1e9, &f, &bytes))
+                goto bad;
+            cfg->disk_free_limit = bytes;
+            cfg->disk_free_limit_relative = strchr(optarg, '.') ? f : 0;
+            break;
+        }
         case 'l': {
             int level = log_level_parse(optarg);
             if (level < 0)

@@ -9,8 +9,10 @@
 
 #include "admin/api.h"
 #include "admin/definitions.h"
+#include "admin/prometheus.h"
 #include "core/container.h"
 #include "net/tcp.h"
+#include "service_notify.h"
 #include "store/data_dir.h"
 #include "store/definitions_store.h"
 
@@ -21,6 +23,7 @@ struct server {
     struct api api;             /* the management HTTP API, when its port is set */
     struct data_dir data_dir;   /* locked while the server runs; path NULL: no --data-dir */
     struct definitions_store definitions;
+    struct prometheus prometheus; /* the Prometheus endpoint, when its port is set */
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_prepare_t iteration;     /* runs the subscribers before the loop waits */
@@ -122,8 +125,14 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     log_info(&s->broker.log, "received %s, stopping: closing all connections",
              signum == SIGINT ? "SIGINT" : "SIGTERM");
+    int rc = service_notify_stopping();
+    if (rc < 0)
+        log_warning(&s->broker.log, "cannot tell the service manager we stop: %s",
+                    strerror(-rc));
     if (s->broker.config.management_port)
         api_stop(&s->api);
+    if (s->broker.config.prometheus_port)
+        prometheus_stop(&s->prometheus);
     tcp_server_stop(&s->tcp, on_drained);
 }
 
@@ -146,6 +155,21 @@ static void start_loop_handles(struct server *s)
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    alarms_start(&s->broker.alarms);
+}
+
+/* Only once every listener is open (and definitions are loaded): a unit ordered after ours
+ * may connect as soon as systemd hears this. */
+static void notify_ready(struct server *s, const char *addresses)
+{
+    char status[sizeof "Listening on " + BROKER_MAX_LISTENERS * 56];
+    snprintf(status, sizeof status, "Listening on %s", addresses);
+    /* RabbitMQ's words: Testcontainers' RabbitMQ modules wait for this line in the log */
+    log_info(&s->broker.log, "Server startup complete");
+    int rc = service_notify_ready(status);
+    if (rc < 0)
+        log_warning(&s->broker.log, "cannot tell the service manager we are ready: %s",
+                    strerror(-rc));
 }
 
 /* Handles being closed need one more turn of the loop before the loop can close. */
@@ -278,7 +302,23 @@ int server_run(const struct broker_config *config)
         log_info(&s.broker.log, "management API listening on %s:%d",
                  config->management_bind ? config->management_bind : config->bind,
                  config->management_port);
+    const char *pbind = config->prometheus_bind ? config->prometheus_bind : config->bind;
+    if (config->prometheus_port &&
+        (rc = prometheus_start(&s.prometheus, &s.loop, &s.broker, &s.tcp)) < 0) {
+        log_error(&s.broker.log, "cannot listen on %s:%d for Prometheus metrics: %s", pbind,
+                  config->prometheus_port, uv_strerror(rc));
+        s.broker.config.prometheus_port = 0;
+        on_signal(&s.sigterm, SIGTERM);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
+        close_loop(&s);
+        broker_free(&s.broker);
+        return 1;
+    }
+    if (config->prometheus_port)
+        log_info(&s.broker.log, "Prometheus metrics listening on %s:%d", pbind,
+                 config->prometheus_port);
 
+    notify_ready(&s, addresses); /* after the last listener */
     uv_run(&s.loop, UV_RUN_DEFAULT);
 
     log_info(&s.broker.log, "stopped");

@@ -70,6 +70,9 @@ static const struct route routes[] = {
     {"parameters/*/*", M_GET, api_parameters, NEEDS_MANAGEMENT, 0},
     {"parameters/*/*/*", M_GET | M_PUT | M_DELETE, api_parameters, NEEDS_MANAGEMENT, 0},
     {"aliveness-test/*", M_GET, api_aliveness, NEEDS_MANAGEMENT, 1},
+    /* Warren's own: rabbitmqctl's runtime limits, for warrenctl */
+    {"warren/vm-memory-high-watermark", M_GET | M_PUT, api_memory_watermark, NEEDS_ADMIN, 0},
+    {"warren/disk-free-limit", M_GET | M_PUT, api_disk_free_limit_route, NEEDS_ADMIN, 0},
     {"health/checks/alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
     {"health/checks/local-alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
     {"health/checks/port-listener/*", M_GET, api_health_port_listener, NEEDS_MANAGEMENT, 0},

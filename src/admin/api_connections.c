@@ -213,7 +213,9 @@ static json_t *channel_object(struct api *a, struct connection *c, struct channe
     json_object_set_new(o, "confirm", json_boolean(ch->confirm));
     json_object_set_new(o, "transactional", json_boolean(ch->tx));
     json_object_set_new(o, "state", json_string(ch->state == CHANNEL_OPEN ? "running" : "closing"));
-    api_put_channel_stats(a, o, &ch->stats, &ch->rates);
+    struct message_stats stats;
+    channel_stats(ch, &stats);
+    api_put_channel_stats(a, o, &stats, &ch->rates);
     return o;
 }
 
@@ -227,7 +229,7 @@ void api_message_totals(struct api *a, struct message_stats *out)
         for (uint32_t id = 1; id <= max; id++) {
             struct channel *ch = connection_channel(l.items[i], (uint16_t)id);
             if (ch)
-                message_stats_add(out, &ch->stats);
+                channel_metrics_sum(&ch->metrics, out);
         }
     }
     free(l.items);

@@ -228,7 +228,7 @@ void api_exchange_publish(struct api_request *r)
                                         h.body_size);
         if (decoded.len)
             message_write_body(m, 0, amqp_bytes_of(decoded.data, decoded.len));
-        struct publish_result result;
+        struct publish_result result = {0};
         struct outcome out;
         if (vhost_publish(v, &m, api_session(r, v), &result, &out)) {
             struct message_stats *totals = &r->api->broker->retired_stats;

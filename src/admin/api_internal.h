@@ -14,6 +14,9 @@
 
 #define API_MAX_SEGMENTS 10
 
+/* The RabbitMQ release whose management API (and Prometheus plugin) these follow. */
+#define API_RABBITMQ_VERSION "3.10.8"
+
 struct api_request {
     struct api *api;
     const struct http_request *http;
@@ -115,13 +118,13 @@ void api_vhosts(struct api_request *r);
 void api_vhost_one(struct api_request *r);
 void api_aliveness(struct api_request *r);
 void api_health_alarms(struct api_request *r);
+void api_memory_watermark(struct api_request *r);
+void api_disk_free_limit_route(struct api_request *r);
 void api_health_port_listener(struct api_request *r);
 void api_health_virtual_hosts(struct api_request *r);
 void api_health_protocol_listener(struct api_request *r);
 void api_global_parameters(struct api_request *r);
-struct broker_config;
-uint64_t api_memory_limit(const struct broker_config *cfg);
-uint64_t api_disk_free_limit(const struct broker_config *cfg);
+
 
 void api_users(struct api_request *r);
 void api_user(struct api_request *r);

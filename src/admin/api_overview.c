@@ -15,9 +15,6 @@
 #include "net/tcp.h"
 #include "proto/connection.h"
 
-/* The RabbitMQ release whose management API this one follows. */
-#define RABBITMQ_VERSION "3.10.8"
-
 struct totals {
     size_t connections, channels, consumers, exchanges, queues;
     uint64_t ready, unacked;
@@ -78,13 +75,16 @@ void api_overview(struct api_request *r)
     json_array_append_new(listeners, listener(a, "amqp", cfg->bind, cfg->port));
     const char *mbind = cfg->management_bind ? cfg->management_bind : cfg->bind;
     json_array_append_new(listeners, listener(a, "http", mbind, cfg->management_port));
+    const char *pbind = cfg->prometheus_bind ? cfg->prometheus_bind : cfg->bind;
+    if (cfg->prometheus_port)
+        json_array_append_new(listeners, listener(a, "http/prometheus", pbind, cfg->prometheus_port));
     json_t *o = json_object();
-    json_object_set_new(o, "management_version", json_string(RABBITMQ_VERSION));
+    json_object_set_new(o, "management_version", json_string(API_RABBITMQ_VERSION));
     json_object_set_new(o, "rates_mode", json_string("basic"));
     json_object_set_new(o, "exchange_types", types);
     json_object_set_new(o, "product_version", json_string(PACKAGE_VERSION));
     json_object_set_new(o, "product_name", json_string("Warren"));
-    json_object_set_new(o, "rabbitmq_version", json_string(RABBITMQ_VERSION));
+    json_object_set_new(o, "rabbitmq_version", json_string(API_RABBITMQ_VERSION));
     json_object_set_new(o, "cluster_name", json_string(a->broker->node));
     /* no Erlang here: tools print the field, so it names what runs instead */
     json_object_set_new(o, "erlang_version", json_string("none (Warren " PACKAGE_VERSION ", C)"));
@@ -124,24 +124,8 @@ void api_whoami(struct api_request *r)
     api_reply_json(r, 200, json_pack("{s:s,s:o}", "name", r->user, "tags", tags));
 }
 
-/* The memory limit RabbitMQ's watermark sets: absolute bytes, else a fraction of RAM. */
-uint64_t api_memory_limit(const struct broker_config *cfg)
-{
-    if (cfg->vm_memory_high_watermark_absolute)
-        return cfg->vm_memory_high_watermark_absolute;
-    return (uint64_t)(cfg->vm_memory_high_watermark * (double)system_memory_bytes());
-}
-
-uint64_t api_disk_free_limit(const struct broker_config *cfg)
-{
-    if (cfg->disk_free_limit_relative > 0)
-        return (uint64_t)(cfg->disk_free_limit_relative * (double)system_memory_bytes());
-    return cfg->disk_free_limit;
-}
-
 static json_t *node_object(struct api *a)
 {
-    const struct broker_config *cfg = &a->broker->config;
     struct totals t;
     count_objects(a, &t);
     uint64_t uptime = uv_now(a->http.loop) - a->started_ms;
@@ -155,13 +139,14 @@ static json_t *node_object(struct api *a)
     json_object_set_new(o, "fd_total", json_integer((json_int_t)fds));
     json_object_set_new(o, "sockets_used", json_integer((json_int_t)t.connections));
     json_object_set_new(o, "sockets_total", json_integer((json_int_t)fds));
-    json_object_set_new(o, "mem_used", json_integer((json_int_t)process_resident_bytes()));
-    json_object_set_new(o, "mem_limit", json_integer((json_int_t)api_memory_limit(cfg)));
-    json_object_set_new(o, "mem_alarm", json_false());
-    json_object_set_new(o, "disk_free",
-                        json_integer((json_int_t)system_disk_free_bytes(cfg->data_dir ? cfg->data_dir : ".")));
-    json_object_set_new(o, "disk_free_limit", json_integer((json_int_t)api_disk_free_limit(cfg)));
-    json_object_set_new(o, "disk_free_alarm", json_false());
+    /* the monitors' last samples and limits, as RabbitMQ's node shows them */
+    const struct alarms *alarms = &a->broker->alarms;
+    json_object_set_new(o, "mem_used", json_integer((json_int_t)alarms->memory_used));
+    json_object_set_new(o, "mem_limit", json_integer((json_int_t)alarms->memory_limit));
+    json_object_set_new(o, "mem_alarm", json_boolean(alarms_memory_alarm(alarms)));
+    json_object_set_new(o, "disk_free", json_integer((json_int_t)alarms->disk_free));
+    json_object_set_new(o, "disk_free_limit", json_integer((json_int_t)alarms->disk_free_limit));
+    json_object_set_new(o, "disk_free_alarm", json_boolean(alarms_disk_alarm(alarms)));
     /* RabbitMQ counts Erlang processes: here the objects that would be one there */
     json_object_set_new(o, "proc_used", json_integer((json_int_t)(t.connections + t.channels + t.queues)));
     json_object_set_new(o, "proc_total", json_integer(1048576));
@@ -302,7 +287,7 @@ void api_aliveness(struct api_request *r)
                                     amqp_bytes_of(header.data, header.len), h.body_size, h.body_size);
     amqp_buf_free(&header);
     message_write_body(m, 0, amqp_bytes_of(body, h.body_size));
-    struct publish_result result;
+    struct publish_result result = {0};
     bool published = vhost_publish(v, &m, api_session(r, v), &result, &out);
     message_unref(m);
     struct queue_entry e;
@@ -317,10 +302,25 @@ void api_aliveness(struct api_request *r)
         api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* alarms and local-alarms: one node, so the same alarms with RabbitMQ's two texts. */
 void api_health_alarms(struct api_request *r)
 {
-    /* no memory or disk alarms exist yet */
-    api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+    const struct broker *b = r->api->broker;
+    enum alarm_resource in_effect[2];
+    size_t n = alarms_list(&b->alarms, in_effect);
+    if (!n) {
+        api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s,s:s}", "node", b->node, "resource",
+                                              alarm_resource_name(in_effect[i])));
+    bool local = strcmp(r->seg[2], "local-alarms") == 0;
+    api_reply_json(r, 503, json_pack("{s:o,s:s,s:s}", "alarms", list, "reason",
+                                     local ? "There are alarms in effect on the node"
+                                           : "There are alarms in effect in the cluster",
+                                     "status", "failed"));
 }
 
 void api_health_port_listener(struct api_request *r)
@@ -332,12 +332,15 @@ void api_health_port_listener(struct api_request *r)
         api_reply_error(r, 400, "bad_request", "Invalid port");
         return;
     }
-    if (port == cfg->port || port == cfg->management_port) {
+    if (port == cfg->port || port == cfg->management_port ||
+        (cfg->prometheus_port && port == cfg->prometheus_port)) {
         api_reply_json(r, 200, json_pack("{s:s,s:i}", "status", "ok", "port", (int)port));
         return;
     }
-    json_t *ports = json_array();
+    json_t *ports = json_array(); /* RabbitMQ's order: management, prometheus, ..., AMQP */
     json_array_append_new(ports, json_integer(cfg->management_port));
+    if (cfg->prometheus_port)
+        json_array_append_new(ports, json_integer(cfg->prometheus_port));
     json_array_append_new(ports, json_integer(cfg->port));
     api_reply_json(r, 503, json_pack("{s:s,s:s,s:i,s:o}", "status", "failed", "reason",
                                      "No active listener", "missing", (int)port, "ports", ports));
@@ -346,13 +349,18 @@ void api_health_port_listener(struct api_request *r)
 void api_health_protocol_listener(struct api_request *r)
 {
     const char *protocol = r->seg[3];
-    if (!strcmp(protocol, "amqp") || !strcmp(protocol, "amqp091") || !strcmp(protocol, "http")) {
+    bool prometheus = r->api->broker->config.prometheus_port != 0;
+    if (!strcmp(protocol, "amqp") || !strcmp(protocol, "amqp091") || !strcmp(protocol, "http") ||
+        (prometheus && !strcmp(protocol, "http/prometheus"))) { /* sent as http%2Fprometheus */
         api_reply_json(r, 200, json_pack("{s:s,s:s}", "status", "ok", "protocol", protocol));
         return;
     }
-    api_reply_json(r, 503, json_pack("{s:s,s:s,s:s,s:[s,s]}", "status", "failed", "reason",
+    json_t *protocols = json_pack("[s,s]", "amqp", "http");
+    if (prometheus)
+        json_array_append_new(protocols, json_string("http/prometheus"));
+    api_reply_json(r, 503, json_pack("{s:s,s:s,s:s,s:o}", "status", "failed", "reason",
                                      "No active listener", "missing", protocol, "protocols",
-                                     "amqp", "http"));
+                                     protocols));
 }
 
 /* RabbitMQ's cluster-wide parameters: the cluster name and the id it made at first boot. */

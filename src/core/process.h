@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 uint64_t process_resident_bytes(void);   /* RSS; 0 when unknown */
+/* Returns what malloc holds free to the system, so RSS shows what is in use. */
+void process_release_free_memory(void);
 uint64_t process_open_fds(void);         /* descriptors open now */
 uint64_t process_fd_limit(void);         /* RLIMIT_NOFILE's soft limit */
 uint64_t process_cpu_micros(void);       /* user + system CPU time */

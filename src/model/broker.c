@@ -73,6 +73,18 @@ void broker_init(struct broker *b, const struct broker_config *config)
     make_cluster_id(b->cluster_id);
     b->retired_stats = (struct message_stats){0};
     b->overview_rates = (struct message_rates){0};
+    b->churn = (struct broker_churn){0};
+    struct alarm_host alarm_host = {
+        .log = &b->log, .deadlines = &b->deadlines, .clock = &b->clock, .node = b->node,
+        .disk_path = b->config.data_dir ? b->config.data_dir : ".",
+    };
+    struct alarm_limits limits = {
+        .memory_relative = config->vm_memory_high_watermark,
+        .memory_absolute = config->vm_memory_high_watermark_absolute,
+        .disk_relative = config->disk_free_limit_relative,
+        .disk_absolute = config->disk_free_limit,
+    };
+    alarms_init(&b->alarms, &alarm_host, &limits);
     b->definitions = (struct definitions_hook){0};
 }
 
@@ -120,6 +132,7 @@ void broker_definitions_end(struct broker *b)
 void broker_free(struct broker *b)
 {
     b->definitions.ops = NULL; /* stopping deletes nothing durable */
+    alarms_stop(&b->alarms);
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &b->users) {
         list_remove(pos);
@@ -201,6 +214,7 @@ struct vhost *broker_add_vhost(struct broker *b, const char *name)
     struct vhost *v = vhost_new(name);
     vhost_use_timers(v, &b->deadlines, &b->clock);
     v->node = b->node;
+    v->churn = &b->churn;
     v->definitions = &b->definitions;
     list_push_back(&b->vhosts, &v->link);
     settings_changed(b, false);

@@ -11,6 +11,8 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "model/definitions_ops.h"
+#include "model/churn.h"
+#include "model/alarm.h"
 #include "model/message_stats.h"
 #include "model/user.h"
 #include "model/vhost.h"
@@ -108,6 +110,9 @@ struct broker {
     /* Where durable definitions are kept (src/store's journal, installed by the server);
      * ops NULL: nowhere. */
     struct definitions_hook definitions;
+    struct broker_churn churn;
+    /* The memory and disk alarms: while one is in effect, publishing connections block. */
+    struct alarms alarms;
 };
 
 void broker_config_defaults(struct broker_config *config);

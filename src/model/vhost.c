@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/container.h"
 #include "core/token.h"
+#include "model/churn.h"
 #include "model/deadletter.h"
 #include "model/exchange.h"
 #include "model/exchange_delayed.h"
@@ -564,6 +565,8 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
     if (q) {
         if (q->consumer_count == 0)
             queue_used(v, q);
+        if (v->churn)
+            v->churn->queues_declared++;
         return q;
     }
     if (session_limit_reached(v->max_queues, (uint32_t)map_count(&v->queues))) {
@@ -595,6 +598,10 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
     map_put(&v->queues, q->name.ptr, q->name.len, q);
     apply_queue_policies(v, q);
     queue_used(v, q);
+    if (v->churn) {
+        v->churn->queues_declared++;
+        v->churn->queues_created++;
+    }
     if (q->durable)
         RECORD(v, queue_declared, q);
     outcome_done(out);
@@ -661,6 +668,10 @@ void vhost_delete_queue(struct vhost *v, struct queue *q)
     if (q->durable)
         RECORD(v, queue_deleted, q);
     map_remove(&v->queues, q->name.ptr, q->name.len);
+    if (v->churn) {
+        v->churn->queues_deleted++;
+        message_stats_add(&v->churn->retired_queue_stats[q->args.type], &q->stats);
+    }
     if (v->deadlines)
         deadline_heap_remove(v->deadlines, &q->expiry);
     while (!list_empty(&q->bindings))
@@ -1027,6 +1038,16 @@ static void enqueue_into(struct queue *q, struct message *m, struct publish_resu
         return;
     message_stats_count(&q->stats, STAT_PUBLISH);
     result->routed++;
+    struct publish_tally *tally = result->tally;
+    if (tally) {
+        struct publish_tally_entry *e = tally->expected;
+        if (e && e->queue == q) {
+            e->count++;
+            tally->expected = e->next ? e->next : tally->first;
+        } else {
+            tally->miss(tally, q);
+        }
+    }
     if (!result->congested && queue_congested(q))
         result->congested = q;
 }
@@ -1073,7 +1094,7 @@ static inline void route_through(struct vhost *v, struct exchange *x, struct mes
 static void route_released(struct exchange *x, struct message *m, const struct amqp_bytes *keys,
                            size_t nkeys, void *owner)
 {
-    struct publish_result ignored; /* its publisher had its confirm at publish time */
+    struct publish_result ignored = {0}; /* its publisher had its confirm at publish time */
     route_through(owner, x, m, keys, nkeys, true, &ignored);
 }
 
@@ -1169,11 +1190,19 @@ static inline __attribute__((always_inline)) void route(struct vhost *v, struct 
 bool vhost_publish(struct vhost *v, struct message **mp, struct session *who,
                    struct publish_result *result, struct outcome *out)
 {
+    return vhost_publish_tallied(v, mp, who, NULL, result, out);
+}
+
+bool vhost_publish_tallied(struct vhost *v, struct message **mp, struct session *who,
+                           struct publish_tally *tally, struct publish_result *result,
+                           struct outcome *out)
+{
     struct message *m = *mp;
     uint64_t ttl_ms;
     struct exchange *x = publish_target(v, m, who, &ttl_ms, out);
     result->routed = result->rejected = 0;
     result->congested = NULL;
+    result->tally = tally;
     if (!x)
         return false;
     if (ttl_ms != UINT64_MAX)

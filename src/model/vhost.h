@@ -29,6 +29,8 @@ struct user;
 
 #define VHOST_NO_LIMIT INT64_MIN /* as USER_NO_LIMIT */
 
+struct broker_churn;
+
 struct vhost {
     struct list link; /* in broker.vhosts */
     char *name;
@@ -43,6 +45,7 @@ struct vhost {
     bool dead_lettering;             /* republishing them now: more only join the list */
     uint32_t routing;                /* routings (and holds) under way: dead letters wait */
     const char *node;                /* the broker's node name, for texts that show it */
+    struct broker_churn *churn;      /* the broker's queue counts; NULL: nothing counts them */
     /* Where changes of its durable definitions are reported (the broker's); NULL: nowhere,
      * as while it is emptied. */
     const struct definitions_hook *definitions;
@@ -177,10 +180,26 @@ void vhost_cancel_consumer(struct vhost *v, struct consumer *c);
 void vhost_hold_dead_letters(struct vhost *v);
 void vhost_release_dead_letters(struct vhost *v);
 
+/* One queue's count in a publisher's tally. */
+struct publish_tally_entry {
+    struct publish_tally_entry *next; /* in the order routing met them; NULL: the last */
+    struct queue *queue;
+    uint64_t count;
+};
+
+/* A publisher's count of the messages each queue took. Routing meets the same queues in the
+ * same order message after message, so the entry expected next is at hand (one compare per
+ * queue routed to, fanouts included); miss counts for any other and sets what comes next. */
+struct publish_tally {
+    struct publish_tally_entry *first, *expected;
+    void (*miss)(struct publish_tally *t, struct queue *q);
+};
+
 struct publish_result {
     uint32_t routed;         /* queues that took the message */
     uint32_t rejected;       /* queues that refused it (a length limit's reject-publish) */
     struct queue *congested; /* a queue it left congested, for publisher flow control */
+    struct publish_tally *tally; /* vhost_publish_tallied's, while it routes */
 };
 /* basic.publish's checks, which a transaction makes at publish time: the exchange exists and
  * is not internal, a user_id property names the publishing user, CC and BCC are arrays. */
@@ -192,5 +211,9 @@ bool vhost_check_publish(struct vhost *v, const struct message *m, struct sessio
  * moving to it, so that a basic.return shows what consumers would have seen. */
 bool vhost_publish(struct vhost *v, struct message **m, struct session *who,
                    struct publish_result *result, struct outcome *out);
+/* The same, telling tally (NULL: nobody) of each queue that took the message. */
+bool vhost_publish_tallied(struct vhost *v, struct message **m, struct session *who,
+                           struct publish_tally *tally, struct publish_result *result,
+                           struct outcome *out);
 
 #endif

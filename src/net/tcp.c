@@ -137,6 +137,7 @@ void tcp_server_resume_readers(struct tcp_server *s)
         } else if (connection_may_read(t->conn)) {
             list_remove(&t->paused_link);
             uv_read_start((uv_stream_t *)&t->handle, on_alloc, on_read);
+            connection_read_resumed(t->conn); /* may pause it again: it joins the tail */
         }
     }
 }

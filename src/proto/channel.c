@@ -64,6 +64,8 @@ static void channel_open(struct connection *c, uint16_t id)
     list_init(&ch->tx_ops);
     list_init(&ch->dirty_link);
     confirms_init(&ch->confirms);
+    channel_metrics_init(&ch->metrics);
+    connection_broker(c)->churn.channels_opened++;
     connection_set_channel(c, id, ch);
     struct amqp_method ok = {.id = AMQP_CHANNEL_OPEN_OK};
     ok.channel_open_ok.reserved_1 = AMQP_BYTES_LIT("");
@@ -96,10 +98,22 @@ void channel_free(struct channel *ch)
     drop_incoming(ch);
     channel_release(ch);
     free(ch->unacked);
+    struct broker *b = connection_broker(ch->conn);
+    struct message_stats totals;
+    channel_stats(ch, &totals);
+    message_stats_add(&b->retired_stats, &totals);
+    b->churn.retired_received_confirm += channel_received_confirm(ch);
+    b->churn.channels_closed++;
     confirms_free(&ch->confirms);
-    message_stats_add(&connection_broker(ch->conn)->retired_stats, &ch->stats);
+    channel_metrics_free(&ch->metrics);
     session_close_channel(ch->session);
     free(ch);
+}
+
+void channel_stats(const struct channel *ch, struct message_stats *out)
+{
+    *out = (struct message_stats){0};
+    channel_metrics_sum(&ch->metrics, out);
 }
 
 static void channel_forget(struct channel *ch)

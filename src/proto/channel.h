@@ -12,6 +12,7 @@
 #include "model/message.h"
 #include "model/message_stats.h"
 #include "model/queue.h"
+#include "proto/channel_metrics.h"
 #include "proto/confirms.h"
 
 struct connection;
@@ -104,9 +105,17 @@ struct channel {
     bool tx;
     struct list tx_ops;
 
-    struct message_stats stats; /* this channel's publishes and deliveries */
+    struct channel_metrics metrics; /* its publishes and deliveries, by exchange and queue */
     struct message_rates rates;
 };
+
+/* Its publishes and deliveries: every record's counts summed into *out (zeroed first). */
+void channel_stats(const struct channel *ch, struct message_stats *out);
+/* Publishes it made in confirm mode (RabbitMQ's received_confirm). */
+static inline uint64_t channel_received_confirm(const struct channel *ch)
+{
+    return ch->confirms.next_seq - 1;
+}
 
 /* A frame for a channel other than 0 on an open connection. */
 void channel_handle_frame(struct connection *c, const struct amqp_frame *f);

@@ -191,7 +191,7 @@ static void select_unacked(struct channel *ch, struct settlement *s, struct unac
 static void channel_count_ack(struct channel *ch, struct queue *q, struct queue_entry *e)
 {
     message_stats_count(&q->stats, STAT_ACK);
-    message_stats_count(&ch->stats, STAT_ACK);
+    message_stats_count(&channel_metrics_queue(&ch->metrics, q)->stats, STAT_ACK);
     queue_settle(q, e);
 }
 
@@ -268,11 +268,12 @@ static inline void count_delivery(struct channel *ch, struct queue *q, const str
 {
     if (no_ack) /* each no-ack form follows its acked one */
         stat = (enum message_stat)(stat + 1);
+    struct message_stats *mine = &channel_metrics_queue(&ch->metrics, q)->stats;
     message_stats_count(&q->stats, stat);
-    message_stats_count(&ch->stats, stat);
+    message_stats_count(mine, stat);
     if (e->redelivered) {
         message_stats_count(&q->stats, STAT_REDELIVER);
-        message_stats_count(&ch->stats, STAT_REDELIVER);
+        message_stats_count(mine, STAT_REDELIVER);
     }
 }
 
@@ -453,7 +454,7 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     }
     if (!got) {
         message_stats_count(&q->stats, STAT_GET_EMPTY);
-        message_stats_count(&ch->stats, STAT_GET_EMPTY);
+        message_stats_count(&channel_metrics_queue(&ch->metrics, q)->stats, STAT_GET_EMPTY);
         struct amqp_method empty = {.id = AMQP_BASIC_GET_EMPTY};
         empty.basic_get_empty.reserved_1 = AMQP_BYTES_LIT("");
         channel_send(ch, &empty);

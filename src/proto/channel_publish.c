@@ -17,13 +17,14 @@ static void send_return(struct channel *ch, struct message *msg)
 }
 
 /* Routed nowhere: returned when mandatory, else dropped. */
-static void count_unroutable(struct channel *ch, struct message *msg, bool mandatory)
+static void count_unroutable(struct channel *ch, struct message_stats *stats, struct message *msg,
+                             bool mandatory)
 {
     if (!mandatory) {
-        message_stats_count(&ch->stats, STAT_DROP_UNROUTABLE);
+        message_stats_count(stats, STAT_DROP_UNROUTABLE);
         return;
     }
-    message_stats_count(&ch->stats, STAT_RETURN_UNROUTABLE);
+    message_stats_count(stats, STAT_RETURN_UNROUTABLE);
     send_return(ch, msg);
 }
 
@@ -31,22 +32,25 @@ static void count_unroutable(struct channel *ch, struct message *msg, bool manda
  * owed; false after failing the channel. Consumes the caller's reference. */
 static bool route(struct channel *ch, struct message *msg, bool mandatory)
 {
+    /* the exchange's record first: its tally counts the queues routed to */
+    struct channel_exchange_metrics *x = channel_metrics_exchange(&ch->metrics, message_exchange(msg));
     struct publish_result result;
     struct outcome out;
-    bool published = vhost_publish(channel_vhost(ch), &msg, ch->session, &result, &out);
+    bool published = vhost_publish_tallied(channel_vhost(ch), &msg, ch->session,
+                                           &x->tally, &result, &out);
     if (!published) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
     } else {
         if (result.congested)
             connection_note_congested(ch->conn, result.congested);
-        message_stats_count(&ch->stats, STAT_PUBLISH);
+        message_stats_count(&x->stats, STAT_PUBLISH);
         if (result.routed == 0 && result.rejected == 0)
-            count_unroutable(ch, msg, mandatory);
+            count_unroutable(ch, &x->stats, msg, mandatory);
         if (ch->confirm) {
             /* RabbitMQ nacks a message any of its queues refused */
             confirms_add(&ch->confirms, result.rejected ? CONFIRM_NACK : CONFIRM_ACK);
             if (!result.rejected)
-                message_stats_count(&ch->stats, STAT_CONFIRM);
+                message_stats_count(&x->stats, STAT_CONFIRM);
             connection_owe_confirms(ch->conn, &ch->dirty_link);
         }
     }

@@ -50,20 +50,25 @@ struct connection *connection_new(struct broker *broker, const struct connection
     c->frame_max = AMQP_FRAME_MIN_SIZE;
     list_init(&c->dirty_channels);
     timer_start(c, on_handshake_timeout, broker->config.handshake_timeout_ms);
+    broker->churn.connections_opened++;
     uv_timeval64_t now;
     if (uv_gettimeofday(&now) == 0)
         c->connected_at_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
     return c;
 }
 
-static const char *info_state(enum connection_state s)
+static const char *info_state(const struct connection *c)
 {
-    switch (s) {
+    switch (c->state) {
     case CONN_AWAIT_HEADER:
     case CONN_AWAIT_START_OK: return "starting";
     case CONN_AWAIT_TUNE_OK: return "tuning";
     case CONN_AWAIT_OPEN: return "opening";
-    case CONN_OPEN: return "running";
+    case CONN_OPEN:
+        /* RabbitMQ's: "blocking" while an alarm is on and the connection has not published */
+        if (c->alarm_blocked)
+            return "blocked";
+        return alarms_block_publishers(&c->broker->alarms) ? "blocking" : "running";
     default: return "closing";
     }
 }
@@ -81,7 +86,7 @@ void connection_info(const struct connection *c, struct connection_info *out)
         .frame_max = c->frame_max,
         .channel_max = c->channel_max,
         .channels = c->channel_count,
-        .state = info_state(c->state),
+        .state = info_state(c),
         .open = c->state == CONN_OPEN,
         .recv_oct = c->recv_oct,
         .recv_cnt = c->recv_cnt,
@@ -123,8 +128,44 @@ void connection_note_congested(struct connection *c, struct queue *q)
     c->congested = q;
 }
 
+/* Every alarm has cleared (or the connection is closing and must read its peer's close-ok). */
+static void unblock(struct connection *c)
+{
+    c->alarm_blocked = false;
+    if (c->blocked_sent && c->state == CONN_OPEN) {
+        struct amqp_method m = {.id = AMQP_CONNECTION_UNBLOCKED};
+        connection_send_method(c, 0, &m);
+    }
+    c->blocked_sent = false;
+}
+
+/* RabbitMQ blocks a connection when a content frame (a publish) arrives while an alarm is in
+ * effect: that frame is handled, the input after it waits until the alarms clear. Returns
+ * whether the connection is now blocked. */
+static bool block_for_alarm(struct connection *c)
+{
+    struct alarms *a = &c->broker->alarms;
+    if (c->state != CONN_OPEN || !alarms_block_publishers(a))
+        return false;
+    c->alarm_blocked = true;
+    if (c->blocked_notify && !c->blocked_sent) {
+        char reason[64];
+        alarms_block_reason(a, reason, sizeof reason);
+        struct amqp_method m = {.id = AMQP_CONNECTION_BLOCKED};
+        m.connection_blocked.reason = amqp_bytes_of(reason, strlen(reason));
+        connection_send_method(c, 0, &m);
+        c->blocked_sent = true;
+    }
+    return true;
+}
+
 bool connection_may_read(struct connection *c)
 {
+    if (c->alarm_blocked) {
+        if (c->state == CONN_OPEN && alarms_block_publishers(&c->broker->alarms))
+            return false;
+        unblock(c);
+    }
     if (c->congested && !queue_relieved(c->congested))
         return false;
     if (c->congested)
@@ -134,10 +175,18 @@ bool connection_may_read(struct connection *c)
     return true;
 }
 
-/* After a read: a connection that made a queue congested waits for it before reading on. */
+/* After a read: a connection blocked by an alarm, or that made a queue congested, waits
+ * before reading on. */
 static void apply_flow_control(struct connection *c)
 {
-    if (!c->congested || c->state != CONN_OPEN || c->reading_paused)
+    if (c->state != CONN_OPEN || c->reading_paused)
+        return;
+    if (c->alarm_blocked) {
+        c->reading_paused = true;
+        c->io.pause_reading(c->io.ctx);
+        return;
+    }
+    if (!c->congested)
         return;
     if (queue_relieved(c->congested)) {
         queue_unref(c->congested);
@@ -294,6 +343,7 @@ static void send_start(struct connection *c)
     amqp_table_put_bool(&props, "exchange_exchange_bindings", true);
     amqp_table_put_bool(&props, "basic.nack", true);
     amqp_table_put_bool(&props, "consumer_cancel_notify", true);
+    amqp_table_put_bool(&props, "connection.blocked", true);
     amqp_table_put_bool(&props, "consumer_priorities", true);
     amqp_table_put_bool(&props, "authentication_failure_close", true);
     amqp_table_put_bool(&props, "per_consumer_qos", true);
@@ -494,6 +544,7 @@ void connection_destroy(struct connection *c)
     /* Nothing may fire for a freed connection. */
     deadline_heap_remove(&c->broker->deadlines, &c->timer);
     deadline_heap_remove(&c->broker->deadlines, &c->heartbeat_timer);
+    c->broker->churn.connections_closed++;
     free(c);
 }
 
@@ -589,6 +640,7 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
 {
     c->auth_failure_close = client_has_capability(m->client_properties, "authentication_failure_close");
     c->consumer_cancel_notify = client_has_capability(m->client_properties, "consumer_cancel_notify");
+    c->blocked_notify = client_has_capability(m->client_properties, "connection.blocked");
     free((void *)c->client_properties.ptr);
     c->client_properties = amqp_bytes_of(xmemdup(m->client_properties.ptr, m->client_properties.len),
                                          m->client_properties.len);
@@ -600,11 +652,15 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
     case SASL_MALFORMED: doom(c, "malformed authentication response"); return;
     case SASL_OK: break;
     }
+    struct broker_churn *churn = &c->broker->churn;
+    churn->auth_attempts++;
     struct user *u = broker_find_user(c->broker, cred.user.ptr, cred.user.len);
     if (!u || !user_check_password(u, cred.password.ptr, cred.password.len)) {
+        churn->auth_failed++;
         refuse_login(c, m->mechanism, cred.user, "- invalid credentials");
         return;
     }
+    churn->auth_succeeded++;
     if (!c->io.peer_loopback && is_loopback_user(&c->broker->config, u->name)) {
         refuse_login(c, m->mechanism, cred.user, "can only connect via localhost");
         return;
@@ -872,7 +928,7 @@ static void process_input(struct connection *c)
             return;
         read_protocol_header(c, &off);
     }
-    while (c->state < CONN_DOOMED && off < c->in_len) {
+    while (c->state < CONN_DOOMED && !c->alarm_blocked && off < c->in_len) {
         struct amqp_frame f;
         struct amqp_error err;
         /* RabbitMQ lets a frame's payload reach frame_max itself, not frame_max - 8. */
@@ -888,6 +944,8 @@ static void process_input(struct connection *c)
         }
         off += (size_t)n;
         handle_frame(c, &f);
+        if ((f.type == AMQP_FRAME_HEADER || f.type == AMQP_FRAME_BODY) && block_for_alarm(c))
+            break;
     }
     if (c->state >= CONN_DOOMED)
         off = c->in_len;
@@ -931,6 +989,16 @@ void connection_read_done(struct connection *c, size_t n)
     if (n == c->read_offered && c->read_room < READ_ROOM_MAX)
         c->read_room = c->read_room ? c->read_room * 2 : READ_ROOM_MIN * 2;
     c->in_len += n;
+    process_input(c);
+    apply_flow_control(c);
+    flush(c);
+}
+
+void connection_read_resumed(struct connection *c)
+{
+    /* what an alarm held back was read already: the peer may send nothing more */
+    if (c->state >= CONN_DOOMED || c->state == CONN_AWAIT_HEADER || !c->in_len)
+        return;
     process_input(c);
     apply_flow_control(c);
     flush(c);

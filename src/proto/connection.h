@@ -41,8 +41,11 @@ struct output *connection_output(struct connection *c);
 void connection_sent(struct connection *c, size_t n);
 /* A write finished: the connection may send what it held back while its output was full. */
 void connection_write_done(struct connection *c);
-/* Whether a paused publisher may read again: the queue that made it wait has drained. */
+/* Whether a paused publisher may read again: the queue that made it wait has drained, and
+ * no resource alarm blocks it (connection.unblocked goes out then). */
 bool connection_may_read(struct connection *c);
+/* The transport reads again after a pause: input already read and held back is handled. */
+void connection_read_resumed(struct connection *c);
 /* The broker is stopping: close with 320 CONNECTION_FORCED (or drop, mid-handshake). */
 void connection_shutdown(struct connection *c);
 /* The socket is closed: release everything; the connection is freed before this returns. */

@@ -43,6 +43,7 @@ struct connection {
     uint16_t heartbeat;
     bool auth_failure_close; /* client capabilities */
     bool consumer_cancel_notify;
+    bool blocked_notify;        /* the client takes connection.blocked and unblocked */
     struct session session; /* from connection.open: the user in the vhost */
     char user[256];
     char vhost[256];
@@ -61,6 +62,10 @@ struct connection {
     uint16_t resume_cursor;     /* where the next resume scan starts, for fairness */
     struct queue *congested;    /* publisher flow control: the queue this connection waits on */
     bool reading_paused;
+    /* Resource alarms: the connection published while one was in effect, so it reads no
+     * more until every alarm clears (RabbitMQ's "blocked"); the rest of its input waits. */
+    bool alarm_blocked;
+    bool blocked_sent;          /* connection.blocked went out; unblocked is owed */
 
     struct deadline timer;           /* handshake timeout, then the close wait or doomed delay */
     struct deadline heartbeat_timer; /* ticks at half the heartbeat interval */

@@ -128,12 +128,7 @@ def start_contents(ctx):
     want_caps = ["publisher_confirms", "exchange_exchange_bindings", "basic.nack",
                  "consumer_cancel_notify", "connection.blocked", "consumer_priorities",
                  "authentication_failure_close", "per_consumer_qos", "direct_reply_to"]
-    if WARREN:
-        # Warren advertises what it implements: all but connection.blocked (no alarms yet)
-        assert sorted(caps) == sorted(set(want_caps) - {"connection.blocked"}), \
-            f"capabilities {list(caps)}"
-    else:
-        assert sorted(caps) == sorted(want_caps), f"capabilities {list(caps)}"
+    assert sorted(caps) == sorted(want_caps), f"capabilities {list(caps)}"
     assert all(v == ("t", True) for v in caps.values()), f"capability values {caps}"
     assert mechanisms == b"PLAIN AMQPLAIN", f"mechanisms {mechanisms!r}"
     assert locales == b"en_US", f"locales {locales!r}"

@@ -119,6 +119,7 @@ static void pump(struct peer *p)
         uv_run(&p->loop, UV_RUN_NOWAIT);
         if (p->paused && !p->closed && !p->destroyed && connection_may_read(p->conn)) {
             p->paused = false;
+            connection_read_resumed(p->conn); /* what it read before pausing */
             struct amqp_buf held = p->held;
             amqp_buf_init(&p->held);
             feed(p, held.data, held.len, 0);
@@ -351,6 +352,7 @@ static void put_start_ok(struct peer *p, const char *user, const char *pass, boo
     size_t caps = amqp_table_begin_nested(&props, "capabilities");
     amqp_table_put_bool(&props, "authentication_failure_close", auth_failure_close);
     amqp_table_put_bool(&props, "consumer_cancel_notify", true);
+    amqp_table_put_bool(&props, "connection.blocked", true);
     amqp_table_end(&props, caps);
     amqp_table_put_cstr(&props, "product", "test_connection");
     amqp_table_end(&props, table);
@@ -535,7 +537,7 @@ START_TEST(test_handshake_values)
     while (amqp_table_next(&it, &key, &f))
         ck_assert_msg(f.type == 't' && f.v.boolean, "capability %.*s", (int)key.len, (const char *)key.ptr);
     for (const char *const *k = (const char *const[]){"publisher_confirms", "basic.nack",
-                                                      "consumer_cancel_notify",
+                                                      "consumer_cancel_notify", "connection.blocked",
                                                       "authentication_failure_close",
                                                       "per_consumer_qos", NULL};
          *k; k++)
@@ -918,6 +920,108 @@ START_TEST(test_declare_bind_publish_get)
 }
 END_TEST
 
+/* ---- resource alarms ---- */
+
+struct figures {
+    uint64_t used, free;
+};
+
+static uint64_t fake_used(void *ctx) { return ((struct figures *)ctx)->used; }
+static uint64_t fake_free(void *ctx, const char *path) { (void)path; return ((struct figures *)ctx)->free; }
+static uint64_t fake_total(void *ctx) { (void)ctx; return 1000000; }
+
+static const char *info_state(struct peer *p)
+{
+    struct connection_info info;
+    connection_info(p->conn, &info);
+    return info.state;
+}
+
+START_TEST(test_alarm_blocks_publisher)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    struct figures fig = {.used = 100, .free = 1000000000};
+    struct alarm_probe probe = {.memory_used = fake_used, .disk_free = fake_free,
+                                .total_memory = fake_total, .ctx = &fig};
+    alarms_set_probe(&p.broker.alarms, &probe);
+    handshake(&p, STAGE_CHANNEL);
+    ck_assert_str_eq(info_state(&p), "running");
+    alarms_set_memory_watermark(&p.broker.alarms, 0, 50); /* 100 used: above */
+    ck_assert_str_eq(info_state(&p), "blocking");
+    /* methods without content go on while an alarm is on */
+    declare_queue(&p, 1, "q1", false);
+    ck_assert(!p.paused);
+
+    put_publish(&p, 1, "", "q1", "one");
+    put_publish(&p, 1, "", "q1", "two");
+    send_tx(&p);
+    struct amqp_method m = expect_method(&p, 0, AMQP_CONNECTION_BLOCKED);
+    ck_assert(amqp_bytes_eq_cstr(m.connection_blocked.reason, "low on memory"));
+    ck_assert(p.paused);
+    ck_assert_str_eq(info_state(&p), "blocked");
+    /* a second alarm changes nothing the client hears */
+    fig.free = 10;
+    alarms_set_disk_free_limit(&p.broker.alarms, 0, 100);
+    pump(&p);
+    expect_silence(&p);
+    ck_assert(p.paused);
+
+    fig.used = 10;
+    alarms_sample(&p.broker.alarms);
+    pump(&p);
+    expect_silence(&p); /* the disk alarm still holds it */
+    fig.free = 1000000000;
+    alarms_sample(&p.broker.alarms);
+    pump(&p);
+    expect_method(&p, 0, AMQP_CONNECTION_UNBLOCKED);
+    ck_assert(!p.paused);
+    ck_assert_str_eq(info_state(&p), "running");
+    /* the held input was handled: both publishes were routed */
+    ck_assert_uint_eq(queue_depth(&p, 1, "q1"), 2);
+    peer_finish(&p);
+}
+END_TEST
+
+START_TEST(test_alarm_reasons)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    struct figures fig = {.used = 10, .free = 1000000000};
+    struct alarm_probe probe = {.memory_used = fake_used, .disk_free = fake_free,
+                                .total_memory = fake_total, .ctx = &fig};
+    struct alarms *a = &p.broker.alarms;
+    alarms_set_probe(a, &probe);
+    enum alarm_resource list[2];
+    ck_assert_uint_eq(alarms_list(a, list), 0);
+    ck_assert(!alarms_block_publishers(a));
+    alarms_set_memory_watermark(a, 0.4, 0);
+    ck_assert_uint_eq(a->memory_limit, 400000); /* a fraction of RAM */
+    alarms_set_memory_watermark(a, 0, 5000000);
+    ck_assert_uint_eq(a->memory_limit, 1000000); /* absolute, at most RAM, as RabbitMQ's */
+    alarms_set_disk_free_limit(a, 1.5, 0);
+    ck_assert_uint_eq(a->disk_free_limit, 1500000); /* a multiple of RAM */
+    ck_assert(!alarms_disk_alarm(a));
+    alarms_set_disk_free_limit(a, 0, 2000000000);
+    ck_assert(alarms_disk_alarm(a) && !alarms_memory_alarm(a));
+    char reason[64];
+    alarms_block_reason(a, reason, sizeof reason);
+    ck_assert_str_eq(reason, "low on disk");
+    alarms_set_memory_watermark(a, 0, 5); /* now memory too: listed first, raised last */
+    ck_assert_uint_eq(alarms_list(a, list), 2);
+    ck_assert_int_eq(list[0], ALARM_MEMORY);
+    ck_assert_int_eq(list[1], ALARM_DISK);
+    ck_assert_str_eq(alarm_resource_name(list[1]), "disk space");
+    alarms_block_reason(a, reason, sizeof reason);
+    ck_assert_str_eq(reason, "low on disk & memory");
+    ck_assert_uint_eq(alarms_disk_interval_ms(a), ALARM_DISK_MAX_INTERVAL_MS);
+    alarms_set_disk_free_limit(a, 0, 1000000000 - 10000); /* 10 kB short of it: the fastest checks */
+    ck_assert(!alarms_disk_alarm(a));
+    ck_assert_uint_eq(alarms_disk_interval_ms(a), ALARM_DISK_MIN_INTERVAL_MS);
+    peer_finish(&p);
+}
+END_TEST
+
 /* Reads basic.acks until one reaches `upto`: together they must cover (*confirmed, upto]
  * exactly once, in order. */
 static void expect_confirms_at(struct peer *p, uint16_t ch, uint64_t *confirmed, uint64_t upto, int line)
@@ -1164,6 +1268,8 @@ int main(void)
     Suite *s = suite_create("connection");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_handshake_values);
+    tcase_add_test(tc, test_alarm_blocks_publisher);
+    tcase_add_test(tc, test_alarm_reasons);
     tcase_add_test(tc, test_handshake_byte_by_byte);
     tcase_add_test(tc, test_bad_protocol_header);
     tcase_add_test(tc, test_bad_login);

@@ -1148,11 +1148,8 @@ func (e *extensions) delayed() {
 func capabilities(conn *amqp.Connection) {
 	expected := amqp.Table{}
 	for _, name := range []string{"publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
-		"consumer_priorities", "authentication_failure_close", "per_consumer_qos", "direct_reply_to"} {
+		"connection.blocked", "consumer_priorities", "authentication_failure_close", "per_consumer_qos", "direct_reply_to"} {
 		expected[name] = true
-	}
-	if !warren {
-		expected["connection.blocked"] = true
 	}
 	checkEqual(typed(conn.Properties["capabilities"]), typed(expected), "server-properties capabilities, all true")
 }
