@@ -130,9 +130,11 @@ static void write_settings(struct definitions_store *s)
 }
 
 /* Outside a batch each change is on disk before the caller goes on (and so before any reply
- * is sent): a write and an fdatasync on the loop thread, about 1 ms on this machine's disk
- * (measured: 1.0-1.4 ms per 200-byte write+fdatasync). A deliberate exception to "no disk on
- * the loop": definitions change rarely, and an API request or import is one batch, one sync. */
+ * is sent): a write and an fdatasync on the loop thread. Measured on this machine: 209 us per
+ * sync on average over 200 durable queue.declares (a pika declare round trip 0.34 ms, against
+ * 0.11 ms for a transient queue); 1.0-1.4 ms for a lone 200-byte write+fdatasync loop. A
+ * deliberate exception to "no disk on the loop": definitions change rarely, and an API
+ * request or a definitions import is one batch, one sync. */
 static void settle(struct definitions_store *s)
 {
     if (s->batch_depth > 0)
