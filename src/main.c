@@ -8,6 +8,7 @@
 #include "core/information_unit.h"
 #include "model/broker.h"
 #include "server.h"
+#include "store/data_dir.h"
 
 static void usage(FILE *out)
 {
@@ -24,7 +25,10 @@ static void usage(FILE *out)
             "      --management-bind ADDRESS  its address (default: the AMQP bind address)\n"
             "      --prometheus-port PORT Prometheus metrics port (default 15692; 0: none)\n"
             "      --prometheus-bind ADDRESS  its address (default: the AMQP bind address)\n"
-            "      --data-dir DIR         where durable state lives\n"
+            "      --data-dir DIR         where durable state lives (default $RABBITMQ_MNESIA_DIR,\n"
+            "                             else $RABBITMQ_MNESIA_BASE/warren@HOST, else\n"
+            "                             $XDG_STATE_HOME/warren/warren@HOST or\n"
+            "                             ~/.local/state/warren/warren@HOST); one Warren each\n"
             "      --default-user NAME    the user created at start (default guest; or\n"
             "                             $RABBITMQ_DEFAULT_USER, which wins over default_user)\n"
             "      --default-pass PASS    its password (default guest; or $RABBITMQ_DEFAULT_PASS;\n"
@@ -309,6 +313,15 @@ int main(int argc, char **argv)
     }
     if (status < 0)
         status = check_config(&cfg);
+    char default_data_dir[4096];
+    if (status < 0 && !cfg.data_dir) {
+        if (data_dir_default(default_data_dir, sizeof default_data_dir)) {
+            cfg.data_dir = default_data_dir;
+        } else {
+            fprintf(stderr, "warren: no data directory: give --data-dir (HOME is not set)\n");
+            status = 1;
+        }
+    }
     if (status < 0)
         status = server_run(&cfg);
     config_store_free(&store);

@@ -14,6 +14,8 @@
 #include "core/container.h"
 #include "net/tcp.h"
 #include "service_notify.h"
+#include "store/data_dir.h"
+#include "store/definitions_store.h"
 #include "store/message_log.h"
 
 /* Segment files of the message log: preallocated to this size (WARREN_STORE_SEGMENT_BYTES
@@ -25,6 +27,8 @@ struct server {
     struct broker broker;
     struct tcp_server tcp;
     struct api api;             /* the management HTTP API, when its port is set */
+    struct data_dir data_dir;   /* locked while the server runs; path NULL: no --data-dir */
+    struct definitions_store definitions;
     struct prometheus prometheus; /* the Prometheus endpoint, when its port is set */
     uv_signal_t sigint;
     uv_signal_t sigterm;
@@ -119,7 +123,7 @@ static void raise_file_limit(void)
 }
 
 /* The message log's orderly stop: last records synced, its thread and handle gone. */
-static void stop_store(struct server *s)
+static void stop_message_log(struct server *s)
 {
     if (!s->durable)
         return;
@@ -134,7 +138,7 @@ static void stop_store(struct server *s)
 static void on_drained(struct tcp_server *tcp)
 {
     struct server *s = container_of(tcp, struct server, tcp);
-    stop_store(s); /* every unacked message is back in its queue by now */
+    stop_message_log(s); /* every unacked message is back in its queue by now */
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->iteration, NULL);
@@ -209,11 +213,74 @@ static void close_loop(struct server *s)
         log_warning(&s->broker.log, "event loop closed with handles open: %s", uv_strerror(rc));
 }
 
-/* DATA_DIR/messages: the message log, reached by the model through broker.store. */
-static bool open_store(struct server *s, char *why, size_t why_size)
+/* ---- durable state, before any listener opens ---- */
+
+static void log_recovery(struct server *s, const char *dir, const struct definitions_recovery *rec)
+{
+    if (!rec->recovered)
+        log_info(&s->broker.log, "data directory %s: a new one (first boot)", s->data_dir.path);
+    else
+        log_info(&s->broker.log, "definitions recovered from %s: %llu records, %llu durable "
+                 "exchanges, %llu durable queues, %llu bindings, in %llu ms", dir,
+                 (unsigned long long)rec->replay.records, (unsigned long long)rec->exchanges,
+                 (unsigned long long)rec->queues, (unsigned long long)rec->bindings,
+                 (unsigned long long)(rec->elapsed_us / 1000));
+}
+
+/* RabbitMQ's order: definitions on disk first; then, on a first boot only, the default user
+ * and vhost (not when definitions are configured: they say what there is); then
+ * load_definitions, imported on top at every boot. Everything from the second step on is
+ * recorded. */
+static bool restore_definitions(struct server *s, char *why, size_t why_size)
+{
+    const struct broker_config *config = &s->broker.config;
+    struct definitions_recovery rec = {.recovered = false};
+    char dir[4096];
+    if (config->data_dir) {
+        if (!data_dir_open(&s->data_dir, config->data_dir, why, why_size) ||
+            !data_dir_subdir(&s->data_dir, "definitions", dir, sizeof dir, why, why_size))
+            return false;
+        struct definitions_settings_codec codec = {definitions_settings_text,
+                                                   definitions_settings_replace};
+        if (!definitions_store_open(&s->definitions, &s->broker, dir, codec, &rec, why, why_size))
+            return false;
+        log_recovery(s, dir, &rec);
+        definitions_store_install(&s->definitions);
+    }
+    if (!rec.recovered && !config->load_definitions)
+        broker_create_defaults(&s->broker);
+    if (config->load_definitions) {
+        static const char prefix[] = "load_definitions: ";
+        snprintf(why, why_size, "%s", prefix);
+        broker_definitions_begin(&s->broker);
+        bool loaded = definitions_load(&s->broker, config->load_definitions, why + strlen(why),
+                                       why_size - strlen(why));
+        broker_definitions_end(&s->broker);
+        if (!loaded)
+            return false;
+    }
+    int rc;
+    if (config->data_dir && (rc = definitions_store_compact(&s->definitions)) < 0)
+        log_warning(&s->broker.log, "definitions journal: compaction at boot failed: %s",
+                    strerror(-rc));
+    return true;
+}
+
+static void close_store(struct server *s)
+{
+    if (s->broker.config.data_dir) {
+        definitions_store_close(&s->definitions);
+        data_dir_close(&s->data_dir);
+    }
+}
+
+/* DATA_DIR/messages: the message log, reached by the model through broker.store (the data
+ * directory is open and locked by now). */
+static bool open_message_log(struct server *s, char *why, size_t why_size)
 {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/messages", s->broker.config.data_dir);
+    if (!data_dir_subdir(&s->data_dir, "messages", dir, sizeof dir, why, why_size))
+        return false;
     uint64_t segment_bytes = STORE_SEGMENT_BYTES;
     const char *override = getenv("WARREN_STORE_SEGMENT_BYTES");
     if (override && strtoull(override, NULL, 10) >= 4096)
@@ -242,6 +309,10 @@ int server_run(const struct broker_config *config)
         return 1;
     }
     broker_init(&s.broker, config);
+    s.data_dir = (struct data_dir){.lock_fd = -1};
+    s.definitions = (struct definitions_store){.journal = {.fd = -1, .dir_fd = -1}};
+    s.durable = false;
+    s.commit_store.run = NULL;
     if (config->log_file &&
         (rc = log_open_file(&s.broker.log, config->log_file, config->log_file_level)) < 0) {
         fprintf(stderr, "warren: cannot open the log file %s: %s\n", config->log_file,
@@ -251,30 +322,30 @@ int server_run(const struct broker_config *config)
         return 1;
     }
     char why[1024];
-    s.durable = false;
-    s.commit_store.run = NULL;
-    if (config->data_dir && !open_store(&s, why, sizeof why)) {
+    if (!restore_definitions(&s, why, sizeof why)) {
         log_error(&s.broker.log, "%s", why);
         close_loop(&s);
+        close_store(&s);
         log_close_file(&s.broker.log);
         broker_free(&s.broker);
         return 1;
     }
-    if (config->load_definitions && !definitions_load(&s.broker, config->load_definitions, why,
-                                                      sizeof why)) {
-        log_error(&s.broker.log, "load_definitions: %s", why);
-        stop_store(&s);
+    if (config->data_dir && !open_message_log(&s, why, sizeof why)) {
+        log_error(&s.broker.log, "%s", why);
         close_loop(&s);
+        close_store(&s);
         log_close_file(&s.broker.log);
         broker_free(&s.broker);
         return 1;
     }
+    /* after every durable queue is back, before any listener opens */
     if (s.durable)
         store_recover_messages(&s);
     if ((rc = tcp_server_start(&s.tcp, &s.loop, &s.broker)) < 0) {
         log_error(&s.broker.log, "cannot listen on %s: %s", s.tcp.failed_address, uv_strerror(rc));
-        stop_store(&s);
+        stop_message_log(&s);
         close_loop(&s);
+        close_store(&s);
         log_close_file(&s.broker.log);
         broker_free(&s.broker);
         return 1;
@@ -291,6 +362,7 @@ int server_run(const struct broker_config *config)
         on_signal(&s.sigterm, SIGTERM);
         uv_run(&s.loop, UV_RUN_DEFAULT);
         close_loop(&s);
+        close_store(&s);
         broker_free(&s.broker);
         return 1;
     }
@@ -319,6 +391,7 @@ int server_run(const struct broker_config *config)
 
     log_info(&s.broker.log, "stopped");
     close_loop(&s);
+    close_store(&s); /* every change made while connections closed is on disk */
     log_close_file(&s.broker.log);
     broker_free(&s.broker); /* last: connections and the heap's users are gone */
     return 0;

@@ -662,6 +662,22 @@ static bool split_path(struct api_request *r, char *path)
     return true;
 }
 
+/* A request that may change definitions is one batch: whatever it changed (handlers set some
+ * settings by hand, so they are looked at once here) is on disk before the reply is sent. */
+static void run_handler(struct api_request *r, const struct route *route)
+{
+    struct broker *b = r->api->broker;
+    bool changes = r->http->method != HTTP_GET && r->http->method != HTTP_HEAD;
+    if (changes)
+        broker_definitions_begin(b);
+    route->handler(r);
+    if (!changes)
+        return;
+    if (r->res->status < 300)
+        broker_settings_changed(b);
+    broker_definitions_end(b);
+}
+
 static void handle(void *ctx, const struct http_request *http, struct http_response *res)
 {
     struct api *a = ctx;
@@ -699,7 +715,7 @@ static void handle(void *ctx, const struct http_request *http, struct http_respo
             if (vhost_refused(&r, route))
                 api_reply_error(&r, 401, "not_authorised", "User not authorised to access virtual host");
             else
-                route->handler(&r);
+                run_handler(&r, route);
         }
     }
     free(path);

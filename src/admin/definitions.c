@@ -916,3 +916,70 @@ bool definitions_load(struct broker *b, const char *path, char *err, size_t err_
     free(names);
     return ok;
 }
+
+/* ---- the settings part, as the store's journal keeps it ---- */
+
+char *definitions_settings_text(struct broker *b, size_t *len)
+{
+    json_t *root = definitions_export(b, NULL);
+    const char *omitted[] = {"queues", "exchanges", "bindings", "product_version"};
+    for (size_t i = 0; i < sizeof omitted / sizeof *omitted; i++)
+        json_object_del(root, omitted[i]);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        abort();
+    *len = strlen(text);
+    return text;
+}
+
+static bool listed(json_t *items, const char *name)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+        if (json_is_object(o) && json_is_string(json_object_get(o, "name")) &&
+            strcmp(json_string_value(json_object_get(o, "name")), name) == 0)
+            return true;
+    return false;
+}
+
+/* What the settings hold of a vhost goes back to a new vhost's, the import then sets it. */
+static void clear_settings(struct vhost *v)
+{
+    permission_set_free(&v->permissions);
+    permission_set_init(&v->permissions);
+    for (int kind = POLICY_REGULAR; kind <= POLICY_OPERATOR; kind++)
+        while (!list_empty(&v->policies[kind]))
+            vhost_delete_policy(v, (enum policy_kind)kind,
+                                list_entry(v->policies[kind].next, struct policy, link)->name);
+    v->max_connections = v->max_queues = VHOST_NO_LIMIT;
+}
+
+bool definitions_settings_replace(struct broker *b, const char *text, size_t len, char *err,
+                                  size_t err_size)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, 0, &jerr);
+    if (!root) {
+        snprintf(err, err_size, "settings are not JSON: %s", jerr.text);
+        return false;
+    }
+    json_t *vhosts = json_object_get(root, "vhosts"), *users = json_object_get(root, "users");
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &b->vhosts) {
+        struct vhost *v = list_entry(pos, struct vhost, link);
+        if (listed(vhosts, v->name))
+            clear_settings(v);
+        else
+            broker_delete_vhost(b, v);
+    }
+    list_for_each_safe(pos, tmp, &b->users) {
+        struct user *u = list_entry(pos, struct user, link);
+        if (!listed(users, u->name))
+            broker_delete_user(b, u);
+    }
+    bool ok = definitions_import_json(b, root, NULL, err, err_size);
+    json_decref(root);
+    return ok;
+}

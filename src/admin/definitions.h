@@ -33,6 +33,15 @@ json_t *definitions_topic_permission_json(const struct topic_permission *t, cons
 struct string_list;
 bool definitions_tags(const json_t *v, struct string_list *out);
 
+/* The settings part of the definitions (users, vhosts, permissions, topic permissions, limits,
+ * policies, parameters: all but queues, exchanges and bindings) as compact JSON text, which
+ * the store's journal keeps; malloc'd. */
+char *definitions_settings_text(struct broker *b, size_t *len);
+/* Makes the settings exactly what the text says: vhosts (with everything in them) and users
+ * it does not name are deleted, the rest replaced. The journal's replay, at boot. */
+bool definitions_settings_replace(struct broker *b, const char *text, size_t len, char *err,
+                                  size_t err_size);
+
 /* load_definitions: a file, or a directory whose *.json files load in name order. */
 bool definitions_load(struct broker *b, const char *path, char *err, size_t err_size);
 

@@ -86,10 +86,13 @@ void broker_init(struct broker *b, const struct broker_config *config)
         .disk_absolute = config->disk_free_limit,
     };
     alarms_init(&b->alarms, &alarm_host, &limits);
-    /* RabbitMQ's first boot: the default user, with its tags and permissions in the default
-     * vhost; a broker booted with definitions has only what they define. */
-    if (config->load_definitions)
-        return;
+    b->definitions = (struct definitions_hook){0};
+}
+
+void broker_create_defaults(struct broker *b)
+{
+    const struct broker_config *config = &b->config;
+    broker_definitions_begin(b);
     struct user *u = broker_add_user(b, config->default_user);
     user_set_password(u, (const uint8_t *)config->default_pass, strlen(config->default_pass));
     user_set_tags(u, config->default_user_tags, config->default_user_tag_count);
@@ -100,10 +103,36 @@ void broker_init(struct broker *b, const struct broker_config *config)
                                 config->default_permission_write, config->default_permission_read,
                                 err, sizeof err))
         log_error(&b->log, "default_permissions: %s; the default user has none", err);
+    broker_settings_changed(b); /* the description, tags and password set above */
+    broker_definitions_end(b);
+}
+
+static void settings_changed(struct broker *b, bool now)
+{
+    if (b->definitions.ops)
+        b->definitions.ops->settings_changed(b->definitions.ctx, now);
+}
+
+void broker_settings_changed(struct broker *b)
+{
+    settings_changed(b, false);
+}
+
+void broker_definitions_begin(struct broker *b)
+{
+    if (b->definitions.ops)
+        b->definitions.ops->batch_begin(b->definitions.ctx);
+}
+
+void broker_definitions_end(struct broker *b)
+{
+    if (b->definitions.ops)
+        b->definitions.ops->batch_end(b->definitions.ctx);
 }
 
 void broker_free(struct broker *b)
 {
+    b->definitions.ops = NULL; /* stopping deletes nothing durable */
     alarms_stop(&b->alarms);
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &b->users) {
@@ -158,6 +187,7 @@ struct user *broker_add_user(struct broker *b, const char *name)
         return NULL;
     struct user *u = user_new(name);
     list_push_back(&b->users, &u->link);
+    settings_changed(b, false);
     return u;
 }
 
@@ -183,6 +213,7 @@ void broker_delete_user(struct broker *b, struct user *u)
     }
     list_remove(&u->link);
     user_free(u);
+    settings_changed(b, false);
 }
 
 struct vhost *broker_add_vhost(struct broker *b, const char *name)
@@ -194,16 +225,19 @@ struct vhost *broker_add_vhost(struct broker *b, const char *name)
     vhost_use_store(v, b->store);
     v->node = b->node;
     v->churn = &b->churn;
+    v->definitions = &b->definitions;
     list_push_back(&b->vhosts, &v->link);
+    settings_changed(b, false);
     return v;
 }
 
 void broker_delete_vhost(struct broker *b, struct vhost *v)
 {
-    (void)b;
     char reason[400];
     snprintf(reason, sizeof reason, "vhost '%s' is deleted", v->name);
     list_remove(&v->link);
+    /* at once: a vhost of the same name made later in the batch must not revive its queues */
+    settings_changed(b, true);
     vhost_shut(v, reason);
     vhost_unref(v);
 }
@@ -212,11 +246,11 @@ bool broker_set_permissions(struct broker *b, struct vhost *v, const char *user,
                             const char *configure, const char *write, const char *read,
                             char *err, size_t err_size)
 {
-    (void)b;
     struct permission *p = permission_new(user, configure, write, read, err, err_size);
     if (!p)
         return false;
     permission_set_put(&v->permissions, p);
+    settings_changed(b, false);
     return true;
 }
 
@@ -224,11 +258,11 @@ bool broker_set_topic_permissions(struct broker *b, struct vhost *v, const char 
                                   const char *exchange, const char *write, const char *read,
                                   char *err, size_t err_size)
 {
-    (void)b;
     struct topic_permission *t =
         topic_permission_new(user, v->name, exchange, write, read, err, err_size);
     if (!t)
         return false;
     permission_set_put_topic(&v->permissions, t);
+    settings_changed(b, false);
     return true;
 }

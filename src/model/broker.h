@@ -10,6 +10,7 @@
 #include "core/heap.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "model/definitions_ops.h"
 #include "model/churn.h"
 #include "model/alarm.h"
 #include "model/message_stats.h"
@@ -109,6 +110,9 @@ struct broker {
     struct message_rates overview_rates;
     /* Where persistent messages of durable queues go; NULL: durability off (no data dir). */
     struct message_store *store;
+    /* Where durable definitions are kept (src/store's journal, installed by the server);
+     * ops NULL: nowhere. */
+    struct definitions_hook definitions;
     struct broker_churn churn;
     /* The memory and disk alarms: while one is in effect, publishing connections block. */
     struct alarms alarms;
@@ -117,6 +121,9 @@ struct broker {
 void broker_config_defaults(struct broker_config *config);
 void broker_init(struct broker *b, const struct broker_config *config);
 void broker_free(struct broker *b);
+/* RabbitMQ's first boot: the default user, with its tags and permissions in the default
+ * vhost. The server calls it when there is nothing to recover and no definitions to load. */
+void broker_create_defaults(struct broker *b);
 struct user *broker_find_user(struct broker *b, const uint8_t *name, size_t len);
 struct vhost *broker_find_vhost(struct broker *b, const uint8_t *name, size_t len);
 
@@ -140,5 +147,13 @@ bool broker_set_permissions(struct broker *b, struct vhost *v, const char *user,
 bool broker_set_topic_permissions(struct broker *b, struct vhost *v, const char *user,
                                   const char *exchange, const char *write, const char *read,
                                   char *err, size_t err_size);
+
+/* For front ends that change users, vhosts, permissions, limits or policies by hand (the
+ * verbs above report their own changes): the settings changed. */
+void broker_settings_changed(struct broker *b);
+/* Changes from begin to end are kept together: end returns once they are on disk (an API
+ * request's, a definitions import's). Pairs nest. */
+void broker_definitions_begin(struct broker *b);
+void broker_definitions_end(struct broker *b);
 
 #endif

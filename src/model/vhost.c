@@ -34,6 +34,30 @@ static const struct {
     {"amq.rabbitmq.trace", EXCHANGE_TOPIC, true}, /* RabbitMQ's firehose, in every vhost */
 };
 
+/* The journal's ops, when the vhost reports its durable definitions now. */
+static const struct definitions_ops *recorder(const struct vhost *v)
+{
+    return v->definitions && v->definitions->ops ? v->definitions->ops : NULL;
+}
+
+#define RECORD(v, verb, ...) \
+    do { \
+        const struct definitions_ops *ops_ = recorder(v); \
+        if (ops_) \
+            ops_->verb(v->definitions->ctx, v, __VA_ARGS__); \
+    } while (0)
+
+static void record_binding(struct vhost *v, bool bound, struct amqp_bytes source,
+                           struct amqp_bytes destination, bool to_exchange,
+                           struct amqp_bytes routing_key, struct amqp_bytes arguments)
+{
+    struct definitions_binding b = {source, destination, routing_key, arguments, to_exchange};
+    if (bound)
+        RECORD(v, bound, &b);
+    else
+        RECORD(v, unbound, &b);
+}
+
 static void add_exchange(struct vhost *v, struct exchange *x)
 {
     map_put(&v->exchanges, x->name.ptr, x->name.len, x);
@@ -46,6 +70,8 @@ static void dead_letter(struct queue_host *h, struct queue *q, struct message *m
 /* Bindings to the exchange go first, and with them sources they leave unused (auto-delete). */
 static void remove_exchange(struct vhost *v, struct exchange *x)
 {
+    if (x->durable)
+        RECORD(v, exchange_deleted, x);
     map_remove(&v->exchanges, x->name.ptr, x->name.len);
     while (!list_empty(&x->incoming))
         remove_binding(v, list_entry(x->incoming.next, struct binding, destination_link));
@@ -87,6 +113,7 @@ static void *first_value(const struct map *m)
 
 static void empty(struct vhost *v)
 {
+    v->definitions = NULL; /* the vhost's own deletion (or the broker's stop) says it all */
     struct queue *q;
     while ((q = first_value(&v->queues)))
         vhost_delete_queue(v, q);
@@ -287,13 +314,17 @@ static void apply_policies(struct vhost *v)
 
 bool vhost_set_policy(struct vhost *v, enum policy_kind kind, struct policy *p)
 {
+    const struct definitions_ops *ops = recorder(v);
     struct policy *old = policy_find(&v->policies[kind], p->name);
     if (old)
         list_remove(&old->link);
     list_push_back(&v->policies[kind], &p->link);
     apply_policies(v);
+    bool replaced = old != NULL;
     policy_free(old); /* nothing points at it any more */
-    return old != NULL;
+    if (ops)
+        ops->settings_changed(v->definitions->ctx, false);
+    return replaced;
 }
 
 bool vhost_delete_policy(struct vhost *v, enum policy_kind kind, const char *name)
@@ -304,6 +335,8 @@ bool vhost_delete_policy(struct vhost *v, enum policy_kind kind, const char *nam
     list_remove(&p->link);
     apply_policies(v);
     policy_free(p);
+    if (recorder(v))
+        v->definitions->ops->settings_changed(v->definitions->ctx, false);
     return true;
 }
 
@@ -445,6 +478,8 @@ struct exchange *vhost_declare_exchange(struct vhost *v, const struct exchange_d
     x = exchange_new(req->name, type, req->durable, req->auto_delete, req->internal, req->arguments);
     add_exchange(v, x);
     apply_exchange_policy(v, x);
+    if (x->durable)
+        RECORD(v, exchange_declared, x);
     outcome_done(out);
     return x;
 }
@@ -577,6 +612,8 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
         v->churn->queues_declared++;
         v->churn->queues_created++;
     }
+    if (q->durable)
+        RECORD(v, queue_declared, q);
     outcome_done(out);
     return q;
 }
@@ -638,6 +675,8 @@ void vhost_delete_queue(struct vhost *v, struct queue *q)
 {
     if (q->deleted)
         return;
+    if (q->durable)
+        RECORD(v, queue_deleted, q);
     map_remove(&v->queues, q->name.ptr, q->name.len);
     if (v->churn) {
         v->churn->queues_deleted++;
@@ -724,6 +763,8 @@ bool vhost_bind_queue(struct vhost *v, const struct queue_binding *b, struct out
     if (!q || !exchange_binding_args_valid(x, b->arguments, out))
         return false;
     exchange_bind(x, q, b->routing_key, b->arguments);
+    if (x->durable && q->durable)
+        record_binding(v, true, x->name, q->name, false, b->routing_key, b->arguments);
     return true;
 }
 
@@ -733,8 +774,18 @@ bool vhost_unbind_queue(struct vhost *v, const struct queue_binding *b, struct o
         return false;
     struct exchange *x = vhost_find_exchange(v, b->exchange);
     struct queue *q = vhost_find_queue(v, b->queue);
-    if (x && q && exchange_unbind(x, q, b->routing_key, b->arguments) && exchange_unused(x))
-        remove_exchange(v, x);
+    if (!x || !q)
+        return outcome_done(out);
+    /* the request's key and arguments may be the binding's own, which unbinding frees */
+    struct amqp_bytes key = amqp_bytes_dup(b->routing_key), args = amqp_bytes_dup(b->arguments);
+    if (exchange_unbind(x, q, key, args)) {
+        if (x->durable && q->durable)
+            record_binding(v, false, x->name, q->name, false, key, args);
+        if (exchange_unused(x))
+            remove_exchange(v, x);
+    }
+    amqp_bytes_free(key);
+    amqp_bytes_free(args);
     return outcome_done(out);
 }
 
@@ -749,6 +800,9 @@ bool vhost_bind_exchange(struct vhost *v, const struct exchange_binding *b, stru
     if (!destination || !exchange_binding_args_valid(source, b->arguments, out))
         return false;
     exchange_bind_exchange(source, destination, b->routing_key, b->arguments);
+    if (source->durable && destination->durable)
+        record_binding(v, true, source->name, destination->name, true, b->routing_key,
+                       b->arguments);
     return true;
 }
 
@@ -759,10 +813,17 @@ bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, st
         return false;
     struct exchange *source = vhost_find_exchange(v, b->source);
     struct exchange *destination = vhost_find_exchange(v, b->destination);
-    if (source && destination &&
-        exchange_unbind_exchange(source, destination, b->routing_key, b->arguments) &&
-        exchange_unused(source))
-        remove_exchange(v, source);
+    if (!source || !destination)
+        return outcome_done(out);
+    struct amqp_bytes key = amqp_bytes_dup(b->routing_key), args = amqp_bytes_dup(b->arguments);
+    if (exchange_unbind_exchange(source, destination, key, args)) {
+        if (source->durable && destination->durable)
+            record_binding(v, false, source->name, destination->name, true, key, args);
+        if (exchange_unused(source))
+            remove_exchange(v, source);
+    }
+    amqp_bytes_free(key);
+    amqp_bytes_free(args);
     return outcome_done(out);
 }
 

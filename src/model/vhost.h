@@ -12,6 +12,7 @@
 #include "core/list.h"
 #include "core/map.h"
 #include "core/string_list.h"
+#include "model/definitions_ops.h"
 #include "model/message.h"
 #include "model/outcome.h"
 #include "model/permission.h"
@@ -46,6 +47,9 @@ struct vhost {
     uint32_t routing;                /* routings (and holds) under way: dead letters wait */
     const char *node;                /* the broker's node name, for texts that show it */
     struct broker_churn *churn;      /* the broker's queue counts; NULL: nothing counts them */
+    /* Where changes of its durable definitions are reported (the broker's); NULL: nowhere,
+     * as while it is emptied. */
+    const struct definitions_hook *definitions;
 
     char *description;               /* metadata, as the management API shows it */
     struct string_list tags;

@@ -1,13 +1,31 @@
 """For tests that start warren themselves (its options, files and environment are what they
 test): free ports, starting it until it listens, and never leaving one behind."""
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 WARREN = os.environ.get("WARREN", "")
 started = []
+data_dirs = []
+
+
+@atexit.register
+def remove_data_dirs():
+    for d in data_dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def data_dir():
+    """A fresh temporary data directory (removed at exit): a test never touches the per-user
+    default, and two brokers never share one."""
+    d = tempfile.mkdtemp(prefix="warren-own-data.")
+    data_dirs.append(d)
+    return d
 
 
 def free_port():
@@ -33,7 +51,9 @@ def clean_env(extra=None):
 
 def start(args, port, env_extra=None, stderr_path=None):
     """Starts warren with args and waits until port listens; its stderr goes to stderr_path
-    (shown if it never listens)."""
+    (shown if it never listens). Without --data-dir in args, a fresh one of its own."""
+    if "--data-dir" not in args:
+        args = list(args) + ["--data-dir", data_dir()]
     err = open(stderr_path, "w") if stderr_path else subprocess.DEVNULL
     proc = subprocess.Popen([WARREN] + args, env=clean_env(env_extra),
                             stdout=subprocess.DEVNULL, stderr=err)

@@ -57,6 +57,7 @@ static void peer_start(struct peer *p, const struct broker_config *cfg)
     struct broker_config quiet = *cfg;
     quiet.log_level = (enum log_level)(LOG_ERROR + 1); /* above every level: faults are expected */
     broker_init(&p->broker, &quiet);
+    broker_create_defaults(&p->broker);
     amqp_buf_init(&p->held);
     amqp_buf_init(&p->rx);
     amqp_buf_init(&p->frame);

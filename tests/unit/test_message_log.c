@@ -49,6 +49,7 @@ static void open_fixture(struct fixture *f, uint64_t segment_bytes)
     broker_config_defaults(&cfg);
     cfg.log_level = LOG_ERROR;
     broker_init(&f->b, &cfg);
+    broker_create_defaults(&f->b);
     char why[256];
     char messages[300];
     snprintf(messages, sizeof messages, "%s/messages", dir);
@@ -489,6 +490,7 @@ START_TEST(test_durability_off_without_store)
     struct broker_config cfg;
     broker_config_defaults(&cfg);
     broker_init(&b, &cfg);
+    broker_create_defaults(&b);
     struct vhost *v = broker_find_vhost(&b, (const uint8_t *)"/", 1);
     struct session s;
     test_session_open(&s, v, "tester");
