@@ -3,7 +3,6 @@
 
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <uv.h>
@@ -18,8 +17,7 @@
 #include "store/definitions_store.h"
 #include "store/message_log.h"
 
-/* Segment files of the message log: preallocated to this size (WARREN_STORE_SEGMENT_BYTES
- * overrides it, for tests that watch reclamation). */
+/* Segment files of the message log are preallocated to this size. */
 #define STORE_SEGMENT_BYTES (16u << 20)
 
 struct server {
@@ -281,11 +279,8 @@ static bool open_message_log(struct server *s, char *why, size_t why_size)
     char dir[4096];
     if (!data_dir_subdir(&s->data_dir, "messages", dir, sizeof dir, why, why_size))
         return false;
-    uint64_t segment_bytes = STORE_SEGMENT_BYTES;
-    const char *override = getenv("WARREN_STORE_SEGMENT_BYTES");
-    if (override && strtoull(override, NULL, 10) >= 4096)
-        segment_bytes = strtoull(override, NULL, 10);
-    if (message_log_open(&s->messages, &s->broker, &s->loop, dir, segment_bytes, why, why_size) < 0)
+    if (message_log_open(&s->messages, &s->broker, &s->loop, dir, STORE_SEGMENT_BYTES, why,
+                         why_size) < 0)
         return false;
     broker_use_store(&s->broker, &s->messages.store);
     s->durable = true;

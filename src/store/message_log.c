@@ -202,9 +202,8 @@ void message_log_link(struct store_segment *s, struct stored_message *sm)
     s->live_count++;
 }
 
-static void unlink_from_segment(struct message_log *l, struct stored_message *sm)
+static void unlink_from_segment(struct stored_message *sm)
 {
-    (void)l;
     struct store_segment *s = sm->segment;
     list_remove(&sm->link);
     s->live_bytes -= sm->record_len;
@@ -293,7 +292,7 @@ static void on_enqueued(struct message_store *s, struct queue *q, struct message
     } else if (sm->segment) {
         /* written already for other queues (a delayed message's alternate route): written
          * again with them all, as recovery takes the last record of a seq */
-        unlink_from_segment(l, sm);
+        unlink_from_segment(sm);
         list_push_back(&l->pending, &sm->link);
     }
     message_log_add_id(sm, sq->id);
@@ -324,7 +323,7 @@ static void on_dequeued(struct message_store *s, struct queue *q, struct message
     if (sm->nids)
         return;
     if (sm->segment)
-        unlink_from_segment(l, sm);
+        unlink_from_segment(sm);
     else
         list_remove(&sm->link);
     message_log_free_stored(sm);
@@ -425,7 +424,7 @@ static void reclaim(struct message_log *l)
             break;
         while (!list_empty(&head->live)) {
             struct stored_message *sm = list_entry(head->live.next, struct stored_message, link);
-            unlink_from_segment(l, sm);
+            unlink_from_segment(sm);
             write_message(l, sm);
             l->figures.compacted_messages++;
         }
