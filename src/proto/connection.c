@@ -922,6 +922,7 @@ static void flush_confirms(struct connection *c)
 
 static void process_input(struct connection *c)
 {
+    const struct alarms *alarms = &c->broker->alarms;
     size_t off = 0;
     if (c->state == CONN_AWAIT_HEADER) {
         if (c->in_len < sizeof amqp_protocol_header)
@@ -944,7 +945,9 @@ static void process_input(struct connection *c)
         }
         off += (size_t)n;
         handle_frame(c, &f);
-        if ((f.type == AMQP_FRAME_HEADER || f.type == AMQP_FRAME_BODY) && block_for_alarm(c))
+        /* the alarm first: one load per frame while none is in effect */
+        if (alarms_block_publishers(alarms) &&
+            (f.type == AMQP_FRAME_HEADER || f.type == AMQP_FRAME_BODY) && block_for_alarm(c))
             break;
     }
     if (c->state >= CONN_DOOMED)
