@@ -26,6 +26,7 @@ struct exchange_delayed {
     struct deadline_heap *deadlines; /* NULL until exchange_delayed_use_timer */
     exchange_delayed_route_fn *route;
     void *owner;                     /* for route (the vhost) */
+    uint32_t store_id;               /* its number in the message store; 0: none yet */
 };
 
 struct exchange_delayed *exchange_delayed_new(struct exchange *x);

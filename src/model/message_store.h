@@ -3,10 +3,13 @@
 #define MESSAGE_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/list.h"
 
+struct amqp_bytes;
+struct exchange;
 struct message;
 struct queue;
 struct message_store;
@@ -27,6 +30,15 @@ struct message_store_ops {
     void (*dequeued)(struct message_store *s, struct queue *q, struct message *m);
     /* A durable queue was deleted: every reference it held dies. */
     void (*queue_deleted)(struct message_store *s, struct queue *q);
+    /* A durable x-delayed-message exchange of vhost `vhost` holds a persistent message for
+     * delay_ms, to be routed by keys then (m->stored says it is kept from then on). */
+    void (*held)(struct message_store *s, const char *vhost, struct exchange *x,
+                 struct message *m, uint64_t delay_ms, const struct amqp_bytes *keys,
+                 size_t nkeys);
+    /* It left that exchange: routed when due, or dropped with the exchange. */
+    void (*released)(struct message_store *s, struct exchange *x, struct message *m);
+    /* That exchange was deleted (after its messages were released): its number dies. */
+    void (*exchange_deleted)(struct message_store *s, struct exchange *x);
     /* The ticket that what was enqueued so far will be synced under. */
     uint64_t (*ticket)(struct message_store *s);
     /* w is told when tickets are settled, until it stops waiting. */

@@ -16,6 +16,7 @@
 #include "model/deadletter.h"
 #include "model/exchange.h"
 #include "model/exchange_delayed.h"
+#include "model/message_store.h"
 #include "model/queue.h"
 #include "model/session.h"
 #include "model/user.h"
@@ -67,6 +68,16 @@ static void remove_binding(struct vhost *v, struct binding *b);
 static void dead_letter(struct queue_host *h, struct queue *q, struct message *m,
                         enum dead_letter_reason reason);
 
+/* A durable delayed exchange goes: the store drops its held messages before they are freed. */
+static void forget_held(struct message_store *store, struct exchange *x)
+{
+    const struct delay_heap *held = &x->delayed->held;
+    for (size_t i = 0; i < held->len; i++)
+        if (held->slots[i].message->stored)
+            store->ops->released(store, x, held->slots[i].message);
+    store->ops->exchange_deleted(store, x);
+}
+
 /* Bindings to the exchange go first, and with them sources they leave unused (auto-delete). */
 static void remove_exchange(struct vhost *v, struct exchange *x)
 {
@@ -75,6 +86,8 @@ static void remove_exchange(struct vhost *v, struct exchange *x)
     map_remove(&v->exchanges, x->name.ptr, x->name.len);
     while (!list_empty(&x->incoming))
         remove_binding(v, list_entry(x->incoming.next, struct binding, destination_link));
+    if (x->delayed && x->delayed->store_id && v->queue_host.store)
+        forget_held(v->queue_host.store, x);
     exchange_free(x);
 }
 
@@ -1105,7 +1118,34 @@ static void route_released(struct exchange *x, struct message *m, const struct a
                            size_t nkeys, void *owner)
 {
     struct publish_result ignored = {0}; /* its publisher had its confirm at publish time */
-    route_through(owner, x, m, keys, nkeys, true, &ignored);
+    struct vhost *v = owner;
+    route_through(v, x, m, keys, nkeys, true, &ignored);
+    /* after routing, so that durable queues it reached keep its record */
+    if (m->stored && x->delayed->store_id && v->queue_host.store)
+        v->queue_host.store->ops->released(v->queue_host.store, x, m);
+}
+
+/* x holds m until clock now + delay_ms; a persistent message of a durable exchange is stored. */
+static void hold(struct vhost *v, struct exchange *x, struct message *m, uint64_t delay_ms,
+                 const struct amqp_bytes *keys, size_t nkeys)
+{
+    if (!x->delayed->deadlines)
+        exchange_delayed_use_timer(x->delayed, v->deadlines, route_released, v);
+    exchange_delayed_hold(x->delayed, clock_now_ms(v->clock) + delay_ms, m, keys, nkeys);
+    struct message_store *store = v->queue_host.store;
+    if ((m->flags & MESSAGE_PERSISTENT) && x->durable && store)
+        store->ops->held(store, v->name, x, m, delay_ms, keys, nkeys);
+}
+
+bool vhost_restore_held(struct vhost *v, struct exchange *x, struct message *m, uint64_t delay_ms,
+                        const struct amqp_bytes *keys, size_t nkeys)
+{
+    if (!x->delayed || !v->deadlines)
+        return false;
+    if (!x->delayed->deadlines)
+        exchange_delayed_use_timer(x->delayed, v->deadlines, route_released, v);
+    exchange_delayed_hold(x->delayed, clock_now_ms(v->clock) + delay_ms, m, keys, nkeys);
+    return true;
 }
 
 /* The x-delayed-message exchange x holds m if its x-delay says so (never without timers);
@@ -1116,9 +1156,7 @@ static bool hold_if_delayed(struct vhost *v, struct exchange *x, struct message 
     uint64_t delay_ms;
     if (!v->deadlines || !exchange_delayed_delay_of(m, &delay_ms))
         return false;
-    if (!x->delayed->deadlines)
-        exchange_delayed_use_timer(x->delayed, v->deadlines, route_released, v);
-    exchange_delayed_hold(x->delayed, clock_now_ms(v->clock) + delay_ms, m, keys, nkeys);
+    hold(v, x, m, delay_ms, keys, nkeys);
     return true;
 }
 

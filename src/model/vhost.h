@@ -90,6 +90,10 @@ void vhost_use_store(struct vhost *v, struct message_store *store);
 void vhost_use_timers(struct vhost *v, struct deadline_heap *deadlines, const struct clock *clock);
 
 struct exchange *vhost_find_exchange(struct vhost *v, struct amqp_bytes name);
+/* Recovery: the x-delayed-message exchange x holds m (a new reference) again, due in delay_ms
+ * (0: at once), to be routed by keys; false when x holds no messages or there are no timers. */
+bool vhost_restore_held(struct vhost *v, struct exchange *x, struct message *m, uint64_t delay_ms,
+                        const struct amqp_bytes *keys, size_t nkeys);
 struct queue *vhost_find_queue(struct vhost *v, struct amqp_bytes name);
 /* A fresh "amq.gen-..." name (RabbitMQ's form: 22 url-safe base64 characters). */
 void vhost_generate_queue_name(struct vhost *v, char out[32]);

@@ -12,6 +12,8 @@
 #include "core/container.h"
 #include "core/log.h"
 #include "model/broker.h"
+#include "model/exchange.h"
+#include "model/exchange_delayed.h"
 #include "model/message.h"
 #include "model/queue.h"
 #include "model/vhost.h"
@@ -138,9 +140,23 @@ static struct stored_queue *queue_of(struct message_log *l, struct queue *q)
     return l->queues[q->store_id];
 }
 
+/* A durable delayed exchange's number, as a queue's. */
+static struct stored_queue *holder_of(struct message_log *l, const char *vhost, struct exchange *x)
+{
+    if (x->delayed->store_id == 0) {
+        uint32_t id = l->nqueues ? (uint32_t)l->nqueues : 1;
+        struct stored_queue *sq = message_log_add_queue(l, id, vhost, x->name);
+        sq->is_exchange = true;
+        sq->exchange = x;
+        x->delayed->store_id = id;
+    }
+    return l->queues[x->delayed->store_id];
+}
+
 static void encode_name(struct message_log *l, const struct stored_queue *sq)
 {
-    size_t at = segment_record_begin(&l->names, SEGMENT_RECORD_QUEUE_NAME);
+    size_t at = segment_record_begin(&l->names, sq->is_exchange ? SEGMENT_RECORD_EXCHANGE_NAME
+                                                                 : SEGMENT_RECORD_QUEUE_NAME);
     amqp_buf_put_u32(&l->names, sq->id);
     size_t vlen = strlen(sq->vhost);
     amqp_buf_put_u16(&l->names, (uint16_t)vlen);
@@ -172,9 +188,10 @@ static void mark_named(struct message_log *l, const uint32_t *ids, uint32_t n, u
 
 /* ---- stored messages ---- */
 
-/* ids: the queues it is written for (those not gone). */
+/* ids: the queues it is written for (those not gone); delayed: some are exchanges holding it,
+ * whose due time and keys follow as a trailer. */
 static void encode_message(struct amqp_buf *out, const struct stored_message *sm,
-                           const uint32_t *ids, uint32_t nids)
+                           const uint32_t *ids, uint32_t nids, bool delayed)
 {
     struct message *m = sm->msg;
     size_t at = segment_record_begin(out, SEGMENT_RECORD_MESSAGE);
@@ -191,6 +208,8 @@ static void encode_message(struct amqp_buf *out, const struct stored_message *sm
     amqp_buf_put_u64(out, m->body_size);
     amqp_buf_put(out, message_body(m), (size_t)m->body_size);
     amqp_buf_put_longstr(out, message_kept_bcc(m));
+    if (delayed && sm->delay)
+        amqp_buf_put(out, sm->delay->bytes, sm->delay->len);
     segment_record_end(out, at);
 }
 
@@ -217,11 +236,14 @@ static void write_message(struct message_log *l, struct stored_message *sm)
 {
     uint32_t inline_ids[8], *ids = sm->nids <= 8 ? inline_ids : xmalloc(sm->nids * sizeof *ids);
     uint32_t nids = 0;
+    bool delayed = false;
     for (uint32_t i = 0; i < sm->nids; i++)
-        if (!l->queues[sm->ids[i]]->gone)
+        if (!l->queues[sm->ids[i]]->gone) {
             ids[nids++] = sm->ids[i];
+            delayed |= l->queues[sm->ids[i]]->is_exchange;
+        }
     amqp_buf_reset(&l->scratch);
-    encode_message(&l->scratch, sm, ids, nids);
+    encode_message(&l->scratch, sm, ids, nids, delayed);
     struct store_segment *s = active(l);
     if (s)
         encode_names(l, ids, nids, s->number);
@@ -244,6 +266,7 @@ void message_log_free_stored(struct stored_message *sm)
     sm->msg->stored = NULL;
     if (sm->ids != sm->inline_ids)
         free(sm->ids);
+    free(sm->delay);
     free(sm);
 }
 
@@ -305,17 +328,9 @@ static void add_forget(struct message_log *l, uint32_t id, uint64_t seq)
     l->nforgets++;
 }
 
-static void on_dequeued(struct message_store *s, struct queue *q, struct message *m)
+/* The message left the holder ids[i] (a queue or an exchange) for good. */
+static void drop_holder(struct message_log *l, struct stored_message *sm, uint32_t i)
 {
-    struct message_log *l = log_of(s);
-    struct stored_message *sm = m->stored;
-    if (!l->open || !sm)
-        return;
-    uint32_t i = 0;
-    while (i < sm->nids && l->queues[sm->ids[i]]->queue != q)
-        i++;
-    if (i == sm->nids)
-        return;
     uint32_t id = sm->ids[i];
     sm->ids[i] = sm->ids[--sm->nids];
     if (sm->segment && !l->queues[id]->gone)
@@ -329,6 +344,80 @@ static void on_dequeued(struct message_store *s, struct queue *q, struct message
     message_log_free_stored(sm);
 }
 
+static void on_dequeued(struct message_store *s, struct queue *q, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    struct stored_message *sm = m->stored;
+    if (!l->open || !sm)
+        return;
+    for (uint32_t i = 0; i < sm->nids; i++)
+        if (l->queues[sm->ids[i]]->queue == q) {
+            drop_holder(l, sm, i);
+            return;
+        }
+}
+
+/* The trailer of its records while exchanges hold it: the due time and the keys. */
+static struct stored_delay *encode_delay(uint64_t due_wall_ms, const struct amqp_bytes *keys,
+                                         size_t nkeys)
+{
+    struct amqp_buf b;
+    amqp_buf_init(&b);
+    amqp_buf_put_u64(&b, due_wall_ms);
+    amqp_buf_put_u16(&b, (uint16_t)nkeys);
+    for (size_t i = 0; i < nkeys; i++)
+        amqp_buf_put_shortstr(&b, keys[i]);
+    struct stored_delay *d = xmalloc(sizeof *d + b.len);
+    d->len = (uint32_t)b.len;
+    memcpy(d->bytes, b.data, b.len);
+    amqp_buf_free(&b);
+    return d;
+}
+
+static void on_held(struct message_store *s, const char *vhost, struct exchange *x,
+                    struct message *m, uint64_t delay_ms, const struct amqp_bytes *keys,
+                    size_t nkeys)
+{
+    struct message_log *l = log_of(s);
+    if (!l->open)
+        return;
+    struct stored_queue *sq = holder_of(l, vhost, x);
+    struct stored_message *sm = m->stored;
+    if (!sm) {
+        sm = message_log_new_stored(m, l->next_seq++, message_log_wall_ms());
+        list_push_back(&l->pending, &sm->link);
+    } else if (sm->segment) {
+        unlink_from_segment(sm); /* written again with the exchange and its trailer */
+        list_push_back(&l->pending, &sm->link);
+    }
+    if (!sm->delay) /* a second exchange (an alternate) holds it as long, by the same keys */
+        sm->delay = encode_delay(message_log_wall_ms() + delay_ms, keys, nkeys);
+    message_log_add_id(sm, sq->id);
+}
+
+static void on_released(struct message_store *s, struct exchange *x, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    struct stored_message *sm = m->stored;
+    if (!l->open || !sm)
+        return;
+    for (uint32_t i = 0; i < sm->nids; i++)
+        if (l->queues[sm->ids[i]]->exchange == x) {
+            drop_holder(l, sm, i);
+            return;
+        }
+}
+
+static void mark_gone(struct message_log *l, struct stored_queue *sq)
+{
+    sq->gone = true;
+    if (l->ngone == l->gone_cap) {
+        l->gone_cap = l->gone_cap ? l->gone_cap * 2 : 8;
+        l->gone = xrealloc_array(l->gone, l->gone_cap, sizeof *l->gone);
+    }
+    l->gone[l->ngone++] = sq->id;
+}
+
 static void on_queue_deleted(struct message_store *s, struct queue *q)
 {
     struct message_log *l = log_of(s);
@@ -336,14 +425,22 @@ static void on_queue_deleted(struct message_store *s, struct queue *q)
         return;
     for (size_t id = 1; id < l->nqueues; id++) {
         struct stored_queue *sq = l->queues[id];
-        if (!sq || sq->queue != q || sq->gone)
-            continue;
-        sq->gone = true;
-        if (l->ngone == l->gone_cap) {
-            l->gone_cap = l->gone_cap ? l->gone_cap * 2 : 8;
-            l->gone = xrealloc_array(l->gone, l->gone_cap, sizeof *l->gone);
+        if (sq && sq->queue == q && !sq->gone)
+            mark_gone(l, sq);
+    }
+}
+
+static void on_exchange_deleted(struct message_store *s, struct exchange *x)
+{
+    struct message_log *l = log_of(s);
+    if (!l->open)
+        return;
+    for (size_t id = 1; id < l->nqueues; id++) {
+        struct stored_queue *sq = l->queues[id];
+        if (sq && sq->exchange == x && !sq->gone) {
+            mark_gone(l, sq);
+            sq->exchange = NULL; /* another exchange may come at its address */
         }
-        l->gone[l->ngone++] = (uint32_t)id;
     }
 }
 
@@ -365,6 +462,9 @@ static const struct message_store_ops log_ops = {
     .enqueued = on_enqueued,
     .dequeued = on_dequeued,
     .queue_deleted = on_queue_deleted,
+    .held = on_held,
+    .released = on_released,
+    .exchange_deleted = on_exchange_deleted,
     .ticket = on_ticket,
     .wait = on_wait,
 };
@@ -608,6 +708,8 @@ void message_log_close(struct message_log *l)
         if (l->queues[id]) {
             if (l->queues[id]->queue && !l->queues[id]->gone)
                 l->queues[id]->queue->store_id = 0;
+            if (l->queues[id]->exchange && !l->queues[id]->gone)
+                l->queues[id]->exchange->delayed->store_id = 0;
             free(l->queues[id]->vhost);
             amqp_bytes_free(l->queues[id]->name);
             free(l->queues[id]);

@@ -1,4 +1,4 @@
-/* The message log: persistent messages of durable queues in segment files, written once per message, with per-segment live counts, reclamation, compaction and recovery. */
+/* The message log: persistent messages of durable queues (and durable delayed exchanges) in segment files, written once per message, with per-segment live counts, reclamation, compaction and recovery. */
 #ifndef MESSAGE_LOG_H
 #define MESSAGE_LOG_H
 
@@ -25,12 +25,16 @@ struct store_segment {
     struct list live;    /* struct stored_message.link */
 };
 
-/* A durable queue's number in the records, with the names that find it again at recovery. */
+/* A durable queue's number in the records, with the names that find it again at recovery; or
+ * the same for a durable x-delayed-message exchange holding messages (a holder like a queue). */
 struct stored_queue {
     uint32_t id;
     char *vhost;
     struct amqp_bytes name;
     struct queue *queue; /* the queue it stands for; NULL when none was found at recovery */
+    bool is_exchange;    /* it stands for an exchange (queue stays NULL) */
+    struct exchange *exchange;       /* that exchange, once known */
+    struct vhost *exchange_vhost;    /* and its vhost */
     uint32_t named_in;   /* the segment its name record was last written to; 0: none */
     bool gone;           /* deleted: its references are dead for good */
 };
@@ -46,6 +50,14 @@ struct stored_message {
     uint32_t *ids;                 /* the stored_queues holding it: inline_ids or the heap */
     uint32_t inline_ids[2];
     struct list link;              /* in its segment's live list, or the log's pending list */
+    struct stored_delay *delay;    /* held by delayed exchanges: when and how to route; or NULL */
+};
+
+/* A held message's due time (wall clock) and routing keys, as its record's trailer encodes
+ * them: u64 due, u16 count, then each key as a shortstr. */
+struct stored_delay {
+    uint32_t len;
+    uint8_t bytes[];
 };
 
 struct message_log_figures {

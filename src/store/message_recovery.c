@@ -12,6 +12,8 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "model/broker.h"
+#include "model/exchange.h"
+#include "model/exchange_delayed.h"
 #include "model/message.h"
 #include "model/queue.h"
 #include "model/vhost.h"
@@ -161,7 +163,7 @@ static void replay_pairs(struct replay *r, struct segment_cursor *c, bool forget
         r->damaged++;
 }
 
-static void replay_name(struct replay *r, struct segment_cursor *c)
+static void replay_name(struct replay *r, struct segment_cursor *c, bool is_exchange)
 {
     uint32_t id = segment_get_u32(c);
     uint16_t vlen = segment_get_u16(c);
@@ -175,7 +177,7 @@ static void replay_name(struct replay *r, struct segment_cursor *c)
     char *v = xmalloc((size_t)vlen + 1);
     memcpy(v, vhost, vlen);
     v[vlen] = 0;
-    message_log_add_queue(r->l, id, v, amqp_bytes_of(name, nlen));
+    message_log_add_queue(r->l, id, v, amqp_bytes_of(name, nlen))->is_exchange = is_exchange;
     free(v);
 }
 
@@ -211,7 +213,8 @@ static void replay_segment(struct replay *r, uint32_t number, const struct mappe
         case SEGMENT_RECORD_MESSAGE: replay_message(r, &c, index, record_len); break;
         case SEGMENT_RECORD_FORGET: replay_pairs(r, &c, true); break;
         case SEGMENT_RECORD_REDELIVERED: replay_pairs(r, &c, false); break;
-        case SEGMENT_RECORD_QUEUE_NAME: replay_name(r, &c); break;
+        case SEGMENT_RECORD_QUEUE_NAME: replay_name(r, &c, false); break;
+        case SEGMENT_RECORD_EXCHANGE_NAME: replay_name(r, &c, true); break;
         case SEGMENT_RECORD_QUEUE_GONE: replay_gone(r, &c); break;
         case SEGMENT_RECORD_CLEAN_STOP: break;
         default:
@@ -294,7 +297,22 @@ static int by_seq(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The durable queue a stored queue's names find now, or NULL. */
+/* The durable delayed exchange a stored holder's names find now (the definitions came back
+ * first); false when there is none. */
+static bool resolve_exchange(struct stored_queue *sq, struct vhost *v)
+{
+    struct exchange *x = v && sq->name.len ? vhost_find_exchange(v, sq->name) : NULL;
+    if (!x || !x->durable || !x->delayed)
+        return false;
+    sq->exchange = x;
+    sq->exchange_vhost = v;
+    if (sq->id > x->delayed->store_id)
+        x->delayed->store_id = sq->id;
+    return true;
+}
+
+/* The durable queue a stored queue's names find now, or NULL; for an exchange's number,
+ * whether it found the exchange (state 1), NULL either way. */
 static struct queue *resolve(struct message_log *l, struct stored_queue *sq, uint8_t *state)
 {
     if (*state == 0) {
@@ -302,6 +320,11 @@ static struct queue *resolve(struct message_log *l, struct stored_queue *sq, uin
         struct vhost *v = sq->gone ? NULL
                                    : broker_find_vhost(l->broker, (const uint8_t *)sq->vhost,
                                                        strlen(sq->vhost));
+        if (sq->is_exchange) {
+            if (resolve_exchange(sq, v))
+                *state = 1;
+            return NULL;
+        }
         struct queue *q = v && sq->name.len ? vhost_find_queue(v, sq->name) : NULL;
         if (q && q->persist_mask) {
             sq->queue = q;
@@ -313,25 +336,43 @@ static struct queue *resolve(struct message_log *l, struct stored_queue *sq, uin
     return *state == 1 ? sq->queue : NULL;
 }
 
+/* The keys of a held message's trailer (at most 64 are kept); false when damaged. */
+static bool read_delay(struct segment_cursor *c, uint64_t *due_wall, struct amqp_bytes *keys,
+                       size_t *nkeys)
+{
+    *due_wall = segment_get_u64(c);
+    uint16_t n = segment_get_u16(c);
+    *nkeys = 0;
+    for (uint16_t i = 0; i < n && !c->bad; i++) {
+        uint8_t len = segment_get_u8(c);
+        const uint8_t *key = segment_get_bytes(c, len);
+        if (*nkeys < 64)
+            keys[(*nkeys)++] = amqp_bytes_of(key, len);
+    }
+    return !c->bad && *nkeys > 0;
+}
+
 /* Builds the message and hands it to its queues; false when nothing takes it. */
 static bool restore(struct message_log *l, struct recovered *r, uint8_t *states, uint64_t now_clock,
                     uint64_t now_wall, bool clean, uint64_t *damaged)
 {
     struct queue *queues[64];
-    uint32_t ids[64];
+    uint32_t ids[64], holders[8];
     bool redelivered[64];
-    uint32_t n = 0;
+    uint32_t n = 0, nholders = 0;
     for (uint32_t i = 0; i < r->nids && n < 64; i++) {
         uint32_t id = r->ids[i];
         struct stored_queue *sq = id < l->queues_cap ? l->queues[id] : NULL;
         struct queue *q = sq ? resolve(l, sq, &states[id]) : NULL;
+        if (sq && sq->is_exchange && states[id] == 1 && nholders < 8)
+            holders[nholders++] = id;
         if (!q)
             continue;
         queues[n] = q;
         ids[n] = id;
         redelivered[n++] = !clean || (i < 64 && (r->redelivered >> i & 1));
     }
-    if (n == 0)
+    if (n == 0 && nholders == 0)
         return false;
     struct segment_cursor c = r->rest;
     uint8_t xlen = segment_get_u8(&c);
@@ -348,12 +389,39 @@ static bool restore(struct message_log *l, struct recovered *r, uint8_t *states,
         (*damaged)++;
         return false;
     }
+    uint64_t due_wall = 0;
+    struct amqp_bytes keys[64];
+    size_t nkeys = 0;
+    struct segment_cursor trailer = c;
+    if (nholders && !read_delay(&c, &due_wall, keys, &nkeys)) {
+        (*damaged)++;
+        nholders = 0;
+        if (n == 0)
+            return false;
+    }
     struct message *m = message_restore(amqp_bytes_of(x, xlen), amqp_bytes_of(k, klen),
                                         amqp_bytes_of(h, hlen), amqp_bytes_of(body, blen),
                                         amqp_bytes_of(bcc, bcclen), r->flags, r->ttl);
     struct stored_message *sm = message_log_new_stored(m, r->seq, r->arrived_ms);
     for (uint32_t i = 0; i < n; i++)
         message_log_add_id(sm, ids[i]);
+    uint64_t delay = due_wall > now_wall ? due_wall - now_wall : 0; /* overdue: at once */
+    for (uint32_t i = 0; i < nholders; i++) {
+        struct stored_queue *sq = l->queues[holders[i]];
+        if (vhost_restore_held(sq->exchange_vhost, sq->exchange, m, delay, keys, nkeys))
+            message_log_add_id(sm, holders[i]);
+    }
+    if (sm->nids > n) { /* the trailer goes on with the message while exchanges hold it */
+        size_t len = (size_t)(c.p - trailer.p);
+        sm->delay = xmalloc(sizeof *sm->delay + len);
+        sm->delay->len = (uint32_t)len;
+        memcpy(sm->delay->bytes, trailer.p, len);
+    }
+    if (sm->nids == 0) {
+        message_log_free_stored(sm);
+        message_unref(m);
+        return false;
+    }
     sm->record_len = r->record_len;
     message_log_link(l->segments[r->segment], sm);
     uint64_t age = now_wall > r->arrived_ms ? now_wall - r->arrived_ms : 0;
@@ -403,8 +471,8 @@ void message_log_recover(struct message_log *l)
         struct stored_queue *sq = l->queues[id];
         if (!sq || sq->gone)
             continue;
-        if (resolve(l, sq, &states[id])) {
-            queues++;
+        if (resolve(l, sq, &states[id]) || states[id] == 1) {
+            queues += !sq->is_exchange;
             continue;
         }
         sq->gone = true;
@@ -418,7 +486,7 @@ void message_log_recover(struct message_log *l)
         l->next_seq = r.max_seq + 1;
     l->roll = true; /* never append after a tail that may be torn */
     for (size_t id = 1; id < l->queues_cap; id++)
-        if (states[id] == 1)
+        if (states[id] == 1 && !l->queues[id]->is_exchange)
             queue_restored(l->queues[id]->queue);
     for (size_t i = 0; i < nfiles; i++)
         if (files[i].data)

@@ -15,12 +15,14 @@
 #define SEGMENT_RECORD_OVERHEAD 9
 
 enum segment_record_type {
-    SEGMENT_RECORD_MESSAGE = 1,     /* a message and the durable queues it went to */
+    SEGMENT_RECORD_MESSAGE = 1,     /* a message and the durable queues it went to (and the
+                                     * delayed exchanges holding it, with its due time) */
     SEGMENT_RECORD_FORGET = 2,      /* (queue, seq) pairs: those messages left those queues */
     SEGMENT_RECORD_QUEUE_GONE = 3,  /* a queue was deleted: every reference to it dies */
     SEGMENT_RECORD_QUEUE_NAME = 4,  /* a queue id's vhost and name, for this segment's records */
     SEGMENT_RECORD_REDELIVERED = 5, /* (queue, seq) pairs marked redelivered at a clean stop */
     SEGMENT_RECORD_CLEAN_STOP = 6,  /* the broker stopped in order after this */
+    SEGMENT_RECORD_EXCHANGE_NAME = 7, /* as QUEUE_NAME, for a durable delayed exchange's id */
 };
 
 /* "<dir>/<number, ten digits>.seg" into out. */
