@@ -354,7 +354,7 @@ static bool read_delay(struct segment_cursor *c, uint64_t *due_wall, struct amqp
 
 /* Builds the message and hands it to its queues; false when nothing takes it. */
 static bool restore(struct message_log *l, struct recovered *r, uint8_t *states, uint64_t now_clock,
-                    uint64_t now_wall, bool clean, uint64_t *damaged)
+                    uint64_t now_wall, bool clean, uint64_t *damaged, uint64_t *held)
 {
     struct queue *queues[64];
     uint32_t ids[64], holders[8];
@@ -408,8 +408,10 @@ static bool restore(struct message_log *l, struct recovered *r, uint8_t *states,
     uint64_t delay = due_wall > now_wall ? due_wall - now_wall : 0; /* overdue: at once */
     for (uint32_t i = 0; i < nholders; i++) {
         struct stored_queue *sq = l->queues[holders[i]];
-        if (vhost_restore_held(sq->exchange_vhost, sq->exchange, m, delay, keys, nkeys))
+        if (vhost_restore_held(sq->exchange_vhost, sq->exchange, m, delay, keys, nkeys)) {
             message_log_add_id(sm, holders[i]);
+            (*held)++;
+        }
     }
     if (sm->nids > n) { /* the trailer goes on with the message while exchanges hold it */
         size_t len = (size_t)(c.p - trailer.p);
@@ -450,12 +452,12 @@ void message_log_recover(struct message_log *l)
         qsort(r.msgs, r.nmsgs, sizeof *r.msgs, by_seq);
     uint8_t *states = xcalloc(l->queues_cap ? l->queues_cap : 1, 1);
     uint64_t now_clock = clock_now_ms(&l->broker->clock), now_wall = message_log_wall_ms();
-    uint64_t restored = 0, dropped = 0;
+    uint64_t restored = 0, dropped = 0, held = 0;
     for (size_t i = 0; i < r.nmsgs; i++) {
         struct recovered *m = &r.msgs[i];
         if (m->nids == 0)
             continue;
-        if (restore(l, m, states, now_clock, now_wall, r.clean, &r.damaged))
+        if (restore(l, m, states, now_clock, now_wall, r.clean, &r.damaged, &held))
             restored++;
         else
             dropped++;
@@ -501,9 +503,10 @@ void message_log_recover(struct message_log *l)
         return;
     }
     log_info(l->log, "message store: recovered %llu persistent message%s into %u durable "
-             "queue%s from %zu segment%s in %llu ms (%s stop%s%llu dropped: queue gone%s)",
+             "queue%s (%llu held by delayed exchanges) from %zu segment%s in %llu ms (%s stop%s%llu "
+             "dropped: queue gone%s)",
              (unsigned long long)restored, restored == 1 ? "" : "s", queues,
-             queues == 1 ? "" : "s", nfiles, nfiles == 1 ? "" : "s",
+             queues == 1 ? "" : "s", (unsigned long long)held, nfiles, nfiles == 1 ? "" : "s",
              (unsigned long long)(message_log_wall_ms() - started),
              r.clean ? "after a clean" : "after an unclean", r.clean ? ", " : ": all marked redelivered, ",
              (unsigned long long)dropped, r.damaged ? "; damaged records dropped, see above" : "");

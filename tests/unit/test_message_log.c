@@ -1,4 +1,4 @@
-/* Unit tests for the message log: written once per message, recovered in order, torn and corrupt records dropped, segments reclaimed and compacted. */
+/* Unit tests for the message log: written once per message, recovered in order, torn and corrupt records dropped, segments reclaimed and compacted, delayed messages held again. */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,6 +13,8 @@
 #include <uv.h>
 
 #include "model/broker.h"
+#include "model/exchange.h"
+#include "model/exchange_delayed.h"
 #include "model/message.h"
 #include "model/queue.h"
 #include "model/vhost.h"
@@ -508,6 +510,121 @@ START_TEST(test_durability_off_without_store)
 }
 END_TEST
 
+/* A durable x-delayed-message exchange "dx" routing as direct, declared (again) as definitions
+ * would. */
+static struct exchange *declare_delayed(struct fixture *f)
+{
+    static const uint8_t args[] = {14, 'x', '-', 'd', 'e', 'l', 'a', 'y', 'e', 'd', '-', 't', 'y',
+                                   'p', 'e', 'S', 0, 0, 0, 6, 'd', 'i', 'r', 'e', 'c', 't'};
+    struct exchange_declare req = {.name = amqp_cstr("dx"), .type = amqp_cstr("x-delayed-message"),
+                                   .arguments = amqp_bytes_of(args, sizeof args), .durable = true,
+                                   .who = &f->s};
+    struct outcome out;
+    struct exchange *x = vhost_declare_exchange(f->v, &req, &out);
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+/* Publishes `body` through dx by "key" with x-delay delay_ms (a signed 32-bit integer). */
+static void publish_delayed(struct fixture *f, const char *body, bool persistent, int32_t delay_ms)
+{
+    uint8_t header[14 + 4 + 13 + 1] = {0, 60, 0, 0};
+    size_t len = strlen(body);
+    amqp_put_u64(header + 4, len);
+    amqp_put_u16(header + 12, AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG);
+    amqp_put_u32(header + 14, 13);
+    memcpy(header + 18, "\007x-delayI", 9);
+    amqp_put_u32(header + 27, (uint32_t)delay_ms);
+    header[31] = persistent ? 2 : 1;
+    struct message *m = message_new(amqp_cstr("dx"), amqp_cstr("key"),
+                                    amqp_bytes_of(header, sizeof header), len, len);
+    message_write_body(m, 0, amqp_bytes_of(body, len));
+    struct publish_result result;
+    struct outcome out;
+    ck_assert(vhost_publish(f->v, &m, &f->s, &result, &out));
+    ck_assert_uint_eq(result.routed, 0); /* held */
+    message_unref(m);
+}
+
+static void bind_to_delayed(struct fixture *f, const char *queue)
+{
+    struct queue_binding b = {.exchange = amqp_cstr("dx"), .queue = amqp_cstr(queue),
+                              .routing_key = amqp_cstr("key"), .who = &f->s};
+    struct outcome out;
+    ck_assert(vhost_bind_queue(f->v, &b, &out));
+}
+
+START_TEST(test_held_messages_come_back_to_their_exchange)
+{
+    make_dir();
+    struct fixture f;
+    open_fixture(&f, 8192);
+    struct exchange *dx = declare_delayed(&f);
+    struct queue *dq = declare(&f, "dq", true), *busy = declare(&f, "busy", true);
+    bind_to_delayed(&f, "dq");
+    publish_delayed(&f, "held-long", true, 600000);
+    publish_delayed(&f, "held-short", true, 1);
+    publish_delayed(&f, "held-transient", false, 600000);
+    ck_assert_uint_eq(queue_message_count(dq), 0);
+    ck_assert_uint_eq(exchange_delayed_count(dx->delayed), 3);
+    sync_log(&f);
+    /* traffic elsewhere compacts the segment they were written to: the trailer goes along */
+    char body[200];
+    memset(body, 'b', sizeof body - 1);
+    body[sizeof body - 1] = 0;
+    for (int round = 0; round < 40; round++) {
+        for (int i = 0; i < 10; i++)
+            publish(busy, body, true);
+        sync_log(&f);
+        while (queue_message_count(busy))
+            take(busy, true, NULL);
+        sync_log(&f);
+    }
+    struct message_log_figures fig;
+    message_log_figures(&f.log, &fig);
+    ck_assert_uint_ge(fig.compacted_messages, 2);
+    ck_assert_uint_eq(fig.live_messages, 2);
+    close_fixture(&f);
+
+    /* the persistent ones are held again: the overdue one due now, the other still later */
+    open_fixture(&f, 8192);
+    dx = declare_delayed(&f);
+    dq = declare(&f, "dq", true);
+    bind_to_delayed(&f, "dq");
+    message_log_recover(&f.log);
+    ck_assert_uint_eq(exchange_delayed_count(dx->delayed), 2);
+    uint64_t now = clock_now_ms(&f.b.clock);
+    ck_assert_uint_le(delay_heap_next_ms(&dx->delayed->held), now);
+    deadline_heap_run_due(&f.b.deadlines, now);
+    ck_assert_uint_eq(exchange_delayed_count(dx->delayed), 1);
+    ck_assert_uint_gt(delay_heap_next_ms(&dx->delayed->held), now + 500000);
+    ck_assert_uint_eq(queue_message_count(dq), 1);
+    sync_log(&f);
+    close_fixture(&f);
+
+    /* the routed one is in its queue only; deleting the exchange takes the other */
+    open_fixture(&f, 8192);
+    dx = declare_delayed(&f);
+    dq = declare(&f, "dq", true);
+    message_log_recover(&f.log);
+    ck_assert_uint_eq(exchange_delayed_count(dx->delayed), 1);
+    ck_assert_str_eq(take(dq, true, NULL), "held-short");
+    struct outcome out;
+    ck_assert(vhost_delete_exchange(f.v, &f.s, amqp_cstr("dx"), false, &out));
+    sync_log(&f);
+    message_log_figures(&f.log, &fig);
+    ck_assert_uint_eq(fig.live_messages, 0);
+    close_fixture(&f);
+
+    open_fixture(&f, 8192);
+    dx = declare_delayed(&f);
+    message_log_recover(&f.log);
+    ck_assert_uint_eq(exchange_delayed_count(dx->delayed), 0);
+    close_fixture(&f);
+    remove_dir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("message_log");
@@ -523,6 +640,7 @@ int main(void)
     tcase_add_test(tc, test_stuck_message_is_compacted);
     tcase_add_test(tc, test_disk_error_fails_the_batch_and_goes_on);
     tcase_add_test(tc, test_durability_off_without_store);
+    tcase_add_test(tc, test_held_messages_come_back_to_their_exchange);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
