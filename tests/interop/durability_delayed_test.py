@@ -1,19 +1,24 @@
 #!/usr/bin/python3
 """Interop test: persistent messages held by a durable x-delayed-message exchange survive an
-orderly restart and a kill -9 restart (their confirms came once they were synced), and are
+orderly restart and a kill -9 restart (their confirms come once their records are synced: an
+LD_PRELOAD shim logs what every fdatasync covered), and are
 routed at their original due time, or at once when it passed while the broker was down,
 exactly once (a second restart brings none back). Transient messages, and those of a
 non-durable delayed exchange or of one deleted before the restart, are gone, as is the
 non-durable exchange. The plugin keeps every delayed message in a disc table (transient ones
 too, and a non-durable exchange's, which then route nowhere); Warren keeps the persistent ones
 of durable exchanges, as it keeps persistent messages of durable queues (README)."""
+import os
+import tempfile
 import time
 
 import pika
 import pika.exceptions
 
-from checks import (SKIP, can_control_broker, check, exit_status, expect, kill_broker,
+from checks import (HOST, SKIP, can_control_broker, check, exit_status, expect, kill_broker,
                     pika_connection, start_broker, stop_broker, unique)
+from durability_messages_test import segments, synced_ends
+import own_broker
 
 DELAYED = "x-delayed-message"
 PERSISTENT = 2
@@ -123,6 +128,51 @@ def restart_after(how, names):
     expect(arrivals(1.5), [], how + ": after another restart nothing is routed again")
 
 
+def confirms_after_sync(tmp):
+    """With the sync shim preloaded (see durability_messages_test), each confirmed held
+    message's record lies within what an fdatasync of its segment covered before the
+    confirm."""
+    shim = os.path.join(os.environ.get("BUILDDIR", "."), "tests", "interop", "sync_shim.so")
+    if not os.path.exists(shim):
+        check(False, "the sync shim %s was built" % shim)
+        return
+    data_dir = os.path.join(tmp, "shim-data")
+    log_path = os.path.join(tmp, "syncs.log")
+    port = own_broker.free_port()
+    env = {"LD_PRELOAD": shim, "SYNC_SHIM_LOG": log_path,
+           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    proc = own_broker.start(["--port", str(port), "--management-port", "0",
+                             "--prometheus-port", "0", "--data-dir", data_dir],
+                            port, env, os.path.join(tmp, "shim-broker.log"))
+    try:
+        connection = pika.BlockingConnection(pika.ConnectionParameters(HOST, port))
+        channel = connection.channel()
+        channel.exchange_declare("held", DELAYED, durable=True,
+                                 arguments={"x-delayed-type": "direct"})
+        channel.confirm_delivery()
+        unsynced = []
+        for i in range(20):
+            body = b"held-sync-%04d" % i
+            channel.basic_publish("held", "k", body, pika.BasicProperties(
+                delivery_mode=PERSISTENT, headers={"x-delay": 600000}))  # returns once confirmed
+            ends = synced_ends(log_path)
+            at = -1
+            for path in segments(data_dir):
+                with open(path, "rb") as f:
+                    at = f.read().find(body)
+                if at >= 0:
+                    if ends.get(path, 0) < at + len(body):
+                        unsynced.append(i)
+                    break
+            if at < 0:
+                unsynced.append(i)
+        connection.close()
+        expect(unsynced, [], "every held message's confirm came after a sync that covered it")
+    finally:
+        own_broker.stop(proc)
+        own_broker.kill_leftovers()
+
+
 NAMES = {}
 
 
@@ -135,6 +185,8 @@ def main():
         NAMES.update({key: unique("delayed-" + key) for key in
                       ("queue", "durable", "transient_x", "deleted")})
         restart_after(how, NAMES)
+    with tempfile.TemporaryDirectory() as tmp:
+        confirms_after_sync(tmp)
     return exit_status()
 
 
