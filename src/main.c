@@ -154,7 +154,8 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
     int opt;
     unsigned long long n;
     bool address_given = false;
-    while ((opt = getopt_long(argc, argv, "b:p:l:hV", options, NULL)) != -1) {
+    int index = -1;
+    while ((opt = getopt_long(argc, argv, "b:p:l:hV", options, &index)) != -1) {
         switch (opt) {
         case OPT_CONFIG: break;
         case 'b': cfg->bind = optarg; address_given = true; break;
@@ -247,7 +248,11 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
     }
     return -1;
 bad:
-    fprintf(stderr, "warren: invalid value '%s' for option %s\n", optarg, argv[optind - 1]);
+    /* the long option's name when it was given as one (index is left alone for -p and -b) */
+    if (index >= 0 && options[index].val == opt)
+        fprintf(stderr, "warren: invalid value '%s' for option --%s\n", optarg, options[index].name);
+    else
+        fprintf(stderr, "warren: invalid value '%s' for option -%c\n", optarg, opt);
     return 2;
 }
 

@@ -84,7 +84,8 @@ def main():
     out = subprocess.run([WARREN, "--version"], capture_output=True, text=True)
     check(out.returncode == 0 and out.stdout.startswith("warren "), "--version: %r" % out.stdout.strip())
     out = subprocess.run([WARREN, "--port", "x"], capture_output=True, text=True)
-    check(out.returncode == 2 and "invalid value" in out.stderr, "a bad option value exits 2")
+    check(out.returncode == 2 and "invalid value 'x' for option --port" in out.stderr,
+          "a bad option value exits 2 naming the option: %r" % out.stderr.strip())
     proc, port = start([], {})
     out = subprocess.run([WARREN, "--port", str(port), "--management-port", "0"], capture_output=True, text=True, timeout=10)
     check(out.returncode == 1 and "cannot listen" in out.stderr, "a taken port exits 1 and says so")
