@@ -45,15 +45,6 @@ uint64_t process_fd_limit(void)
     return (uint64_t)rl.rlim_cur;
 }
 
-uint64_t process_cpu_micros(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru))
-        return 0;
-    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
-           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
 uint64_t system_memory_bytes(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
