@@ -2,11 +2,13 @@
 #include "store/message_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/container.h"
@@ -40,7 +42,7 @@ struct store_segment *message_log_add_segment(struct message_log *l, uint32_t nu
         l->segments = xrealloc_array(l->segments, l->segments_cap, sizeof *l->segments);
     }
     struct store_segment *s = xcalloc(1, sizeof *s);
-    *s = (struct store_segment){.number = number, .used = used, .size = size};
+    *s = (struct store_segment){.number = number, .used = used, .size = size, .read_fd = -1};
     list_init(&s->live);
     l->segments[l->nsegments++] = s;
     l->figures.disk_bytes += size;
@@ -256,8 +258,9 @@ static void write_message(struct message_log *l, struct stored_message *sm)
     mark_named(l, ids, nids, s->number);
     if (ids != inline_ids)
         free(ids);
-    append(l, l->scratch.data, l->scratch.len);
+    sm->offset = (uint32_t)append(l, l->scratch.data, l->scratch.len);
     sm->record_len = (uint32_t)l->scratch.len;
+    sm->written_in = l->batch->ticket;
     message_log_link(s, sm);
 }
 
@@ -336,6 +339,9 @@ static void drop_holder(struct message_log *l, struct stored_message *sm, uint32
     if (sm->segment && !l->queues[id]->gone)
         add_forget(l, id, sm->seq);
     if (sm->nids)
+        return;
+    /* other queues still hold the message, its body paged out: the record stays, for them */
+    if (sm->segment && message_paged(sm->msg) && sm->msg->refs > 1)
         return;
     if (sm->segment)
         unlink_from_segment(sm);
@@ -458,6 +464,152 @@ static void on_wait(struct message_store *s, struct store_waiter *w)
         list_push_back(&l->waiters, &w->link);
 }
 
+/* ---- bodies paged out of memory ---- */
+
+/* A spill record (nids 0) is no longer needed. */
+static void forget_spill(struct stored_message *sm)
+{
+    if (sm->segment)
+        unlink_from_segment(sm);
+    else
+        list_remove(&sm->link);
+    message_log_free_stored(sm);
+}
+
+/* A spill record for m, written at the next commit. */
+static void new_spill(struct message_log *l, struct message *m)
+{
+    struct stored_message *sm = message_log_new_stored(m, l->next_seq++, message_log_wall_ms());
+    list_push_back(&l->pending, &sm->link);
+}
+
+static int read_fd_of(struct message_log *l, struct store_segment *s)
+{
+    if (s->read_fd < 0) {
+        char path[4096];
+        segment_path(path, sizeof path, l->dir, s->number);
+        s->read_fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    return s->read_fd;
+}
+
+static void close_read_fd(struct store_segment *s)
+{
+    if (s->read_fd >= 0)
+        close(s->read_fd);
+    s->read_fd = -1;
+}
+
+/* The body of sm's message (written, paged out) back from its record: on the loop, as reads
+ * of recent records come from the page cache. False when it cannot be read (logged). */
+static bool read_body(struct message_log *l, struct stored_message *sm)
+{
+    struct store_segment *s = sm->segment;
+    struct message *m = sm->msg;
+    amqp_buf_reset(&l->readback);
+    uint8_t *record = amqp_buf_extend(&l->readback, sm->record_len);
+    int fd = read_fd_of(l, s);
+    const char *why = fd < 0 ? strerror(errno) : NULL;
+    size_t got = 0;
+    while (!why && got < sm->record_len) {
+        ssize_t n = pread(fd, record + got, sm->record_len - got, (off_t)sm->offset + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            why = n < 0 ? strerror(errno) : "the file is shorter";
+        else
+            got += (size_t)n;
+    }
+    uint8_t type = 0;
+    struct segment_cursor c = {0};
+    if (!why && (!segment_record_open(record, sm->record_len, &type, &c) ||
+                 type != SEGMENT_RECORD_MESSAGE))
+        why = "a damaged record (bad length or CRC)";
+    const uint8_t *body = NULL;
+    if (!why) {
+        segment_get_bytes(&c, 8 + 8 + 1 + 4); /* seq, arrival, flags, TTL */
+        segment_get_bytes(&c, (size_t)segment_get_u16(&c) * 4);
+        segment_get_bytes(&c, segment_get_u8(&c));
+        segment_get_bytes(&c, segment_get_u8(&c));
+        segment_get_bytes(&c, segment_get_u32(&c));
+        uint64_t size = segment_get_u64(&c);
+        body = size == m->body_size ? segment_get_bytes(&c, (size_t)size) : NULL;
+        if (c.bad || !body)
+            why = "a record that is not this message's";
+    }
+    if (why) {
+        log_error(l->log, "message store: a paged-out body could not be read back from "
+                  "%010u.seg at %u: %s; the message is lost", s->number, sm->offset, why);
+        s->unreadable = true;
+        return false;
+    }
+    memcpy(message_page_in(m), body, (size_t)m->body_size);
+    l->figures.paged_in++;
+    return true;
+}
+
+static void on_page_out(struct message_store *s, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    if (!l->open) {
+        message_apart(m)->page_asked = false;
+        return;
+    }
+    if (!m->stored) /* no durable queue keeps it: a spill record will */
+        new_spill(l, m);
+    if (l->npage_requests == l->page_requests_cap) {
+        l->page_requests_cap = l->page_requests_cap ? l->page_requests_cap * 2 : 64;
+        l->page_requests = xrealloc_array(l->page_requests, l->page_requests_cap,
+                                          sizeof *l->page_requests);
+    }
+    l->page_requests[l->npage_requests++] = message_ref(m);
+}
+
+static bool on_page_in(struct message_store *s, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    struct stored_message *sm = m->stored;
+    if (!l->open || !sm || !sm->segment || !read_body(l, sm))
+        return false;
+    if (sm->nids == 0)
+        forget_spill(sm);
+    return true;
+}
+
+static void on_page_dropped(struct message_store *s, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    struct stored_message *sm = m->stored;
+    if (l->open && sm && sm->nids == 0)
+        forget_spill(sm);
+}
+
+/* A batch is back: the requests whose records it carried are answered. A body goes only if
+ * every reference to its message is still a ready entry (none is being sent, or held
+ * elsewhere); else it stays, and a spill record made for it is forgotten. */
+static void answer_page_requests(struct message_log *l, const struct writer_batch *b)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < l->npage_requests; i++) {
+        struct message *m = l->page_requests[i];
+        struct stored_message *sm = m->stored;
+        if (sm && (!sm->segment || sm->written_in > b->ticket)) {
+            l->page_requests[keep++] = m; /* its record is in a later batch */
+            continue;
+        }
+        bool on_disk = sm && (b->error == 0 || sm->written_in < b->ticket);
+        message_apart(m)->page_asked = false;
+        if (on_disk && message_only_parked(m, 1)) {
+            message_page_out(m);
+            l->figures.paged_out++;
+        } else if (sm && sm->nids == 0) {
+            forget_spill(sm);
+        }
+        message_unref(m);
+    }
+    l->npage_requests = keep;
+}
+
 static const struct message_store_ops log_ops = {
     .enqueued = on_enqueued,
     .dequeued = on_dequeued,
@@ -465,6 +617,9 @@ static const struct message_store_ops log_ops = {
     .held = on_held,
     .released = on_released,
     .exchange_deleted = on_exchange_deleted,
+    .page_out = on_page_out,
+    .page_in = on_page_in,
+    .page_dropped = on_page_dropped,
     .ticket = on_ticket,
     .wait = on_wait,
 };
@@ -516,18 +671,45 @@ static bool worth_compacting(const struct message_log *l, const struct store_seg
     return l->nsegments >= 3 && s->live_bytes * 4 < s->used;
 }
 
+/* Moves what lives in s to the active segment: bodies paged out are read back for it and
+ * paged out again once rewritten; a spill record is not rewritten (its body stays in memory
+ * until a queue asks again). False when a body could not be read: s stays. */
+static bool compact(struct message_log *l, struct store_segment *s)
+{
+    while (!list_empty(&s->live)) {
+        struct stored_message *sm = list_entry(s->live.next, struct stored_message, link);
+        struct message *m = sm->msg;
+        bool paged = message_paged(m);
+        if (paged && !read_body(l, sm))
+            return false;
+        l->figures.compacted_messages++;
+        if (sm->nids == 0) { /* a spill record, paged out or asked for: made again */
+            forget_spill(sm);
+            if (!paged)
+                new_spill(l, m);
+        } else {
+            unlink_from_segment(sm);
+            write_message(l, sm);
+        }
+        if (paged) {
+            message_apart(m)->page_asked = true;
+            on_page_out(&l->store, m);
+        }
+    }
+    return true;
+}
+
 static void reclaim(struct message_log *l)
 {
     while (l->nsegments > 1) {
         struct store_segment *head = l->segments[0];
         if (head->live_count && !worth_compacting(l, head))
             break;
-        while (!list_empty(&head->live)) {
-            struct stored_message *sm = list_entry(head->live.next, struct stored_message, link);
-            unlink_from_segment(sm);
-            write_message(l, sm);
-            l->figures.compacted_messages++;
-        }
+        if (head->live_count && head->unreadable)
+            break;
+        if (!compact(l, head))
+            break;
+        close_read_fd(head);
         writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_DELETE, .segment = head->number});
         l->figures.disk_bytes -= head->size;
         l->figures.deleted_segments++;
@@ -566,6 +748,7 @@ static void on_batch_done(struct writer *w, struct writer_batch *b)
 {
     struct message_log *l = w->owner;
     bool ok = b->error == 0;
+    answer_page_requests(l, b);
     if (!ok) {
         log_error(l->log, "message store: %s failed in %s: %s; publishes of this batch are "
                   "nacked, the next records go to a new segment",
@@ -614,6 +797,7 @@ int message_log_open(struct message_log *l, struct broker *b, uv_loop_t *loop, c
     amqp_buf_init(&l->forgets);
     amqp_buf_init(&l->scratch);
     amqp_buf_init(&l->names);
+    amqp_buf_init(&l->readback);
     l->batch = writer_batch_new(1);
     int rc = make_dir(dir);
     if (rc == 0)
@@ -696,6 +880,7 @@ void message_log_close(struct message_log *l)
             list_remove(&sm->link);
             message_log_free_stored(sm);
         }
+        close_read_fd(s);
         free(s);
     }
     while (!list_empty(&l->pending)) {
@@ -703,6 +888,12 @@ void message_log_close(struct message_log *l)
         list_remove(&sm->link);
         message_log_free_stored(sm);
     }
+    /* after the stored messages, which point at them */
+    for (size_t i = 0; i < l->npage_requests; i++) {
+        message_apart(l->page_requests[i])->page_asked = false;
+        message_unref(l->page_requests[i]);
+    }
+    free(l->page_requests);
     free(l->segments);
     for (size_t id = 0; id < l->queues_cap; id++)
         if (l->queues[id]) {
@@ -720,6 +911,7 @@ void message_log_close(struct message_log *l)
     amqp_buf_free(&l->forgets);
     amqp_buf_free(&l->scratch);
     amqp_buf_free(&l->names);
+    amqp_buf_free(&l->readback);
     free(l->dir);
 }
 

@@ -23,6 +23,8 @@ struct store_segment {
     uint64_t live_bytes; /* records of messages still in some durable queue */
     uint64_t live_count;
     struct list live;    /* struct stored_message.link */
+    int read_fd;         /* for reading paged-out bodies back; -1 until needed */
+    bool unreadable;     /* a body could not be read back: never compacted */
 };
 
 /* A durable queue's number in the records, with the names that find it again at recovery; or
@@ -39,14 +41,18 @@ struct stored_queue {
     bool gone;           /* deleted: its references are dead for good */
 };
 
-/* What the store keeps for a message while durable queues hold it (message.stored). */
+/* What the store keeps for a message while durable queues hold it (message.stored), or while
+ * its body is paged out (or about to be) with no durable queue holding it: then nids is 0 (a
+ * "spill" record, which recovery ignores). */
 struct stored_message {
     struct message *msg;
     uint64_t seq;
     uint64_t arrived_ms;           /* wall clock, for TTLs after a restart */
+    uint64_t written_in;           /* the ticket of the batch its record went in */
     struct store_segment *segment; /* NULL: not written yet */
     uint32_t record_len;
     uint32_t nids, cap;
+    uint32_t offset;               /* of its record in the segment */
     uint32_t *ids;                 /* the stored_queues holding it: inline_ids or the heap */
     uint32_t inline_ids[2];
     struct list link;              /* in its segment's live list, or the log's pending list */
@@ -63,6 +69,7 @@ struct stored_delay {
 struct message_log_figures {
     uint64_t segments, disk_bytes, live_bytes, live_messages;
     uint64_t appended_records, compacted_messages, deleted_segments;
+    uint64_t paged_out, paged_in;
 };
 
 struct message_log {
@@ -87,6 +94,9 @@ struct message_log {
     bool ticket_taken;          /* someone waits for the current batch */
     struct amqp_buf scratch, names;
     struct list waiters;        /* struct store_waiter */
+    struct message **page_requests; /* referenced, waiting for their records to be on disk */
+    size_t npage_requests, page_requests_cap;
+    struct amqp_buf readback;   /* a record read back for its body */
     struct writer writer;
     bool open;
     struct message_log_figures figures;
