@@ -6,12 +6,13 @@ MiB wait; every body comes back intact and in order, through pika: from a transi
 durable queue after kill -9 (recovered without reading the bodies into memory), both ends of a
 fanout, dead letters of expired messages, a purge, and segments compacted under paged bodies."""
 import os
+import tempfile
 import time
 
 import pika
 
-from checks import (SKIP, can_control_broker, check, exit_status, kill_broker, pika_connection,
-                    restart_broker, start_broker, unique)
+from checks import SKIP, check, exit_status, unique
+import own_broker
 
 MIB = 1 << 20
 PERSISTENT = pika.BasicProperties(delivery_mode=2)
@@ -23,6 +24,40 @@ GROWTH_ALLOWED = 80 * MIB
 def body(tag, i):
     """1 MiB that says which message it is all the way through."""
     return (b"%s-%06d|" % (tag.encode(), i)) * (MIB // (len(tag) + 8)) + b"!"
+
+
+class Broker:
+    """A Warren of the test's own: its memory is read from /proc, and ASan (in the sanitizer
+    build) must not hold freed bodies in its quarantine."""
+
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+        os.makedirs(data_dir)
+        self.port = own_broker.free_port()
+        self.start()
+
+    def start(self):
+        asan = (os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=0").lstrip(":")
+        self.proc = own_broker.start(
+            ["-p", str(self.port), "--management-port", "0", "--prometheus-port", "0",
+             "--data-dir", self.data_dir], self.port, {"ASAN_OPTIONS": asan},
+            os.path.join(os.path.dirname(self.data_dir), "broker.log"))
+
+    def rss(self):
+        return rss(self.proc.pid)
+
+    def connection(self):
+        return pika.BlockingConnection(pika.ConnectionParameters(
+            "127.0.0.1", self.port, credentials=pika.PlainCredentials("guest", "guest"),
+            connection_attempts=1, socket_timeout=5))
+
+    def restart(self, kill=False):
+        if kill:
+            self.proc.kill()
+            self.proc.wait()
+        else:
+            check(own_broker.stop(self.proc) == 0, "the broker stops in order (exit 0)")
+        self.start()
 
 
 def rss(pid):
@@ -62,16 +97,16 @@ def settle(seconds=0.5):
     time.sleep(seconds)  # page-outs land once the writer is back with their records
 
 
-def transient_backlog(pid):
-    connection = pika_connection()
+def transient_backlog(broker):
+    connection = broker.connection()
     channel = connection.channel()
     channel.confirm_delivery()
     queue = unique("paging-transient")
     channel.queue_declare(queue)
-    before = rss(pid)
+    before = broker.rss()
     publish(channel, "", queue, "t", BACKLOG)
     settle()
-    grown = rss(pid) - before
+    grown = broker.rss() - before
     check(grown < GROWTH_ALLOWED,
           "%d MiB of transient bodies queued: memory grew by %.1f MiB only"
           % (BACKLOG, grown / MIB))
@@ -89,26 +124,25 @@ def transient_backlog(pid):
     connection.close()
 
 
-def durable_backlog_across_kill(pid):
-    connection = pika_connection()
+def durable_backlog_across_kill(broker):
+    connection = broker.connection()
     channel = connection.channel()
     channel.confirm_delivery()
     queue = unique("paging-durable")
     channel.queue_declare(queue, durable=True)
-    before = rss(pid)
+    before = broker.rss()
     publish(channel, "", queue, "d", BACKLOG, PERSISTENT)
     settle()
-    grown = rss(pid) - before
+    grown = broker.rss() - before
     check(grown < GROWTH_ALLOWED,
           "%d MiB of persistent bodies confirmed into a durable queue: memory grew by %.1f MiB"
           % (BACKLOG, grown / MIB))
     connection.close()
-    kill_broker()
-    pid = start_broker()
-    check(rss(pid) < GROWTH_ALLOWED + 32 * MIB,
+    broker.restart(kill=True)
+    check(broker.rss() < GROWTH_ALLOWED + 32 * MIB,
           "after kill -9 the backlog is recovered without its bodies in memory (%.1f MiB RSS)"
-          % (rss(pid) / MIB))
-    connection = pika_connection()
+          % (broker.rss() / MIB))
+    connection = broker.connection()
     channel = connection.channel()
     count = channel.queue_declare(queue, durable=True, passive=True).method.message_count
     check(count == BACKLOG, "every confirmed message is there after kill -9 (%d)" % count)
@@ -119,13 +153,12 @@ def durable_backlog_across_kill(pid):
     check(all(flags), "recovered after a crash, all are marked redelivered")
     channel.queue_delete(queue)
     connection.close()
-    return pid
 
 
-def fanout_durable_and_transient(pid):
+def fanout_durable_and_transient(broker):
     """One message, two queues: the durable one's holder goes first, the transient queue still
     reads the bodies back."""
-    connection = pika_connection()
+    connection = broker.connection()
     channel = connection.channel()
     channel.confirm_delivery()
     exchange, durable, transient = unique("paging-fan"), unique("paging-fan-d"), unique("paging-fan-t")
@@ -134,10 +167,10 @@ def fanout_durable_and_transient(pid):
     channel.queue_declare(transient)
     channel.queue_bind(durable, exchange)
     channel.queue_bind(transient, exchange)
-    before = rss(pid)
+    before = broker.rss()
     publish(channel, exchange, "", "f", 100, PERSISTENT)
     settle()
-    grown = rss(pid) - before
+    grown = broker.rss() - before
     check(grown < GROWTH_ALLOWED, "100 MiB fanned out to two queues: memory grew by %.1f MiB"
           % (grown / MIB))
     from_durable, _ = drain(channel, durable, 100)
@@ -154,8 +187,8 @@ def fanout_durable_and_transient(pid):
     connection.close()
 
 
-def dead_letters_of_paged_bodies():
-    connection = pika_connection()
+def dead_letters_of_paged_bodies(broker):
+    connection = broker.connection()
     channel = connection.channel()
     channel.confirm_delivery()
     expiring, dead = unique("paging-expiring"), unique("paging-dead")
@@ -178,11 +211,12 @@ def segments(data_dir):
     return len([n for n in os.listdir(path) if n.endswith(".seg")])
 
 
-def compaction_under_paged_bodies(data_dir):
+def compaction_under_paged_bodies(broker):
+    data_dir = broker.data_dir
     """A durable queue's paged-out bodies pin a fifth of every segment while another queue's
     are acked: the segments are compacted (the bodies read back and written again) and the
     bodies still come back intact."""
-    connection = pika_connection()
+    connection = broker.connection()
     channel = connection.channel()
     channel.confirm_delivery()
     kept, churn = unique("paging-kept"), unique("paging-churn")
@@ -212,16 +246,21 @@ def compaction_under_paged_bodies(data_dir):
 
 
 def main():
-    if not can_control_broker() or not os.environ.get("WARREN_PID"):
-        print("SKIP: needs a Warren started by with_broker.py (memory is read from /proc)")
+    if not own_broker.WARREN:
+        print("SKIP: needs $WARREN (the test starts brokers of its own)")
         return SKIP
-    pid = int(os.environ["WARREN_PID"])
-    transient_backlog(pid)
-    fanout_durable_and_transient(pid)
-    dead_letters_of_paged_bodies()
-    compaction_under_paged_bodies(os.environ["WARREN_DATA_DIR"])
-    _, pid = restart_broker()  # a fresh process: its memory measures this backlog alone
-    durable_backlog_across_kill(pid)
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Broker(os.path.join(tmp, "data"))
+        try:
+            transient_backlog(broker)
+            fanout_durable_and_transient(broker)
+            dead_letters_of_paged_bodies(broker)
+            compaction_under_paged_bodies(broker)
+            broker.restart()  # a fresh process: its memory measures this backlog alone
+            durable_backlog_across_kill(broker)
+            check(own_broker.stop(broker.proc) == 0, "the broker stops in order (exit 0)")
+        finally:
+            own_broker.kill_leftovers()
     return exit_status()
 
 
