@@ -36,6 +36,15 @@ static bool header_is_persistent(struct amqp_bytes header)
 _Static_assert(sizeof(struct message_apart) % _Alignof(struct message) == 0,
                "a message after its apart part stays aligned");
 
+/* A message with a large body's first body_capacity octets in a block of their own. */
+static __attribute__((noinline)) struct message *alloc_apart(size_t inline_size,
+                                                             uint64_t body_capacity)
+{
+    struct message_apart *a = xmalloc(sizeof *a + inline_size);
+    *a = (struct message_apart){.bytes = xmalloc(body_capacity ? (size_t)body_capacity : 1)};
+    return (struct message *)(a + 1);
+}
+
 /* A message with room for body_capacity octets of a body of body_size and `trailer` octets
  * after it (kept BCC keys): inline, or for a large body, the body in a block of its own. */
 static struct message *message_alloc(struct amqp_bytes exchange, struct amqp_bytes routing_key,
@@ -43,26 +52,23 @@ static struct message *message_alloc(struct amqp_bytes exchange, struct amqp_byt
                                      uint64_t body_capacity, size_t trailer)
 {
     size_t names = exchange.len + routing_key.len + header.len;
-    bool apart = body_size >= MESSAGE_APART_MIN;
-    uint64_t inline_room = (apart ? 0 : body_capacity) + trailer;
     if (exchange.len > 255 || routing_key.len > 255 || header.len > UINT32_MAX ||
-        body_capacity > SIZE_MAX / 2 ||
-        inline_room > SIZE_MAX - sizeof(struct message_apart) - sizeof(struct message) - names)
+        body_capacity + trailer > SIZE_MAX / 2)
         abort(); /* the codec and the configured size limit bound all of these */
+    uint8_t flags = header_is_persistent(header) ? MESSAGE_PERSISTENT : 0;
     struct message *m;
-    if (apart) {
-        struct message_apart *a = xmalloc(sizeof *a + sizeof *m + names + (size_t)inline_room);
-        *a = (struct message_apart){.bytes = xmalloc(body_capacity ? (size_t)body_capacity : 1)};
-        m = (struct message *)(a + 1);
+    if (__builtin_expect(body_size >= MESSAGE_APART_MIN, 0)) {
+        m = alloc_apart(sizeof *m + names + trailer, body_capacity);
+        flags |= MESSAGE_APART;
     } else {
-        m = xmalloc(sizeof *m + names + (size_t)inline_room);
+        m = xmalloc(sizeof *m + names + (size_t)body_capacity + trailer);
     }
     m->refs = 1;
     m->header_len = (uint32_t)header.len;
     m->body_size = body_size;
     m->exchange_len = (uint8_t)exchange.len;
     m->routing_key_len = (uint8_t)routing_key.len;
-    m->flags = (header_is_persistent(header) ? MESSAGE_PERSISTENT : 0) | (apart ? MESSAGE_APART : 0);
+    m->flags = flags;
     m->stored = NULL;
     memcpy(m->data, exchange.ptr, exchange.len);
     memcpy(m->data + exchange.len, routing_key.ptr, routing_key.len);

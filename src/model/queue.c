@@ -299,17 +299,22 @@ static void forget_arrivals_of_ready(struct queue *q)
             forget_arrival(q, queue_ring_at(&q->levels[l], i));
 }
 
-/* A ready entry taken for a delivery: its body is read back if it was paged out; false when
- * that failed and the message is gone. */
-static inline bool deliverable(struct queue *q, struct queue_entry *e)
+/* A paged-out entry taken for a delivery: its body is read back; false when that failed and
+ * the message is gone. */
+static __attribute__((noinline)) bool bring_back(struct queue *q, struct queue_entry *e)
 {
     struct message *m = queue_entry_message(e);
-    if (__builtin_expect(!message_paged(m), 1) || page_in(q, m))
+    if (page_in(q, m))
         return true;
     forget_arrival(q, e);
     left(q, m);
     let_go(q, m);
     return false;
+}
+
+static inline bool deliverable(struct queue *q, struct queue_entry *e)
+{
+    return __builtin_expect(!message_paged(queue_entry_message(e)), 1) || bring_back(q, e);
 }
 
 /* ---- length limits ---- */
