@@ -746,6 +746,9 @@ void message_log_close(struct message_log *l)
 {
     if (!l->open)
         return;
+    /* a disk that failed gets a last try at the stop, with everything that waited (l->roll
+     * puts it in a new segment) */
+    l->disk_error = 0;
     message_log_commit(l);
     write_redelivered(l);
     amqp_buf_reset(&l->scratch);
