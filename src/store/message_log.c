@@ -602,11 +602,8 @@ static void note_failed(struct message_log *l, const struct writer_batch *b)
     l->disk_error = b->error;
     l->roll = true; /* the failed segment may have a hole: nothing is appended after it */
     l->retry_ticket = 0;
-    uint64_t at = clock_now_ms(&l->broker->clock) + l->retry_interval_ms;
-    if (deadline_pending(&l->retry))
-        deadline_heap_reschedule(&l->broker->deadlines, &l->retry, at);
-    else
-        deadline_heap_add(&l->broker->deadlines, &l->retry, at);
+    deadline_heap_add(&l->broker->deadlines, &l->retry,
+                      clock_now_ms(&l->broker->clock) + l->retry_interval_ms);
 }
 
 /* Time to try again: a new segment alone, created, preallocated and synced. Only once it is
