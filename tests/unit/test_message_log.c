@@ -1,4 +1,4 @@
-/* Unit tests for the message log: written once per message, recovered in order, torn and corrupt records dropped, segments reclaimed and compacted, delayed messages held again. */
+/* Unit tests for the message log: written once per message, recovered in order, torn and corrupt records dropped, segments reclaimed and compacted, delayed messages held again, disk errors survived. */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
