@@ -725,10 +725,26 @@ static void submit(struct message_log *l)
     l->ticket_taken = false;
 }
 
+/* While the disk fails nothing is written: the batch goes to the writer empty and comes back
+ * failed in its turn, so its waiters are nacked after those of the batches before it. What
+ * was enqueued meanwhile waits for the next try. */
+static void refuse(struct message_log *l)
+{
+    if (!l->ticket_taken)
+        return;
+    l->batch->refused = true;
+    l->batch->error = l->disk_error;
+    submit(l);
+}
+
 void message_log_commit(struct message_log *l)
 {
     if (!l->open)
         return;
+    if (l->disk_error) {
+        refuse(l);
+        return;
+    }
     while (!list_empty(&l->pending)) {
         struct stored_message *sm = list_entry(l->pending.next, struct stored_message, link);
         list_remove(&sm->link);
@@ -743,17 +759,64 @@ void message_log_commit(struct message_log *l)
         submit(l);
 }
 
+/* A batch failed. The first failure, or the failure of a try, stops the writes until a new
+ * segment is tried (once per interval, so a full disk gathers no file per commit) and raises
+ * the disk alarm; a batch handed over before then, in flight meanwhile, only fails. */
+static void note_failed(struct message_log *l, const struct writer_batch *b)
+{
+    bool first = !l->disk_error, try_failed = l->retry_ticket && b->ticket >= l->retry_ticket;
+    if (!first && !try_failed)
+        return;
+    const char *call = b->failed ? b->failed : "a write";
+    if (first) {
+        l->retry_interval_ms = MESSAGE_LOG_RETRY_FIRST_MS;
+        log_error(l->log, "message store: %s failed in %s: %s; publishes are nacked and "
+                  "publishers blocked until a write succeeds again", call, l->dir,
+                  strerror(b->error));
+        alarms_set_store_failed(&l->broker->alarms, true);
+    } else {
+        l->retry_interval_ms *= 2;
+        if (l->retry_interval_ms > MESSAGE_LOG_RETRY_MAX_MS)
+            l->retry_interval_ms = MESSAGE_LOG_RETRY_MAX_MS;
+        log_warning(l->log, "message store: a new segment in %s failed too (%s: %s)", l->dir,
+                    call, strerror(b->error));
+    }
+    l->disk_error = b->error;
+    l->roll = true; /* the failed segment may have a hole: nothing is appended after it */
+    l->retry_ticket = 0;
+    deadline_heap_add(&l->broker->deadlines, &l->retry,
+                      clock_now_ms(&l->broker->clock) + l->retry_interval_ms);
+}
+
+/* Time to try again: a new segment alone, created, preallocated and synced. Only once it is
+ * on disk do the records that waited meanwhile (messages, acks' forgets) follow it, so none
+ * of them is lost in a try that fails. */
+static void on_retry(struct deadline *d, uint64_t now_ms)
+{
+    struct message_log *l = container_of(d, struct message_log, retry);
+    (void)now_ms;
+    if (!l->open || !l->disk_error)
+        return;
+    refuse(l); /* whoever waits on the current batch waits for records the try does not hold */
+    l->retry_ticket = l->batch->ticket;
+    start_segment(l, 0);
+    submit(l);
+}
+
 /* A batch is back from the writer: its waiters hear how it went. */
 static void on_batch_done(struct writer *w, struct writer_batch *b)
 {
     struct message_log *l = w->owner;
     bool ok = b->error == 0;
     answer_page_requests(l, b);
-    if (!ok) {
-        log_error(l->log, "message store: %s failed in %s: %s; publishes of this batch are "
-                  "nacked, the next records go to a new segment",
-                  b->failed ? b->failed : "a write", l->dir, strerror(b->error));
-        l->roll = true;
+    if (!ok && !b->refused) {
+        note_failed(l, b);
+    } else if (ok && l->disk_error && l->retry_ticket && b->ticket >= l->retry_ticket &&
+               b->nops) {
+        log_info(l->log, "message store: writing to %s again", l->dir);
+        l->disk_error = 0;
+        l->retry_ticket = 0;
+        alarms_set_store_failed(&l->broker->alarms, false);
     }
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &l->waiters) {
@@ -799,6 +862,7 @@ int message_log_open(struct message_log *l, struct broker *b, uv_loop_t *loop, c
     amqp_buf_init(&l->names);
     amqp_buf_init(&l->readback);
     l->batch = writer_batch_new(1);
+    deadline_init(&l->retry, on_retry);
     int rc = make_dir(dir);
     if (rc == 0)
         rc = writer_start(&l->writer, loop, dir, on_batch_done, l);
@@ -863,6 +927,9 @@ void message_log_close(struct message_log *l)
 {
     if (!l->open)
         return;
+    /* a disk that failed gets a last try at the stop, with everything that waited (l->roll
+     * puts it in a new segment) */
+    l->disk_error = 0;
     message_log_commit(l);
     write_redelivered(l);
     amqp_buf_reset(&l->scratch);
@@ -871,6 +938,8 @@ void message_log_close(struct message_log *l)
     append_record(l);
     submit(l);
     writer_stop(&l->writer);
+    if (deadline_pending(&l->retry))
+        deadline_heap_remove(&l->broker->deadlines, &l->retry);
     l->open = false;
     broker_use_store(l->broker, NULL);
     for (size_t i = 0; i < l->nsegments; i++) {

@@ -8,12 +8,18 @@
 #include <uv.h>
 
 #include "amqp_buf.h"
+#include "core/heap.h"
 #include "core/list.h"
 #include "model/message_store.h"
 #include "store/writer.h"
 
 struct broker;
 struct queue;
+
+/* After a failed write: the first wait before a new segment is tried, and the longest (RabbitMQ
+ * looks at the disk every 10 s while its disk alarm is on). */
+#define MESSAGE_LOG_RETRY_FIRST_MS 1000
+#define MESSAGE_LOG_RETRY_MAX_MS 10000
 
 /* One segment file as the loop sees it. */
 struct store_segment {
@@ -82,6 +88,14 @@ struct message_log {
     size_t nsegments, segments_cap;
     uint32_t next_segment;
     bool roll;                  /* start a new segment before the next append (after an error) */
+    /* While a write has failed (disk_error, an errno): nothing is written, each commit's
+     * waiters are nacked, and a new segment alone is tried once per retry_interval_ms
+     * (doubling up to MESSAGE_LOG_RETRY_MAX_MS) as the batch numbered retry_ticket; when it
+     * succeeds the failure ends and what waited is written after it. */
+    int disk_error;
+    uint64_t retry_interval_ms;
+    uint64_t retry_ticket;      /* 0: no try under way */
+    struct deadline retry;      /* on the broker's deadline heap */
     struct stored_queue **queues; /* by id; [0] unused */
     size_t nqueues, queues_cap;
     uint64_t next_seq;

@@ -1,4 +1,4 @@
-/* Unit tests for the message log: written once per message, recovered in order, torn and corrupt records dropped, segments reclaimed and compacted, delayed messages held again, large bodies paged out and read back. */
+/* Unit tests for the message log: written once per message, recovered in order, torn and corrupt records dropped, segments reclaimed and compacted, delayed messages held again, disk errors survived, large bodies paged out and read back. */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -485,6 +485,87 @@ START_TEST(test_disk_error_fails_the_batch_and_goes_on)
 }
 END_TEST
 
+/* The time is now_ms: what is due by then runs. */
+static void advance_to(struct fixture *f, uint64_t now_ms)
+{
+    clock_set_manual(&f->b.clock, now_ms);
+    deadline_heap_run_due(&f->b.deadlines, now_ms);
+}
+
+/* Runs the loop until the log's try of a new segment has come back. */
+static void wait_for_try(struct fixture *f)
+{
+    while (f->log.retry_ticket)
+        uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+/* How many of the child's checks failed (each is named on stderr). */
+static int disk_error_episode(void)
+{
+    int failed = 0;
+#define EXPECT(cond) \
+    ((cond) ? (void)0 : (void)(failed++, fprintf(stderr, "line %d: %s failed\n", __LINE__, #cond)))
+    /* a 64 KiB file size limit (which the test raises again later): preallocating a 1 MiB
+     * segment fails with EFBIG, as a full disk fails it with ENOSPC */
+    struct rlimit small = {65536, RLIM_INFINITY}, unlimited = {RLIM_INFINITY, RLIM_INFINITY};
+    signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &small);
+    struct fixture f;
+    open_fixture(&f, 1 << 20);
+    clock_set_manual(&f.b.clock, 1000);
+    struct queue *dq = declare(&f, "dq", true);
+    publish(dq, "cannot-be-stored", true);
+    EXPECT(!try_sync_log(&f));
+    EXPECT(alarms_disk_alarm(&f.b.alarms)); /* publishers block */
+    EXPECT(count_segments() == 0);           /* the segment that failed is gone */
+    /* meanwhile nothing is tried: the commit is nacked, the message waits */
+    publish(dq, "waits", true);
+    EXPECT(!try_sync_log(&f));
+    EXPECT(count_segments() == 0);
+    advance_to(&f, 1999);
+    EXPECT(f.log.retry_ticket == 0);
+    /* after 1 s a new segment alone is tried; it fails too, the next try is 2 s later */
+    advance_to(&f, 2000);
+    EXPECT(f.log.retry_ticket != 0);
+    wait_for_try(&f);
+    EXPECT(f.log.disk_error == EFBIG && f.log.retry_interval_ms == 2000);
+    EXPECT(count_segments() == 0 && alarms_disk_alarm(&f.b.alarms));
+    /* the disk has room again: the next try succeeds, what waited follows it */
+    setrlimit(RLIMIT_FSIZE, &unlimited);
+    advance_to(&f, 3999);
+    EXPECT(f.log.retry_ticket == 0);
+    advance_to(&f, 4000);
+    wait_for_try(&f);
+    EXPECT(f.log.disk_error == 0 && !alarms_disk_alarm(&f.b.alarms));
+    EXPECT(count_segments() == 1);
+    publish(dq, "after", true);
+    EXPECT(try_sync_log(&f));
+    EXPECT(queue_message_count(dq) == 3); /* served from memory all along */
+    close_fixture(&f);
+    /* the nacked message that was in the failed write is not on disk; the others are */
+    dq = reopen(&f, 1 << 20);
+    EXPECT(queue_message_count(dq) == 2);
+    EXPECT(strcmp(take(dq, true, NULL), "waits") == 0);
+    EXPECT(strcmp(take(dq, true, NULL), "after") == 0);
+    close_fixture(&f);
+#undef EXPECT
+    return failed;
+}
+
+START_TEST(test_disk_error_tries_once_per_interval_then_recovers)
+{
+    make_dir();
+    pid_t child = fork();
+    if (child == 0)
+        _exit(disk_error_episode() ? 1 : 0);
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    remove_dir();
+}
+END_TEST
+
 START_TEST(test_durability_off_without_store)
 {
     /* no store: a durable queue takes persistent messages as before, m->stored stays NULL */
@@ -745,6 +826,7 @@ int main(void)
     tcase_add_test(tc, test_steady_traffic_reclaims_segments);
     tcase_add_test(tc, test_stuck_message_is_compacted);
     tcase_add_test(tc, test_disk_error_fails_the_batch_and_goes_on);
+    tcase_add_test(tc, test_disk_error_tries_once_per_interval_then_recovers);
     tcase_add_test(tc, test_durability_off_without_store);
     tcase_add_test(tc, test_held_messages_come_back_to_their_exchange);
     tcase_add_test(tc, test_large_bodies_paged_out_and_read_back);
