@@ -221,6 +221,15 @@ def http_waits_for_sync(broker):
     check(status == 204 and elapsed >= DELAY_S * 0.9,
           "DELETE of the queue: %d after the sync (%.0f ms)" % (status, elapsed * 1000))
     t0 = time.monotonic()
+    definitions = {"queues": [{"name": "sync-test-imported", "vhost": "/", "durable": True,
+                               "auto_delete": False, "arguments": {}}]}
+    status = broker.http("POST", "/api/definitions", definitions)[0]
+    elapsed = time.monotonic() - t0
+    check(status == 204 and elapsed >= DELAY_S * 0.9 and elapsed < DELAY_S * 1.9,
+          "a definitions import: %d after one sync (%.0f ms)" % (status, elapsed * 1000))
+    check(record_synced(broker.data_dir, broker.log_path, "sync-test-imported"),
+          "its records were synced by then")
+    t0 = time.monotonic()
     status = broker.http("GET", "/api/overview")[0]
     check(status == 200 and time.monotonic() - t0 < FAST_S, "a GET does not wait")
     b.close()
