@@ -560,6 +560,11 @@ static void job_done(struct journal_job *job, void *owner)
     } else {
         s->journal.size = job->new_size;
     }
+    if (job->replace_error) { /* tried again once the journal has doubled once more */
+        log_error(&s->broker->log, "definitions journal: compaction failed: %s",
+                  strerror(-job->replace_error));
+        s->compacted_size = s->journal.size;
+    }
     if (job->error) {
         log_failure(s, job->failed, job->error);
         /* what is on disk may now lack records: the next job rewrites it from the model */

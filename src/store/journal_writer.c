@@ -51,8 +51,12 @@ static void run(uv_work_t *work)
         job->error = journal_replace(job->journal, job->records.data, job->records.len,
                                      &job->new_fd, &job->new_size);
         job->failed = "compaction";
-        if (job->error && job->new_fd < 0 && job->fallback.len) /* the old file goes on */
-            append(job, &job->fallback);
+        if (job->error && job->new_fd < 0) { /* the old file goes on, with what was pending */
+            job->replace_error = job->error;
+            job->error = 0;
+            if (job->fallback.len)
+                append(job, &job->fallback);
+        }
     }
     if (job->error == 0)
         job->failed = NULL;

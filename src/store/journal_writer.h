@@ -27,6 +27,7 @@ struct journal_job {
     /* the outcome, read on the loop */
     int error;                /* 0 or -errno */
     const char *failed;       /* what failed: "write and fdatasync", "compaction" */
+    int replace_error;        /* REPLACE: why the rewrite failed (the fallback went on), or 0 */
     int new_fd;               /* REPLACE that renamed: the new file; else -1 */
     uint64_t new_size;        /* the file's size afterwards */
     uint64_t elapsed_ns;      /* spent on the disk */

@@ -583,7 +583,8 @@ START_TEST(test_writer_orders_jobs)
 END_TEST
 
 /* A write that fails reaches its waiter as an error; the next job rewrites the journal from
- * the model, so what the failed one held is on disk after all. */
+ * the model, so what the failed one held is on disk after all. A rewrite that fails leaves
+ * the old file, which then takes what was pending. */
 START_TEST(test_writer_failure_reported)
 {
     make_dir();
@@ -619,6 +620,18 @@ START_TEST(test_writer_failure_reported)
     ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
     ck_assert_int_eq(w[1].error, 0);
     ck_assert(!s.compact_due);
+
+    /* a compaction that cannot be made: what was pending goes to the old file instead */
+    ck_assert_int_eq(mkdir(file_path(JOURNAL_REWRITE_FILE), 0700), 0);
+    s.compact_due = true;
+    before = definitions_ticket(&b->definitions);
+    ck_assert_ptr_nonnull(declare_queue(v, "fallback", true, false, (struct amqp_bytes){NULL, 0}));
+    ck_assert(wait_for(b, before, &w[1]));
+    definitions_store_commit(&s);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(w[1].error, 0);
+    ck_assert_int_eq(file_size(JOURNAL_FILE), (off_t)s.journal.size);
+    ck_assert_int_eq(rmdir(file_path(JOURNAL_REWRITE_FILE)), 0);
     close_store(&s, b);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 
@@ -626,6 +639,7 @@ START_TEST(test_writer_failure_reported)
     v = broker_find_vhost(b, (const uint8_t *)"/", 1);
     ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("lost")));
     ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("next")));
+    ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("fallback")));
     close_store(&s, b);
     remove_dir();
 }
