@@ -201,33 +201,6 @@ int journal_write(int fd, uint64_t at, const void *records, size_t len, uint64_t
     return fdatasync(fd) < 0 ? -errno : 0;
 }
 
-int journal_append(struct journal *j, uint8_t type, const void *payload, size_t len)
-{
-    struct amqp_buf buf;
-    amqp_buf_init(&buf);
-    int rc = journal_encode(&buf, type, payload, len);
-    if (rc == 0)
-        rc = write_all_at(j->fd, j->size, buf.data, buf.len);
-    if (rc < 0)
-        cut_back(j->fd, j->size);
-    if (rc == 0) {
-        j->size += buf.len;
-        j->unsynced = true;
-    }
-    amqp_buf_free(&buf);
-    return rc;
-}
-
-int journal_sync(struct journal *j)
-{
-    if (!j->unsynced)
-        return 0;
-    if (fdatasync(j->fd) < 0)
-        return -errno;
-    j->unsynced = false;
-    return 0;
-}
-
 void journal_close(struct journal *j)
 {
     if (j->fd >= 0)
@@ -268,7 +241,6 @@ void journal_adopt(struct journal *j, int fd, uint64_t size)
     close(j->fd);
     j->fd = fd;
     j->size = size;
-    j->unsynced = false;
 }
 
 int journal_compact(struct journal *j, const void *records, size_t len)

@@ -20,7 +20,6 @@ struct journal {
     char *path;
     char *rewrite_path;
     uint64_t size;    /* bytes in the file */
-    bool unsynced;    /* appended since the last sync */
 };
 
 /* Called for each good record in file order; a non-zero return stops the replay and is
@@ -44,11 +43,6 @@ int journal_open(struct journal *j, const char *dir, journal_record_fn fn, void 
 /* Appends one record's bytes (header, CRC, type, payload) to buf. Returns 0, or -EFBIG for
  * a payload beyond JOURNAL_MAX_RECORD (buf then unchanged). */
 int journal_encode(struct amqp_buf *buf, uint8_t type, const void *payload, size_t len);
-/* Writes one record at the end; not yet synced. Returns 0 or -errno (the file then ends
- * where it did before). */
-int journal_append(struct journal *j, uint8_t type, const void *payload, size_t len);
-/* fdatasync, when anything was appended since the last. Returns 0 or -errno. */
-int journal_sync(struct journal *j);
 void journal_close(struct journal *j);
 
 /* What the journal's writer thread runs: plain functions of a descriptor and bytes, which
