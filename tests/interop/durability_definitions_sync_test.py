@@ -5,7 +5,7 @@ take 300 ms: a durable queue.declare's declare-ok (and the management API's 201)
 after the fdatasync that covered its record, while a second connection's round trips stay
 fast; methods pipelined after the declare on the same connection are answered after it, in
 order; a client that goes while its reply waits leaves the broker healthy (run under ASan,
-anything left behind fails the stop); a sync that fails closes the AMQP connection with 541
+anything left behind fails the stop), and so does a stop while a sync is under way; a sync that fails closes the AMQP connection with 541
 INTERNAL_ERROR and answers the API with a 500, as RabbitMQ reports an internal error.
 
 Warren only: it starts its own broker with the shim (RabbitMQ cannot be made to sync slowly)."""
@@ -329,6 +329,18 @@ def failed_sync(broker):
     conn.close()
 
 
+def stop_while_waiting(broker):
+    """SIGTERM while a declare waits for its sync: the broker waits for the sync, stops cleanly,
+    and the queue is there after the restart."""
+    c = broker.raw()
+    c.send_method(1, 50, 10, rawamqp.queue_declare_args("sync-test-stop", durable=True))
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    expect(broker.stop(), 0, "a stop while a sync is under way: the broker's exit")
+    check(time.monotonic() - t0 < 5, "it stops in %.1f s" % (time.monotonic() - t0))
+    c.close()
+
+
 def main():
     if not os.environ.get("WARREN"):
         print("SKIP: needs WARREN (a broker started with a preloaded shim)")
@@ -343,11 +355,11 @@ def main():
             pipelined_http(broker)
             gone_while_waiting(broker)
             failed_sync(broker)
-            expect(broker.stop(), 0, "the broker stops cleanly")
+            stop_while_waiting(broker)
             broker.start()  # what was declared is there after the restart
             conn = broker.pika()
             ch = conn.channel()
-            for name in ("sync-test-pipe", "sync-test-gone", "sync-test-after"):
+            for name in ("sync-test-pipe", "sync-test-gone", "sync-test-after", "sync-test-stop"):
                 ch.queue_declare(name, passive=True)
             check(True, "the durable queues are back after a restart")
             conn.close()
