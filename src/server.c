@@ -37,6 +37,7 @@ struct server {
     uint64_t armed_ms;          /* the deadline it is armed for; UINT64_MAX when idle */
     struct server_subscriber resume_readers;
     struct server_subscriber commit_store;
+    struct server_subscriber commit_definitions;
     struct server_subscriber write_output;
     struct message_log messages; /* when there is a data directory */
     bool durable;
@@ -101,6 +102,11 @@ static void run_resume_readers(struct server_subscriber *sub)
 static void run_commit_store(struct server_subscriber *sub)
 {
     message_log_commit(&container_of(sub, struct server, commit_store)->messages);
+}
+
+static void run_commit_definitions(struct server_subscriber *sub)
+{
+    definitions_store_commit(&container_of(sub, struct server, commit_definitions)->definitions);
 }
 
 static void run_write_output(struct server_subscriber *sub)
@@ -177,6 +183,11 @@ static void start_loop_handles(struct server *s)
     if (s->durable) {
         s->commit_store.run = run_commit_store;
         server_subscribe(s, &s->commit_store);
+    }
+    if (s->broker.config.data_dir) { /* definitions from now on synced off the loop */
+        definitions_store_start(&s->definitions, &s->loop);
+        s->commit_definitions.run = run_commit_definitions;
+        server_subscribe(s, &s->commit_definitions);
     }
     s->write_output.run = run_write_output;
     server_subscribe(s, &s->write_output);

@@ -15,6 +15,7 @@
 #include "model/vhost.h"
 #include "admin/json_table.h"
 #include "core/alloc.h"
+#include "core/container.h"
 #include "model/user.h"
 
 enum { M_GET = 1, M_PUT = 2, M_POST = 4, M_DELETE = 8 };
@@ -662,20 +663,70 @@ static bool split_path(struct api_request *r, char *path)
     return true;
 }
 
+/* A response waiting for the definitions its request recorded to reach the disk. */
+struct api_hold {
+    struct http_hold hold;
+    struct definitions_waiter waiter;
+    struct api *api;
+};
+
+/* On disk: the response goes. Not: RabbitMQ's 500, as its management API reports an
+ * internal error (the store has logged why). */
+static void hold_settled(struct definitions_waiter *w, int error)
+{
+    struct api_hold *h = container_of(w, struct api_hold, waiter);
+    if (!error) {
+        http_hold_release(&h->hold, NULL);
+    } else {
+        struct http_response res = {.status = 500};
+        struct api_request r = {.api = h->api, .res = &res};
+        api_reply_error(&r, 500, "internal_server_error",
+                        "the definitions journal could not be written: %s", strerror(-error));
+        http_hold_release(&h->hold, &res);
+    }
+    free(h);
+}
+
+static void hold_gone(struct http_hold *hold)
+{
+    struct api_hold *h = container_of(hold, struct api_hold, hold);
+    if (definitions_waiting(&h->waiter))
+        definitions_waiter_cancel(&h->waiter);
+    free(h);
+}
+
+/* The response waits when the request recorded anything since `before`. */
+static void reply_after_disk(struct api_request *r, uint64_t before)
+{
+    struct api_hold *h = xcalloc(1, sizeof *h);
+    list_init(&h->waiter.link);
+    h->waiter.settled = hold_settled;
+    if (!definitions_wait(&r->api->broker->definitions, before, &h->waiter)) {
+        free(h);
+        return;
+    }
+    h->api = r->api;
+    h->hold.gone = hold_gone;
+    r->res->hold = &h->hold;
+}
+
 /* A request that may change definitions is one batch: whatever it changed (handlers set some
  * settings by hand, so they are looked at once here) is on disk before the reply is sent. */
 static void run_handler(struct api_request *r, const struct route *route)
 {
     struct broker *b = r->api->broker;
     bool changes = r->http->method != HTTP_GET && r->http->method != HTTP_HEAD;
-    if (changes)
-        broker_definitions_begin(b);
-    route->handler(r);
-    if (!changes)
+    if (!changes) {
+        route->handler(r);
         return;
+    }
+    uint64_t before = definitions_ticket(&b->definitions);
+    broker_definitions_begin(b);
+    route->handler(r);
     if (r->res->status < 300)
         broker_settings_changed(b);
     broker_definitions_end(b);
+    reply_after_disk(r, before);
 }
 
 static void handle(void *ctx, const struct http_request *http, struct http_response *res)

@@ -71,6 +71,12 @@ struct http_conn {
     int refused;             /* a status to answer instead of handling (413, 431), or 0 */
     unsigned writes;         /* uv_writes in flight */
     bool close_after_write;
+    /* A response held back by its handler (http_hold), and the input read after it. */
+    struct http_hold *hold;
+    struct http_response held;
+    bool held_head;
+    char *unparsed;
+    size_t unparsed_len;
 };
 
 struct http_write {
@@ -120,11 +126,25 @@ static void on_closed(uv_handle_t *h)
     struct http_conn *c = h->data;
     list_remove(&c->link);
     reset_request(c);
+    free(c->held.body);
+    free(c->unparsed);
     free(c);
+}
+
+/* The holder hears at once: nothing may be released on a closing connection. */
+static void drop_hold(struct http_conn *c)
+{
+    struct http_hold *h = c->hold;
+    if (!h)
+        return;
+    c->hold = NULL;
+    h->conn = NULL;
+    h->gone(h);
 }
 
 static void close_conn(struct http_conn *c)
 {
+    drop_hold(c);
     if (!uv_is_closing((uv_handle_t *)&c->handle))
         uv_close((uv_handle_t *)&c->handle, on_closed);
 }
@@ -271,8 +291,17 @@ static int on_message_complete(http_parser *p)
     struct http_response res = {.status = 500};
     c->server->handler(c->server->ctx, &req, &res);
     c->close_after_write = !http_should_keep_alive(p);
-    send_response(c, &res, head);
-    free(res.body);
+    if (res.hold) { /* the parser stops here until the holder releases it */
+        c->hold = res.hold;
+        c->hold->conn = c;
+        c->held = res;
+        c->held.hold = NULL;
+        c->held_head = head;
+        http_parser_pause(p, 1);
+    } else {
+        send_response(c, &res, head);
+        free(res.body);
+    }
     free(path);
     reset_request(c);
     return 0;
@@ -285,6 +314,23 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = suggested;
 }
 
+/* Parses what was read; a held response keeps the rest for later, unread further. */
+static void feed(struct http_conn *c, const char *data, size_t len)
+{
+    size_t parsed = http_parser_execute(&c->parser, &c->server->settings, data, len);
+    if (c->hold) {
+        uv_read_stop((uv_stream_t *)&c->handle);
+        size_t rest = len - parsed;
+        c->unparsed = rest ? xmemdup(data + parsed, rest) : NULL;
+        c->unparsed_len = rest;
+        return;
+    }
+    if (c->parser.http_errno != HPE_OK || parsed != len) {
+        uv_read_stop((uv_stream_t *)&c->handle);
+        answer_plain(c, c->refused ? c->refused : 400);
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = stream->data;
@@ -293,14 +339,36 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         close_conn(c);
         return;
     }
-    if (!c->close_after_write && nread > 0) {
-        size_t parsed = http_parser_execute(&c->parser, &c->server->settings, buf->base, (size_t)nread);
-        if (c->parser.http_errno != HPE_OK || parsed != (size_t)nread) {
-            uv_read_stop(stream);
-            answer_plain(c, c->refused ? c->refused : 400);
-        }
-    }
+    if (!c->close_after_write && nread > 0)
+        feed(c, buf->base, (size_t)nread);
     free(buf->base);
+}
+
+void http_hold_release(struct http_hold *h, struct http_response *replacement)
+{
+    struct http_conn *c = h->conn;
+    c->hold = NULL;
+    h->conn = NULL;
+    if (replacement) {
+        free(c->held.body);
+        c->held = *replacement;
+    }
+    send_response(c, &c->held, c->held_head);
+    free(c->held.body);
+    c->held = (struct http_response){0};
+    http_parser_pause(&c->parser, 0);
+    if (c->close_after_write || uv_is_closing((uv_handle_t *)&c->handle))
+        return;
+    char *rest = c->unparsed;
+    size_t n = c->unparsed_len;
+    c->unparsed = NULL;
+    c->unparsed_len = 0;
+    if (n)
+        feed(c, rest, n);
+    free(rest);
+    if (!c->hold && !c->close_after_write && !uv_is_closing((uv_handle_t *)&c->handle) &&
+        uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) < 0)
+        close_conn(c);
 }
 
 static void on_connection(uv_stream_t *listener, int status)

@@ -64,6 +64,7 @@ static void channel_open(struct connection *c, uint16_t id)
     list_init(&ch->tx_ops);
     list_init(&ch->dirty_link);
     list_init(&ch->disk_waiter.link);
+    list_init(&ch->defs_reply.waiter.link);
     confirms_init(&ch->confirms);
     channel_metrics_init(&ch->metrics);
     connection_broker(c)->churn.channels_opened++;
@@ -102,6 +103,7 @@ void channel_free(struct channel *ch)
     if (store_waiter_waiting(&ch->disk_waiter))
         store_waiter_cancel(&ch->disk_waiter);
     free(ch->disk_waits);
+    channel_drop_defs_reply(ch);
     struct broker *b = connection_broker(ch->conn);
     struct message_stats totals;
     channel_stats(ch, &totals);

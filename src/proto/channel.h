@@ -12,6 +12,7 @@
 #include "model/message.h"
 #include "model/message_stats.h"
 #include "model/queue.h"
+#include "model/definitions_ops.h"
 #include "model/message_store.h"
 #include "proto/channel_metrics.h"
 #include "proto/confirms.h"
@@ -114,6 +115,22 @@ struct channel {
     bool tx_stored;             /* the transaction being committed put something on disk */
     bool tx;
     struct list tx_ops;
+
+    /* A reply that waits for the definitions its method recorded to reach the disk (as
+     * RabbitMQ answers a durable declare once its transaction is committed); the connection
+     * handles no further input meanwhile, so nothing the client sent later overtakes it. */
+    struct defs_reply {
+        struct definitions_waiter waiter;
+        uint32_t method_id;      /* the method answered, for an error */
+        bool send;               /* false for no-wait: nothing to send, input held all the same */
+        struct amqp_method ok;
+        struct shortname queue;  /* what ok's queue name points at */
+    } defs_reply;
+    /* basic.cancel notifications that came meanwhile (the queue of a queue.delete waiting for
+     * the disk): they follow the reply, as in RabbitMQ. */
+    struct shortname *held_cancels;
+    size_t held_cancel_count, held_cancel_cap;
+    bool cancels_held;           /* a queue.delete is under way on this channel */
 
     struct channel_metrics metrics; /* its publishes and deliveries, by exchange and queue */
     struct message_rates rates;

@@ -353,7 +353,8 @@ static void consumer_queue_deleted(struct consumer *base, struct queue *q)
     (void)q;
     struct channel_consumer *cc = container_of(base, struct channel_consumer, base);
     struct channel *ch = cc->ch;
-    if (connection_wants_cancel_notify(ch->conn) && ch->state == CHANNEL_OPEN) {
+    if (connection_wants_cancel_notify(ch->conn) && ch->state == CHANNEL_OPEN &&
+        !channel_hold_cancel(ch, shortname_bytes(&cc->tag))) {
         struct amqp_method m = {.id = AMQP_BASIC_CANCEL};
         m.basic_cancel.consumer_tag = shortname_bytes(&cc->tag);
         m.basic_cancel.no_wait = true;

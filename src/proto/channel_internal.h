@@ -23,6 +23,11 @@ void channel_queue_method(struct channel *ch, const struct amqp_method *m);
 /* RabbitMQ's shortcut: an empty queue name means the channel's last declared queue; false
  * after failing the channel when there is none. */
 bool channel_expand_queue_name(struct channel *ch, struct amqp_bytes *name, uint32_t method_id);
+/* A consumer's cancel notification while a reply of the channel waits (for the disk, or for
+ * a queue.delete to finish): true when it was kept to follow that reply. */
+bool channel_hold_cancel(struct channel *ch, struct amqp_bytes tag);
+/* The channel goes: a reply waiting for the disk is forgotten. */
+void channel_drop_defs_reply(struct channel *ch);
 
 /* channel_deliver.c: consume, deliver, get, acknowledgements, qos, recover */
 void channel_basic_method(struct channel *ch, const struct amqp_method *m);

@@ -159,8 +159,26 @@ static bool block_for_alarm(struct connection *c)
     return true;
 }
 
+/* Closing, the connection reads on: the peer's close-ok must get through. */
+static bool input_waits(const struct connection *c)
+{
+    return c->input_held && c->state == CONN_OPEN;
+}
+
+void connection_hold_input(struct connection *c)
+{
+    c->input_held = true;
+}
+
+void connection_release_input(struct connection *c)
+{
+    c->input_held = false; /* the transport's next pass over paused readers reads on */
+}
+
 bool connection_may_read(struct connection *c)
 {
+    if (input_waits(c))
+        return false;
     if (c->alarm_blocked) {
         if (c->state == CONN_OPEN && alarms_block_publishers(&c->broker->alarms))
             return false;
@@ -181,7 +199,7 @@ static void apply_flow_control(struct connection *c)
 {
     if (c->state != CONN_OPEN || c->reading_paused)
         return;
-    if (c->alarm_blocked) {
+    if (c->alarm_blocked || c->input_held) {
         c->reading_paused = true;
         c->io.pause_reading(c->io.ctx);
         return;
@@ -929,7 +947,7 @@ static void process_input(struct connection *c)
             return;
         read_protocol_header(c, &off);
     }
-    while (c->state < CONN_DOOMED && !c->alarm_blocked && off < c->in_len) {
+    while (c->state < CONN_DOOMED && !c->alarm_blocked && !input_waits(c) && off < c->in_len) {
         struct amqp_frame f;
         struct amqp_error err;
         /* RabbitMQ lets a frame's payload reach frame_max itself, not frame_max - 8. */

@@ -111,6 +111,10 @@ void connection_hold_deliveries(struct connection *c);
 /* The channel owes publisher confirms: they go out once this run of input is handled.
  * link is the channel's dirty_link. */
 void connection_owe_confirms(struct connection *c, struct list *link);
+/* A reply waits for the disk: c handles no more of its input (the rest of what was read
+ * stays in the buffer) and stops reading until connection_release_input. */
+void connection_hold_input(struct connection *c);
+void connection_release_input(struct connection *c);
 /* A publish on c left q congested: c stops reading until q drains (publisher flow control). */
 void connection_note_congested(struct connection *c, struct queue *q);
 

@@ -62,6 +62,9 @@ struct connection {
     uint16_t resume_cursor;     /* where the next resume scan starts, for fairness */
     struct queue *congested;    /* publisher flow control: the queue this connection waits on */
     bool reading_paused;
+    /* A channel's reply waits for the disk (connection_hold_input): while the connection is
+     * open, its input waits too. */
+    bool input_held;
     /* Resource alarms: the connection published while one was in effect, so it reads no
      * more until every alarm clears (RabbitMQ's "blocked"); the rest of its input waits. */
     bool alarm_blocked;

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
+#include "amqp_buf.h"
 #include "core/alloc.h"
 #include "core/crc32c.h"
 
@@ -44,29 +44,22 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-/* Writes all of the iovecs (a regular file may still take them in parts). */
-static int write_all(int fd, struct iovec *iov, int n)
+/* Writes all of len at offset at (a regular file may still take it in parts). */
+static int write_all_at(int fd, uint64_t at, const uint8_t *p, size_t len)
 {
-    while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
+    while (len > 0) {
+        ssize_t w = pwrite(fd, p, len, (off_t)at);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++, n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
+        p += w, at += (uint64_t)w, len -= (size_t)w;
     }
     return 0;
 }
 
-static int write_record(int fd, uint8_t type, const void *payload, size_t len)
+int journal_encode(struct amqp_buf *buf, uint8_t type, const void *payload, size_t len)
 {
     if (len + 1 > JOURNAL_MAX_RECORD)
         return -EFBIG;
@@ -74,8 +67,9 @@ static int write_record(int fd, uint8_t type, const void *payload, size_t len)
     put_u32(header, (uint32_t)(len + 1));
     put_u32(header + 4, record_crc(type, payload, len));
     header[HEADER_SIZE] = type;
-    struct iovec iov[2] = {{header, sizeof header}, {(void *)payload, len}};
-    return write_all(fd, iov, len ? 2 : 1);
+    amqp_buf_put(buf, header, sizeof header);
+    amqp_buf_put(buf, payload, len);
+    return 0;
 }
 
 static int read_file(int fd, uint8_t **out, size_t *size)
@@ -157,9 +151,8 @@ int journal_open(struct journal *j, const char *dir, journal_record_fn fn, void 
         /* new, or made by a first boot that died before its magic was on disk: nothing was
          * recorded in it. The file is made durable with its directory entry. */
         free(data);
-        struct iovec iov = {(void *)magic, sizeof magic};
         if ((rc = ftruncate(j->fd, 0) < 0 ? -errno : 0) < 0 ||
-            (rc = write_all(j->fd, &iov, 1)) < 0 || (rc = fdatasync(j->fd) < 0 ? -errno : 0) < 0 ||
+            (rc = write_all_at(j->fd, 0, (const uint8_t *)magic, sizeof magic)) < 0 || (rc = fdatasync(j->fd) < 0 ? -errno : 0) < 0 ||
             (rc = sync_dir(j)) < 0)
             goto fail;
         j->size = sizeof magic;
@@ -186,37 +179,30 @@ int journal_open(struct journal *j, const char *dir, journal_record_fn fn, void 
         }
     }
     j->size = good;
-    if (lseek(j->fd, (off_t)good, SEEK_SET) < 0) {
-        rc = -errno;
-        goto fail;
-    }
     return 0;
 fail:
     journal_close(j);
     return rc;
 }
 
-int journal_append(struct journal *j, uint8_t type, const void *payload, size_t len)
+/* No half record left behind for the next write to follow; should the cut fail too, the next
+ * write goes over the torn bytes at the same offset anyway. */
+static void cut_back(int fd, uint64_t at)
 {
-    int rc = write_record(j->fd, type, payload, len);
-    if (rc < 0) { /* no half record left behind for the next append to follow */
-        if (ftruncate(j->fd, (off_t)j->size) == 0)
-            lseek(j->fd, (off_t)j->size, SEEK_SET);
-        return rc;
-    }
-    j->size += HEADER_SIZE + 1 + len;
-    j->unsynced = true;
-    return 0;
+    if (ftruncate(fd, (off_t)at) < 0)
+        return;
 }
 
-int journal_sync(struct journal *j)
+int journal_write(int fd, uint64_t at, const void *records, size_t len, uint64_t *end)
 {
-    if (!j->unsynced)
-        return 0;
-    if (fdatasync(j->fd) < 0)
-        return -errno;
-    j->unsynced = false;
-    return 0;
+    *end = at;
+    int rc = write_all_at(fd, at, records, len);
+    if (rc < 0) {
+        cut_back(fd, at);
+        return rc;
+    }
+    *end = at + len;
+    return fdatasync(fd) < 0 ? -errno : 0;
 }
 
 void journal_close(struct journal *j)
@@ -230,50 +216,43 @@ void journal_close(struct journal *j)
     *j = (struct journal){.fd = -1, .dir_fd = -1};
 }
 
-int journal_rewrite_begin(struct journal *j, struct journal_rewrite *w)
+int journal_replace(const struct journal *j, const void *records, size_t len, int *fd_out,
+                    uint64_t *size_out)
 {
-    *w = (struct journal_rewrite){.fd = -1};
-    w->fd = open(j->rewrite_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (w->fd < 0)
+    int fd = open(j->rewrite_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
         return -errno;
-    struct iovec iov = {(void *)magic, sizeof magic};
-    w->error = write_all(w->fd, &iov, 1);
-    w->size = sizeof magic;
-    return 0;
-}
-
-void journal_rewrite_append(struct journal_rewrite *w, uint8_t type, const void *payload,
-                            size_t len)
-{
-    if (w->error)
-        return;
-    w->error = write_record(w->fd, type, payload, len);
-    w->size += HEADER_SIZE + 1 + len;
-}
-
-void journal_rewrite_abort(struct journal *j, struct journal_rewrite *w)
-{
-    if (w->fd >= 0)
-        close(w->fd);
-    w->fd = -1;
-    unlink(j->rewrite_path);
-}
-
-int journal_rewrite_commit(struct journal *j, struct journal_rewrite *w)
-{
-    int rc = w->error;
-    if (!rc && fsync(w->fd) < 0)
+    int rc = write_all_at(fd, 0, (const uint8_t *)magic, sizeof magic);
+    if (!rc)
+        rc = write_all_at(fd, sizeof magic, records, len);
+    if (!rc && fsync(fd) < 0)
         rc = -errno;
     if (!rc && rename(j->rewrite_path, j->path) < 0)
         rc = -errno;
     if (rc) {
-        journal_rewrite_abort(j, w);
+        close(fd);
+        unlink(j->rewrite_path);
         return rc;
     }
+    *fd_out = fd;
+    *size_out = sizeof magic + len;
+    /* the rename itself durable; should this fail, the new file is in place all the same */
+    return fsync(j->dir_fd) < 0 ? -errno : 0;
+}
+
+void journal_adopt(struct journal *j, int fd, uint64_t size)
+{
     close(j->fd);
-    j->fd = w->fd; /* opened write-only and at its end: appends go on from there */
-    j->size = w->size;
-    j->unsynced = false;
-    w->fd = -1;
-    return sync_dir(j); /* the rename itself durable */
+    j->fd = fd;
+    j->size = size;
+}
+
+int journal_compact(struct journal *j, const void *records, size_t len)
+{
+    int fd = -1;
+    uint64_t size = 0;
+    int rc = journal_replace(j, records, len, &fd, &size);
+    if (fd >= 0)
+        journal_adopt(j, fd, size);
+    return rc;
 }

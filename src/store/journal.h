@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct amqp_buf;
+
 /* The journal's file name inside its directory, and the name compaction writes first. */
 #define JOURNAL_FILE "definitions.journal"
 #define JOURNAL_REWRITE_FILE "definitions.journal.new"
@@ -18,7 +20,6 @@ struct journal {
     char *path;
     char *rewrite_path;
     uint64_t size;    /* bytes in the file */
-    bool unsynced;    /* appended since the last sync */
 };
 
 /* Called for each good record in file order; a non-zero return stops the replay and is
@@ -40,25 +41,27 @@ struct journal_replay {
  * of an older format (refused, not converted), or fn's non-zero value. */
 int journal_open(struct journal *j, const char *dir, journal_record_fn fn, void *ctx,
                  struct journal_replay *replay);
-/* Writes one record at the end; not yet synced. Returns 0 or -errno (the file then ends
- * where it did before). */
-int journal_append(struct journal *j, uint8_t type, const void *payload, size_t len);
-/* fdatasync, when anything was appended since the last. Returns 0 or -errno. */
-int journal_sync(struct journal *j);
+/* Appends one record's bytes (header, CRC, type, payload) to buf. Returns 0, or -EFBIG for
+ * a payload beyond JOURNAL_MAX_RECORD (buf then unchanged). */
+int journal_encode(struct amqp_buf *buf, uint8_t type, const void *payload, size_t len);
 void journal_close(struct journal *j);
 
-/* Compaction: the live set written to a new file, which then replaces the journal. */
-struct journal_rewrite {
-    int fd;
-    uint64_t size;
-    int error; /* the first write's failure, -errno; 0 */
-};
-int journal_rewrite_begin(struct journal *j, struct journal_rewrite *w);
-void journal_rewrite_append(struct journal_rewrite *w, uint8_t type, const void *payload,
-                            size_t len);
-/* fsync, rename over the journal, fsync the directory; the journal then appends to the new
- * file. On failure the old journal stays, unchanged, and the new file is removed. */
-int journal_rewrite_commit(struct journal *j, struct journal_rewrite *w);
-void journal_rewrite_abort(struct journal *j, struct journal_rewrite *w);
+/* What the journal's writer thread runs: plain functions of a descriptor and bytes, which
+ * touch no struct journal but for the paths and directory fixed at open. */
+
+/* Writes encoded records at offset `at` of fd and fdatasyncs; *end is where the file ends
+ * afterwards. Returns 0 or -errno; a write that fails is cut off again (*end is then `at`),
+ * a failed sync leaves the records in the file. */
+int journal_write(int fd, uint64_t at, const void *records, size_t len, uint64_t *end);
+/* Compaction: the magic and records written to the rewrite file, fsynced, renamed over the
+ * journal and the directory fsynced. *fd_out and *size_out are set (the new file, open for
+ * writing, and its size) once the rename is done, even when the directory's fsync then fails. Returns 0 or -errno; before
+ * the rename, the old journal stays as it was and the new file is removed. */
+int journal_replace(const struct journal *j, const void *records, size_t len, int *fd_out,
+                    uint64_t *size_out);
+/* On the loop, after journal_replace set fd: the journal goes on in that file of size bytes. */
+void journal_adopt(struct journal *j, int fd, uint64_t size);
+/* journal_replace and journal_adopt at once, for the synchronous paths (boot). */
+int journal_compact(struct journal *j, const void *records, size_t len);
 
 #endif

@@ -1,8 +1,9 @@
-/* An LD_PRELOAD shim for durability tests: logs, after each successful fdatasync or fsync, how far that file had been written, so a test can tell whether a confirmed record was on disk before its confirm. */
+/* An LD_PRELOAD shim for durability tests: logs, after each successful fdatasync or fsync, how far that file had been written, so a test can tell whether a confirmed record was on disk before its confirm; and can make the syncs of chosen files slow or failing. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -80,11 +81,38 @@ static void log_synced(int fd)
     fclose(f);
 }
 
+/* SYNC_SHIM_MATCH names files by a part of their path: their syncs first sleep
+ * SYNC_SHIM_DELAY_MS, and fail with EIO while the file SYNC_SHIM_FAIL_WHILE exists. Returns
+ * whether this sync is to fail. */
+static int slow_or_failing(int fd)
+{
+    const char *match = getenv("SYNC_SHIM_MATCH");
+    if (!match || fd < 0)
+        return 0;
+    char link[64], path[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t len = readlink(link, path, sizeof path - 1);
+    if (len <= 0)
+        return 0;
+    path[len] = 0;
+    if (!strstr(path, match))
+        return 0;
+    const char *delay = getenv("SYNC_SHIM_DELAY_MS");
+    if (delay && atoi(delay) > 0)
+        usleep((useconds_t)atoi(delay) * 1000);
+    const char *flag = getenv("SYNC_SHIM_FAIL_WHILE");
+    return flag && access(flag, F_OK) == 0;
+}
+
 int fdatasync(int fd)
 {
     static int (*real)(int);
     if (!real)
         real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    if (slow_or_failing(fd)) {
+        errno = EIO;
+        return -1;
+    }
     int rc = real(fd);
     if (rc == 0)
         log_synced(fd);
@@ -96,6 +124,10 @@ int fsync(int fd)
     static int (*real)(int);
     if (!real)
         real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    if (slow_or_failing(fd)) {
+        errno = EIO;
+        return -1;
+    }
     int rc = real(fd);
     if (rc == 0)
         log_synced(fd);

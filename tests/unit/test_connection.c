@@ -1,5 +1,6 @@
 /* Unit tests for the connection and channel state machines, driven through a fake transport. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "amqp_spec.h"
 #include "amqp_table.h"
 #include "model/broker.h"
+#include "model/definitions_ops.h"
 #include "proto/connection.h"
 
 /* ---- the fake transport, and the client on the other end of it ---- */
@@ -1262,6 +1264,183 @@ static const char ACK_TIMED_OUT[] =
 
 /* The consumer timeout runs from the oldest unacked delivery, with one deadline for the
  * channel however many deliveries it holds; an ack moves it on to the next oldest. */
+/* ---- replies that wait for the definitions journal ---- */
+
+/* A definitions store stand-in: every durable change is a record, on disk when the test says. */
+struct fake_journal {
+    uint64_t recorded;
+    struct list waiters;
+};
+
+static void fake_record(struct fake_journal *j)
+{
+    j->recorded++;
+}
+
+static void fake_exchange(void *ctx, const struct vhost *v, const struct exchange *x)
+{
+    (void)v, (void)x;
+    fake_record(ctx);
+}
+
+static void fake_queue(void *ctx, const struct vhost *v, const struct queue *q)
+{
+    (void)v, (void)q;
+    fake_record(ctx);
+}
+
+static void fake_binding(void *ctx, const struct vhost *v, const struct definitions_binding *b)
+{
+    (void)v, (void)b;
+    fake_record(ctx);
+}
+
+static void fake_settings(void *ctx, bool now)
+{
+    (void)now;
+    fake_record(ctx);
+}
+
+static void fake_batch(void *ctx)
+{
+    (void)ctx;
+}
+
+static uint64_t fake_ticket(void *ctx)
+{
+    return ((struct fake_journal *)ctx)->recorded;
+}
+
+static bool fake_wait(void *ctx, struct definitions_waiter *w)
+{
+    list_push_back(&((struct fake_journal *)ctx)->waiters, &w->link);
+    return true;
+}
+
+static const struct definitions_ops fake_ops = {
+    .exchange_declared = fake_exchange, .exchange_deleted = fake_exchange,
+    .queue_declared = fake_queue, .queue_deleted = fake_queue,
+    .bound = fake_binding, .unbound = fake_binding, .settings_changed = fake_settings,
+    .batch_begin = fake_batch, .batch_end = fake_batch,
+    .ticket = fake_ticket, .wait = fake_wait,
+};
+
+static void use_fake_journal(struct peer *p, struct fake_journal *j)
+{
+    *j = (struct fake_journal){0};
+    list_init(&j->waiters);
+    p->broker.definitions = (struct definitions_hook){&fake_ops, j};
+}
+
+/* Everything recorded so far is synced (error 0) or failed. */
+static void fake_settle(struct peer *p, struct fake_journal *j, int error)
+{
+    while (!list_empty(&j->waiters)) {
+        struct definitions_waiter *w = list_entry(j->waiters.next, struct definitions_waiter, link);
+        definitions_waiter_cancel(w);
+        w->settled(w, error);
+    }
+    pump(p);
+}
+
+static void put_declare(struct peer *p, uint16_t ch, const char *name, bool durable)
+{
+    struct amqp_method m = {.id = AMQP_QUEUE_DECLARE};
+    m.queue_declare.queue = amqp_cstr(name);
+    m.queue_declare.durable = durable;
+    put_method(p, ch, &m);
+}
+
+/* What the client sent after a durable declare waits, unread, until the declare-ok has gone:
+ * on its channel and on the others. */
+START_TEST(test_declare_ok_waits_for_disk)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    struct fake_journal j;
+    use_fake_journal(&p, &j);
+    handshake(&p, STAGE_CHANNEL);
+    send_channel_open(&p, 2);
+    expect_method(&p, 2, AMQP_CHANNEL_OPEN_OK);
+    put_declare(&p, 1, "transient", false);
+    send_tx(&p);
+    expect_method(&p, 1, AMQP_QUEUE_DECLARE_OK); /* nothing recorded: answered at once */
+    ck_assert(list_empty(&j.waiters));
+
+    put_declare(&p, 1, "durable", true);
+    struct amqp_method qos = {.id = AMQP_BASIC_QOS};
+    put_method(&p, 1, &qos);
+    put_method(&p, 2, &qos);
+    send_tx(&p);
+    expect_silence(&p);
+    ck_assert(p.paused);
+    ck_assert(!list_empty(&j.waiters));
+    fake_settle(&p, &j, 0);
+    struct amqp_method ok = expect_method(&p, 1, AMQP_QUEUE_DECLARE_OK);
+    ck_assert(amqp_bytes_eq_cstr(ok.queue_declare_ok.queue, "durable"));
+    expect_method(&p, 1, AMQP_BASIC_QOS_OK);
+    expect_method(&p, 2, AMQP_BASIC_QOS_OK);
+    ck_assert(!p.paused);
+
+    /* queue.delete: its delete-ok, then the cancel of the channel's own consumer */
+    send_consume(&p, 1, "durable", "c1", true);
+    struct amqp_method del = {.id = AMQP_QUEUE_DELETE};
+    del.queue_delete.queue = AMQP_BYTES_LIT("durable");
+    send_method(&p, 1, &del);
+    expect_silence(&p);
+    fake_settle(&p, &j, 0);
+    expect_method(&p, 1, AMQP_QUEUE_DELETE_OK);
+    struct amqp_method cancel = expect_method(&p, 1, AMQP_BASIC_CANCEL);
+    ck_assert(amqp_bytes_eq_cstr(cancel.basic_cancel.consumer_tag, "c1"));
+    peer_finish(&p);
+}
+END_TEST
+
+/* A record that cannot be synced: RabbitMQ's internal error closes the connection. */
+START_TEST(test_declare_sync_failure)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    struct fake_journal j;
+    use_fake_journal(&p, &j);
+    handshake(&p, STAGE_CHANNEL);
+    struct amqp_method x = {.id = AMQP_EXCHANGE_DECLARE};
+    x.exchange_declare.exchange = AMQP_BYTES_LIT("dx");
+    x.exchange_declare.type = AMQP_BYTES_LIT("direct");
+    x.exchange_declare.durable = true;
+    send_method(&p, 1, &x);
+    expect_silence(&p);
+    fake_settle(&p, &j, -EIO);
+    expect_close(&p, 0, AMQP_INTERNAL_ERROR,
+                 "INTERNAL_ERROR - the definitions journal could not be written: Input/output error",
+                 40, 10);
+    send_close_ok(&p); /* read although the declare held the input */
+    ck_assert(p.destroyed);
+    peer_finish(&p);
+}
+END_TEST
+
+/* The connection goes while its declare-ok waits: the sync that lands later finds no one. */
+START_TEST(test_gone_while_waiting)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    struct fake_journal j;
+    use_fake_journal(&p, &j);
+    handshake(&p, STAGE_CHANNEL);
+    put_declare(&p, 1, "durable", true);
+    send_tx(&p);
+    ck_assert(!list_empty(&j.waiters));
+    connection_force_close(p.conn, "closed by the test");
+    expect_close(&p, 0, AMQP_CONNECTION_FORCED, "CONNECTION_FORCED - closed by the test", 0, 0);
+    send_close_ok(&p);
+    ck_assert(p.destroyed);
+    ck_assert(list_empty(&j.waiters)); /* the channel stopped waiting as it went */
+    fake_settle(&p, &j, 0);
+    peer_finish(&p);
+}
+END_TEST
+
 START_TEST(test_consumer_timeout)
 {
     struct broker_config cfg;
@@ -1326,6 +1505,9 @@ int main(void)
     tcase_add_test(tc, test_cancel);
     tcase_add_test(tc, test_transaction);
     tcase_add_test(tc, test_consumer_timeout);
+    tcase_add_test(tc, test_declare_ok_waits_for_disk);
+    tcase_add_test(tc, test_declare_sync_failure);
+    tcase_add_test(tc, test_gone_while_waiting);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

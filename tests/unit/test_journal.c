@@ -1,5 +1,6 @@
-/* Unit tests: the definitions journal (append, replay, torn and corrupt records, compaction) and
- * durable definitions recorded from the model and replayed into a fresh broker. */
+/* Unit tests: the definitions journal (append, replay, torn and corrupt records, compaction),
+ * durable definitions recorded from the model and replayed into a fresh broker, and the writer
+ * that syncs them off the loop. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,11 +9,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "admin/definitions.h"
 #include "amqp_wire.h"
 #include "core/crc32c.h"
 #include "amqp_table.h"
+#include "core/container.h"
 #include "model/broker.h"
 #include "model/exchange.h"
 #include "model/queue.h"
@@ -61,18 +64,27 @@ static int collect(void *ctx, uint8_t type, const uint8_t *p, size_t len)
     return 0;
 }
 
+/* One record written at the end and synced, as the writer does. */
+static int append_record(struct journal *j, uint8_t type, const void *payload, size_t len)
+{
+    struct amqp_buf buf;
+    amqp_buf_init(&buf);
+    int rc = journal_encode(&buf, type, payload, len);
+    if (rc == 0)
+        rc = journal_write(j->fd, j->size, buf.data, buf.len, &j->size);
+    amqp_buf_free(&buf);
+    return rc;
+}
+
 static void append_three(void)
 {
     struct journal j;
     struct journal_replay r;
     ck_assert_int_eq(journal_open(&j, dir, collect, &(struct seen){0}, &r), 0);
     ck_assert(!r.existed);
-    ck_assert_int_eq(journal_append(&j, 1, "alpha", 5), 0);
-    ck_assert_int_eq(journal_append(&j, 2, "", 0), 0);
-    ck_assert_int_eq(journal_append(&j, 3, "gamma", 5), 0);
-    ck_assert(j.unsynced);
-    ck_assert_int_eq(journal_sync(&j), 0);
-    ck_assert(!j.unsynced);
+    ck_assert_int_eq(append_record(&j, 1, "alpha", 5), 0);
+    ck_assert_int_eq(append_record(&j, 2, "", 0), 0);
+    ck_assert_int_eq(append_record(&j, 3, "gamma", 5), 0);
     journal_close(&j);
 }
 
@@ -95,7 +107,7 @@ START_TEST(test_append_and_replay)
     ck_assert_int_eq(r.records, 3);
     ck_assert_int_eq(r.dropped_bytes, 0);
     ck_assert_str_eq(s.text, "1:alpha;2:;3:gamma;");
-    ck_assert_int_eq(journal_append(&j, 4, "delta", 5), 0); /* appends after what was there */
+    ck_assert_int_eq(append_record(&j, 4, "delta", 5), 0); /* appends after what was there */
     journal_close(&j);
     s = (struct seen){0};
     ck_assert_int_eq(journal_open(&j, dir, collect, &s, &r), 0);
@@ -124,7 +136,7 @@ START_TEST(test_torn_tail_dropped)
     ck_assert_int_eq(r.dropped_bytes, 8 + 1 + 5 - 2);
     ck_assert_int_eq(r.dropped_at, size - (8 + 1 + 5));
     ck_assert_int_eq(file_size(JOURNAL_FILE), size - (8 + 1 + 5)); /* cut off the file */
-    ck_assert_int_eq(journal_append(&j, 5, "epsilon", 7), 0);
+    ck_assert_int_eq(append_record(&j, 5, "epsilon", 7), 0);
     journal_close(&j);
     s = (struct seen){0};
     ck_assert_int_eq(journal_open(&j, dir, collect, &s, &r), 0);
@@ -230,24 +242,28 @@ START_TEST(test_compaction)
     struct journal j;
     struct journal_replay r;
     ck_assert_int_eq(journal_open(&j, dir, NULL, NULL, &r), 0);
-    struct journal_rewrite w;
-    ck_assert_int_eq(journal_rewrite_begin(&j, &w), 0);
-    journal_rewrite_append(&w, 9, "live", 4);
-    ck_assert_int_eq(journal_rewrite_commit(&j, &w), 0);
+    struct amqp_buf live;
+    amqp_buf_init(&live);
+    ck_assert_int_eq(journal_encode(&live, 9, "live", 4), 0);
+    ck_assert_int_eq(journal_compact(&j, live.data, live.len), 0);
     ck_assert_int_eq(access(file_path(JOURNAL_REWRITE_FILE), F_OK), -1);
-    ck_assert_int_eq(journal_append(&j, 4, "after", 5), 0); /* goes on in the new file */
+    ck_assert_int_eq(append_record(&j, 4, "after", 5), 0); /* goes on in the new file */
     journal_close(&j);
     struct seen s = {0};
     ck_assert_int_eq(journal_open(&j, dir, collect, &s, &r), 0);
     ck_assert_str_eq(s.text, "9:live;4:after;");
-    /* an abandoned rewrite leaves the journal as it was */
-    ck_assert_int_eq(journal_rewrite_begin(&j, &w), 0);
-    journal_rewrite_append(&w, 1, "lost", 4);
-    journal_rewrite_abort(&j, &w);
+    /* a rewrite that cannot be made leaves the journal as it was */
+    amqp_buf_reset(&live);
+    ck_assert_int_eq(journal_encode(&live, 1, "lost", 4), 0);
+    ck_assert_int_eq(mkdir(file_path(JOURNAL_REWRITE_FILE), 0700), 0);
+    ck_assert_int_lt(journal_compact(&j, live.data, live.len), 0);
+    ck_assert_int_eq(rmdir(file_path(JOURNAL_REWRITE_FILE)), 0);
+    ck_assert_int_eq(append_record(&j, 5, "still", 5), 0);
     journal_close(&j);
+    amqp_buf_free(&live);
     s = (struct seen){0};
     ck_assert_int_eq(journal_open(&j, dir, collect, &s, &r), 0);
-    ck_assert_str_eq(s.text, "9:live;4:after;");
+    ck_assert_str_eq(s.text, "9:live;4:after;5:still;");
     journal_close(&j);
     remove_dir();
 }
@@ -355,7 +371,7 @@ static struct queue *declare_queue(struct vhost *v, const char *name, bool durab
                                &out);
 }
 
-static void bind(struct vhost *v, const char *x, const char *q, const char *key)
+static void bind_queue(struct vhost *v, const char *x, const char *q, const char *key)
 {
     ck_assert(vhost_bind_queue(v, &(struct queue_binding){amqp_cstr(x), amqp_cstr(q), amqp_cstr(key),
                                                           {NULL, 0}, NULL}, &out));
@@ -380,7 +396,7 @@ START_TEST(test_durable_definitions_replayed)
     uint64_t syncs = s.syncs;
     ck_assert_ptr_nonnull(declare_exchange(v, "dx", true));
     /* on disk by the time the verb returns, so before any declare-ok is sent */
-    ck_assert(!s.journal.unsynced);
+    ck_assert_int_eq(s.pending.len, 0);
     ck_assert_int_eq(s.syncs, syncs + 1);
     ck_assert_ptr_nonnull(declare_exchange(v, "tx", false));
     ck_assert_int_eq(s.syncs, syncs + 1); /* nothing for a transient one */
@@ -388,10 +404,10 @@ START_TEST(test_durable_definitions_replayed)
     ck_assert_ptr_nonnull(declare_queue(v, "tq", false, false, (struct amqp_bytes){NULL, 0}));
     ck_assert_ptr_nonnull(declare_queue(v, "xq", true, true, (struct amqp_bytes){NULL, 0}));
     ck_assert_ptr_nonnull(declare_queue(v, "gone", true, false, (struct amqp_bytes){NULL, 0}));
-    bind(v, "dx", "dq", "a.#");
-    bind(v, "dx", "tq", "b.#");
-    bind(v, "amq.direct", "dq", "k");
-    bind(v, "dx", "gone", "c");
+    bind_queue(v, "dx", "dq", "a.#");
+    bind_queue(v, "dx", "tq", "b.#");
+    bind_queue(v, "amq.direct", "dq", "k");
+    bind_queue(v, "dx", "gone", "c");
     vhost_delete_queue(v, vhost_find_queue(v, amqp_cstr("gone")));
     struct vhost *v2 = broker_add_vhost(b, "v2");
     ck_assert_ptr_nonnull(declare_queue(v2, "q2", true, false, (struct amqp_bytes){NULL, 0}));
@@ -501,7 +517,7 @@ START_TEST(test_compacted_when_grown)
         ck_assert_ptr_nonnull(q);
         vhost_delete_queue(v, q);
     }
-    ck_assert_int_gt(s.journal.size, 2u << 20);
+    ck_assert_int_gt(s.journal.size + s.pending.len, 2u << 20);
     broker_definitions_end(b);
     ck_assert_int_lt(s.journal.size, 64u << 10);
     ck_assert_int_eq(file_size(JOURNAL_FILE), (off_t)s.journal.size);
@@ -511,6 +527,165 @@ START_TEST(test_compacted_when_grown)
     v = broker_find_vhost(b, (const uint8_t *)"/", 1);
     ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("kept")));
     ck_assert_ptr_null(vhost_find_queue(v, amqp_cstr("churn")));
+    close_store(&s, b);
+    remove_dir();
+}
+END_TEST
+
+/* ---- the writer, with the loop running ---- */
+
+struct waited {
+    struct definitions_waiter w;
+    int order;   /* when it was settled, from 1 */
+    int error;
+};
+
+static int settled_count;
+
+static void on_settled(struct definitions_waiter *w, int error)
+{
+    struct waited *x = container_of(w, struct waited, w);
+    x->order = ++settled_count;
+    x->error = error;
+}
+
+static bool wait_for(struct broker *b, uint64_t before, struct waited *x)
+{
+    *x = (struct waited){.w = {.settled = on_settled}};
+    list_init(&x->w.link);
+    return definitions_wait(&b->definitions, before, &x->w);
+}
+
+/* Records made while the loop runs reach the disk off the loop, one job per iteration (a
+ * second one waits for the first), compaction between appends in order, and each waiter
+ * hears once its records are synced, oldest first. */
+START_TEST(test_writer_orders_jobs)
+{
+    make_dir();
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    settled_count = 0;
+    struct definitions_store s;
+    struct definitions_recovery rec;
+    struct broker *b = open_store(&s, &rec);
+    broker_create_defaults(b);
+    definitions_store_start(&s, &loop);
+    struct vhost *v = broker_find_vhost(b, (const uint8_t *)"/", 1);
+    off_t size = file_size(JOURNAL_FILE);
+    uint64_t syncs = s.syncs;
+
+    uint64_t before = definitions_ticket(&b->definitions);
+    struct waited w[4];
+    ck_assert(!wait_for(b, before, &w[0])); /* nothing recorded: nothing to wait for */
+    ck_assert_ptr_nonnull(declare_queue(v, "a1", true, false, (struct amqp_bytes){NULL, 0}));
+    ck_assert_ptr_nonnull(declare_queue(v, "a2", true, false, (struct amqp_bytes){NULL, 0}));
+    ck_assert(wait_for(b, before, &w[0]));
+    ck_assert_int_eq(file_size(JOURNAL_FILE), size); /* nothing written on the loop */
+    definitions_store_commit(&s);
+    ck_assert_ptr_nonnull(s.busy);
+
+    before = definitions_ticket(&b->definitions);
+    ck_assert_ptr_nonnull(declare_exchange(v, "b1", true));
+    ck_assert(wait_for(b, before, &w[1]));
+    definitions_store_commit(&s); /* one job at a time: this waits for the first */
+    s.compact_due = true;         /* and the next one rewrites the journal */
+    before = definitions_ticket(&b->definitions);
+    ck_assert_ptr_nonnull(declare_queue(v, "t1", false, false, (struct amqp_bytes){NULL, 0}));
+    ck_assert(!wait_for(b, before, &w[2])); /* a transient queue records nothing */
+    ck_assert_int_eq(settled_count, 0);
+
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(w[0].order, 1);
+    ck_assert_int_eq(w[0].error, 0);
+    ck_assert_int_eq(w[1].order, 2);
+    ck_assert_int_eq(w[1].error, 0);
+    ck_assert_int_eq(s.syncs, syncs + 2); /* a1 and a2 in one job; b1 in the compaction */
+    ck_assert_ptr_null(s.busy);
+    ck_assert(!s.compact_due);
+    ck_assert_int_eq(s.compacted_size, s.journal.size);
+    ck_assert_int_eq(file_size(JOURNAL_FILE), (off_t)s.journal.size);
+
+    /* after the compaction, appends go on in the new file */
+    before = definitions_ticket(&b->definitions);
+    ck_assert_ptr_nonnull(declare_queue(v, "c1", true, false, (struct amqp_bytes){NULL, 0}));
+    ck_assert(wait_for(b, before, &w[3]));
+    definitions_store_commit(&s);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(w[3].order, 3);
+    ck_assert_int_eq(file_size(JOURNAL_FILE), (off_t)s.journal.size);
+    close_store(&s, b);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+
+    b = open_store(&s, &rec);
+    v = broker_find_vhost(b, (const uint8_t *)"/", 1);
+    ck_assert_int_eq(rec.replay.records, 5); /* the settings, a1, a2, b1 (compacted); c1 */
+    ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("a1")));
+    ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("a2")));
+    ck_assert_ptr_nonnull(vhost_find_exchange(v, amqp_cstr("b1")));
+    ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("c1")));
+    close_store(&s, b);
+    remove_dir();
+}
+END_TEST
+
+/* A write that fails reaches its waiter as an error; the next job rewrites the journal from
+ * the model, so what the failed one held is on disk after all. A rewrite that fails leaves
+ * the old file, which then takes what was pending. */
+START_TEST(test_writer_failure_reported)
+{
+    make_dir();
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    settled_count = 0;
+    struct definitions_store s;
+    struct definitions_recovery rec;
+    struct broker *b = open_store(&s, &rec);
+    broker_create_defaults(b);
+    definitions_store_start(&s, &loop);
+    struct vhost *v = broker_find_vhost(b, (const uint8_t *)"/", 1);
+    int good_fd = s.journal.fd;
+    s.journal.fd = open(file_path(JOURNAL_FILE), O_RDONLY | O_CLOEXEC); /* writes fail: EBADF */
+    ck_assert_int_ge(s.journal.fd, 0);
+
+    struct waited w[2];
+    uint64_t before = definitions_ticket(&b->definitions);
+    ck_assert_ptr_nonnull(declare_queue(v, "lost", true, false, (struct amqp_bytes){NULL, 0}));
+    ck_assert(wait_for(b, before, &w[0]));
+    definitions_store_commit(&s);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(w[0].order, 1);
+    ck_assert_int_eq(w[0].error, -EBADF);
+    ck_assert(s.compact_due);
+    close(s.journal.fd);
+    s.journal.fd = good_fd;
+
+    before = definitions_ticket(&b->definitions);
+    ck_assert_ptr_nonnull(declare_queue(v, "next", true, false, (struct amqp_bytes){NULL, 0}));
+    ck_assert(wait_for(b, before, &w[1]));
+    definitions_store_commit(&s);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(w[1].error, 0);
+    ck_assert(!s.compact_due);
+
+    /* a compaction that cannot be made: what was pending goes to the old file instead */
+    ck_assert_int_eq(mkdir(file_path(JOURNAL_REWRITE_FILE), 0700), 0);
+    s.compact_due = true;
+    before = definitions_ticket(&b->definitions);
+    ck_assert_ptr_nonnull(declare_queue(v, "fallback", true, false, (struct amqp_bytes){NULL, 0}));
+    ck_assert(wait_for(b, before, &w[1]));
+    definitions_store_commit(&s);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(w[1].error, 0);
+    ck_assert_int_eq(file_size(JOURNAL_FILE), (off_t)s.journal.size);
+    ck_assert_int_eq(rmdir(file_path(JOURNAL_REWRITE_FILE)), 0);
+    close_store(&s, b);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+
+    b = open_store(&s, &rec);
+    v = broker_find_vhost(b, (const uint8_t *)"/", 1);
+    ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("lost")));
+    ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("next")));
+    ck_assert_ptr_nonnull(vhost_find_queue(v, amqp_cstr("fallback")));
     close_store(&s, b);
     remove_dir();
 }
@@ -532,6 +707,8 @@ int main(void)
     tcase_add_test(tc, test_durable_definitions_replayed);
     tcase_add_test(tc, test_torn_definition_dropped);
     tcase_add_test(tc, test_compacted_when_grown);
+    tcase_add_test(tc, test_writer_orders_jobs);
+    tcase_add_test(tc, test_writer_failure_reported);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
