@@ -222,7 +222,7 @@ START_TEST(test_records_carry_crc32c)
     struct journal j;
     struct journal_replay r;
     ck_assert_int_eq(journal_open(&j, dir, NULL, NULL, &r), 0);
-    ck_assert_int_eq(journal_append(&j, 3, "queue", 5), 0);
+    ck_assert_int_eq(append_record(&j, 3, "queue", 5), 0);
     journal_close(&j);
     uint8_t bytes[32];
     int fd = open(file_path(JOURNAL_FILE), O_RDONLY);
