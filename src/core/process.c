@@ -2,8 +2,10 @@
 #include "core/process.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -53,9 +55,19 @@ uint64_t system_memory_bytes(void)
 
 uint64_t system_disk_free_bytes(const char *path)
 {
+    /* a directory not made yet (the data directory at first boot) will be on its parent's disk */
+    char at[4096];
+    snprintf(at, sizeof at, "%s", path);
     struct statvfs s;
-    if (statvfs(path, &s))
-        return 0;
+    while (statvfs(at, &s) != 0) {
+        char *slash = strrchr(at, '/');
+        if (errno != ENOENT || !strcmp(at, "."))
+            return 0;
+        if (!slash)
+            snprintf(at, sizeof at, ".");
+        else
+            slash[slash == at] = 0; /* "/x" becomes "/" */
+    }
     return (uint64_t)s.f_bavail * (uint64_t)s.f_frsize;
 }
 

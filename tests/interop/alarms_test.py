@@ -280,10 +280,29 @@ def main():
                          ("set_disk_free_limit", "1MB"))
                 broker.stop()
                 sampled_memory_broker(tmp)
+                fresh_data_dir(tmp)
             finally:
                 own_broker.kill_leftovers()
     print("%d failure(s)" % failures)
     return 1 if failures else 0
+
+
+def fresh_data_dir(tmp):
+    """At first boot the data directory does not exist yet: its disk is its parent's, not an
+    empty one that raises the disk alarm."""
+    port, mport = own_broker.free_port(), own_broker.free_port()
+    log = os.path.join(tmp, "fresh.log")
+    proc = own_broker.start(["-p", str(port), "--management-port", str(mport),
+                             "--prometheus-port", "0", "--data-dir",
+                             os.path.join(tmp, "not", "made", "yet")], port, None, log)
+    status, nodes = http(mport, "GET", "/api/nodes")
+    check(status == 200 and nodes[0]["disk_free"] > 0 and not nodes[0]["disk_free_alarm"],
+          "a data directory made at first boot: disk free %r, no disk alarm"
+          % (nodes[0].get("disk_free") if status == 200 else status))
+    check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM")
+    with open(log) as f:
+        text = f.read()
+    check("insufficient" not in text, "and nothing in the log about insufficient disk space")
 
 
 def sampled_memory_broker(tmp):
