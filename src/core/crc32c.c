@@ -13,8 +13,9 @@
 #define ROW64(i) ROW16(i), ROW16(i + 16), ROW16(i + 32), ROW16(i + 48)
 static const uint32_t table[256] = {ROW64(0), ROW64(64), ROW64(128), ROW64(192)};
 
-static uint32_t crc32c_soft(uint32_t crc, const uint8_t *p, size_t len)
+uint32_t crc32c_portable(uint32_t crc, const void *data, size_t len)
 {
+    const uint8_t *p = data;
     crc = ~crc;
     while (len--)
         crc = (crc >> 8) ^ table[(crc ^ *p++) & 0xff];
@@ -40,11 +41,20 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
 }
 #endif
 
+bool crc32c_accelerated(void)
+{
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("sse4.2");
+#else
+    return false;
+#endif
+}
+
 uint32_t crc32c(uint32_t crc, const void *data, size_t len)
 {
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("sse4.2"))
         return crc32c_sse42(crc, data, len);
 #endif
-    return crc32c_soft(crc, data, len);
+    return crc32c_portable(crc, data, len);
 }

@@ -91,11 +91,25 @@ static void sample_disk(struct alarms *a)
     uint64_t free_bytes = a->probe.disk_free(a->probe.ctx, a->host.disk_path);
     a->disk_free = free_bytes;
     bool short_of = free_bytes < a->disk_free_limit; /* RabbitMQ: strictly below */
-    if (short_of != !!(a->active & ALARM_DISK))
+    if (short_of != a->disk_short)
         log_info(a->host.log, "Free disk space is %s. Free bytes: %llu. Limit: %llu",
                  short_of ? "insufficient" : "sufficient", (unsigned long long)free_bytes,
                  (unsigned long long)a->disk_free_limit);
-    set_active(a, ALARM_DISK, short_of);
+    a->disk_short = short_of;
+    set_active(a, ALARM_DISK, short_of || a->store_failed);
+}
+
+void alarms_set_store_failed(struct alarms *a, bool failed)
+{
+    if (a->store_failed == failed)
+        return;
+    a->store_failed = failed;
+    if (failed)
+        log_warning(a->host.log, "The message store cannot write to disk: the disk alarm stays "
+                    "set until a write succeeds again");
+    else
+        log_info(a->host.log, "The message store writes to disk again");
+    set_active(a, ALARM_DISK, a->disk_short || failed);
 }
 
 void alarms_sample(struct alarms *a)

@@ -56,6 +56,8 @@ struct alarms {
     uint64_t memory_used;   /* the last sample */
     uint64_t disk_free_limit;
     uint64_t disk_free;     /* the last sample */
+    bool disk_short;        /* the last sample was below the limit */
+    bool store_failed;      /* the message store cannot write (ENOSPC, EIO) */
     struct deadline memory_tick, disk_tick;
 };
 
@@ -76,6 +78,10 @@ void alarms_set_disk_free_limit(struct alarms *a, double mem_relative, uint64_t 
 uint64_t alarms_disk_interval_ms(const struct alarms *a);
 /* Takes both samples now. */
 void alarms_sample(struct alarms *a);
+/* The message store could not write (failed) or writes again: while it cannot, the disk alarm
+ * is in effect whatever the free space looks like, so publishers block as RabbitMQ's disk
+ * alarm blocks them. */
+void alarms_set_store_failed(struct alarms *a, bool failed);
 
 /* Publishing connections must block: some alarm is in effect. */
 static inline bool alarms_block_publishers(const struct alarms *a)

@@ -1,4 +1,4 @@
-/* Messages: one allocation per published message, shared by reference until the last holder. */
+/* Messages: one allocation per published message (two for a large body), shared by reference until the last holder. */
 #include "model/message.h"
 
 #include <stdio.h>
@@ -33,23 +33,42 @@ static bool header_is_persistent(struct amqp_bytes header)
     return at < header.len && header.ptr[at] == 2;
 }
 
-/* A message with room for `capacity` octets after its names: the body and, for a copy that
- * keeps BCC keys, those after it. */
+_Static_assert(sizeof(struct message_apart) % _Alignof(struct message) == 0,
+               "a message after its apart part stays aligned");
+
+/* A message with a large body's first body_capacity octets in a block of their own. */
+static __attribute__((noinline)) struct message *alloc_apart(size_t inline_size,
+                                                             uint64_t body_capacity)
+{
+    struct message_apart *a = xmalloc(sizeof *a + inline_size);
+    *a = (struct message_apart){.bytes = xmalloc(body_capacity ? (size_t)body_capacity : 1)};
+    return (struct message *)(a + 1);
+}
+
+/* A message with room for body_capacity octets of a body of body_size and `trailer` octets
+ * after it (kept BCC keys): inline, or for a large body, the body in a block of its own. */
 static struct message *message_alloc(struct amqp_bytes exchange, struct amqp_bytes routing_key,
                                      struct amqp_bytes header, uint64_t body_size,
-                                     uint64_t capacity)
+                                     uint64_t body_capacity, size_t trailer)
 {
     size_t names = exchange.len + routing_key.len + header.len;
     if (exchange.len > 255 || routing_key.len > 255 || header.len > UINT32_MAX ||
-        capacity > SIZE_MAX - sizeof(struct message) - names)
+        body_capacity + trailer > SIZE_MAX / 2)
         abort(); /* the codec and the configured size limit bound all of these */
-    struct message *m = xmalloc(sizeof *m + names + (size_t)capacity);
+    uint8_t flags = header_is_persistent(header) ? MESSAGE_PERSISTENT : 0;
+    struct message *m;
+    if (__builtin_expect(body_size >= MESSAGE_APART_MIN, 0)) {
+        m = alloc_apart(sizeof *m + names + trailer, body_capacity);
+        flags |= MESSAGE_APART;
+    } else {
+        m = xmalloc(sizeof *m + names + (size_t)body_capacity + trailer);
+    }
     m->refs = 1;
     m->header_len = (uint32_t)header.len;
     m->body_size = body_size;
     m->exchange_len = (uint8_t)exchange.len;
     m->routing_key_len = (uint8_t)routing_key.len;
-    m->flags = header_is_persistent(header) ? MESSAGE_PERSISTENT : 0;
+    m->flags = flags;
     m->stored = NULL;
     memcpy(m->data, exchange.ptr, exchange.len);
     memcpy(m->data + exchange.len, routing_key.ptr, routing_key.len);
@@ -62,34 +81,52 @@ struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routin
 {
     if (body_capacity > body_size)
         abort();
-    return message_alloc(exchange, routing_key, header, body_size, body_capacity);
+    return message_alloc(exchange, routing_key, header, body_size, body_capacity, 0);
+}
+
+/* Where the kept BCC keys go: after the names, and after the body when it is inline. */
+static uint8_t *trailer_of(const struct message *m)
+{
+    return (uint8_t *)m->data + names_len(m) + (m->flags & MESSAGE_APART ? 0 : m->body_size);
 }
 
 struct amqp_bytes message_kept_bcc(const struct message *m)
 {
     if (!(m->flags & MESSAGE_BCC_KEPT))
         return (struct amqp_bytes){NULL, 0};
-    const uint8_t *end = m->data + names_len(m) + m->body_size;
+    const uint8_t *end = trailer_of(m);
     uint32_t len;
     memcpy(&len, end, sizeof len);
     return amqp_bytes_of(end + sizeof len, len);
 }
 
-/* A copy of m with the content header `header`, keeping `bcc` (an array body) after it. */
+static void keep_bcc(struct message *m, struct amqp_bytes bcc)
+{
+    if (!bcc.len)
+        return;
+    uint32_t len = (uint32_t)bcc.len;
+    uint8_t *at = trailer_of(m);
+    memcpy(at, &len, sizeof len);
+    memcpy(at + sizeof len, bcc.ptr, bcc.len);
+    m->flags |= MESSAGE_BCC_KEPT;
+}
+
+static size_t bcc_room(struct amqp_bytes bcc)
+{
+    return bcc.len ? sizeof(uint32_t) + bcc.len : 0;
+}
+
+/* A copy of m (its body in memory) with the content header `header`, keeping `bcc` (an array
+ * body) after it. */
 static struct message *copy_with_header(const struct message *m, struct amqp_bytes exchange,
                                         struct amqp_bytes routing_key, struct amqp_bytes header,
                                         struct amqp_bytes bcc)
 {
-    uint32_t bcc_len = (uint32_t)bcc.len;
     struct message *copy = message_alloc(exchange, routing_key, header, m->body_size,
-                                         m->body_size + (bcc.len ? sizeof bcc_len + bcc.len : 0));
-    uint8_t *body = message_body(copy);
-    memcpy(body, m->data + names_len(m), (size_t)m->body_size);
-    if (bcc.len) {
-        memcpy(body + m->body_size, &bcc_len, sizeof bcc_len);
-        memcpy(body + m->body_size + sizeof bcc_len, bcc.ptr, bcc.len);
-        copy->flags |= MESSAGE_BCC_KEPT;
-    }
+                                         m->body_size, bcc_room(bcc));
+    if (m->body_size)
+        memcpy(message_body(copy), message_body(m), (size_t)m->body_size);
+    keep_bcc(copy, bcc);
     return copy;
 }
 
@@ -97,17 +134,14 @@ struct message *message_restore(struct amqp_bytes exchange, struct amqp_bytes ro
                                 struct amqp_bytes header, struct amqp_bytes body,
                                 struct amqp_bytes bcc, uint8_t flags, uint32_t ttl)
 {
-    uint32_t bcc_len = (uint32_t)bcc.len;
+    bool paged = !body.ptr && body.len >= MESSAGE_APART_MIN;
     struct message *m = message_alloc(exchange, routing_key, header, body.len,
-                                      body.len + (bcc.len ? sizeof bcc_len + bcc.len : 0));
-    uint8_t *to = message_body(m);
-    if (body.len)
-        memcpy(to, body.ptr, body.len);
-    if (bcc.len) {
-        memcpy(to + body.len, &bcc_len, sizeof bcc_len);
-        memcpy(to + body.len + sizeof bcc_len, bcc.ptr, bcc.len);
-        m->flags |= MESSAGE_BCC_KEPT;
-    }
+                                      paged ? 0 : body.len, bcc_room(bcc));
+    if (paged)
+        message_page_out(m);
+    else if (body.len)
+        memcpy(message_body(m), body.ptr, body.len);
+    keep_bcc(m, bcc);
     m->flags |= flags & (MESSAGE_HAS_TTL | MESSAGE_TTL_SECONDS | MESSAGE_CHECK_CYCLES);
     m->ttl = ttl;
     return m;
@@ -115,14 +149,32 @@ struct message *message_restore(struct amqp_bytes exchange, struct amqp_bytes ro
 
 struct message *message_grow(struct message *m, uint64_t body_capacity)
 {
-    struct message *grown = xrealloc(m, sizeof *m + names_len(m) + (size_t)body_capacity);
-    return grown;
+    if (m->flags & MESSAGE_APART) {
+        struct message_apart *a = message_apart(m);
+        a->bytes = xrealloc(a->bytes, (size_t)body_capacity);
+        return m;
+    }
+    return xrealloc(m, sizeof *m + names_len(m) + (size_t)body_capacity);
 }
 
 void message_write_body(struct message *m, uint64_t offset, struct amqp_bytes part)
 {
     if (part.len)
         memcpy(message_body(m) + offset, part.ptr, part.len);
+}
+
+void message_page_out(struct message *m)
+{
+    struct message_apart *a = message_apart(m);
+    free(a->bytes);
+    a->bytes = NULL;
+}
+
+uint8_t *message_page_in(struct message *m)
+{
+    struct message_apart *a = message_apart(m);
+    a->bytes = xmalloc(m->body_size ? (size_t)m->body_size : 1);
+    return a->bytes;
 }
 
 void message_properties(const struct message *m, struct amqp_basic_properties *out)
@@ -135,8 +187,14 @@ void message_properties(const struct message *m, struct amqp_basic_properties *o
 
 void message_unref(struct message *m)
 {
-    if (m && --m->refs == 0)
+    if (!m || --m->refs != 0)
+        return;
+    if (m->flags & MESSAGE_APART) {
+        free(message_apart(m)->bytes);
+        free(message_apart(m));
+    } else {
         free(m);
+    }
 }
 
 struct message *message_without_bcc(const struct message *m)

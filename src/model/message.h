@@ -1,5 +1,6 @@
-/* A published message: one refcounted block holding its routing data, content header and body,
- * referenced (never copied) by every queue it was routed to and every write that sends it. */
+/* A published message: one refcounted block holding its routing data, content header and body
+ * (a large body in a block of its own, which may leave memory while the message waits), referenced
+ * (never copied) by every queue it was routed to and every write that sends it. */
 #ifndef MESSAGE_H
 #define MESSAGE_H
 
@@ -33,7 +34,24 @@ enum {
     MESSAGE_CHECK_CYCLES = 8,    /* a dead letter whose x-death may make a cycle */
     MESSAGE_BCC_KEPT = 16,       /* its BCC header's keys are kept after the body */
     MESSAGE_PERSISTENT = 64,     /* delivery-mode 2: kept on disk by the durable queues it enters */
+    MESSAGE_APART = 128,         /* the body is apart: see struct message_apart */
 };
+
+/* Bodies of this size or more are allocated apart from their message, so that the store can
+ * page them out while the message waits in queues; smaller ones cost less kept inline. */
+#define MESSAGE_APART_MIN 1024
+
+/* Just before a message with MESSAGE_APART, in the same allocation. */
+struct message_apart {
+    uint8_t *bytes;  /* the body; NULL while paged out (the store can read it back) */
+    uint32_t parked; /* ready entries of queues holding it: paged out only while all refs are */
+    bool page_asked; /* the store was asked to page it out and has not answered yet */
+};
+
+static inline struct message_apart *message_apart(const struct message *m)
+{
+    return (struct message_apart *)m - 1;
+}
 
 /* Copies exchange, routing key and content header (a header frame's payload, already checked
  * to decode) into one allocation with room for body_capacity octets of the body. */
@@ -41,7 +59,8 @@ struct message *message_new(struct amqp_bytes exchange, struct amqp_bytes routin
                             struct amqp_bytes header, uint64_t body_size, uint64_t body_capacity);
 /* A message as the store kept it: names, content header, body and kept BCC keys (an array
  * body, or empty), with the flags and TTL it had (only MESSAGE_HAS_TTL, MESSAGE_TTL_SECONDS and
- * MESSAGE_CHECK_CYCLES are taken from `flags`). */
+ * MESSAGE_CHECK_CYCLES are taken from `flags`). A body of MESSAGE_APART_MIN octets or more with a
+ * NULL ptr is left paged out. */
 struct message *message_restore(struct amqp_bytes exchange, struct amqp_bytes routing_key,
                                 struct amqp_bytes header, struct amqp_bytes body,
                                 struct amqp_bytes bcc, uint8_t flags, uint32_t ttl);
@@ -66,10 +85,45 @@ static inline struct amqp_bytes message_header(const struct message *m)
     return amqp_bytes_of(m->data + m->exchange_len + m->routing_key_len, m->header_len);
 }
 
-static inline uint8_t *message_body(struct message *m)
+/* NULL while paged out (message_paged). */
+static inline uint8_t *message_body(const struct message *m)
 {
-    return m->data + m->exchange_len + m->routing_key_len + m->header_len;
+    if (m->flags & MESSAGE_APART)
+        return message_apart(m)->bytes;
+    return (uint8_t *)m->data + m->exchange_len + m->routing_key_len + m->header_len;
 }
+
+/* ---- paging: what queues and the store say about a body apart ---- */
+
+static inline bool message_paged(const struct message *m)
+{
+    return (m->flags & MESSAGE_APART) && !message_apart(m)->bytes;
+}
+
+/* A ready entry took, or let go of, a reference. */
+static inline void message_park(struct message *m)
+{
+    if (m->flags & MESSAGE_APART)
+        message_apart(m)->parked++;
+}
+
+static inline void message_unpark(struct message *m)
+{
+    if (m->flags & MESSAGE_APART)
+        message_apart(m)->parked--;
+}
+
+/* Is every reference but `others` a ready entry (nothing is sending the body)? */
+static inline bool message_only_parked(const struct message *m, uint32_t others)
+{
+    const struct message_apart *a = message_apart(m);
+    return a->parked > 0 && m->refs == a->parked + others;
+}
+
+/* The body leaves memory: the store keeps it and can read it back. */
+void message_page_out(struct message *m);
+/* Room for the body again (body_size octets), for the store to fill. */
+uint8_t *message_page_in(struct message *m);
 
 /* A copy of m without its BCC header (how BCC is kept from consumers), whose BCC keys stay
  * with it, out of sight, for dead-lettering as RabbitMQ routes dead letters by them too. */

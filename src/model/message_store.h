@@ -1,4 +1,4 @@
-/* The model's view of durable message storage: what queues tell it, and how a publisher waits for the disk. */
+/* The model's view of durable message storage: what queues tell it, how a publisher waits for the disk, and where bodies paged out of memory go. */
 #ifndef MESSAGE_STORE_H
 #define MESSAGE_STORE_H
 
@@ -39,6 +39,15 @@ struct message_store_ops {
     void (*released)(struct message_store *s, struct exchange *x, struct message *m);
     /* That exchange was deleted (after its messages were released): its number dies. */
     void (*exchange_deleted)(struct message_store *s, struct exchange *x);
+    /* A queue would rather not keep m's body (MESSAGE_APART, message_apart(m)->page_asked now
+     * set) in memory: once the store has it on disk, and if every reference is still a ready
+     * entry then, the body is paged out (message_page_out) and page_asked cleared. */
+    void (*page_out)(struct message_store *s, struct message *m);
+    /* A paged-out body is needed (a delivery, a dead letter): read back into m; false when it
+     * cannot be (an I/O error or a damaged record, logged): the message is lost. */
+    bool (*page_in)(struct message_store *s, struct message *m);
+    /* The last reference to a paged-out message goes: its body's record is forgotten. */
+    void (*page_dropped)(struct message_store *s, struct message *m);
     /* The ticket that what was enqueued so far will be synced under. */
     uint64_t (*ticket)(struct message_store *s);
     /* w is told when tickets are settled, until it stops waiting. */

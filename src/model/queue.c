@@ -79,6 +79,7 @@ static inline struct queue_ring *next_level(struct queue *q)
 static inline void push_ready(struct queue *q, struct queue_entry e)
 {
     struct message *m = queue_entry_message(&e);
+    message_park(m);
     queue_ring_push(level_of(q, m), e);
     q->ready_len++;
     q->ready_bytes += m->body_size;
@@ -87,6 +88,7 @@ static inline void push_ready(struct queue *q, struct queue_entry e)
 static void insert_ready(struct queue *q, struct queue_entry e)
 {
     struct message *m = queue_entry_message(&e);
+    message_park(m);
     queue_ring_insert_by_seq(level_of(q, m), e);
     q->ready_len++;
     q->ready_bytes += m->body_size;
@@ -96,8 +98,10 @@ static void insert_ready(struct queue *q, struct queue_entry e)
 static inline struct queue_entry take_from(struct queue *q, struct queue_ring *level)
 {
     struct queue_entry e = queue_ring_pop(level);
+    struct message *m = queue_entry_message(&e);
+    message_unpark(m);
     q->ready_len--;
-    q->ready_bytes -= queue_entry_message(&e)->body_size;
+    q->ready_bytes -= m->body_size;
     return e;
 }
 
@@ -121,6 +125,46 @@ static inline void left(struct queue *q, struct message *m)
         q->host->store->ops->dequeued(q->host->store, q, m);
 }
 
+/* ---- large bodies paged out to the store, and read back ---- */
+
+static inline struct message_store *store_of(const struct queue *q)
+{
+    return q->host ? q->host->store : NULL;
+}
+
+/* A large body just queued behind more than the resident window goes to the store. */
+static __attribute__((noinline)) void consider_paging(struct queue *q, struct message *m)
+{
+    struct message_apart *a = message_apart(m);
+    struct message_store *s = store_of(q);
+    if (!s || !queue_over_window(q) || a->page_asked || !a->bytes || a->parked == 0)
+        return;
+    a->page_asked = true;
+    s->ops->page_out(s, m);
+}
+
+static inline void maybe_page_out(struct queue *q, struct message *m)
+{
+    if (__builtin_expect(m->flags & MESSAGE_APART, 0))
+        consider_paging(q, m);
+}
+
+/* A paged-out body is needed: read back, or false when it is lost (the store said why). */
+static bool page_in(struct queue *q, struct message *m)
+{
+    struct message_store *s = store_of(q);
+    return s && s->ops->page_in(s, m);
+}
+
+/* The queue lets go of its reference to m, which may be paged out. */
+static void let_go(struct queue *q, struct message *m)
+{
+    struct message_store *s = store_of(q);
+    if (__builtin_expect(message_paged(m), 0) && m->refs == 1 && s)
+        s->ops->page_dropped(s, m);
+    message_unref(m);
+}
+
 static void forget_arrivals_of_ready(struct queue *q);
 
 static void drop_ready(struct queue *q)
@@ -130,8 +174,9 @@ static void drop_ready(struct queue *q)
         struct queue_ring *r = &q->levels[l];
         for (size_t i = 0; i < r->len; i++) {
             struct message *m = queue_entry_message(queue_ring_at(r, i));
+            message_unpark(m);
             left(q, m);
-            message_unref(m);
+            let_go(q, m);
         }
         queue_ring_clear(r);
     }
@@ -149,11 +194,18 @@ static void dead_letter_or_drop(struct queue *q, struct message *m, enum dead_le
         message_unref(m);
 }
 
-/* The same for a message that was in the queue (the store forgets it there). */
+/* The same for a message that was in the queue (the store forgets it there); a dead letter's
+ * body is read back first. */
 static void discard(struct queue *q, struct message *m, enum dead_letter_reason reason)
 {
+    bool dead_letter = q->host && q->args.has_dead_letter_exchange;
+    if (dead_letter && message_paged(m) && !page_in(q, m))
+        dead_letter = false; /* lost: nothing to dead-letter */
     left(q, m);
-    dead_letter_or_drop(q, m, reason);
+    if (dead_letter)
+        q->host->dead_letter(q->host, q, m, reason);
+    else
+        let_go(q, m);
 }
 
 /* ---- per-message and per-queue TTLs: messages expire at the head, as in RabbitMQ ---- */
@@ -245,6 +297,24 @@ static void forget_arrivals_of_ready(struct queue *q)
     for (uint32_t l = 0; l < q->nlevels; l++)
         for (size_t i = 0; i < q->levels[l].len; i++)
             forget_arrival(q, queue_ring_at(&q->levels[l], i));
+}
+
+/* A paged-out entry taken for a delivery: its body is read back; false when that failed and
+ * the message is gone. */
+static __attribute__((noinline)) bool bring_back(struct queue *q, struct queue_entry *e)
+{
+    struct message *m = queue_entry_message(e);
+    if (page_in(q, m))
+        return true;
+    forget_arrival(q, e);
+    left(q, m);
+    let_go(q, m);
+    return false;
+}
+
+static inline bool deliverable(struct queue *q, struct queue_entry *e)
+{
+    return __builtin_expect(!message_paged(queue_entry_message(e)), 1) || bring_back(q, e);
 }
 
 /* ---- length limits ---- */
@@ -364,6 +434,7 @@ static __attribute__((noinline)) enum queue_publish_result publish_with_rules(st
     push_ready(q, (struct queue_entry){.msg = message_ref(m), .seq = seq});
     kept(q, m);
     queue_dispatch(q);
+    maybe_page_out(q, m);
     /* TTL 0 means now or never: what no consumer took expires here */
     expire(q);
     if (q->limited && q->args.overflow == QUEUE_DROP_HEAD)
@@ -377,11 +448,13 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m)
         return QUEUE_GONE;
     if (q->has_rules || (m->flags & MESSAGE_HAS_TTL))
         return publish_with_rules(q, m);
+    message_park(m);
     queue_ring_push(&q->ready, (struct queue_entry){.msg = message_ref(m), .seq = q->next_seq++});
     q->ready_len++;
     q->ready_bytes += m->body_size;
     kept(q, m);
     queue_dispatch(q);
+    maybe_page_out(q, m);
     return QUEUE_ENQUEUED;
 }
 
@@ -437,8 +510,10 @@ void queue_dispatch(struct queue *q)
         struct consumer *c = next_with_credit(q);
         if (!c)
             break;
-        rotate(q, c);
         struct queue_entry e = take_next(q);
+        if (!deliverable(q, &e))
+            continue;
+        rotate(q, c);
         q->unacked++;
         q->unacked_bytes += queue_entry_message(&e)->body_size;
         c->ops->deliver(c, q, e);
@@ -450,9 +525,11 @@ bool queue_get(struct queue *q, struct queue_entry *out)
 {
     if (!q->deleted)
         expire(q);
-    if (q->deleted || q->ready_len == 0)
-        return false;
-    *out = take_next(q);
+    do {
+        if (q->deleted || q->ready_len == 0)
+            return false;
+        *out = take_next(q);
+    } while (!deliverable(q, out));
     q->unacked++;
     q->unacked_bytes += queue_entry_message(out)->body_size;
     return true;

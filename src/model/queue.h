@@ -65,6 +65,11 @@ struct consumer {
 #define QUEUE_FLOW_HIGH 20000
 #define QUEUE_FLOW_LOW 10000
 
+/* A queue keeps the bodies of about this many ready octets in memory: a large body (see
+ * MESSAGE_APART_MIN) arriving behind them is paged out to the store, and read back when its
+ * turn comes, so a backlog is bounded by the disk rather than by memory. */
+#define QUEUE_RESIDENT_BYTES (8u << 20)
+
 struct queue {
     struct amqp_bytes name; /* owned copy */
     bool durable;
@@ -182,6 +187,12 @@ bool queue_has_exclusive_consumer(const struct queue *q);
 /* The queue leaves service (its vhost deleted it): consumers are let go and told, ready
  * messages dropped. The struct lives on while references to it remain. */
 void queue_retire(struct queue *q);
+
+/* Would the queue rather page out a large body arriving now? */
+static inline bool queue_over_window(const struct queue *q)
+{
+    return q->ready_bytes > QUEUE_RESIDENT_BYTES;
+}
 
 /* Flow control: should a publisher that just fed this queue wait, and may it go on again? */
 static inline bool queue_congested(const struct queue *q)

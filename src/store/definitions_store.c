@@ -444,7 +444,10 @@ bool definitions_store_open(struct definitions_store *s, struct broker *b, const
     int rc = journal_open(&s->journal, dir, replay_record, s, &rec->replay);
     if (rc < 0) {
         snprintf(err, err_size, "cannot use the definitions journal in %s: %s", dir,
-                 rc == -EILSEQ ? "not a Warren definitions journal" : strerror(-rc));
+                 rc == -EILSEQ            ? "not a Warren definitions journal"
+                 : rc == -EPROTONOSUPPORT ? "a journal of an older Warren format, which this "
+                                            "version does not read (move it away to start afresh)"
+                                          : strerror(-rc));
         free(s->settings_written);
         s->settings_written = NULL;
         return false;

@@ -1,4 +1,4 @@
-/* The definitions journal's file: records of [length][CRC-32][type][payload], appended and synced, replayed at boot, and rewritten whole by compaction. */
+/* The definitions journal's file: records of [length][CRC32C][type][payload], appended and synced, replayed at boot, and rewritten whole by compaction. */
 #include "store/journal.h"
 
 #include <errno.h>
@@ -8,14 +8,17 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "core/alloc.h"
+#include "core/crc32c.h"
 
-/* The file starts with this, so that a stray file is never read as definitions. */
-static const char magic[8] = {'W', 'R', 'N', 'D', 'E', 'F', 'S', '1'};
+/* The file starts with this, so that a stray file is never read as definitions; the last
+ * octet is the format: 2 checks records with CRC32C, as the segments do. */
+static const char magic[8] = {'W', 'R', 'N', 'D', 'E', 'F', 'S', '2'};
+/* Format 1 (zlib's CRC-32) had no released users: it is recognised only to be refused. */
+static const char magic_v1[8] = {'W', 'R', 'N', 'D', 'E', 'F', 'S', '1'};
 
-/* length (of type and payload), then the CRC-32 of type and payload; big-endian as AMQP */
+/* length (of type and payload), then the CRC32C of type and payload; big-endian as AMQP */
 #define HEADER_SIZE 8
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -30,8 +33,7 @@ static uint32_t get_u32(const uint8_t *p)
 
 static uint32_t record_crc(uint8_t type, const void *payload, size_t len)
 {
-    uLong crc = crc32(0L, &type, 1);
-    return (uint32_t)crc32_z(crc, payload, len);
+    return crc32c(crc32c(0, &type, 1), payload, len);
 }
 
 static char *join(const char *dir, const char *name)
@@ -165,8 +167,10 @@ int journal_open(struct journal *j, const char *dir, journal_record_fn fn, void 
     }
     replay->existed = true;
     if (size < sizeof magic || memcmp(data, magic, sizeof magic) != 0) {
+        rc = size >= sizeof magic_v1 && memcmp(data, magic_v1, sizeof magic_v1) == 0
+                 ? -EPROTONOSUPPORT
+                 : -EILSEQ;
         free(data);
-        rc = -EILSEQ;
         goto fail;
     }
     rc = replay_records(data, size, fn, ctx, replay, &good);

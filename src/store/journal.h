@@ -1,4 +1,4 @@
-/* The definitions journal's file: records of [length][CRC-32][type][payload], appended and synced, replayed at boot, and rewritten whole by compaction. */
+/* The definitions journal's file: records of [length][CRC32C][type][payload], appended and synced, replayed at boot, and rewritten whole by compaction. */
 #ifndef JOURNAL_H
 #define JOURNAL_H
 
@@ -36,7 +36,8 @@ struct journal_replay {
 };
 
 /* Opens (creating when missing) the journal in dir, which must exist, and replays it.
- * Returns 0, -errno, -EILSEQ for a file that is not a journal, or fn's non-zero value. */
+ * Returns 0, -errno, -EILSEQ for a file that is not a journal, -EPROTONOSUPPORT for a journal
+ * of an older format (refused, not converted), or fn's non-zero value. */
 int journal_open(struct journal *j, const char *dir, journal_record_fn fn, void *ctx,
                  struct journal_replay *replay);
 /* Writes one record at the end; not yet synced. Returns 0 or -errno (the file then ends

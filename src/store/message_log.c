@@ -2,11 +2,13 @@
 #include "store/message_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/container.h"
@@ -40,7 +42,7 @@ struct store_segment *message_log_add_segment(struct message_log *l, uint32_t nu
         l->segments = xrealloc_array(l->segments, l->segments_cap, sizeof *l->segments);
     }
     struct store_segment *s = xcalloc(1, sizeof *s);
-    *s = (struct store_segment){.number = number, .used = used, .size = size};
+    *s = (struct store_segment){.number = number, .used = used, .size = size, .read_fd = -1};
     list_init(&s->live);
     l->segments[l->nsegments++] = s;
     l->figures.disk_bytes += size;
@@ -256,8 +258,9 @@ static void write_message(struct message_log *l, struct stored_message *sm)
     mark_named(l, ids, nids, s->number);
     if (ids != inline_ids)
         free(ids);
-    append(l, l->scratch.data, l->scratch.len);
+    sm->offset = (uint32_t)append(l, l->scratch.data, l->scratch.len);
     sm->record_len = (uint32_t)l->scratch.len;
+    sm->written_in = l->batch->ticket;
     message_log_link(s, sm);
 }
 
@@ -336,6 +339,9 @@ static void drop_holder(struct message_log *l, struct stored_message *sm, uint32
     if (sm->segment && !l->queues[id]->gone)
         add_forget(l, id, sm->seq);
     if (sm->nids)
+        return;
+    /* other queues still hold the message, its body paged out: the record stays, for them */
+    if (sm->segment && message_paged(sm->msg) && sm->msg->refs > 1)
         return;
     if (sm->segment)
         unlink_from_segment(sm);
@@ -458,6 +464,152 @@ static void on_wait(struct message_store *s, struct store_waiter *w)
         list_push_back(&l->waiters, &w->link);
 }
 
+/* ---- bodies paged out of memory ---- */
+
+/* A spill record (nids 0) is no longer needed. */
+static void forget_spill(struct stored_message *sm)
+{
+    if (sm->segment)
+        unlink_from_segment(sm);
+    else
+        list_remove(&sm->link);
+    message_log_free_stored(sm);
+}
+
+/* A spill record for m, written at the next commit. */
+static void new_spill(struct message_log *l, struct message *m)
+{
+    struct stored_message *sm = message_log_new_stored(m, l->next_seq++, message_log_wall_ms());
+    list_push_back(&l->pending, &sm->link);
+}
+
+static int read_fd_of(struct message_log *l, struct store_segment *s)
+{
+    if (s->read_fd < 0) {
+        char path[4096];
+        segment_path(path, sizeof path, l->dir, s->number);
+        s->read_fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    return s->read_fd;
+}
+
+static void close_read_fd(struct store_segment *s)
+{
+    if (s->read_fd >= 0)
+        close(s->read_fd);
+    s->read_fd = -1;
+}
+
+/* The body of sm's message (written, paged out) back from its record: on the loop, as reads
+ * of recent records come from the page cache. False when it cannot be read (logged). */
+static bool read_body(struct message_log *l, struct stored_message *sm)
+{
+    struct store_segment *s = sm->segment;
+    struct message *m = sm->msg;
+    amqp_buf_reset(&l->readback);
+    uint8_t *record = amqp_buf_extend(&l->readback, sm->record_len);
+    int fd = read_fd_of(l, s);
+    const char *why = fd < 0 ? strerror(errno) : NULL;
+    size_t got = 0;
+    while (!why && got < sm->record_len) {
+        ssize_t n = pread(fd, record + got, sm->record_len - got, (off_t)sm->offset + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            why = n < 0 ? strerror(errno) : "the file is shorter";
+        else
+            got += (size_t)n;
+    }
+    uint8_t type = 0;
+    struct segment_cursor c = {0};
+    if (!why && (!segment_record_open(record, sm->record_len, &type, &c) ||
+                 type != SEGMENT_RECORD_MESSAGE))
+        why = "a damaged record (bad length or CRC)";
+    const uint8_t *body = NULL;
+    if (!why) {
+        segment_get_bytes(&c, 8 + 8 + 1 + 4); /* seq, arrival, flags, TTL */
+        segment_get_bytes(&c, (size_t)segment_get_u16(&c) * 4);
+        segment_get_bytes(&c, segment_get_u8(&c));
+        segment_get_bytes(&c, segment_get_u8(&c));
+        segment_get_bytes(&c, segment_get_u32(&c));
+        uint64_t size = segment_get_u64(&c);
+        body = size == m->body_size ? segment_get_bytes(&c, (size_t)size) : NULL;
+        if (c.bad || !body)
+            why = "a record that is not this message's";
+    }
+    if (why) {
+        log_error(l->log, "message store: a paged-out body could not be read back from "
+                  "%010u.seg at %u: %s; the message is lost", s->number, sm->offset, why);
+        s->unreadable = true;
+        return false;
+    }
+    memcpy(message_page_in(m), body, (size_t)m->body_size);
+    l->figures.paged_in++;
+    return true;
+}
+
+static void on_page_out(struct message_store *s, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    if (!l->open) {
+        message_apart(m)->page_asked = false;
+        return;
+    }
+    if (!m->stored) /* no durable queue keeps it: a spill record will */
+        new_spill(l, m);
+    if (l->npage_requests == l->page_requests_cap) {
+        l->page_requests_cap = l->page_requests_cap ? l->page_requests_cap * 2 : 64;
+        l->page_requests = xrealloc_array(l->page_requests, l->page_requests_cap,
+                                          sizeof *l->page_requests);
+    }
+    l->page_requests[l->npage_requests++] = message_ref(m);
+}
+
+static bool on_page_in(struct message_store *s, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    struct stored_message *sm = m->stored;
+    if (!l->open || !sm || !sm->segment || !read_body(l, sm))
+        return false;
+    if (sm->nids == 0)
+        forget_spill(sm);
+    return true;
+}
+
+static void on_page_dropped(struct message_store *s, struct message *m)
+{
+    struct message_log *l = log_of(s);
+    struct stored_message *sm = m->stored;
+    if (l->open && sm && sm->nids == 0)
+        forget_spill(sm);
+}
+
+/* A batch is back: the requests whose records it carried are answered. A body goes only if
+ * every reference to its message is still a ready entry (none is being sent, or held
+ * elsewhere); else it stays, and a spill record made for it is forgotten. */
+static void answer_page_requests(struct message_log *l, const struct writer_batch *b)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < l->npage_requests; i++) {
+        struct message *m = l->page_requests[i];
+        struct stored_message *sm = m->stored;
+        if (sm && (!sm->segment || sm->written_in > b->ticket)) {
+            l->page_requests[keep++] = m; /* its record is in a later batch */
+            continue;
+        }
+        bool on_disk = sm && (b->error == 0 || sm->written_in < b->ticket);
+        message_apart(m)->page_asked = false;
+        if (on_disk && message_only_parked(m, 1)) {
+            message_page_out(m);
+            l->figures.paged_out++;
+        } else if (sm && sm->nids == 0) {
+            forget_spill(sm);
+        }
+        message_unref(m);
+    }
+    l->npage_requests = keep;
+}
+
 static const struct message_store_ops log_ops = {
     .enqueued = on_enqueued,
     .dequeued = on_dequeued,
@@ -465,6 +617,9 @@ static const struct message_store_ops log_ops = {
     .held = on_held,
     .released = on_released,
     .exchange_deleted = on_exchange_deleted,
+    .page_out = on_page_out,
+    .page_in = on_page_in,
+    .page_dropped = on_page_dropped,
     .ticket = on_ticket,
     .wait = on_wait,
 };
@@ -516,18 +671,45 @@ static bool worth_compacting(const struct message_log *l, const struct store_seg
     return l->nsegments >= 3 && s->live_bytes * 4 < s->used;
 }
 
+/* Moves what lives in s to the active segment: bodies paged out are read back for it and
+ * paged out again once rewritten; a spill record is not rewritten (its body stays in memory
+ * until a queue asks again). False when a body could not be read: s stays. */
+static bool compact(struct message_log *l, struct store_segment *s)
+{
+    while (!list_empty(&s->live)) {
+        struct stored_message *sm = list_entry(s->live.next, struct stored_message, link);
+        struct message *m = sm->msg;
+        bool paged = message_paged(m);
+        if (paged && !read_body(l, sm))
+            return false;
+        l->figures.compacted_messages++;
+        if (sm->nids == 0) { /* a spill record, paged out or asked for: made again */
+            forget_spill(sm);
+            if (!paged)
+                new_spill(l, m);
+        } else {
+            unlink_from_segment(sm);
+            write_message(l, sm);
+        }
+        if (paged) {
+            message_apart(m)->page_asked = true;
+            on_page_out(&l->store, m);
+        }
+    }
+    return true;
+}
+
 static void reclaim(struct message_log *l)
 {
     while (l->nsegments > 1) {
         struct store_segment *head = l->segments[0];
         if (head->live_count && !worth_compacting(l, head))
             break;
-        while (!list_empty(&head->live)) {
-            struct stored_message *sm = list_entry(head->live.next, struct stored_message, link);
-            unlink_from_segment(sm);
-            write_message(l, sm);
-            l->figures.compacted_messages++;
-        }
+        if (head->live_count && head->unreadable)
+            break;
+        if (!compact(l, head))
+            break;
+        close_read_fd(head);
         writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_DELETE, .segment = head->number});
         l->figures.disk_bytes -= head->size;
         l->figures.deleted_segments++;
@@ -543,10 +725,26 @@ static void submit(struct message_log *l)
     l->ticket_taken = false;
 }
 
+/* While the disk fails nothing is written: the batch goes to the writer empty and comes back
+ * failed in its turn, so its waiters are nacked after those of the batches before it. What
+ * was enqueued meanwhile waits for the next try. */
+static void refuse(struct message_log *l)
+{
+    if (!l->ticket_taken)
+        return;
+    l->batch->refused = true;
+    l->batch->error = l->disk_error;
+    submit(l);
+}
+
 void message_log_commit(struct message_log *l)
 {
     if (!l->open)
         return;
+    if (l->disk_error) {
+        refuse(l);
+        return;
+    }
     while (!list_empty(&l->pending)) {
         struct stored_message *sm = list_entry(l->pending.next, struct stored_message, link);
         list_remove(&sm->link);
@@ -561,16 +759,64 @@ void message_log_commit(struct message_log *l)
         submit(l);
 }
 
+/* A batch failed. The first failure, or the failure of a try, stops the writes until a new
+ * segment is tried (once per interval, so a full disk gathers no file per commit) and raises
+ * the disk alarm; a batch handed over before then, in flight meanwhile, only fails. */
+static void note_failed(struct message_log *l, const struct writer_batch *b)
+{
+    bool first = !l->disk_error, try_failed = l->retry_ticket && b->ticket >= l->retry_ticket;
+    if (!first && !try_failed)
+        return;
+    const char *call = b->failed ? b->failed : "a write";
+    if (first) {
+        l->retry_interval_ms = MESSAGE_LOG_RETRY_FIRST_MS;
+        log_error(l->log, "message store: %s failed in %s: %s; publishes are nacked and "
+                  "publishers blocked until a write succeeds again", call, l->dir,
+                  strerror(b->error));
+        alarms_set_store_failed(&l->broker->alarms, true);
+    } else {
+        l->retry_interval_ms *= 2;
+        if (l->retry_interval_ms > MESSAGE_LOG_RETRY_MAX_MS)
+            l->retry_interval_ms = MESSAGE_LOG_RETRY_MAX_MS;
+        log_warning(l->log, "message store: a new segment in %s failed too (%s: %s)", l->dir,
+                    call, strerror(b->error));
+    }
+    l->disk_error = b->error;
+    l->roll = true; /* the failed segment may have a hole: nothing is appended after it */
+    l->retry_ticket = 0;
+    deadline_heap_add(&l->broker->deadlines, &l->retry,
+                      clock_now_ms(&l->broker->clock) + l->retry_interval_ms);
+}
+
+/* Time to try again: a new segment alone, created, preallocated and synced. Only once it is
+ * on disk do the records that waited meanwhile (messages, acks' forgets) follow it, so none
+ * of them is lost in a try that fails. */
+static void on_retry(struct deadline *d, uint64_t now_ms)
+{
+    struct message_log *l = container_of(d, struct message_log, retry);
+    (void)now_ms;
+    if (!l->open || !l->disk_error)
+        return;
+    refuse(l); /* whoever waits on the current batch waits for records the try does not hold */
+    l->retry_ticket = l->batch->ticket;
+    start_segment(l, 0);
+    submit(l);
+}
+
 /* A batch is back from the writer: its waiters hear how it went. */
 static void on_batch_done(struct writer *w, struct writer_batch *b)
 {
     struct message_log *l = w->owner;
     bool ok = b->error == 0;
-    if (!ok) {
-        log_error(l->log, "message store: %s failed in %s: %s; publishes of this batch are "
-                  "nacked, the next records go to a new segment",
-                  b->failed ? b->failed : "a write", l->dir, strerror(b->error));
-        l->roll = true;
+    answer_page_requests(l, b);
+    if (!ok && !b->refused) {
+        note_failed(l, b);
+    } else if (ok && l->disk_error && l->retry_ticket && b->ticket >= l->retry_ticket &&
+               b->nops) {
+        log_info(l->log, "message store: writing to %s again", l->dir);
+        l->disk_error = 0;
+        l->retry_ticket = 0;
+        alarms_set_store_failed(&l->broker->alarms, false);
     }
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &l->waiters) {
@@ -614,7 +860,9 @@ int message_log_open(struct message_log *l, struct broker *b, uv_loop_t *loop, c
     amqp_buf_init(&l->forgets);
     amqp_buf_init(&l->scratch);
     amqp_buf_init(&l->names);
+    amqp_buf_init(&l->readback);
     l->batch = writer_batch_new(1);
+    deadline_init(&l->retry, on_retry);
     int rc = make_dir(dir);
     if (rc == 0)
         rc = writer_start(&l->writer, loop, dir, on_batch_done, l);
@@ -679,6 +927,9 @@ void message_log_close(struct message_log *l)
 {
     if (!l->open)
         return;
+    /* a disk that failed gets a last try at the stop, with everything that waited (l->roll
+     * puts it in a new segment) */
+    l->disk_error = 0;
     message_log_commit(l);
     write_redelivered(l);
     amqp_buf_reset(&l->scratch);
@@ -687,6 +938,8 @@ void message_log_close(struct message_log *l)
     append_record(l);
     submit(l);
     writer_stop(&l->writer);
+    if (deadline_pending(&l->retry))
+        deadline_heap_remove(&l->broker->deadlines, &l->retry);
     l->open = false;
     broker_use_store(l->broker, NULL);
     for (size_t i = 0; i < l->nsegments; i++) {
@@ -696,6 +949,7 @@ void message_log_close(struct message_log *l)
             list_remove(&sm->link);
             message_log_free_stored(sm);
         }
+        close_read_fd(s);
         free(s);
     }
     while (!list_empty(&l->pending)) {
@@ -703,6 +957,12 @@ void message_log_close(struct message_log *l)
         list_remove(&sm->link);
         message_log_free_stored(sm);
     }
+    /* after the stored messages, which point at them */
+    for (size_t i = 0; i < l->npage_requests; i++) {
+        message_apart(l->page_requests[i])->page_asked = false;
+        message_unref(l->page_requests[i]);
+    }
+    free(l->page_requests);
     free(l->segments);
     for (size_t id = 0; id < l->queues_cap; id++)
         if (l->queues[id]) {
@@ -720,6 +980,7 @@ void message_log_close(struct message_log *l)
     amqp_buf_free(&l->forgets);
     amqp_buf_free(&l->scratch);
     amqp_buf_free(&l->names);
+    amqp_buf_free(&l->readback);
     free(l->dir);
 }
 

@@ -8,12 +8,18 @@
 #include <uv.h>
 
 #include "amqp_buf.h"
+#include "core/heap.h"
 #include "core/list.h"
 #include "model/message_store.h"
 #include "store/writer.h"
 
 struct broker;
 struct queue;
+
+/* After a failed write: the first wait before a new segment is tried, and the longest (RabbitMQ
+ * looks at the disk every 10 s while its disk alarm is on). */
+#define MESSAGE_LOG_RETRY_FIRST_MS 1000
+#define MESSAGE_LOG_RETRY_MAX_MS 10000
 
 /* One segment file as the loop sees it. */
 struct store_segment {
@@ -23,6 +29,8 @@ struct store_segment {
     uint64_t live_bytes; /* records of messages still in some durable queue */
     uint64_t live_count;
     struct list live;    /* struct stored_message.link */
+    int read_fd;         /* for reading paged-out bodies back; -1 until needed */
+    bool unreadable;     /* a body could not be read back: never compacted */
 };
 
 /* A durable queue's number in the records, with the names that find it again at recovery; or
@@ -39,14 +47,18 @@ struct stored_queue {
     bool gone;           /* deleted: its references are dead for good */
 };
 
-/* What the store keeps for a message while durable queues hold it (message.stored). */
+/* What the store keeps for a message while durable queues hold it (message.stored), or while
+ * its body is paged out (or about to be) with no durable queue holding it: then nids is 0 (a
+ * "spill" record, which recovery ignores). */
 struct stored_message {
     struct message *msg;
     uint64_t seq;
     uint64_t arrived_ms;           /* wall clock, for TTLs after a restart */
+    uint64_t written_in;           /* the ticket of the batch its record went in */
     struct store_segment *segment; /* NULL: not written yet */
     uint32_t record_len;
     uint32_t nids, cap;
+    uint32_t offset;               /* of its record in the segment */
     uint32_t *ids;                 /* the stored_queues holding it: inline_ids or the heap */
     uint32_t inline_ids[2];
     struct list link;              /* in its segment's live list, or the log's pending list */
@@ -63,6 +75,7 @@ struct stored_delay {
 struct message_log_figures {
     uint64_t segments, disk_bytes, live_bytes, live_messages;
     uint64_t appended_records, compacted_messages, deleted_segments;
+    uint64_t paged_out, paged_in;
 };
 
 struct message_log {
@@ -75,6 +88,14 @@ struct message_log {
     size_t nsegments, segments_cap;
     uint32_t next_segment;
     bool roll;                  /* start a new segment before the next append (after an error) */
+    /* While a write has failed (disk_error, an errno): nothing is written, each commit's
+     * waiters are nacked, and a new segment alone is tried once per retry_interval_ms
+     * (doubling up to MESSAGE_LOG_RETRY_MAX_MS) as the batch numbered retry_ticket; when it
+     * succeeds the failure ends and what waited is written after it. */
+    int disk_error;
+    uint64_t retry_interval_ms;
+    uint64_t retry_ticket;      /* 0: no try under way */
+    struct deadline retry;      /* on the broker's deadline heap */
     struct stored_queue **queues; /* by id; [0] unused */
     size_t nqueues, queues_cap;
     uint64_t next_seq;
@@ -87,6 +108,9 @@ struct message_log {
     bool ticket_taken;          /* someone waits for the current batch */
     struct amqp_buf scratch, names;
     struct list waiters;        /* struct store_waiter */
+    struct message **page_requests; /* referenced, waiting for their records to be on disk */
+    size_t npage_requests, page_requests_cap;
+    struct amqp_buf readback;   /* a record read back for its body */
     struct writer writer;
     bool open;
     struct message_log_figures figures;

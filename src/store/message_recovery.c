@@ -29,6 +29,7 @@ struct recovered {
     uint32_t ttl;
     uint32_t segment;           /* index in the segment table */
     uint32_t record_len;
+    uint32_t offset;            /* of the record in its segment */
     uint32_t nids;
     uint32_t *ids;
     uint64_t redelivered;       /* bit i: ids[i] was marked redelivered (the first 64) */
@@ -97,7 +98,7 @@ static struct recovered *insert(struct replay *r, uint64_t seq)
 }
 
 static void replay_message(struct replay *r, struct segment_cursor *c, uint32_t segment,
-                           uint32_t record_len)
+                           uint32_t offset, uint32_t record_len)
 {
     uint64_t seq = segment_get_u64(c);
     uint64_t arrived = segment_get_u64(c);
@@ -120,6 +121,7 @@ static void replay_message(struct replay *r, struct segment_cursor *c, uint32_t 
     m->ttl = ttl;
     m->segment = segment;
     m->record_len = record_len;
+    m->offset = offset;
     m->nids = n;
     m->ids = xmalloc((n ? n : 1) * sizeof *m->ids);
     for (uint16_t i = 0; i < n; i++)
@@ -210,7 +212,9 @@ static void replay_segment(struct replay *r, uint32_t number, const struct mappe
         uint32_t record_len = (uint32_t)(c.end - c.p) + SEGMENT_RECORD_OVERHEAD;
         r->clean = type == SEGMENT_RECORD_CLEAN_STOP;
         switch (type) {
-        case SEGMENT_RECORD_MESSAGE: replay_message(r, &c, index, record_len); break;
+        case SEGMENT_RECORD_MESSAGE:
+            replay_message(r, &c, index, (uint32_t)(c.end - file->data) - record_len, record_len);
+            break;
         case SEGMENT_RECORD_FORGET: replay_pairs(r, &c, true); break;
         case SEGMENT_RECORD_REDELIVERED: replay_pairs(r, &c, false); break;
         case SEGMENT_RECORD_QUEUE_NAME: replay_name(r, &c, false); break;
@@ -399,8 +403,14 @@ static bool restore(struct message_log *l, struct recovered *r, uint8_t *states,
         if (n == 0)
             return false;
     }
+    /* a large body behind a queue's resident window stays on disk until its turn (one that a
+     * delayed exchange holds is routed from memory) */
+    bool paged = false;
+    for (uint32_t i = 0; i < n && blen >= MESSAGE_APART_MIN && nholders == 0; i++)
+        paged |= queue_over_window(queues[i]);
     struct message *m = message_restore(amqp_bytes_of(x, xlen), amqp_bytes_of(k, klen),
-                                        amqp_bytes_of(h, hlen), amqp_bytes_of(body, blen),
+                                        amqp_bytes_of(h, hlen),
+                                        amqp_bytes_of(paged ? NULL : body, blen),
                                         amqp_bytes_of(bcc, bcclen), r->flags, r->ttl);
     struct stored_message *sm = message_log_new_stored(m, r->seq, r->arrived_ms);
     for (uint32_t i = 0; i < n; i++)
@@ -425,6 +435,7 @@ static bool restore(struct message_log *l, struct recovered *r, uint8_t *states,
         return false;
     }
     sm->record_len = r->record_len;
+    sm->offset = r->offset;
     message_log_link(l->segments[r->segment], sm);
     uint64_t age = now_wall > r->arrived_ms ? now_wall - r->arrived_ms : 0;
     uint64_t arrived = age < now_clock ? now_clock - age : 0;

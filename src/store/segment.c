@@ -87,6 +87,17 @@ const uint8_t *segment_get_bytes(struct segment_cursor *c, size_t len)
     return p;
 }
 
+bool segment_record_open(const uint8_t *record, size_t len, uint8_t *type,
+                         struct segment_cursor *payload)
+{
+    if (len < SEGMENT_RECORD_OVERHEAD || amqp_get_u32(record) != len - 8 ||
+        crc32c(0, record + 8, len - 8) != amqp_get_u32(record + 4))
+        return false;
+    *type = record[8];
+    *payload = (struct segment_cursor){record + 9, record + len, false};
+    return true;
+}
+
 bool segment_reader_init(struct segment_reader *r, const uint8_t *data, size_t size)
 {
     *r = (struct segment_reader){.data = data, .size = size, .pos = SEGMENT_HEADER_SIZE};

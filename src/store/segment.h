@@ -49,6 +49,11 @@ uint32_t segment_get_u32(struct segment_cursor *c);
 uint64_t segment_get_u64(struct segment_cursor *c);
 const uint8_t *segment_get_bytes(struct segment_cursor *c, size_t len);
 
+/* One whole record, read back on its own: its type and payload; false when its length or CRC
+ * is wrong. */
+bool segment_record_open(const uint8_t *record, size_t len, uint8_t *type,
+                         struct segment_cursor *payload);
+
 /* Walks the records of a segment's bytes, as read from its file. */
 struct segment_reader {
     const uint8_t *data;

@@ -65,6 +65,18 @@ static void fail(struct writer_batch *b, const char *call)
     }
 }
 
+/* The call failed on segment: the batch fails, and the segment is written no more. */
+static void break_segment(struct writer *w, struct writer_batch *b, uint32_t segment,
+                          const char *call)
+{
+    int err = errno ? errno : EIO;
+    fail(b, call);
+    if (segment >= w->broken) {
+        w->broken = segment;
+        w->broken_error = err;
+    }
+}
+
 static int open_segment(struct writer *w, uint32_t segment, int flags)
 {
     char path[4096];
@@ -77,14 +89,20 @@ static void do_create(struct writer *w, struct writer_batch *b, const struct wri
 {
     int fd = open_segment(w, op->segment, O_WRONLY | O_CREAT | O_TRUNC);
     if (fd < 0) {
-        fail(b, "open");
+        break_segment(w, b, op->segment, "open");
         return;
     }
     /* the space is reserved now, so a write accepted into this segment cannot meet ENOSPC */
     int rc = posix_fallocate(fd, 0, (off_t)op->size);
     if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+        /* nothing is in it yet: it goes at once, so a full disk gathers no empty files */
+        char path[4096];
+        segment_path(path, sizeof path, w->dir, op->segment);
+        close(fd);
+        unlink(path);
         errno = rc;
-        fail(b, "fallocate");
+        break_segment(w, b, op->segment, "fallocate");
+        return;
     }
     add_open(w, op->segment, fd);
     *dir_dirty = true;
@@ -92,11 +110,16 @@ static void do_create(struct writer *w, struct writer_batch *b, const struct wri
 
 static void do_write(struct writer *w, struct writer_batch *b, const struct writer_op *op)
 {
+    if (op->segment == w->broken) {
+        errno = w->broken_error;
+        fail(b, "an earlier write");
+        return;
+    }
     struct open_segment *s = find_open(w, op->segment);
     if (!s) {
         int fd = open_segment(w, op->segment, O_WRONLY);
         if (fd < 0) {
-            fail(b, "open");
+            break_segment(w, b, op->segment, "open");
             return;
         }
         s = add_open(w, op->segment, fd);
@@ -109,7 +132,7 @@ static void do_write(struct writer *w, struct writer_batch *b, const struct writ
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            fail(b, "pwrite");
+            break_segment(w, b, op->segment, "pwrite");
             return;
         }
         p += n;
@@ -156,8 +179,16 @@ static void run_round(struct writer *w, struct writer_batch *round)
         if (!w->open[i].written)
             continue;
         w->open[i].written = false;
-        if (fdatasync(w->open[i].fd) < 0 && !sync_error)
-            sync_error = errno ? errno : EIO;
+        if (fdatasync(w->open[i].fd) < 0) {
+            /* what the page cache held may be gone: nothing may follow it in this file */
+            int err = errno ? errno : EIO;
+            if (!sync_error)
+                sync_error = err;
+            if (w->open[i].segment >= w->broken) {
+                w->broken = w->open[i].segment;
+                w->broken_error = err;
+            }
+        }
     }
     if (dir_dirty && fsync(w->dir_fd) < 0 && !sync_error)
         sync_error = errno ? errno : EIO;

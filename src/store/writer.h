@@ -32,6 +32,8 @@ struct writer_batch {
     size_t nops, cap;
     int error;          /* set by the writer: 0, or the first errno that hit this batch */
     const char *failed; /* the call that failed */
+    bool refused;       /* not tried (error preset): the store refuses writes while its disk
+                         * fails, and the batch only keeps its place in the order */
 };
 
 struct writer_batch *writer_batch_new(uint64_t ticket);
@@ -63,6 +65,10 @@ struct writer {
         bool written;
     } *open;
     size_t nopen, open_cap;
+    /* The newest segment a write, preallocation or sync of failed, and how: it takes no more
+     * writes, since a record behind a hole would be lost at recovery although confirmed. */
+    uint32_t broken;
+    int broken_error;
     writer_done_fn *on_done;
     void *owner;
 };

@@ -87,7 +87,8 @@ def main():
     check(out.returncode == 2 and "invalid value 'x' for option --port" in out.stderr,
           "a bad option value exits 2 naming the option: %r" % out.stderr.strip())
     proc, port = start([], {})
-    out = subprocess.run([WARREN, "--port", str(port), "--management-port", "0"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run([WARREN, "--port", str(port), "--management-port", "0", "--data-dir",
+                          own_broker.data_dir()], capture_output=True, text=True, timeout=10)
     check(out.returncode == 1 and "cannot listen" in out.stderr, "a taken port exits 1 and says so")
     stop(proc)
     return 1 if failures else 0

@@ -366,7 +366,8 @@ def check_bad_boots(tmp):
         port = free_port()
         conf = write_conf(tmp, "bad", port, definitions)
         try:
-            run = subprocess.run([WARREN, "--config", conf], env=clean_env(),
+            run = subprocess.run([WARREN, "--config", conf, "--data-dir", own_broker.data_dir()],
+                                 env=clean_env(),
                                  capture_output=True, text=True, timeout=10)
         except subprocess.TimeoutExpired:
             check(False, "%s: Warren did not exit" % what)

@@ -98,6 +98,8 @@ def wait_listening(ports, proc, seconds):
 
 
 def spawn(args, notify_path, log_path):
+    if "--data-dir" not in args:  # never the per-user default, which other brokers share
+        args = list(args) + ["--data-dir", own_broker.data_dir()]
     with open(log_path, "w") as log:
         proc = subprocess.Popen([WARREN] + args, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=log, env=own_broker.clean_env({"NOTIFY_SOCKET": notify_path}))

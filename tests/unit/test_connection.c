@@ -1022,6 +1022,46 @@ START_TEST(test_alarm_reasons)
 }
 END_TEST
 
+START_TEST(test_store_failure_holds_disk_alarm)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    struct figures fig = {.used = 10, .free = 1000000000};
+    struct alarm_probe probe = {.memory_used = fake_used, .disk_free = fake_free,
+                                .total_memory = fake_total, .ctx = &fig};
+    struct alarms *a = &p.broker.alarms;
+    alarms_set_probe(a, &probe);
+    alarms_set_disk_free_limit(a, 0, 100);
+    handshake(&p, STAGE_CHANNEL);
+    declare_queue(&p, 1, "q1", false);
+    /* the store cannot write: the disk alarm, though the samples show room */
+    alarms_set_store_failed(a, true);
+    ck_assert(alarms_disk_alarm(a) && !alarms_memory_alarm(a));
+    put_publish(&p, 1, "", "q1", "one");
+    send_tx(&p);
+    struct amqp_method m = expect_method(&p, 0, AMQP_CONNECTION_BLOCKED);
+    ck_assert(amqp_bytes_eq_cstr(m.connection_blocked.reason, "low on disk"));
+    alarms_sample(a);
+    pump(&p);
+    expect_silence(&p); /* a sample with room does not clear it */
+    ck_assert(p.paused && alarms_disk_alarm(a));
+    /* nor does the store writing again while the space is short */
+    fig.free = 10;
+    alarms_sample(a);
+    alarms_set_store_failed(a, false);
+    pump(&p);
+    expect_silence(&p);
+    ck_assert(alarms_disk_alarm(a));
+    fig.free = 1000000000;
+    alarms_sample(a);
+    pump(&p);
+    expect_method(&p, 0, AMQP_CONNECTION_UNBLOCKED);
+    ck_assert(!p.paused && !alarms_disk_alarm(a));
+    ck_assert_uint_eq(queue_depth(&p, 1, "q1"), 1);
+    peer_finish(&p);
+}
+END_TEST
+
 /* Reads basic.acks until one reaches `upto`: together they must cover (*confirmed, upto]
  * exactly once, in order. */
 static void expect_confirms_at(struct peer *p, uint16_t ch, uint64_t *confirmed, uint64_t upto, int line)
@@ -1270,6 +1310,7 @@ int main(void)
     tcase_add_test(tc, test_handshake_values);
     tcase_add_test(tc, test_alarm_blocks_publisher);
     tcase_add_test(tc, test_alarm_reasons);
+    tcase_add_test(tc, test_store_failure_holds_disk_alarm);
     tcase_add_test(tc, test_handshake_byte_by_byte);
     tcase_add_test(tc, test_bad_protocol_header);
     tcase_add_test(tc, test_bad_login);

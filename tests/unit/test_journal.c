@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "admin/definitions.h"
+#include "amqp_wire.h"
+#include "core/crc32c.h"
 #include "amqp_table.h"
 #include "model/broker.h"
 #include "model/exchange.h"
@@ -182,6 +184,41 @@ START_TEST(test_not_a_journal)
     struct journal j;
     struct journal_replay r;
     ck_assert_int_eq(journal_open(&j, dir, collect, &(struct seen){0}, &r), -EILSEQ);
+    remove_dir();
+}
+END_TEST
+
+START_TEST(test_older_format_refused)
+{
+    make_dir();
+    /* format 1: the same framing, zlib's CRC-32; refused whole, the file left as it was */
+    static const char v1[] = "WRNDEFS1\0\0\0\x05\x12\x34\x56\x78\x01user";
+    int fd = open(file_path(JOURNAL_FILE), O_WRONLY | O_CREAT, 0600);
+    ck_assert_int_eq(write(fd, v1, sizeof v1 - 1), (ssize_t)sizeof v1 - 1);
+    close(fd);
+    struct journal j;
+    struct journal_replay r;
+    ck_assert_int_eq(journal_open(&j, dir, collect, &(struct seen){0}, &r), -EPROTONOSUPPORT);
+    ck_assert_int_eq(file_size(JOURNAL_FILE), (off_t)sizeof v1 - 1);
+    remove_dir();
+}
+END_TEST
+
+START_TEST(test_records_carry_crc32c)
+{
+    make_dir();
+    struct journal j;
+    struct journal_replay r;
+    ck_assert_int_eq(journal_open(&j, dir, NULL, NULL, &r), 0);
+    ck_assert_int_eq(journal_append(&j, 3, "queue", 5), 0);
+    journal_close(&j);
+    uint8_t bytes[32];
+    int fd = open(file_path(JOURNAL_FILE), O_RDONLY);
+    ck_assert_int_eq(read(fd, bytes, sizeof bytes), 8 + 8 + 6);
+    close(fd);
+    ck_assert_mem_eq(bytes, "WRNDEFS2", 8);
+    ck_assert_uint_eq(amqp_get_u32(bytes + 8), 6);
+    ck_assert_uint_eq(amqp_get_u32(bytes + 12), crc32c(0, "\x03queue", 6));
     remove_dir();
 }
 END_TEST
@@ -487,6 +524,8 @@ int main(void)
     tcase_add_test(tc, test_torn_tail_dropped);
     tcase_add_test(tc, test_bad_crc_ends_the_replay);
     tcase_add_test(tc, test_not_a_journal);
+    tcase_add_test(tc, test_older_format_refused);
+    tcase_add_test(tc, test_records_carry_crc32c);
     tcase_add_test(tc, test_compaction);
     tcase_add_test(tc, test_data_dir_lock);
     tcase_add_test(tc, test_default_data_dir);

@@ -1,21 +1,9 @@
-/* Unit tests for segment files: CRC32C, record framing, and the reader's handling of torn and corrupted records. */
+/* Unit tests for segment files: record framing, and the reader's handling of torn and corrupted records. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/crc32c.h"
 #include "store/segment.h"
-
-START_TEST(test_crc32c_known_values)
-{
-    /* RFC 3720's check value and its all-zero vector */
-    ck_assert_uint_eq(crc32c(0, "123456789", 9), 0xe3069283u);
-    uint8_t zeros[32] = {0};
-    ck_assert_uint_eq(crc32c(0, zeros, sizeof zeros), 0x8a9136aau);
-    /* continuing over pieces gives the same as one call */
-    ck_assert_uint_eq(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
-}
-END_TEST
 
 /* A segment image: header, then records "one", "two", "three" (type 4), then zeros. */
 static size_t build(uint8_t *out, size_t size, size_t offsets[3])
@@ -164,7 +152,6 @@ int main(void)
 {
     Suite *s = suite_create("segment");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_crc32c_known_values);
     tcase_add_test(tc, test_reads_records_until_zeros);
     tcase_add_test(tc, test_exact_size_file);
     tcase_add_test(tc, test_torn_tail_dropped);
