@@ -11,6 +11,7 @@
 #include "admin/definitions.h"
 #include "admin/prometheus.h"
 #include "core/container.h"
+#include "core/memory_return.h"
 #include "net/tcp.h"
 #include "service_notify.h"
 #include "store/data_dir.h"
@@ -41,6 +42,7 @@ struct server {
     struct server_subscriber write_output;
     struct message_log messages; /* when there is a data directory */
     bool durable;
+    struct memory_return memory_return; /* what closed connections freed goes back */
 };
 
 void server_subscribe(struct server *s, struct server_subscriber *sub)
@@ -143,6 +145,7 @@ static void on_drained(struct tcp_server *tcp)
 {
     struct server *s = container_of(tcp, struct server, tcp);
     stop_message_log(s); /* every unacked message is back in its queue by now */
+    memory_return_stop(&s->memory_return);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->iteration, NULL);
@@ -197,6 +200,8 @@ static void start_loop_handles(struct server *s)
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     alarms_start(&s->broker.alarms);
+    memory_return_start(&s->memory_return, &s->broker.deadlines, &s->broker.clock,
+                        &s->broker.log, &s->broker.churn.connections_closed);
 }
 
 /* Only once every listener is open (and definitions are loaded): a unit ordered after ours
