@@ -59,6 +59,23 @@ static struct store_segment *active(struct message_log *l)
 /* A new segment to append to, with room for at least `need` octets of records. */
 static struct store_segment *start_segment(struct message_log *l, uint64_t need)
 {
+    if (l->spare && SEGMENT_HEADER_SIZE + need <= l->segment_bytes) {
+        /* made ahead (header and all): rewriting its header is the batch's first touch of it */
+        struct store_segment *s = message_log_add_segment(l, l->spare, SEGMENT_HEADER_SIZE,
+                                                          l->segment_bytes);
+        l->spare = 0;
+        l->roll = false;
+        size_t from = l->batch->bytes.len;
+        segment_encode_header(amqp_buf_extend(&l->batch->bytes, SEGMENT_HEADER_SIZE), s->number);
+        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_WRITE, .segment = s->number,
+                                                      .offset = 0, .from = from,
+                                                      .len = SEGMENT_HEADER_SIZE});
+        return s;
+    }
+    if (l->spare) { /* too small for what comes: it goes, as segments follow their numbers */
+        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_DELETE, .segment = l->spare});
+        l->spare = 0;
+    }
     uint64_t size = SEGMENT_HEADER_SIZE + need > l->segment_bytes ? SEGMENT_HEADER_SIZE + need
                                                                   : l->segment_bytes;
     struct store_segment *s = message_log_add_segment(l, l->next_segment, SEGMENT_HEADER_SIZE, size);
@@ -737,6 +754,60 @@ static void refuse(struct message_log *l)
     submit(l);
 }
 
+/* Once the active segment is half full, the next one is made, its space reserved: when the
+ * disk has no room for it, publishers are blocked (the disk alarm) while the active segment
+ * still takes what they already sent, instead of their messages being nacked later. */
+static void make_spare(struct message_log *l)
+{
+    struct store_segment *s = active(l);
+    if (l->spare || !s || s->used * 2 < s->size || deadline_pending(&l->spare_retry))
+        return;
+    uint32_t number = l->next_segment++;
+    size_t from = l->batch->bytes.len;
+    segment_encode_header(amqp_buf_extend(&l->batch->bytes, SEGMENT_HEADER_SIZE), number);
+    writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_CREATE, .segment = number,
+                                                  .size = l->segment_bytes, .from = from,
+                                                  .len = SEGMENT_HEADER_SIZE, .ahead = true});
+    l->spare = number;
+    l->spare_ticket = l->batch->ticket;
+}
+
+/* The spare's batch is back: made, or not (tried again a second later, even if nothing else
+ * happens meanwhile, as blocked publishers send nothing). */
+static void spare_made(struct message_log *l, const struct writer_batch *b)
+{
+    if (b->ahead_error) {
+        if (!l->spare_failed)
+            log_warning(l->log, "message store: the next segment in %s could not be made (%s); "
+                        "publishers are blocked until it can", l->dir, strerror(b->ahead_error));
+        if (l->spare && l->spare_ticket == b->ticket)
+            l->spare = 0;
+        l->spare_failed = true;
+        alarms_set_store_unreserved(&l->broker->alarms, true);
+        if (!deadline_pending(&l->spare_retry))
+            deadline_heap_add(&l->broker->deadlines, &l->spare_retry,
+                              clock_now_ms(&l->broker->clock) + MESSAGE_LOG_RETRY_FIRST_MS);
+    } else if (l->spare_failed && b->ticket == l->spare_ticket && b->error == 0) {
+        l->spare_failed = false;
+        alarms_set_store_unreserved(&l->broker->alarms, false);
+    }
+}
+
+static void on_spare_retry(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    struct message_log *l = container_of(d, struct message_log, spare_retry);
+    if (!l->open || l->disk_error || l->spare)
+        return;
+    make_spare(l);
+    if (!l->spare) { /* nothing to be made ahead of (the active segment is emptier now) */
+        l->spare_failed = false;
+        alarms_set_store_unreserved(&l->broker->alarms, false);
+    } else {
+        submit(l);
+    }
+}
+
 void message_log_commit(struct message_log *l)
 {
     if (!l->open)
@@ -755,6 +826,7 @@ void message_log_commit(struct message_log *l)
     if (l->ngone)
         write_gone(l);
     reclaim(l);
+    make_spare(l);
     if (!writer_batch_empty(l->batch) || l->ticket_taken)
         submit(l);
 }
@@ -809,6 +881,7 @@ static void on_batch_done(struct writer *w, struct writer_batch *b)
     struct message_log *l = w->owner;
     bool ok = b->error == 0;
     answer_page_requests(l, b);
+    spare_made(l, b);
     if (!ok && !b->refused) {
         note_failed(l, b);
     } else if (ok && l->disk_error && l->retry_ticket && b->ticket >= l->retry_ticket &&
@@ -863,6 +936,7 @@ int message_log_open(struct message_log *l, struct broker *b, uv_loop_t *loop, c
     amqp_buf_init(&l->readback);
     l->batch = writer_batch_new(1);
     deadline_init(&l->retry, on_retry);
+    deadline_init(&l->spare_retry, on_spare_retry);
     int rc = make_dir(dir);
     if (rc == 0)
         rc = writer_start(&l->writer, loop, dir, on_batch_done, l);
@@ -940,6 +1014,8 @@ void message_log_close(struct message_log *l)
     writer_stop(&l->writer);
     if (deadline_pending(&l->retry))
         deadline_heap_remove(&l->broker->deadlines, &l->retry);
+    if (deadline_pending(&l->spare_retry))
+        deadline_heap_remove(&l->broker->deadlines, &l->spare_retry);
     l->open = false;
     broker_use_store(l->broker, NULL);
     for (size_t i = 0; i < l->nsegments; i++) {

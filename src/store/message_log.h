@@ -96,6 +96,12 @@ struct message_log {
     uint64_t retry_interval_ms;
     uint64_t retry_ticket;      /* 0: no try under way */
     struct deadline retry;      /* on the broker's deadline heap */
+    /* The next segment, made (its space reserved) once the active one is half full, so that
+     * what publishers send has room before they are told to stop: 0 when none. */
+    uint32_t spare;
+    uint64_t spare_ticket;      /* the batch that makes it */
+    bool spare_failed;          /* it could not be made: the disk alarm holds until it can */
+    struct deadline spare_retry;
     struct stored_queue **queues; /* by id; [0] unused */
     size_t nqueues, queues_cap;
     uint64_t next_seq;
