@@ -895,6 +895,84 @@ START_TEST(test_damaged_paged_body_loses_that_message_only)
 }
 END_TEST
 
+/* Publishes large message i (persistent) to every queue given, as a fanout would. */
+static void publish_large_to(struct queue **qs, int n, int i)
+{
+    uint8_t header[15] = {0, 60, 0, 0};
+    amqp_put_u64(header + 4, LARGE);
+    amqp_put_u16(header + 12, AMQP_BASIC_DELIVERY_MODE_FLAG);
+    header[14] = 2;
+    struct message *m = message_new(amqp_cstr("x"), amqp_cstr("key"), amqp_bytes_of(header, 15),
+                                    LARGE, LARGE);
+    uint8_t *body = malloc(LARGE);
+    fill_large(body, i);
+    message_write_body(m, 0, amqp_bytes_of(body, LARGE));
+    free(body);
+    for (int k = 0; k < n; k++)
+        ck_assert_int_eq(queue_publish(qs[k], m), QUEUE_ENQUEUED);
+    message_unref(m);
+}
+
+/* One message in a durable and a transient queue: the durable queue's holder goes (purged,
+ * deleted) while the bodies are paged out, or the transient queue goes while the page requests
+ * wait; what is left reads its bodies back whole, and nothing stays on disk for them. */
+START_TEST(test_paged_bodies_shared_by_durable_and_transient_queues)
+{
+    for (int variant = 0; variant < 4; variant++) {
+        make_dir();
+        struct fixture f;
+        open_fixture(&f, variant == 2 ? 16u << 20 : 4u << 20);
+        struct queue *d = declare(&f, "d", true), *t = declare(&f, "t", false);
+        struct queue *qs[2] = {variant & 1 ? t : d, variant & 1 ? d : t};
+        struct queue *busy = declare(&f, "busy", true);
+        for (int i = 0; i < 12; i++) {
+            publish_large_to(qs, 2, i);
+            for (int k = 0; variant == 2 && k < 4; k++) /* to be acked: the segments thin out */
+                publish_large(busy, 100 + k, true);
+        }
+        struct queue *left = t;
+        if (variant == 3) { /* the transient queue goes while the requests wait */
+            struct outcome out;
+            struct queue *gone = vhost_queue_to_delete(f.v, amqp_cstr("t"), &f.s, false, false, &out);
+            vhost_delete_queue(f.v, gone);
+            left = d;
+        }
+        sync_log(&f);
+        sync_log(&f);
+        ck_assert_uint_eq(count_paged(left), 4);
+        if (variant == 0) {
+            ck_assert_uint_eq(queue_purge(d), 12);
+        } else if (variant == 1 || variant == 2) {
+            struct outcome out;
+            struct queue *gone = vhost_queue_to_delete(f.v, amqp_cstr("d"), &f.s, false, false, &out);
+            vhost_delete_queue(f.v, gone);
+        }
+        sync_log(&f);
+        if (variant == 2) { /* acked: what the paged bodies pin is compacted */
+            for (int i = 0; i < 12 * 4; i++)
+                ck_assert(take_large(busy, 100 + i % 4));
+            for (int round = 0; round < 3; round++) { /* and new segments come */
+                for (int i = 0; i < 16; i++)
+                    publish_large(busy, 200 + i, true);
+                sync_log(&f);
+                for (int i = 0; i < 16; i++)
+                    ck_assert(take_large(busy, 200 + i));
+                sync_log(&f);
+            }
+            ck_assert_uint_gt(f.log.figures.compacted_messages, 0);
+        }
+        for (int i = 0; i < 12; i++)
+            ck_assert(take_large(left, i));
+        sync_log(&f);
+        struct message_log_figures fig;
+        message_log_figures(&f.log, &fig);
+        ck_assert_uint_eq(fig.live_messages, 0);
+        close_fixture(&f);
+        remove_dir();
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("message_log");
@@ -915,6 +993,7 @@ int main(void)
     tcase_add_test(tc, test_held_messages_come_back_to_their_exchange);
     tcase_add_test(tc, test_large_bodies_paged_out_and_read_back);
     tcase_add_test(tc, test_damaged_paged_body_loses_that_message_only);
+    tcase_add_test(tc, test_paged_bodies_shared_by_durable_and_transient_queues);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
