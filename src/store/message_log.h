@@ -110,6 +110,10 @@ struct message_log {
     uint32_t nforgets;
     uint32_t *gone;             /* queue ids for gone records */
     size_t ngone, gone_cap;
+    /* Segments reclaimed by a commit that failed: deleted by the next one that is written
+     * (with the records that were to replace theirs). */
+    uint32_t *owed_deletes;
+    size_t nowed_deletes, owed_deletes_cap;
     struct writer_batch *batch; /* filled during this iteration */
     bool ticket_taken;          /* someone waits for the current batch */
     struct amqp_buf scratch, names;

@@ -16,6 +16,7 @@ struct writer_batch *writer_batch_new(uint64_t ticket)
     struct writer_batch *b = xcalloc(1, sizeof *b);
     b->ticket = ticket;
     amqp_buf_init(&b->bytes);
+    amqp_buf_init(&b->forgets);
     return b;
 }
 
@@ -24,6 +25,8 @@ void writer_batch_free(struct writer_batch *b)
     if (!b)
         return;
     amqp_buf_free(&b->bytes);
+    amqp_buf_free(&b->forgets);
+    free(b->gone);
     free(b->ops);
     free(b);
 }

@@ -38,6 +38,11 @@ struct writer_batch {
     int ahead_error;    /* a segment made ahead could not be: the errno */
     bool refused;       /* not tried (error preset): the store refuses writes while its disk
                          * fails, and the batch only keeps its place in the order */
+    /* What its forget and gone records said, for the store to say again should it fail. */
+    struct amqp_buf forgets; /* (id, seq) pairs */
+    uint32_t nforgets;
+    uint32_t *gone;
+    size_t ngone;
 };
 
 struct writer_batch *writer_batch_new(uint64_t ticket);
