@@ -374,6 +374,7 @@ int server_run(const struct broker_config *config)
         uv_run(&s.loop, UV_RUN_DEFAULT);
         close_loop(&s);
         close_store(&s);
+        log_close_file(&s.broker.log);
         broker_free(&s.broker);
         return 1;
     }
@@ -390,6 +391,8 @@ int server_run(const struct broker_config *config)
         on_signal(&s.sigterm, SIGTERM);
         uv_run(&s.loop, UV_RUN_DEFAULT);
         close_loop(&s);
+        close_store(&s); /* what changed while connections closed goes to disk too */
+        log_close_file(&s.broker.log);
         broker_free(&s.broker);
         return 1;
     }

@@ -28,6 +28,14 @@ static uint64_t definitions_before(struct channel *ch)
     return definitions_ticket(channel_vhost(ch)->definitions);
 }
 
+/* A declare that finds a durable entity waits, as one that makes it does, for every record so
+ * far: the entity's own may not be on disk yet (another connection's declare still syncing),
+ * and what this client does next (persistent messages confirmed into it) must not outlive it. */
+static uint64_t leaning_on(uint64_t before, bool durable)
+{
+    return durable ? 0 : before;
+}
+
 static void send_held_cancels(struct channel *ch)
 {
     for (size_t i = 0; i < ch->held_cancel_count; i++) {
@@ -127,10 +135,13 @@ static void exchange_declare(struct channel *ch, const struct amqp_exchange_decl
         .who = ch->session};
     struct outcome out;
     uint64_t before = definitions_before(ch);
-    if (!vhost_declare_exchange(channel_vhost(ch), &req, &out))
+    if (!vhost_declare_exchange(channel_vhost(ch), &req, &out)) {
         channel_fail_outcome(ch, AMQP_EXCHANGE_DECLARE, &out);
-    else
-        reply(ch, before, AMQP_EXCHANGE_DECLARE, AMQP_EXCHANGE_DECLARE_OK, m->no_wait);
+        return;
+    }
+    const struct exchange *x = vhost_find_exchange(channel_vhost(ch), req.name);
+    reply(ch, leaning_on(before, x && x->durable), AMQP_EXCHANGE_DECLARE,
+          AMQP_EXCHANGE_DECLARE_OK, m->no_wait);
 }
 
 static void exchange_delete(struct channel *ch, const struct amqp_exchange_delete *m)
@@ -214,7 +225,7 @@ static void queue_declare(struct channel *ch, const struct amqp_queue_declare *m
     ok.queue_declare_ok.queue = q->name;
     ok.queue_declare_ok.message_count = queue_message_count(q);
     ok.queue_declare_ok.consumer_count = q->consumer_count;
-    reply_after(ch, before, AMQP_QUEUE_DECLARE, m->no_wait ? NULL : &ok);
+    reply_after(ch, leaning_on(before, q->durable), AMQP_QUEUE_DECLARE, m->no_wait ? NULL : &ok);
 }
 
 /* A binding as the method names it: with the queue name left empty (the last declared queue,

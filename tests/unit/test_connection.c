@@ -1268,7 +1268,7 @@ static const char ACK_TIMED_OUT[] =
 
 /* A definitions store stand-in: every durable change is a record, on disk when the test says. */
 struct fake_journal {
-    uint64_t recorded;
+    uint64_t recorded, settled;
     struct list waiters;
 };
 
@@ -1313,7 +1313,10 @@ static uint64_t fake_ticket(void *ctx)
 
 static bool fake_wait(void *ctx, struct definitions_waiter *w)
 {
-    list_push_back(&((struct fake_journal *)ctx)->waiters, &w->link);
+    struct fake_journal *j = ctx;
+    if (w->ticket <= j->settled)
+        return false;
+    list_push_back(&j->waiters, &w->link);
     return true;
 }
 
@@ -1335,6 +1338,7 @@ static void use_fake_journal(struct peer *p, struct fake_journal *j)
 /* Everything recorded so far is synced (error 0) or failed. */
 static void fake_settle(struct peer *p, struct fake_journal *j, int error)
 {
+    j->settled = j->recorded;
     while (!list_empty(&j->waiters)) {
         struct definitions_waiter *w = list_entry(j->waiters.next, struct definitions_waiter, link);
         definitions_waiter_cancel(w);
@@ -1392,6 +1396,38 @@ START_TEST(test_declare_ok_waits_for_disk)
     expect_method(&p, 1, AMQP_QUEUE_DELETE_OK);
     struct amqp_method cancel = expect_method(&p, 1, AMQP_BASIC_CANCEL);
     ck_assert(amqp_bytes_eq_cstr(cancel.basic_cancel.consumer_tag, "c1"));
+    peer_finish(&p);
+}
+END_TEST
+
+/* A declare that finds a durable queue waits while anything recorded (another connection's
+ * declare of it) is not on disk yet; a transient one does not. */
+START_TEST(test_redeclare_waits_for_unsynced_records)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    struct fake_journal j;
+    use_fake_journal(&p, &j);
+    handshake(&p, STAGE_CHANNEL);
+    put_declare(&p, 1, "durable", true);
+    send_tx(&p);
+    expect_silence(&p);
+    fake_settle(&p, &j, 0);
+    expect_method(&p, 1, AMQP_QUEUE_DECLARE_OK);
+
+    put_declare(&p, 1, "durable", true); /* on disk: answered at once */
+    send_tx(&p);
+    expect_method(&p, 1, AMQP_QUEUE_DECLARE_OK);
+
+    fake_record(&j); /* another connection's record, not synced yet */
+    put_declare(&p, 1, "transient", false);
+    send_tx(&p);
+    expect_method(&p, 1, AMQP_QUEUE_DECLARE_OK);
+    put_declare(&p, 1, "durable", true);
+    send_tx(&p);
+    expect_silence(&p);
+    fake_settle(&p, &j, 0);
+    expect_method(&p, 1, AMQP_QUEUE_DECLARE_OK);
     peer_finish(&p);
 }
 END_TEST
@@ -1528,6 +1564,7 @@ int main(void)
     tcase_add_test(tc, test_transaction);
     tcase_add_test(tc, test_consumer_timeout);
     tcase_add_test(tc, test_declare_ok_waits_for_disk);
+    tcase_add_test(tc, test_redeclare_waits_for_unsynced_records);
     tcase_add_test(tc, test_declare_sync_failure);
     tcase_add_test(tc, test_gone_while_waiting);
     tcase_add_test(tc, test_sync_fails_while_closing);
