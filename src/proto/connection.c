@@ -159,10 +159,12 @@ static bool block_for_alarm(struct connection *c)
     return true;
 }
 
-/* Closing, the connection reads on: the peer's close-ok must get through. */
+/* Closing, the connection reads on: the peer's close-ok must get through. A peer that sends
+ * requests and does not read the replies waits too, or its replies would pile up without end. */
 static bool input_waits(const struct connection *c)
 {
-    return c->input_held && c->state == CONN_OPEN;
+    return c->state == CONN_OPEN &&
+           (c->input_held || output_len(&c->out) >= CONNECTION_OUTPUT_HIGH);
 }
 
 void connection_hold_input(struct connection *c)
@@ -199,7 +201,7 @@ static void apply_flow_control(struct connection *c)
 {
     if (c->state != CONN_OPEN || c->reading_paused)
         return;
-    if (c->alarm_blocked || c->input_held) {
+    if (c->alarm_blocked || input_waits(c)) {
         c->reading_paused = true;
         c->io.pause_reading(c->io.ctx);
         return;

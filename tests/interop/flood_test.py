@@ -12,7 +12,11 @@ set stays under a bound written here, and every misbehaving client gets RabbitMQ
     {frame_too_large,4294967295,131064} as soon as the frame header is in, socket closed
     about 3 s later though no close-ok is sent), a content header announcing a 4 GiB body
     followed by 12 MiB of body (nothing kept, no answer; the method that interrupts it gets
-    505 UNEXPECTED_FRAME), a body frame past frame_max (501 {frame_too_large,131073,131064}).
+    505 UNEXPECTED_FRAME), a body frame past frame_max (501 {frame_too_large,131073,131064});
+  - 5 that pipeline basic.qos for 6 s without reading the replies, then read them all: the
+    broker stops reading from a client whose replies pile up (its queued output is bounded;
+    RabbitMQ 3.10 is not: it reads on and its writer holds every reply, 9 GiB after 30 s of
+    this from one client), and reads on once that client reads.
 
 The broker is one of the test's own, with handshake_timeout = 4000 (ms) in its rabbitmq.conf
 so that the silent sockets are dropped quickly. With AMQP_PORT set (and no WARREN_PID) the same
@@ -39,16 +43,22 @@ HEADER_DRIBBLERS = 500
 FRAME_DRIBBLERS = 500
 CHURNERS = 100
 HUGE_EACH = 5                  # clients of each huge-frame kind
+NON_READERS = 5
+STALL_S = 6.0                  # how long a non-reader sends without reading
 HANDSHAKE_TIMEOUT_S = 4.0
 P99_LIMIT_MS = 10.0
 # The memory bound, from measuring Warren (plain build, RSS deltas over 5,000 and 1,000): a
 # socket that has sent nothing costs 4.0 KiB, an open connection with a channel 13.2 KiB.
-# This load then takes about 30 MiB at its peak; the bound is 1.5 times what the sockets cost
-# plus 8 MiB. Keeping the 4 GiB bodies' 5 x 12 MiB would exceed it on its own.
+# A client that does not read its replies holds its queued output (1 MiB pending, 1 MiB being
+# written) and a read buffer (256 KiB): 2.5 MiB. This load then takes about 42 MiB at its peak;
+# the bound is 1.5 times what the sockets cost plus 8 MiB. Keeping the 4 GiB bodies' 5 x 12 MiB
+# would exceed it on its own, and so would a non-reader's replies unbounded (1.6 GiB in 10 s).
 IDLE_SOCKET_KIB = 4.0
 OPEN_CONNECTION_KIB = 13.2
+NON_READER_KIB = 2.5 * 1024
 RSS_GROWTH_LIMIT_KIB = int(1.5 * ((SILENT + HEADER_DRIBBLERS) * IDLE_SOCKET_KIB +
-                                  (FRAME_DRIBBLERS + CHURNERS + 3 * HUGE_EACH) * OPEN_CONNECTION_KIB)
+                                  (FRAME_DRIBBLERS + CHURNERS + 3 * HUGE_EACH) * OPEN_CONNECTION_KIB +
+                                  NON_READERS * NON_READER_KIB)
                            + 8 * 1024)
 # Under ASan every allocation carries redzones and shadow: measured there, the same load
 # takes ASAN_FACTOR times as much.
@@ -98,11 +108,14 @@ class Loop:
 class Peer:
     """A non-blocking raw AMQP socket: an outbox, received frames, EOF."""
 
-    def __init__(self, loop, addr, kind):
+    def __init__(self, loop, addr, kind, rcvbuf=None):
         self.loop, self.kind = loop, kind
         self.sock = socket.socket()
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.reading = True
         self.t0 = time.monotonic()
         self.sock.connect_ex(addr)
         self.inbuf = b""
@@ -140,7 +153,11 @@ class Peer:
         except OSError:
             self.on_eof()
             return
-        want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
+        self.update_mask()
+
+    def update_mask(self):
+        want = ((selectors.EVENT_READ if self.reading else 0) |
+                (selectors.EVENT_WRITE if self.out else 0))
         if want != self.mask and self.closed_at is None:
             self.mask = want
             self.loop.sel.modify(self.sock, want, self)
@@ -148,6 +165,7 @@ class Peer:
     def on_event(self, mask):
         if mask & selectors.EVENT_WRITE:
             self.flush()
+            self.writable()
         if self.closed_at is not None or not mask & selectors.EVENT_READ:
             return
         try:
@@ -169,6 +187,9 @@ class Peer:
             if ftype == 1:
                 class_id, method_id = struct.unpack(">HH", payload[:4])
                 self.on_method(channel, class_id, method_id, payload[4:])
+
+    def writable(self):
+        pass
 
     def on_eof(self):
         self.finish()
@@ -208,8 +229,8 @@ class HeaderDribbler(Peer):
 class Opener(Peer):
     """Completes the handshake at once (heartbeat 0), then calls opened()."""
 
-    def __init__(self, loop, addr, kind):
-        super().__init__(loop, addr, kind)
+    def __init__(self, loop, addr, kind, rcvbuf=None):
+        super().__init__(loop, addr, kind, rcvbuf)
         self.open = False
         self.done = False
         self.send(PROTOCOL_HEADER)
@@ -383,6 +404,44 @@ class PastFrameMax(Closer):
                   + body_frame(1, b"y" * (FRAME_PAYLOAD_MAX + 9)))
 
 
+class NonReader(Opener):
+    """Once its channel is open, pipelines basic.qos for STALL_S seconds without reading the
+    replies (a 4 KiB receive buffer), then reads: every basic.qos-ok must arrive."""
+
+    BATCH = method_frame(1, 60, 10, basic_qos_args(0, 10)) * 5000
+
+    def __init__(self, loop, addr):
+        super().__init__(loop, addr, "non-reader", rcvbuf=4096)
+        self.sent = self.answered = 0
+        self.stalling = False
+
+    def opened(self):
+        self.send(method_frame(1, 20, 10, shortstr("")))
+
+    def on_open_method(self, channel, class_id, method_id, args):
+        if (class_id, method_id) == (20, 11) and not self.stalling:
+            self.stalling = True
+            self.reading = False
+            self.loop.at(time.monotonic() + STALL_S, self.read_again)
+            self.writable()
+        elif (class_id, method_id) == (60, 11):
+            self.answered += 1
+            if self.answered == self.sent:
+                self.close_connection()
+        else:
+            Opener.on_open_method(self, channel, class_id, method_id, args)
+
+    def writable(self):
+        while self.stalling and not self.out and self.closed_at is None:
+            self.sent += 5000
+            self.send(self.BATCH)
+
+    def read_again(self):
+        self.stalling = False
+        self.reading = True
+        self.update_mask()
+
+
 def start_measurer(port):
     """A pika client in a process of its own (the driver's sockets must not steal its time),
     measuring publish + basic.get round trips until its stdin closes."""
@@ -453,12 +512,13 @@ def run(port, pid):
     huge = ([HugeFrame(loop, addr) for _ in range(HUGE_EACH)] +
             [HugeBody(loop, addr) for _ in range(HUGE_EACH)] +
             [PastFrameMax(loop, addr) for _ in range(HUGE_EACH)])
+    non_readers = [NonReader(loop, addr) for _ in range(NON_READERS)]
     silent = [Silent(loop, addr, "silent") for _ in range(SILENT)]
     header = [HeaderDribbler(loop, addr) for _ in range(HEADER_DRIBBLERS)]
-    print("%d sockets connecting (%.1f s)" % (SILENT + HEADER_DRIBBLERS + FRAME_DRIBBLERS +
-                                              CHURNERS + 3 * HUGE_EACH, time.monotonic() - t_start),
+    print("%d sockets connecting (%.1f s)" % (len(churners + dribblers + huge + non_readers +
+                                                  silent + header), time.monotonic() - t_start),
           flush=True)
-    finite = silent + header + dribblers + huge
+    finite = silent + header + dribblers + huge + non_readers
     peak, next_sample = before, 0.0
     deadline = t_start + PHASE_DEADLINE_S
     while time.monotonic() < deadline and any(p.closed_at is None for p in finite):
@@ -500,6 +560,12 @@ def run(port, pid):
                % (sum(c.cycles for c in churners), min(c.cycles for c in churners)),
                lambda p: p.error or "%d cycles, done %s" % (p.cycles, p.done))
 
+    expect_all(check, non_readers,
+               lambda p: p.done and p.error is None and p.answered == p.sent,
+               "non-readers: basic.qos pipelined for %.0f s without reading (%d in all), then "
+               "every basic.qos-ok read" % (STALL_S, sum(p.sent for p in non_readers)),
+               lambda p: "%s; %d of %d answered" % (p.error, p.answered, p.sent))
+
     def closed_with(kind, code, text, cls, meth, within):
         group = [p for p in huge if p.kind == kind]
         expect_all(check, group,
@@ -539,7 +605,7 @@ def main():
     if sys.argv[1:2] == ["--measure"]:
         measure(int(sys.argv[2]))
         return 0
-    want = SILENT + HEADER_DRIBBLERS + FRAME_DRIBBLERS + CHURNERS + 3 * HUGE_EACH + 500
+    want = SILENT + HEADER_DRIBBLERS + FRAME_DRIBBLERS + CHURNERS + 3 * HUGE_EACH + NON_READERS + 500
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < want:
         print("FAIL: %d sockets need %d descriptors; this machine allows %d" % (want - 500, want, hard))
