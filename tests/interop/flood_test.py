@@ -16,7 +16,10 @@ set stays under a bound written here, and every misbehaving client gets RabbitMQ
   - 5 that pipeline basic.qos for 6 s without reading the replies, then read them all: the
     broker stops reading from a client whose replies pile up (its queued output is bounded;
     RabbitMQ 3.10 is not: it reads on and its writer holds every reply, 9 GiB after 30 s of
-    this from one client), and reads on once that client reads.
+    this from one client), and reads on once that client reads;
+  - 2 that do the same with heartbeat 2 and then go silent, as a vanished peer: dropped by
+    the heartbeat check (RabbitMQ reads on, so its monitor sees the silence; a broker that
+    stopped reading must not take the pause for a sign of life).
 
 The broker is one of the test's own, with handshake_timeout = 4000 (ms) in its rabbitmq.conf
 so that the silent sockets are dropped quickly. With AMQP_PORT set (and no WARREN_PID) the same
@@ -45,6 +48,7 @@ FRAME_DRIBBLERS = 500
 CHURNERS = 100
 HUGE_EACH = 5                  # clients of each huge-frame kind
 NON_READERS = 5
+VANISHERS = 2
 STALL_S = 6.0                  # how long a non-reader sends without reading
 HANDSHAKE_TIMEOUT_S = 4.0
 P99_LIMIT_MS = 10.0
@@ -144,6 +148,7 @@ class Peer:
             while self.out:
                 n = self.sock.send(self.out)
                 del self.out[:n]
+                self.last_send_at = time.monotonic()
         except (BlockingIOError, InterruptedError):
             pass
         except OSError:
@@ -175,14 +180,16 @@ class Peer:
             return
         self.received += len(chunk)
         self.inbuf += chunk
-        while len(self.inbuf) >= 7 and self.closed_at is None:
-            ftype, channel, size = struct.unpack(">BHI", self.inbuf[:7])
-            if len(self.inbuf) < 8 + size:
+        buf, pos = self.inbuf, 0  # parsed by offset: one copy of the rest per read
+        while len(buf) - pos >= 7 and self.closed_at is None:
+            ftype, channel, size = struct.unpack_from(">BHI", buf, pos)
+            if len(buf) - pos < 8 + size:
                 break
-            payload, self.inbuf = self.inbuf[7:7 + size], self.inbuf[8 + size:]
             if ftype == 1:
-                class_id, method_id = struct.unpack(">HH", payload[:4])
-                self.on_method(channel, class_id, method_id, payload[4:])
+                class_id, method_id = struct.unpack_from(">HH", buf, pos + 7)
+                self.on_method(channel, class_id, method_id, buf[pos + 11:pos + 7 + size])
+            pos += 8 + size
+        self.inbuf = buf[pos:]
 
     def writable(self):
         pass
@@ -227,6 +234,7 @@ class Opener(Peer):
 
     def __init__(self, loop, addr, kind, rcvbuf=None):
         super().__init__(loop, addr, kind, rcvbuf)
+        self.heartbeat = 0
         self.open = False
         self.done = False
         self.send(PROTOCOL_HEADER)
@@ -237,7 +245,8 @@ class Opener(Peer):
         if (class_id, method_id) == (10, 10):
             self.send(method_frame(0, 10, 11, start_ok_args()))
         elif (class_id, method_id) == (10, 30):
-            self.send(method_frame(0, 10, 31, tune_ok_args()) + method_frame(0, 10, 40, open_args()))
+            self.send(method_frame(0, 10, 31, tune_ok_args(heartbeat=self.heartbeat)) +
+                      method_frame(0, 10, 40, open_args()))
         elif (class_id, method_id) == (10, 41):
             self.open = True
             self.opened_at = time.monotonic()
@@ -438,6 +447,59 @@ class NonReader(Opener):
         self.update_mask()
 
 
+class Vanisher(NonReader):
+    """With heartbeat 2, pipelines basic.qos without reading until the broker stops taking
+    them, then sends nothing more either, as a peer that vanished: the broker must drop it at
+    the heartbeat timeout (2 to 3 intervals after its last octet), not hold it for ever."""
+
+    HEARTBEAT = 2
+
+    def __init__(self, loop, addr):
+        super().__init__(loop, addr)
+        self.kind = "vanished peer"
+        self.heartbeat = self.HEARTBEAT
+        self.looking = False
+
+    def read_again(self):
+        self.stalling = False  # what is left in the outbox still goes when the broker reads
+        self.look()
+
+    def look(self):
+        # Its last octet must be 3 intervals and 2 s old before it looks for the drop.
+        due = self.last_send_at + 3 * self.HEARTBEAT + 2.0
+        if time.monotonic() < due:
+            self.loop.at(due, self.look)
+            return
+        self.reading = self.looking = True
+        self.update_mask()
+        self.loop.at(time.monotonic() + 3.0, self.verdict)
+
+    def on_eof(self):
+        if not self.looking:  # a send that failed: the drop is seen when it looks
+            if not self.open:
+                self.fail("closed during the handshake")
+            return
+        self.done = True
+        self.finish()
+
+    def on_event(self, mask):
+        if not self.looking:
+            return Peer.on_event(self, mask)
+        try:  # what the broker answered before it stopped reading is not looked at
+            while self.sock.recv(1 << 20):
+                pass
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self.on_eof()
+
+    def verdict(self):
+        if self.closed_at is None:
+            self.fail("still open %.1f s after its last octet (checked by reading at %.1f s)"
+                      % (time.monotonic() - self.last_send_at, 3 * self.HEARTBEAT + 2.0))
+
+
 def start_measurer(port):
     """A pika client in a process of its own (the driver's sockets must not steal its time),
     measuring publish + basic.get round trips until its stdin closes."""
@@ -509,12 +571,13 @@ def run(port, pid):
             [HugeBody(loop, addr) for _ in range(HUGE_EACH)] +
             [PastFrameMax(loop, addr) for _ in range(HUGE_EACH)])
     non_readers = [NonReader(loop, addr) for _ in range(NON_READERS)]
+    vanished = [Vanisher(loop, addr) for _ in range(VANISHERS)]
     silent = [Silent(loop, addr, "silent") for _ in range(SILENT)]
     header = [HeaderDribbler(loop, addr) for _ in range(HEADER_DRIBBLERS)]
-    print("%d sockets connecting (%.1f s)" % (len(churners + dribblers + huge + non_readers +
+    print("%d sockets connecting (%.1f s)" % (len(churners + dribblers + huge + non_readers + vanished +
                                                   silent + header), time.monotonic() - t_start),
           flush=True)
-    finite = silent + header + dribblers + huge + non_readers
+    finite = silent + header + dribblers + huge + non_readers + vanished
     peak, next_sample = before, 0.0
     deadline = t_start + PHASE_DEADLINE_S
     while time.monotonic() < deadline and any(p.closed_at is None for p in finite):
@@ -561,6 +624,12 @@ def run(port, pid):
                "non-readers: basic.qos pipelined for %.0f s without reading (%d in all), then "
                "every basic.qos-ok read" % (STALL_S, sum(p.sent for p in non_readers)),
                lambda p: "%s; %d of %d answered" % (p.error, p.answered, p.sent))
+    expect_all(check, vanished,
+               lambda p: p.done and p.error is None,
+               "vanished peers (heartbeat %d s, replies unread, then silent): dropped by the "
+               "heartbeat check within %d s of their last octet"
+               % (Vanisher.HEARTBEAT, 3 * Vanisher.HEARTBEAT + 2),
+               lambda p: p.error or "not dropped")
 
     def closed_with(kind, code, text, cls, meth, within):
         group = [p for p in huge if p.kind == kind]
@@ -601,7 +670,8 @@ def main():
     if sys.argv[1:2] == ["--measure"]:
         measure(int(sys.argv[2]))
         return 0
-    want = SILENT + HEADER_DRIBBLERS + FRAME_DRIBBLERS + CHURNERS + 3 * HUGE_EACH + NON_READERS + 500
+    want = (SILENT + HEADER_DRIBBLERS + FRAME_DRIBBLERS + CHURNERS + 3 * HUGE_EACH + NON_READERS +
+            VANISHERS + 500)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < want:
         print("FAIL: %d sockets need %d descriptors; this machine allows %d" % (want - 500, want, hard))
