@@ -55,7 +55,7 @@ P99_LIMIT_MS = 10.0
 # The memory bound, from measuring Warren (plain build, RSS deltas over 5,000 and 1,000): a
 # socket that has sent nothing costs 4.0 KiB, an open connection with a channel 13.2 KiB.
 # A client that does not read its replies holds its queued output (1 MiB pending, 1 MiB being
-# written) and a read buffer (256 KiB): 2.5 MiB. This load then takes about 42 MiB at its peak;
+# written) and a read buffer (256 KiB): 2.5 MiB. This load then takes about 48 MiB at its peak;
 # the bound is 1.5 times what the sockets cost plus 8 MiB. Keeping the 4 GiB bodies' 5 x 12 MiB
 # would exceed it on its own, and so would a non-reader's replies unbounded (1.6 GiB in 10 s).
 IDLE_SOCKET_KIB = 4.0
@@ -63,7 +63,7 @@ OPEN_CONNECTION_KIB = 13.2
 NON_READER_KIB = 2.5 * 1024
 RSS_GROWTH_LIMIT_KIB = int(1.5 * ((SILENT + HEADER_DRIBBLERS) * IDLE_SOCKET_KIB +
                                   (FRAME_DRIBBLERS + CHURNERS + 3 * HUGE_EACH) * OPEN_CONNECTION_KIB +
-                                  NON_READERS * NON_READER_KIB)
+                                  (NON_READERS + VANISHERS) * NON_READER_KIB)
                            + 8 * 1024)
 # Under ASan (quarantine off) every allocation carries redzones and shadow: measured there,
 # the same load takes 1.4 times as much (59 MiB).
