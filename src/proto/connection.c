@@ -159,10 +159,12 @@ static bool block_for_alarm(struct connection *c)
     return true;
 }
 
-/* Closing, the connection reads on: the peer's close-ok must get through. */
+/* Closing, the connection reads on: the peer's close-ok must get through. A peer that sends
+ * requests and does not read the replies waits too, or its replies would pile up without end. */
 static bool input_waits(const struct connection *c)
 {
-    return c->input_held && c->state == CONN_OPEN;
+    return c->state == CONN_OPEN &&
+           (c->input_held || output_len(&c->out) >= CONNECTION_OUTPUT_HIGH);
 }
 
 void connection_hold_input(struct connection *c)
@@ -199,7 +201,7 @@ static void apply_flow_control(struct connection *c)
 {
     if (c->state != CONN_OPEN || c->reading_paused)
         return;
-    if (c->alarm_blocked || c->input_held) {
+    if (c->alarm_blocked || input_waits(c)) {
         c->reading_paused = true;
         c->io.pause_reading(c->io.ctx);
         return;
@@ -217,6 +219,7 @@ static void apply_flow_control(struct connection *c)
 
 void connection_write_done(struct connection *c)
 {
+    c->peer_took_output = true;
     if (!c->deliveries_held || c->state != CONN_OPEN || output_len(&c->out) >= CONNECTION_OUTPUT_HIGH)
         return;
     c->deliveries_held = false;
@@ -587,6 +590,18 @@ static uint64_t heartbeat_period_ms(const struct connection *c)
     return c->heartbeat * 1000u / 2;
 }
 
+/* RabbitMQ pauses its receive monitor while flow control blocks the reader. A reader paused
+ * because the peer does not take its replies is not blocked that way (RabbitMQ would read on
+ * and see whether the peer still sends): it counts as heard while the peer takes output. */
+static bool heard_since_check(const struct connection *c)
+{
+    if (c->read_since_check || !c->reading_paused)
+        return c->read_since_check;
+    if (c->alarm_blocked || c->congested || c->input_held)
+        return true;
+    return c->peer_took_output;
+}
+
 /* Ticks at half the interval, as RabbitMQ does: a heartbeat goes out when nothing else did
  * since the last tick; every second tick checks input, and two checks in a row that saw no
  * octet drop the peer (so after 2 to 3 intervals of silence). */
@@ -596,10 +611,9 @@ static void on_heartbeat_tick(struct deadline *d, uint64_t now_ms)
     /* The next tick is due a period from now, set before acting as libuv's repeat did. */
     deadline_heap_reschedule(&c->broker->deadlines, d, now_ms + heartbeat_period_ms(c));
     if (++c->heartbeat_ticks % 2 == 0) {
-        /* A reader paused by flow control is not silent, as RabbitMQ pauses its monitor. */
-        bool heard = c->read_since_check || c->reading_paused;
-        c->missed_checks = heard ? 0 : c->missed_checks + 1;
+        c->missed_checks = heard_since_check(c) ? 0 : c->missed_checks + 1;
         c->read_since_check = false;
+        c->peer_took_output = false;
         if (c->missed_checks >= 2) {
             char reason[96];
             snprintf(reason, sizeof reason, "missed heartbeats from client, timeout: %us",

@@ -75,6 +75,7 @@ struct connection {
     unsigned heartbeat_ticks;
     unsigned missed_checks;     /* consecutive receive checks that saw no octet */
     bool read_since_check;
+    bool peer_took_output;      /* a write completed since the last receive check */
     bool wrote_since_tick;
 };
 

@@ -23,6 +23,7 @@ struct peer {
     bool closed;    /* io.close was called: no more reading, the socket goes next */
     bool destroyed; /* and connection_destroy followed, as a transport does once closed */
     bool paused;    /* io.pause_reading: client bytes wait in `held` */
+    bool not_reading; /* the client takes none of the server's bytes: its output stays queued */
     struct amqp_buf held;
     struct amqp_buf rx; /* server bytes not read yet, from rx_off */
     size_t rx_off;
@@ -100,7 +101,7 @@ static void collect(struct peer *p)
     if (p->destroyed)
         return;
     struct output *o = connection_output(p->conn);
-    if (output_len(o)) {
+    if (output_len(o) && !p->not_reading) {
         unsigned n = output_iov(o, &p->iov, &p->iov_cap);
         for (unsigned i = 0; i < n; i++)
             amqp_buf_put(&p->rx, p->iov[i].base, p->iov[i].len);
@@ -985,6 +986,38 @@ START_TEST(test_alarm_blocks_publisher)
 }
 END_TEST
 
+/* A client that sends requests and reads none of the replies: the connection stops reading
+ * once its queued output passes the mark, and reads on when the client takes it. */
+START_TEST(test_unread_replies_pause_reading)
+{
+    enum { REQUESTS = 200000 }; /* 2.4 MB of 12-octet basic.qos-ok */
+    struct peer p;
+    peer_start(&p, NULL);
+    handshake(&p, STAGE_CHANNEL);
+    p.not_reading = true;
+    struct amqp_method qos = {.id = AMQP_BASIC_QOS};
+    qos.basic_qos.prefetch_count = 10;
+    for (int i = 0; i < REQUESTS; i++)
+        put_method(&p, 1, &qos);
+    send_tx(&p);
+    size_t queued = output_len(connection_output(p.conn));
+    ck_assert(p.paused && p.held.len > 0);
+    /* past the mark by at most what one read's requests answer (256 KiB of 19-octet ones) */
+    ck_assert_uint_ge(queued, CONNECTION_OUTPUT_HIGH);
+    ck_assert_uint_lt(queued, CONNECTION_OUTPUT_HIGH + (256u << 10) / 19 * 12 + 12);
+    p.not_reading = false;
+    for (int i = 0; i < 100 && (p.paused || p.held.len); i++)
+        pump(&p);
+    ck_assert(!p.paused && p.held.len == 0);
+    struct amqp_frame f;
+    unsigned answered = 0;
+    while (next_frame(&p, &f))
+        answered += f.type == AMQP_FRAME_METHOD && amqp_get_u32(f.payload.ptr) == AMQP_BASIC_QOS_OK;
+    ck_assert_uint_eq(answered, REQUESTS);
+    peer_finish(&p);
+}
+END_TEST
+
 START_TEST(test_alarm_reasons)
 {
     struct peer p;
@@ -1547,6 +1580,7 @@ int main(void)
     tcase_add_test(tc, test_handshake_values);
     tcase_add_test(tc, test_alarm_blocks_publisher);
     tcase_add_test(tc, test_alarm_reasons);
+    tcase_add_test(tc, test_unread_replies_pause_reading);
     tcase_add_test(tc, test_store_failure_holds_disk_alarm);
     tcase_add_test(tc, test_handshake_byte_by_byte);
     tcase_add_test(tc, test_bad_protocol_header);
