@@ -23,10 +23,10 @@ struct broker_listener {
     int port;
 };
 
-/* TCP (and later TLS) listeners one broker opens at most. */
+/* TCP (or TLS) listeners one broker opens at most. */
 #define BROKER_MAX_LISTENERS 16
 
-/* rabbitmq.conf's ssl_options.*: parsed and checked now, used once TLS exists. */
+/* rabbitmq.conf's ssl_options.*, for the TLS listeners (src/net/tls.c). */
 struct broker_tls_options {
     const char *cacertfile;
     const char *certfile;
@@ -65,7 +65,8 @@ struct broker_config {
     const struct broker_listener *tcp_listeners; /* listeners.tcp.*: when any, instead of bind/port */
     size_t tcp_listener_count;
     bool tcp_listeners_none;                     /* listeners.tcp = none */
-    const struct broker_listener *ssl_listeners; /* listeners.ssl.* (no TLS yet) */
+    const struct broker_listener *ssl_listeners; /* listeners.ssl.* */
+    int tls_port;                                /* --tls-port on bind, instead of them; 0: none */
     size_t ssl_listener_count;
     struct broker_tls_options tls;
     const char *const *auth_mechanisms;          /* auth_mechanisms.*; none: PLAIN, AMQPLAIN */

@@ -34,6 +34,12 @@ int tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const char *host, int port, int bac
 int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broker);
 /* The addresses listened on, as "127.0.0.1:5672, [::1]:5673". */
 void tcp_server_addresses(const struct tcp_server *s, char *out, size_t len);
+/* The same for any array of listeners (tls.c's too). */
+void tcp_listener_addresses(const uv_tcp_t *listeners, size_t count, char *out, size_t len);
+/* An accepted socket's name, RabbitMQ's "peer -> local" ("127.0.0.1:50000 -> 127.0.0.1:5672"). */
+void tcp_connection_name(uv_tcp_t *h, char *out, size_t len);
+/* RabbitMQ's rabbit_net:is_loopback of the peer's address (loopback_users). */
+bool tcp_peer_is_loopback(uv_tcp_t *handle);
 /* Stops accepting, closes every connection as the broker does on shutdown, closes the listener. */
 void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server *s));
 /* The transport's once-per-loop-iteration work, run by the server before the loop waits:

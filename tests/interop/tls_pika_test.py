@@ -1,0 +1,241 @@
+#!/usr/bin/python3
+"""Interop test: AMQP over TLS (listeners.ssl.*, --tls-port, ssl_options.*) as pika and
+Python's ssl module see it. TLS 1.2 and 1.3 carry small and multi-frame messages both ways;
+versions.N and ciphers.N choose what is negotiated; the refusals are RabbitMQ 3.10's
+(observed beside it): a plain AMQP client on the TLS port reads a fatal unexpected_message
+alert and a reset, a client that does not trust the server's certificate gives up, and
+verify_peer with fail_if_no_peer_cert refuses a client without a certificate (a
+handshake_failure alert in TLS 1.2, certificate_required after the handshake in 1.3). A bad
+certificate, key or password stops start-up with a message naming the setting."""
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+import pika
+
+import own_broker
+from own_broker import clean_env, free_port, start
+from tls_certs import Certs
+
+WARREN = own_broker.WARREN
+VERSIONS = (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)
+failures = 0
+
+
+def check(ok, text):
+    global failures
+    print("%s: %s" % ("PASS" if ok else "FAIL", text), flush=True)
+    failures += not ok
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def tls_conf(certs, port, extra=""):
+    return ("listeners.ssl.default = 127.0.0.1:%d\n"
+            "ssl_options.cacertfile = %s\nssl_options.certfile = %s\nssl_options.keyfile = %s\n"
+            % (port, certs.ca, certs.server_cert, certs.server_key)) + extra
+
+
+def client_context(cafile, version=None, cert=None):
+    ctx = ssl.create_default_context(cafile=cafile)
+    if version:
+        ctx.minimum_version = ctx.maximum_version = version
+    if cert:
+        ctx.load_cert_chain(*cert)
+    return ctx
+
+
+def pika_connect(port, ctx):
+    return pika.BlockingConnection(pika.ConnectionParameters(
+        "localhost", port, ssl_options=pika.SSLOptions(ctx, "localhost"),
+        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=10))
+
+
+def pika_outcome(port, ctx):
+    """"connected", or the exception pika raised, as text."""
+    try:
+        c = pika_connect(port, ctx)
+    except Exception as e:  # what the client observes is the point
+        return "%s: %s" % (type(e).__name__, e)
+    c.close()
+    return "connected"
+
+
+def raw_handshake(port, ctx):
+    """(version, cipher, first reply byte to the AMQP header), or the ssl error."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), 5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(b"AMQP\x00\x00\x09\x01")
+                first = s.recv(1)
+                return (s.version(), s.cipher()[0], first)
+    except (ssl.SSLError, OSError) as e:
+        return "%s: %s" % (type(e).__name__, e)
+
+
+def round_trips(port, ctx, label):
+    """Messages of 10 B, 200 KB (two frames and more) and 1 MiB, and a burst of 500 with
+    publisher confirms, published and consumed over one TLS connection."""
+    c = pika_connect(port, ctx)
+    ch = c.channel()
+    ch.confirm_delivery()
+    q = ch.queue_declare("", exclusive=True).method.queue
+    bodies = [b"0123456789", os.urandom(200000), os.urandom(1 << 20)]
+    for body in bodies:
+        ch.basic_publish("", q, body)
+    got = [ch.basic_get(q, auto_ack=True)[2] for _ in bodies]
+    check(got == bodies, "%s: 10 B, 200 KB and 1 MiB bodies come back intact" % label)
+    for i in range(500):
+        ch.basic_publish("", q, b"m%d" % i)
+    seen = []
+    for _method, _props, body in ch.consume(q, auto_ack=True, inactivity_timeout=5):
+        if body is None:
+            break
+        seen.append(body)
+        if len(seen) == 500:
+            break
+    check(seen == [b"m%d" % i for i in range(500)],
+          "%s: 500 confirmed messages consumed in order (%d seen)" % (label, len(seen)))
+    ch.cancel()
+    c.close()
+
+
+def plain_client_on_tls_port(port):
+    with socket.create_connection(("127.0.0.1", port), 5) as s:
+        s.sendall(b"AMQP\x00\x00\x09\x01")
+        data, how = b"", "closed"
+        try:
+            while True:
+                d = s.recv(4096)
+                if not d:
+                    break
+                data += d
+        except ConnectionResetError:
+            how = "reset"
+        except socket.timeout:
+            how = "still open"
+    check((data, how) == (b"\x15\x03\x01\x00\x02\x02\x0a", "reset"),
+          "a plain AMQP header on the TLS port gets RabbitMQ's fatal unexpected_message alert, "
+          "then a reset: %r, %s" % (data, how))
+    try:
+        pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port, connection_attempts=1,
+                                                          socket_timeout=5)).close()
+        outcome = "connected"
+    except pika.exceptions.AMQPConnectionError as e:
+        outcome = type(e).__name__
+    check(outcome == "IncompatibleProtocolError",
+          "pika without TLS on the TLS port fails as against RabbitMQ: %s" % outcome)
+
+
+def start_fails(args, why_words, label):
+    r = subprocess.run([WARREN] + args + ["--data-dir", own_broker.data_dir()],
+                       env=clean_env(), capture_output=True, text=True, timeout=10)
+    out = r.stdout + r.stderr
+    check(r.returncode != 0 and all(w in out for w in why_words),
+          "%s stops start-up with a message naming it (status %d): %s"
+          % (label, r.returncode, out.strip().splitlines()[-1:] if out.strip() else "nothing"))
+
+
+def main():
+    if not os.access(WARREN, os.X_OK):
+        print("FAIL: $WARREN is not the broker binary")
+        return 1
+    certs = Certs()
+    try:
+        d = certs.dir
+        plain, tlsp = free_port(), free_port()
+        # 1. beside the plain listener, verify_none: both versions, both listeners serve
+        conf = os.path.join(d, "one.conf")
+        write(conf, tls_conf(certs, tlsp))
+        proc = start(["--config", conf, "--port", str(plain), "--management-port", "0",
+                      "--prometheus-port", "0"], tlsp)
+        for v in VERSIONS:
+            hs = raw_handshake(tlsp, client_context(certs.ca, v))
+            check(isinstance(hs, tuple) and hs[0] == v.name.replace("v1_", "v1.") and hs[2] == b"\x01",
+                  "%s handshake, then connection.start for the AMQP header: %r" % (v.name, hs))
+            round_trips(tlsp, client_context(certs.ca, v), "pika over %s" % v.name)
+        ctx10 = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx10.load_verify_locations(certs.ca)
+        ctx10.minimum_version = ctx10.maximum_version = ssl.TLSVersion.TLSv1_1
+        ctx10.set_ciphers("ALL:@SECLEVEL=0")
+        check(isinstance(raw_handshake(tlsp, ctx10), str), "TLS 1.1 is refused by default")
+        plain_client_on_tls_port(tlsp)
+        outcome = pika_outcome(tlsp, client_context(certs.rogue_ca))
+        check("CERTIFICATE_VERIFY_FAILED" in outcome,
+              "a client that does not trust the server's CA refuses it: %s" % outcome)
+        c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", plain,
+                                                              connection_attempts=1))
+        check(c.is_open, "the plain listener serves beside the TLS one")
+        c.close()
+        check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM")
+
+        # 2. TLS only, verify_peer and fail_if_no_peer_cert; an encrypted key with its password
+        tls2 = free_port()
+        conf = os.path.join(d, "verify.conf")
+        write(conf, tls_conf(certs, tls2).replace(certs.server_key, certs.locked_key) +
+              "listeners.tcp = none\nssl_options.verify = verify_peer\n"
+              "ssl_options.fail_if_no_peer_cert = true\nssl_options.password = %s\n"
+              % certs.PASSWORD)
+        proc = start(["--config", conf, "--management-port", "0", "--prometheus-port", "0"], tls2)
+        client = (certs.client_cert, certs.client_key)
+        for v, alert in zip(VERSIONS, ("SSLV3_ALERT_HANDSHAKE_FAILURE",
+                                       "TLSV13_ALERT_CERTIFICATE_REQUIRED")):
+            outcome = pika_outcome(tls2, client_context(certs.ca, v))
+            check(alert in outcome, "%s without a client certificate: refused with %s: %s"
+                  % (v.name, alert, outcome))
+            outcome = pika_outcome(tls2, client_context(certs.ca, v, client))
+            check(outcome == "connected", "%s with a trusted client certificate: %s"
+                  % (v.name, outcome))
+        check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM (TLS only)")
+
+        # 3. versions.N and ciphers.N, with --tls-port instead of the file's listener
+        tls3 = free_port()
+        conf = os.path.join(d, "narrow.conf")
+        write(conf, tls_conf(certs, free_port()) +
+              "ssl_options.versions.1 = tlsv1.2\n"
+              "ssl_options.ciphers.1 = ECDHE-RSA-AES128-GCM-SHA256\n"
+              "ssl_options.honor_cipher_order = true\n")
+        proc = start(["--config", conf, "--port", str(free_port()), "--tls-port", str(tls3),
+                      "--management-port", "0", "--prometheus-port", "0"], tls3)
+        hs = raw_handshake(tls3, client_context(certs.ca))
+        check(isinstance(hs, tuple) and hs[:2] == ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"),
+              "versions.1 = tlsv1.2 and ciphers.1 are what a client gets: %r" % (hs,))
+        hs = raw_handshake(tls3, client_context(certs.ca, ssl.TLSVersion.TLSv1_3))
+        check(isinstance(hs, str), "a TLS 1.3 only client is refused: %s" % hs)
+        check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM (--tls-port)")
+
+        # 4. bad files stop start-up
+        garbage = os.path.join(d, "garbage.pem")
+        write(garbage, "not a certificate\n")
+        base = ["--port", str(free_port()), "--management-port", "0", "--prometheus-port", "0"]
+        for name, text, words in (
+                ("a certificate file that holds none", tls_conf(certs, free_port()).replace(
+                    certs.server_cert, garbage), ["ssl_options.certfile", garbage]),
+                ("a key file that holds none", tls_conf(certs, free_port()).replace(
+                    certs.server_key, garbage), ["ssl_options.keyfile", garbage]),
+                ("a key that is not the certificate's", tls_conf(certs, free_port()).replace(
+                    certs.server_key, certs.rogue_key), ["does not match"]),
+                ("an encrypted key with a wrong password", tls_conf(certs, free_port()).replace(
+                    certs.server_key, certs.locked_key) + "ssl_options.password = wrong\n",
+                 ["ssl_options.keyfile", "password"]),
+                ("a TLS listener without a certificate",
+                 "listeners.ssl.default = 127.0.0.1:%d\n" % free_port(),
+                 ["ssl_options.certfile"])):
+            conf = os.path.join(d, "bad.conf")
+            write(conf, text)
+            start_fails(["--config", conf] + base, words, name)
+    finally:
+        own_broker.kill_leftovers()
+        certs.remove()
+    print("%d failure(s)" % failures)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
