@@ -266,6 +266,12 @@ static void listener_addresses(struct server *s, char *out, size_t len)
     }
 }
 
+static void visit_tls_connections(void *tls, void (*visit)(struct connection *c, void *ctx),
+                                  void *ctx)
+{
+    tls_server_each_connection(tls, visit, ctx);
+}
+
 /* Opens the plain listeners, then the TLS ones; on failure logs why and leaves nothing open. */
 static bool start_listeners(struct server *s)
 {
@@ -281,6 +287,10 @@ static bool start_listeners(struct server *s)
         s->tls_on = false;
         tcp_server_stop(&s->tcp, NULL); /* no connection yet: its listeners close */
         return false;
+    }
+    if (s->tls_on) {
+        s->tcp.each_other = visit_tls_connections;
+        s->tcp.other = &s->tls;
     }
     return true;
 }

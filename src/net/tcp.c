@@ -333,6 +333,7 @@ int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broke
     s->conn_count = 0;
     s->stopping = false;
     s->on_drained = NULL;
+    s->each_other = NULL;
     s->listener_count = 0;
     s->failed_address[0] = 0;
     list_init(&s->conns);
@@ -406,4 +407,6 @@ void tcp_server_each_connection(struct tcp_server *s, void (*visit)(struct conne
         if (!uv_is_closing((uv_handle_t *)&t->handle))
             visit(t->conn, ctx);
     }
+    if (s->each_other)
+        s->each_other(s->other, visit, ctx);
 }

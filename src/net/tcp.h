@@ -9,6 +9,8 @@
 #include "core/list.h"
 #include "model/broker.h"
 
+struct connection;
+
 struct tcp_server {
     /* The configured listeners (rabbitmq.conf's listeners.tcp.*), else bind:port. */
     uv_tcp_t listeners[BROKER_MAX_LISTENERS];
@@ -23,6 +25,10 @@ struct tcp_server {
     bool stopping;
     /* Called once, when stopping and the last connection has gone. */
     void (*on_drained)(struct tcp_server *s);
+    /* Other transports' connections (TLS), visited after these by tcp_server_each_connection,
+     * so the management API and Prometheus see every connection; NULL: none. */
+    void (*each_other)(void *other, void (*visit)(struct connection *c, void *ctx), void *ctx);
+    void *other;
 };
 
 /* Binds and listens on host:port (host NULL: every interface, as RabbitMQ's port-only
@@ -46,8 +52,8 @@ void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server 
  * paused publishers whose queue has drained read again; every connection with output
  * queued (by whoever: a publish on one delivers on others) is written, in one write each. */
 void tcp_server_resume_readers(struct tcp_server *s);
-/* Every connection, in the order they came; visit must not free any (closing is fine). */
-struct connection;
+/* Every connection, in the order they came (then each_other's); visit must not free any
+ * (closing is fine). */
 void tcp_server_each_connection(struct tcp_server *s, void (*visit)(struct connection *c, void *ctx),
                                 void *ctx);
 void tcp_server_write_dirty(struct tcp_server *s);

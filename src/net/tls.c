@@ -478,7 +478,7 @@ static void on_connection(uv_stream_t *listener, int status)
     tcp_connection_name(&t->handle, name, sizeof name);
     struct connection_io io = {
         .flush = io_flush, .close = io_close, .pause_reading = io_pause_reading, .ctx = t,
-        .peer_loopback = tcp_peer_is_loopback(&t->handle)};
+        .peer_loopback = tcp_peer_is_loopback(&t->handle), .tls = true};
     t->conn = connection_new(s->broker, &io, name);
     list_push_back(&s->conns, &t->link);
     s->conn_count++;

@@ -88,6 +88,7 @@ void connection_info(const struct connection *c, struct connection_info *out)
         .channels = c->channel_count,
         .state = info_state(c),
         .open = c->state == CONN_OPEN,
+        .ssl = c->io.tls,
         .recv_oct = c->recv_oct,
         .recv_cnt = c->recv_cnt,
         .send_oct = c->send_oct,

@@ -7,12 +7,15 @@ alert and a reset, a client that does not trust the server's certificate gives u
 verify_peer with fail_if_no_peer_cert refuses a client without a certificate (a
 handshake_failure alert in TLS 1.2, certificate_required after the handshake in 1.3). A bad
 certificate, key or password stops start-up with a message naming the setting."""
+import base64
+import json
 import os
 import socket
 import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pika
 
@@ -133,6 +136,14 @@ def plain_client_on_tls_port(port):
           "pika without TLS on the TLS port fails as against RabbitMQ: %s" % outcome)
 
 
+def listed_connections(mgmt_port):
+    """{connection name: its "ssl"} from GET /api/connections."""
+    req = urllib.request.Request("http://127.0.0.1:%d/api/connections" % mgmt_port)
+    req.add_header("Authorization", "Basic " + base64.b64encode(b"guest:guest").decode())
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return {c["name"]: c["ssl"] for c in json.load(r)}
+
+
 def start_fails(args, why_words, label):
     r = subprocess.run([WARREN] + args + ["--data-dir", own_broker.data_dir()],
                        env=clean_env(), capture_output=True, text=True, timeout=10)
@@ -153,7 +164,8 @@ def main():
         # 1. beside the plain listener, verify_none: both versions, both listeners serve
         conf = os.path.join(d, "one.conf")
         write(conf, tls_conf(certs, tlsp))
-        proc = start(["--config", conf, "--port", str(plain), "--management-port", "0",
+        mgmt = free_port()
+        proc = start(["--config", conf, "--port", str(plain), "--management-port", str(mgmt),
                       "--prometheus-port", "0"], tlsp)
         for v in VERSIONS:
             hs = raw_handshake(tlsp, client_context(certs.ca, v))
@@ -172,6 +184,11 @@ def main():
         c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", plain,
                                                               connection_attempts=1))
         check(c.is_open, "the plain listener serves beside the TLS one")
+        t = pika_connect(tlsp, client_context(certs.ca))
+        listed = listed_connections(mgmt)
+        check(set(listed.values()) == {False, True},
+              "the management API lists both connections, ssl true for the TLS one: %r" % listed)
+        t.close()
         c.close()
         check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM")
 
