@@ -1124,6 +1124,18 @@ static bool set_honor_cipher_order(struct loader *l, const struct setting *s)
     return parse_boolean(l, s, &l->cfg->tls.honor_cipher_order);
 }
 
+/* subject_alternative_name (with ssl_cert_login_san_type) is RabbitMQ's too, not Warren's yet:
+ * refused rather than logging users in under another name. */
+static bool set_cert_login_from(struct loader *l, const struct setting *s)
+{
+    static const char *const names[] = {"distinguished_name", "common_name", NULL};
+    if (strcmp(s->value, "subject_alternative_name") == 0)
+        return invalid(l, s, "subject_alternative_name is not supported by Warren yet");
+    int i = parse_enum(l, s, names);
+    l->cfg->ssl_cert_login_from = i == 1 ? BROKER_CERT_LOGIN_CN : BROKER_CERT_LOGIN_DN;
+    return i >= 0;
+}
+
 static bool add_mechanism(struct loader *l, const struct setting *s)
 {
     push_string(&l->mechanisms, &l->mechanism_count, keep_string(l->store, s->value));
@@ -1180,6 +1192,7 @@ static const struct handler handlers[] = {
     {"ssl_options.ciphers.$cipher", add_cipher},
     {"ssl_options.honor_cipher_order", set_honor_cipher_order},
     {"auth_mechanisms.$name", add_mechanism},
+    {"ssl_cert_login_from", set_cert_login_from},
 };
 
 static void apply(struct loader *l, const struct setting *s)

@@ -42,6 +42,12 @@ struct broker_tls_options {
     bool honor_cipher_order;
 };
 
+/* ssl_cert_login_from: which part of a client certificate names the EXTERNAL user. */
+enum broker_cert_login {
+    BROKER_CERT_LOGIN_DN, /* distinguished_name (RabbitMQ's default), RFC 4514 as RabbitMQ writes it */
+    BROKER_CERT_LOGIN_CN, /* common_name */
+};
+
 /* Limits default to RabbitMQ's. */
 struct broker_config {
     const char *bind;
@@ -71,6 +77,7 @@ struct broker_config {
     struct broker_tls_options tls;
     const char *const *auth_mechanisms;          /* auth_mechanisms.*; none: PLAIN, AMQPLAIN */
     size_t auth_mechanism_count;
+    enum broker_cert_login ssl_cert_login_from;
     const char *load_definitions;                /* a JSON file (or directory) to import; NULL: none */
     const char *const *default_user_tags;        /* default {"administrator"} */
     size_t default_user_tag_count;

@@ -26,7 +26,10 @@ struct connection_io {
     void (*pause_reading)(void *ctx);
     void *ctx;
     bool peer_loopback; /* the peer's address is a loopback one (loopback_users) */
-    bool tls;           /* the transport is TLS (the management API's "ssl") */
+    bool tls;           /* the transport is TLS (the management API's "ssl"; EXTERNAL offered) */
+    /* The verified client certificate's name as ssl_cert_login_from says (SASL EXTERNAL), or
+     * false with RabbitMQ's reason; NULL on plain TCP. */
+    bool (*peer_cert_name)(void *ctx, char *out, size_t len, const char **why);
 };
 
 struct connection *connection_new(struct broker *broker, const struct connection_io *io,

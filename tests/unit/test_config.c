@@ -425,6 +425,14 @@ START_TEST(tls_options_and_mechanisms)
     fails("ssl_options.depth = 256\n", "ssl_options.depth invalid, Integer must be in the range "
           "[0, 255]", NULL);
     fails("ssl_options.versions.1 = sslv3\n", "ssl_options.versions.1", "tlsv1.2");
+    ck_assert_int_eq(ok("")->ssl_cert_login_from, BROKER_CERT_LOGIN_DN);
+    ck_assert_int_eq(ok("ssl_cert_login_from = common_name\n")->ssl_cert_login_from,
+                     BROKER_CERT_LOGIN_CN);
+    ck_assert_int_eq(ok("ssl_cert_login_from = distinguished_name\n")->ssl_cert_login_from,
+                     BROKER_CERT_LOGIN_DN);
+    fails("ssl_cert_login_from = subject_alternative_name\n", "ssl_cert_login_from invalid",
+          "not supported by Warren yet");
+    fails("ssl_cert_login_from = subject\n", "distinguished_name, common_name", NULL);
     /* a known ssl_options key Warren does not use: a warning */
     struct loaded *l = load("ssl_options.reuse_sessions = true\n");
     ck_assert_int_eq(l->rc, 0);
