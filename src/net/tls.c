@@ -25,7 +25,7 @@ struct tls_conn {
     BIO *net_in;             /* ciphertext read from the socket, for OpenSSL */
     BIO *net_out;            /* ciphertext OpenSSL made, for the socket */
     char *cipher;            /* what the write in flight sends */
-    size_t cipher_cap;
+    size_t cipher_len, cipher_cap;
     uv_buf_t *iov;           /* the connection's plaintext output, to encrypt */
     unsigned iov_cap;
     uv_write_t write_req;
@@ -39,10 +39,18 @@ struct tls_conn {
     bool closing;
 };
 
+/* Plaintext goes to OpenSSL this much at a time, its ciphertext moved out after each: the
+ * memory BIO never holds more than about one record. */
+#define ENCRYPT_CHUNK (16u << 10)
+/* Buffers that grew past this for a burst are freed once idle: a connection that once
+ * received or sent a large message keeps no copy of its size. */
+#define IDLE_BUFFER_MAX (64u << 10)
 /* As tcp.c's: a peer that stops reading cannot hold a closing connection longer. */
 #define LINGER_MS 5000
-/* One record is at most 16 KiB plus overhead; several fit, decrypted before the next read. */
-#define READ_BUF_SIZE (64u << 10)
+/* One record is at most 16 KiB plus overhead; two fit, decrypted before the next read. */
+#define READ_BUF_SIZE (32u << 10)
+/* The input BIO is replaced once drained past this: it would keep its largest size. */
+#define IDLE_INPUT_MAX (16u << 10)
 /* RabbitMQ's defaults: TLS 1.2 and 1.3, forward-secret AEAD suites only. */
 #define DEFAULT_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
 
@@ -416,7 +424,22 @@ static void fail(struct tls_conn *t, const char *what)
     io_close(t);
 }
 
-/* The connection's output, encrypted into net_out; the output is empty afterwards. */
+/* Whatever ciphertext OpenSSL made, appended to the buffer the next write sends. */
+static void take_ciphertext(struct tls_conn *t)
+{
+    size_t n = BIO_ctrl_pending(t->net_out);
+    if (n == 0)
+        return;
+    if (t->cipher_len + n > t->cipher_cap) {
+        t->cipher_cap = t->cipher_len + n > 2 * t->cipher_cap ? t->cipher_len + n : 2 * t->cipher_cap;
+        t->cipher = xrealloc(t->cipher, t->cipher_cap);
+    }
+    int got = BIO_read(t->net_out, t->cipher + t->cipher_len, (int)n);
+    if (got > 0)
+        t->cipher_len += (size_t)got;
+}
+
+/* The connection's output, encrypted into the write buffer; the output is empty afterwards. */
 static bool encrypt_output(struct tls_conn *t)
 {
     struct output *out = connection_output(t->conn);
@@ -425,9 +448,13 @@ static bool encrypt_output(struct tls_conn *t)
         return true;
     unsigned n = output_iov(out, &t->iov, &t->iov_cap);
     for (unsigned i = 0; i < n; i++) {
-        if (t->iov[i].len && SSL_write(t->ssl, t->iov[i].base, (int)t->iov[i].len) != (int)t->iov[i].len) {
-            output_reset(out);
-            return false;
+        for (size_t at = 0; at < t->iov[i].len; at += ENCRYPT_CHUNK) {
+            int part = (int)(t->iov[i].len - at < ENCRYPT_CHUNK ? t->iov[i].len - at : ENCRYPT_CHUNK);
+            if (SSL_write(t->ssl, t->iov[i].base + at, part) != part) {
+                output_reset(out);
+                return false;
+            }
+            take_ciphertext(t);
         }
     }
     connection_sent(t->conn, len);
@@ -435,10 +462,44 @@ static bool encrypt_output(struct tls_conn *t)
     return true;
 }
 
+/* A memory BIO keeps the largest buffer it ever needed: an empty one that grew is replaced. */
+static BIO *fresh_if_grown(BIO *bio, size_t max)
+{
+    BUF_MEM *mem = NULL;
+    if (BIO_ctrl_pending(bio) != 0 || BIO_get_mem_ptr(bio, &mem) <= 0 || !mem || mem->max <= max)
+        return NULL;
+    return BIO_new(BIO_s_mem());
+}
+
+static void release_grown_input(struct tls_conn *t)
+{
+    BIO *in = fresh_if_grown(t->net_in, IDLE_INPUT_MAX);
+    if (in) {
+        SSL_set0_rbio(t->ssl, in); /* frees the old one */
+        t->net_in = in;
+    }
+}
+
+static void release_idle_buffers(struct tls_conn *t)
+{
+    BIO *out = fresh_if_grown(t->net_out, IDLE_BUFFER_MAX);
+    if (out) {
+        SSL_set0_wbio(t->ssl, out);
+        t->net_out = out;
+    }
+    if (t->cipher_cap > IDLE_BUFFER_MAX) {
+        free(t->cipher);
+        t->cipher = NULL;
+        t->cipher_cap = 0;
+    }
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     struct tls_conn *t = req->data;
     t->writing = false;
+    t->cipher_len = 0;
+    release_idle_buffers(t);
     if (status < 0) {
         if (!t->closing)
             connection_read_eof(t->conn, uv_strerror(status));
@@ -465,17 +526,10 @@ static void start_write(struct tls_conn *t)
         SSL_shutdown(t->ssl); /* close_notify, not waiting for the peer's */
         t->notified = true;
     }
-    size_t n = BIO_ctrl_pending(t->net_out);
-    if (n == 0)
+    take_ciphertext(t);
+    if (t->cipher_len == 0)
         return;
-    if (n > t->cipher_cap) {
-        t->cipher = xrealloc(t->cipher, n);
-        t->cipher_cap = n;
-    }
-    int got = BIO_read(t->net_out, t->cipher, (int)n);
-    if (got <= 0)
-        return;
-    uv_buf_t buf = uv_buf_init(t->cipher, (unsigned)got);
+    uv_buf_t buf = uv_buf_init(t->cipher, (unsigned)t->cipher_len);
     t->writing = true;
     if (uv_write(&t->write_req, (uv_stream_t *)&t->handle, &buf, 1, on_written) < 0) {
         t->writing = false;
@@ -576,6 +630,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         pump(t);
+        release_grown_input(t);
     } else if (nread < 0) {
         connection_read_eof(t->conn, nread == UV_EOF ? "connection closed by peer" : uv_strerror((int)nread));
         if (!t->closing)
@@ -721,8 +776,10 @@ void tls_server_resume_readers(struct tls_server *s)
             t->paused = false;
             uv_read_start((uv_stream_t *)&t->handle, on_alloc, on_read);
             connection_read_resumed(t->conn); /* may pause it again: it joins the tail */
-            if (!t->paused)
+            if (!t->paused) {
                 pump(t); /* records already read and not yet decrypted */
+                release_grown_input(t);
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ import urllib.request
 import pika
 
 import own_broker
+import rawamqp
 from own_broker import clean_env, free_port, start
 from tls_certs import Certs
 
@@ -109,6 +110,71 @@ def round_trips(port, ctx, label):
     c.close()
 
 
+def held_input(port, ctx):
+    """A durable queue.declare holds the connection's input until the definition is on disk
+    (the TLS transport stops reading, records stay undecrypted); the 20 publishes sent in
+    the same burst behind it are all handled once it resumes. The burst is two TLS records,
+    read at once: the second waits in OpenSSL, for nothing more comes from the socket."""
+    c = rawamqp.Client("127.0.0.1", port)
+    c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost")
+    c.send_header()
+    c.read_start()
+    c.send_start_ok()
+    c.read_tune()
+    c.send_method(0, 10, 31, rawamqp.tune_ok_args())
+    c.send_method(0, 10, 40, rawamqp.open_args())
+    c.expect_method(10, 41)
+    c.open_channel(1)
+    queue = "tls-held-%d" % os.getpid()
+    body = b"h" * 1000
+    burst = rawamqp.method_frame(1, 50, 10, rawamqp.queue_declare_args(queue, durable=True))
+    burst += (rawamqp.method_frame(1, 60, 40, rawamqp.basic_publish_args("", queue)) +
+              rawamqp.content_header_frame(1, len(body)) + rawamqp.body_frame(1, body)) * 20
+    burst += rawamqp.method_frame(1, 50, 10, rawamqp.queue_declare_args(queue, passive=True))
+    c.send(burst)
+    c.expect_method(50, 11)
+    r = c.expect_method(50, 11, timeout=10).args()
+    r.shortstr()
+    count = r.long()
+    check(count == 20, "over TLS, 20 publishes behind a durable queue.declare (input held "
+          "for the disk) are all handled: %d messages" % count)
+    c.send_method(1, 50, 40, rawamqp.short(0) + rawamqp.shortstr(queue) + rawamqp.bits(False, False))
+    c.expect_method(50, 41)
+    c.sock.close()
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def idle_memory(pid, plain_port, tls_port, ctx):
+    """Connections that each took a 1 MiB message and then idle: the TLS ones hold no copy of
+    it (OpenSSL's memory BIOs and the ciphertext buffer shrink once drained). Measured
+    against as many plain connections, opened first, whose growth is the baseline."""
+    n, body, kept = 30, os.urandom(1 << 20), []
+
+    def open_some(params):
+        before = rss_kib(pid)
+        for _ in range(n):
+            c = pika.BlockingConnection(params)
+            ch = c.channel()
+            q = ch.queue_declare("", exclusive=True).method.queue
+            ch.basic_publish("", q, body)
+            ch.basic_get(q, auto_ack=True)
+            kept.append(c)
+        time.sleep(0.3)
+        return rss_kib(pid) - before
+
+    plain = open_some(pika.ConnectionParameters("127.0.0.1", plain_port))
+    tls = open_some(pika.ConnectionParameters("localhost", tls_port,
+                                              ssl_options=pika.SSLOptions(ctx, "localhost")))
+    for c in kept:
+        c.close()
+    check(tls < plain + n * 256, "%d idle TLS connections after a 1 MiB message each take %d KiB, "
+          "%d plain ones %d KiB (TLS may add 256 KiB each at most)" % (n, tls, n, plain))
+
+
 def plain_client_on_tls_port(port):
     with socket.create_connection(("127.0.0.1", port), 5) as s:
         s.sendall(b"AMQP\x00\x00\x09\x01")
@@ -177,6 +243,8 @@ def main():
         ctx10.minimum_version = ctx10.maximum_version = ssl.TLSVersion.TLSv1_1
         ctx10.set_ciphers("ALL:@SECLEVEL=0")
         check(isinstance(raw_handshake(tlsp, ctx10), str), "TLS 1.1 is refused by default")
+        held_input(tlsp, client_context(certs.ca))
+        idle_memory(proc.pid, plain, tlsp, client_context(certs.ca))
         plain_client_on_tls_port(tlsp)
         outcome = pika_outcome(tlsp, client_context(certs.rogue_ca))
         check("CERTIFICATE_VERIFY_FAILED" in outcome,
