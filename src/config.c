@@ -1136,6 +1136,17 @@ static bool set_cert_login_from(struct loader *l, const struct setting *s)
     return i >= 0;
 }
 
+static bool set_ssl_handshake_timeout(struct loader *l, const struct setting *s)
+{
+    long long n;
+    if (!parse_integer(s->value, &n))
+        return not_a(l, s, "integer");
+    if (!integer_in(l, s, 1, (long long)FOREVER_MS, &n))
+        return false;
+    l->cfg->ssl_handshake_timeout_ms = (uint64_t)n;
+    return true;
+}
+
 static bool add_mechanism(struct loader *l, const struct setting *s)
 {
     push_string(&l->mechanisms, &l->mechanism_count, keep_string(l->store, s->value));
@@ -1193,6 +1204,7 @@ static const struct handler handlers[] = {
     {"ssl_options.honor_cipher_order", set_honor_cipher_order},
     {"auth_mechanisms.$name", add_mechanism},
     {"ssl_cert_login_from", set_cert_login_from},
+    {"ssl_handshake_timeout", set_ssl_handshake_timeout},
 };
 
 static void apply(struct loader *l, const struct setting *s)

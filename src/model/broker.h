@@ -61,6 +61,7 @@ struct broker_config {
     uint16_t heartbeat;          /* seconds */
     uint64_t max_message_size;   /* bytes */
     uint64_t handshake_timeout_ms;
+    uint64_t ssl_handshake_timeout_ms; /* for the TLS handshake, before the AMQP one */
     uint64_t consumer_timeout_ms; /* an unacked delivery older than this closes its channel; 0: never */
     const char *default_user;
     const char *default_pass;

@@ -30,6 +30,7 @@ struct tls_conn {
     unsigned iov_cap;
     uv_write_t write_req;
     struct deadline linger;  /* bounds how long a close waits for pending output */
+    struct deadline handshake; /* ssl_handshake_timeout */
     bool established;        /* the TLS handshake is done */
     bool failed;             /* a fatal TLS error: only its alert may still go out */
     bool notified;           /* close_notify queued */
@@ -198,8 +199,8 @@ static SSL_CTX *build_context(const struct broker_tls_options *o, char *why, siz
     if (o->verify_peer)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
                            (o->fail_if_no_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
-    if (o->depth >= 0)
-        SSL_CTX_set_verify_depth(ctx, o->depth);
+    /* Erlang's ssl counts depth as OpenSSL does (intermediates allowed), and defaults to 10 */
+    SSL_CTX_set_verify_depth(ctx, o->depth >= 0 ? o->depth : 10);
     return ctx;
 }
 
@@ -370,6 +371,7 @@ static void on_closed(uv_handle_t *h)
     struct tls_conn *t = h->data;
     struct tls_server *s = t->server;
     deadline_heap_remove(&s->broker->deadlines, &t->linger);
+    deadline_heap_remove(&s->broker->deadlines, &t->handshake);
     connection_destroy(t->conn);
     SSL_free(t->ssl); /* and both BIOs */
     free(t->cipher);
@@ -398,6 +400,22 @@ static void on_linger_timeout(struct deadline *d, uint64_t now_ms)
 }
 
 static void io_close(void *ctx);
+
+/* RabbitMQ's ssl_handshake_timeout: a peer that has not finished the TLS handshake by then
+ * is reset, without an alert (as RabbitMQ 3.10 does, observed). */
+static void on_handshake_timeout(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    struct tls_conn *t = container_of(d, struct tls_conn, handshake);
+    if (t->established || t->closing)
+        return;
+    log_warning(&t->server->broker->log, "%s: TLS handshake timed out after %llu ms",
+                connection_log_name(t->conn),
+                (unsigned long long)t->server->broker->config.ssl_handshake_timeout_ms);
+    t->failed = true;
+    t->reset = true;
+    io_close(t);
+}
 
 /* A fatal TLS error, logged. In the handshake the socket closes after OpenSSL's alert, or
  * RabbitMQ's (a fatal unexpected_message in a TLS 1.0 record: what a plain AMQP client on
@@ -586,6 +604,7 @@ static void pump(struct tls_conn *t)
             return;
         }
         t->established = true;
+        deadline_heap_remove(&t->server->broker->deadlines, &t->handshake);
         log_debug(&t->server->broker->log, "%s: TLS established (%s, %s)",
                   connection_log_name(t->conn), SSL_get_version(t->ssl),
                   SSL_get_cipher_name(t->ssl));
@@ -676,6 +695,7 @@ static void on_connection(uv_stream_t *listener, int status)
     SSL_set_accept_state(t->ssl);
     uv_tcp_nodelay(&t->handle, 1);
     deadline_init(&t->linger, on_linger_timeout);
+    deadline_init(&t->handshake, on_handshake_timeout);
     char name[128];
     tcp_connection_name(&t->handle, name, sizeof name);
     struct connection_io io = {
@@ -685,6 +705,9 @@ static void on_connection(uv_stream_t *listener, int status)
     t->conn = connection_new(s->broker, &io, name);
     list_push_back(&s->conns, &t->link);
     s->conn_count++;
+    struct broker *b = s->broker;
+    deadline_heap_reschedule(&b->deadlines, &t->handshake,
+                             clock_now_ms(&b->clock) + b->config.ssl_handshake_timeout_ms);
     log_debug(&s->broker->log, "accepting AMQP connection %s (TLS)", name);
     uv_read_start((uv_stream_t *)&t->handle, on_alloc, on_read);
 }

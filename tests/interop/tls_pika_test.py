@@ -266,7 +266,7 @@ def main():
         write(conf, tls_conf(certs, tls2).replace(certs.server_key, certs.locked_key) +
               "listeners.tcp = none\nssl_options.verify = verify_peer\n"
               "ssl_options.fail_if_no_peer_cert = true\nssl_options.password = %s\n"
-              % certs.PASSWORD)
+              "ssl_handshake_timeout = 1000\n" % certs.PASSWORD)
         proc = start(["--config", conf, "--management-port", "0", "--prometheus-port", "0"], tls2)
         client = (certs.client_cert, certs.client_key)
         for v, alert in zip(VERSIONS, ("SSLV3_ALERT_HANDSHAKE_FAILURE",
@@ -277,6 +277,17 @@ def main():
             outcome = pika_outcome(tls2, client_context(certs.ca, v, client))
             check(outcome == "connected", "%s with a trusted client certificate: %s"
                   % (v.name, outcome))
+        with socket.create_connection(("127.0.0.1", tls2), 5) as s:
+            began = time.monotonic()
+            try:
+                ended = s.recv(1)
+            except OSError as e:
+                ended = e
+            took = time.monotonic() - began
+        check(isinstance(ended, ConnectionResetError) and 0.8 < took < 3,
+              "ssl_handshake_timeout = 1000: a client that never starts the TLS handshake is "
+              "reset, as by RabbitMQ, after %.1f s (the AMQP handshake_timeout is 10 s): %r"
+              % (took, ended))
         check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM (TLS only)")
 
         # 3. versions.N and ciphers.N, with --tls-port instead of the file's listener

@@ -433,6 +433,9 @@ START_TEST(tls_options_and_mechanisms)
     fails("ssl_cert_login_from = subject_alternative_name\n", "ssl_cert_login_from invalid",
           "not supported by Warren yet");
     fails("ssl_cert_login_from = subject\n", "distinguished_name, common_name", NULL);
+    ck_assert_uint_eq(ok("")->ssl_handshake_timeout_ms, 5000);
+    ck_assert_uint_eq(ok("ssl_handshake_timeout = 750\n")->ssl_handshake_timeout_ms, 750);
+    fails("ssl_handshake_timeout = soon\n", "ssl_handshake_timeout", "integer");
     /* a known ssl_options key Warren does not use: a warning */
     struct loaded *l = load("ssl_options.reuse_sessions = true\n");
     ck_assert_int_eq(l->rc, 0);
