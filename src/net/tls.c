@@ -52,7 +52,8 @@ struct tls_conn {
 #define READ_BUF_SIZE (32u << 10)
 /* The input BIO is replaced once drained past this: it would keep its largest size. */
 #define IDLE_INPUT_MAX (16u << 10)
-/* RabbitMQ's defaults: TLS 1.2 and 1.3, forward-secret AEAD suites only. */
+/* TLS 1.2 ciphers unless ciphers.N says: forward-secret AEAD ones only (Erlang's default list,
+ * RabbitMQ's, also has CBC suites); TLS 1.3's are OpenSSL's, all AEAD. */
 #define DEFAULT_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
 
 /* ---- the context: certificates, key and options ---- */
@@ -765,6 +766,10 @@ void tls_server_addresses(const struct tls_server *s, char *out, size_t len)
 
 bool tls_server_reload(struct tls_server *s, char *why, size_t why_size)
 {
+    if (s->stopping) { /* the context may be gone already */
+        snprintf(why, why_size, "the broker is stopping");
+        return false;
+    }
     SSL_CTX *fresh = build_context(&s->broker->config.tls, why, why_size);
     if (!fresh)
         return false;
