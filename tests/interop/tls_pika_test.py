@@ -306,7 +306,17 @@ def main():
               "versions.1 = tlsv1.2 and ciphers.1 are what a client gets: %r" % (hs,))
         hs = raw_handshake(tls3, client_context(certs.ca, ssl.TLSVersion.TLSv1_3))
         check(isinstance(hs, str), "a TLS 1.3 only client is refused: %s" % hs)
-        check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM (--tls-port)")
+        live = pika_connect(tls3, client_context(certs.ca, ssl.TLSVersion.TLSv1_2))
+        check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM with a TLS connection open")
+        try:
+            live.process_data_events(time_limit=2)
+            closed = "still open"
+        except pika.exceptions.ConnectionClosedByBroker as e:
+            closed = "%d %s" % (e.reply_code, e.reply_text)
+        except pika.exceptions.AMQPError as e:
+            closed = repr(e)
+        check(closed.startswith("320 CONNECTION_FORCED"),
+              "the TLS client hears 320 CONNECTION_FORCED at shutdown: %s" % closed)
 
         # 4. bad files stop start-up
         garbage = os.path.join(d, "garbage.pem")
