@@ -46,7 +46,11 @@ struct broker_tls_options {
 enum broker_cert_login {
     BROKER_CERT_LOGIN_DN, /* distinguished_name (RabbitMQ's default), RFC 4514 as RabbitMQ writes it */
     BROKER_CERT_LOGIN_CN, /* common_name */
+    BROKER_CERT_LOGIN_SAN, /* subject_alternative_name: ssl_cert_login_san_type's Nth */
 };
+
+/* ssl_cert_login_san_type (RabbitMQ's default dns). */
+enum broker_san_type { BROKER_SAN_DNS, BROKER_SAN_EMAIL, BROKER_SAN_URI };
 
 /* Limits default to RabbitMQ's. */
 struct broker_config {
@@ -79,6 +83,8 @@ struct broker_config {
     const char *const *auth_mechanisms;          /* auth_mechanisms.*; none: PLAIN, AMQPLAIN */
     size_t auth_mechanism_count;
     enum broker_cert_login ssl_cert_login_from;
+    enum broker_san_type ssl_cert_login_san_type;
+    unsigned ssl_cert_login_san_index;           /* 0: the first of that type */
     const char *load_definitions;                /* a JSON file (or directory) to import; NULL: none */
     const char *const *default_user_tags;        /* default {"administrator"} */
     size_t default_user_tag_count;

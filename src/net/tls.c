@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "core/alloc.h"
 #include "core/container.h"
@@ -211,6 +212,7 @@ struct name_writer {
     char *out;
     size_t len, used;
     bool overflow;
+    bool nul; /* an unescaped value held a NUL: the name would be cut short */
 };
 
 static void put_char(struct name_writer *w, char ch)
@@ -259,6 +261,7 @@ static void put_escaped(struct name_writer *w, const unsigned char *v, size_t n,
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = v[i];
         if (!escape) {
+            w->nul |= ch == 0;
             put_char(w, (char)ch);
         } else if ((i == 0 && (ch == ' ' || ch == '#')) || (i == n - 1 && ch == ' ') ||
                    (ch && strchr("\"+,;<>\\", ch))) {
@@ -319,6 +322,27 @@ static bool put_common_names(struct name_writer *w, const X509_NAME *name)
     return found;
 }
 
+/* subject_alternative_name: the index-th SAN of the configured type, as it is. */
+static bool put_alternative_name(struct name_writer *w, X509 *cert, enum broker_san_type type,
+                                 unsigned index)
+{
+    static const int kinds[] = {[BROKER_SAN_DNS] = GEN_DNS, [BROKER_SAN_EMAIL] = GEN_EMAIL,
+                                [BROKER_SAN_URI] = GEN_URI};
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    bool found = false;
+    unsigned seen = 0;
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !found; i++) {
+        const GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
+        if (n->type != kinds[type] || seen++ != index)
+            continue;
+        const ASN1_IA5STRING *v = n->d.ia5; /* dNSName, rfc822Name, uniformResourceIdentifier */
+        put_escaped(w, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v), false);
+        found = true;
+    }
+    GENERAL_NAMES_free(names);
+    return found;
+}
+
 static bool io_peer_cert_name(void *ctx, char *out, size_t len, const char **why)
 {
     struct tls_conn *t = ctx;
@@ -334,19 +358,25 @@ static bool io_peer_cert_name(void *ctx, char *out, size_t len, const char **why
         *why = "TLS configuration is unsafe";
         return false;
     }
-    struct name_writer w = {out, len, 0, false};
+    struct name_writer w = {out, len, 0, false, false};
     out[0] = 0;
     const X509_NAME *subject = X509_get_subject_name(cert);
-    if (cfg->ssl_cert_login_from == BROKER_CERT_LOGIN_CN) {
-        if (!put_common_names(&w, subject)) {
+    if (cfg->ssl_cert_login_from == BROKER_CERT_LOGIN_CN ||
+        cfg->ssl_cert_login_from == BROKER_CERT_LOGIN_SAN) {
+        bool found = cfg->ssl_cert_login_from == BROKER_CERT_LOGIN_CN
+                         ? put_common_names(&w, subject)
+                         : put_alternative_name(&w, cert, cfg->ssl_cert_login_san_type,
+                                                cfg->ssl_cert_login_san_index);
+        if (!found) {
             *why = "no name found";
             return false;
         }
     } else {
         put_distinguished_name(&w, subject);
     }
-    if (w.overflow) {
-        *why = "the certificate's name is longer than Warren's user names";
+    if (w.overflow || w.nul) {
+        *why = w.nul ? "the certificate's name holds a NUL byte"
+                     : "the certificate's name is longer than Warren's user names";
         return false;
     }
     return true;

@@ -33,6 +33,8 @@ class Certs:
     rogue_key, locked_key (server_key's twin encrypted with PASSWORD)."""
 
     PASSWORD = "s3cret"
+    CLIENT_SANS = ("DNS:client.example", "email:client@example.com", "DNS:second.example",
+                   "URI:spiffe://warren/client")
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="warren-tls.")
@@ -41,7 +43,7 @@ class Certs:
         _ca(d, "ca", "/CN=Warren test CA")
         _signed(d, "server", "ca", "/CN=localhost", server_ext)
         _signed(d, "client", "ca", "/CN=warren-client/O=Warren tests",
-                "extendedKeyUsage=clientAuth\n")
+                "extendedKeyUsage=clientAuth\nsubjectAltName=" + ",".join(self.CLIENT_SANS) + "\n")
         _ca(d, "rogue_ca", "/CN=Nobody trusts this CA")
         _signed(d, "rogue", "rogue_ca", "/CN=localhost", server_ext)
         _openssl("pkey", "-in", "server.key", "-out", "locked.key", "-aes256",

@@ -5,7 +5,9 @@ beside it): connection.start lists PLAIN AMQPLAIN EXTERNAL on TLS whatever the o
 auth_mechanisms.N, and no EXTERNAL on plain TCP; the user is the certificate's subject in
 RabbitMQ's RFC 4514 form ("O=Warren tests,CN=warren-client") or its common name; an unknown
 user, a client without a certificate and verify_none are refused with 403 ACCESS_REFUSED
-"Login was refused using authentication mechanism EXTERNAL"."""
+"Login was refused using authentication mechanism EXTERNAL". With
+ssl_cert_login_from = subject_alternative_name the user is the Nth SAN of
+ssl_cert_login_san_type (dns by default, index 0 by default); none there is a refusal."""
 import base64
 import json
 import os
@@ -147,7 +149,30 @@ def main():
         check(o == "connected", "ssl_cert_login_from = common_name: EXTERNAL as 'warren-client': %s" % o)
         check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM (common_name)")
 
-        # 3. verify_none: a certificate nobody checked names no one
+        # 3. subject_alternative_name: type and index
+        for extra, user, label in (
+                ("", "client.example", "the first DNS SAN by default"),
+                ("ssl_cert_login_san_type = dns\nssl_cert_login_san_index = 1\n",
+                 "second.example", "san_index = 1: the second DNS SAN"),
+                ("ssl_cert_login_san_type = email\n", "client@example.com", "the email SAN"),
+                ("ssl_cert_login_san_type = uri\n", "spiffe://warren/client", "the URI SAN"),
+                ("ssl_cert_login_san_type = uri\nssl_cert_login_san_index = 1\n", None,
+                 "san_index past the URIs there are")):
+            port = free_port()
+            path = conf(certs, os.path.join(d, "san.conf"), port,
+                        "ssl_options.verify = verify_peer\nauth_mechanisms.1 = EXTERNAL\n"
+                        "ssl_cert_login_from = subject_alternative_name\n" + extra)
+            proc = start(["--config", path, "--port", str(free_port()), "--management-port", "0",
+                          "--prometheus-port", "0", "--default-user", user or "client.example"],
+                         port)
+            o = external(port, context(certs))
+            if user:
+                check(o == "connected", "%s: EXTERNAL as %r: %s" % (label, user, o))
+            else:
+                check(REFUSED in o, "%s: refused (RabbitMQ: no name found): %s" % (label, o))
+            check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM (%s)" % label)
+
+        # 4. verify_none: a certificate nobody checked names no one
         tls3 = free_port()
         path = conf(certs, os.path.join(d, "unsafe.conf"), tls3,
                     "auth_mechanisms.1 = EXTERNAL\nssl_cert_login_from = common_name\n")

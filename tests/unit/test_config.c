@@ -430,8 +430,17 @@ START_TEST(tls_options_and_mechanisms)
                      BROKER_CERT_LOGIN_CN);
     ck_assert_int_eq(ok("ssl_cert_login_from = distinguished_name\n")->ssl_cert_login_from,
                      BROKER_CERT_LOGIN_DN);
-    fails("ssl_cert_login_from = subject_alternative_name\n", "ssl_cert_login_from invalid",
+    c = ok("ssl_cert_login_from = subject_alternative_name\nssl_cert_login_san_type = email\n"
+           "ssl_cert_login_san_index = 2\n");
+    ck_assert_int_eq(c->ssl_cert_login_from, BROKER_CERT_LOGIN_SAN);
+    ck_assert_int_eq(c->ssl_cert_login_san_type, BROKER_SAN_EMAIL);
+    ck_assert_uint_eq(c->ssl_cert_login_san_index, 2);
+    ck_assert_int_eq(ok("ssl_cert_login_from = subject_alt_name\n")->ssl_cert_login_from,
+                     BROKER_CERT_LOGIN_SAN);
+    ck_assert_int_eq(ok("")->ssl_cert_login_san_type, BROKER_SAN_DNS);
+    fails("ssl_cert_login_san_type = ip\n", "ssl_cert_login_san_type invalid",
           "not supported by Warren yet");
+    fails("ssl_cert_login_san_index = -1\n", "ssl_cert_login_san_index", NULL);
     fails("ssl_cert_login_from = subject\n", "distinguished_name, common_name", NULL);
     ck_assert_uint_eq(ok("")->ssl_handshake_timeout_ms, 5000);
     ck_assert_uint_eq(ok("ssl_handshake_timeout = 750\n")->ssl_handshake_timeout_ms, 750);
