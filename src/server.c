@@ -11,6 +11,7 @@
 #include "admin/definitions.h"
 #include "admin/prometheus.h"
 #include "core/container.h"
+#include "core/memory_return.h"
 #include "net/tcp.h"
 #include "net/tls.h"
 #include "service_notify.h"
@@ -46,6 +47,7 @@ struct server {
     struct server_subscriber write_output;
     struct message_log messages; /* when there is a data directory */
     bool durable;
+    struct memory_return memory_return; /* what closed connections freed goes back */
 };
 
 void server_subscribe(struct server *s, struct server_subscriber *sub)
@@ -153,6 +155,7 @@ static void stop_message_log(struct server *s)
 static void all_drained(struct server *s)
 {
     stop_message_log(s); /* every unacked message is back in its queue by now */
+    memory_return_stop(&s->memory_return);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     if (s->tls_on)
@@ -244,6 +247,8 @@ static void start_loop_handles(struct server *s)
         uv_signal_start(&s->sighup, on_sighup, SIGHUP);
     }
     alarms_start(&s->broker.alarms);
+    memory_return_start(&s->memory_return, &s->broker.deadlines, &s->broker.clock,
+                        &s->broker.log, &s->broker.churn.connections_closed);
 }
 
 /* Every plain and TLS listener's address, as "127.0.0.1:5672, 127.0.0.1:5671 (TLS)". */

@@ -96,7 +96,7 @@ static void sample_disk(struct alarms *a)
                  short_of ? "insufficient" : "sufficient", (unsigned long long)free_bytes,
                  (unsigned long long)a->disk_free_limit);
     a->disk_short = short_of;
-    set_active(a, ALARM_DISK, short_of || a->store_failed);
+    set_active(a, ALARM_DISK, short_of || a->store_failed || a->store_unreserved);
 }
 
 void alarms_set_store_failed(struct alarms *a, bool failed)
@@ -109,7 +109,20 @@ void alarms_set_store_failed(struct alarms *a, bool failed)
                     "set until a write succeeds again");
     else
         log_info(a->host.log, "The message store writes to disk again");
-    set_active(a, ALARM_DISK, a->disk_short || failed);
+    set_active(a, ALARM_DISK, a->disk_short || failed || a->store_unreserved);
+}
+
+void alarms_set_store_unreserved(struct alarms *a, bool unreserved)
+{
+    if (a->store_unreserved == unreserved)
+        return;
+    a->store_unreserved = unreserved;
+    if (unreserved)
+        log_warning(a->host.log, "The message store cannot reserve disk space for its next "
+                    "segment: the disk alarm stays set until it can");
+    else
+        log_info(a->host.log, "The message store has reserved disk space again");
+    set_active(a, ALARM_DISK, a->disk_short || a->store_failed || unreserved);
 }
 
 void alarms_sample(struct alarms *a)

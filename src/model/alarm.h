@@ -58,6 +58,7 @@ struct alarms {
     uint64_t disk_free;     /* the last sample */
     bool disk_short;        /* the last sample was below the limit */
     bool store_failed;      /* the message store cannot write (ENOSPC, EIO) */
+    bool store_unreserved;  /* it cannot reserve the space of its next segment */
     struct deadline memory_tick, disk_tick;
 };
 
@@ -82,6 +83,9 @@ void alarms_sample(struct alarms *a);
  * is in effect whatever the free space looks like, so publishers block as RabbitMQ's disk
  * alarm blocks them. */
 void alarms_set_store_failed(struct alarms *a, bool failed);
+/* The same when the store cannot reserve the space its next records will need: publishers
+ * block while what is already reserved still takes what they sent. */
+void alarms_set_store_unreserved(struct alarms *a, bool unreserved);
 
 /* Publishing connections must block: some alarm is in effect. */
 static inline bool alarms_block_publishers(const struct alarms *a)

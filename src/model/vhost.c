@@ -62,6 +62,7 @@ static void record_binding(struct vhost *v, bool bound, struct amqp_bytes source
 static void add_exchange(struct vhost *v, struct exchange *x)
 {
     map_put(&v->exchanges, x->name.ptr, x->name.len, x);
+    v->exchanges_version++;
 }
 
 static void remove_binding(struct vhost *v, struct binding *b);
@@ -84,11 +85,19 @@ static void remove_exchange(struct vhost *v, struct exchange *x)
     if (x->durable)
         RECORD(v, exchange_deleted, x);
     map_remove(&v->exchanges, x->name.ptr, x->name.len);
+    v->exchanges_version++;
     while (!list_empty(&x->incoming))
         remove_binding(v, list_entry(x->incoming.next, struct binding, destination_link));
     if (x->delayed && x->delayed->store_id && v->queue_host.store)
         forget_held(v->queue_host.store, x);
     exchange_free(x);
+}
+
+/* The untallied publishers' tally keeps no entries. */
+static void ignore_route(struct publish_tally *t, struct queue *q)
+{
+    (void)t;
+    (void)q;
 }
 
 struct vhost *vhost_new(const char *name)
@@ -98,6 +107,9 @@ struct vhost *vhost_new(const char *name)
     list_init(&v->link);
     map_init(&v->exchanges);
     map_init(&v->queues);
+    /* from 1, so that zeroed hints hold nothing */
+    v->exchanges_version = v->queues_version = 1;
+    publish_tally_init(&v->untallied, ignore_route);
     for (size_t i = 0; i < sizeof standard_exchanges / sizeof *standard_exchanges; i++) {
         struct amqp_bytes xname = amqp_cstr(standard_exchanges[i].name);
         add_exchange(v, exchange_new(xname, standard_exchanges[i].type, true, false,
@@ -619,6 +631,7 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
                   req->exclusive ? req->who : NULL, req->arguments);
     queue_set_host(q, &v->queue_host);
     map_put(&v->queues, q->name.ptr, q->name.len, q);
+    v->queues_version++;
     apply_queue_policies(v, q);
     queue_used(v, q);
     if (v->churn) {
@@ -691,6 +704,7 @@ void vhost_delete_queue(struct vhost *v, struct queue *q)
     if (q->durable)
         RECORD(v, queue_deleted, q);
     map_remove(&v->queues, q->name.ptr, q->name.len);
+    v->queues_version++;
     if (v->churn) {
         v->churn->queues_deleted++;
         message_stats_add(&v->churn->retired_queue_stats[q->args.type], &q->stats);
@@ -933,14 +947,32 @@ static bool check_properties(const struct message *m, const struct session *who,
     return true;
 }
 
-/* The exchange a publish goes to, after RabbitMQ's checks; NULL after a failure. */
-static struct exchange *publish_target(struct vhost *v, const struct message *m,
-                                       struct session *who, uint64_t *ttl_ms, struct outcome *out)
+/* The exchange of that name; hints (NULL: none) stand for this name's lookup. */
+static inline struct exchange *find_exchange_hinted(struct vhost *v, struct amqp_bytes name,
+                                                    struct publish_hints *hints)
+{
+    if (!hints)
+        return vhost_find_exchange(v, name);
+    if (hints->exchanges_version == v->exchanges_version)
+        return hints->exchange;
+    struct exchange *x = vhost_find_exchange(v, name);
+    if (x) {
+        hints->exchange = x;
+        hints->exchanges_version = v->exchanges_version;
+    }
+    return x;
+}
+
+/* The exchange a publish goes to, after RabbitMQ's checks; NULL after a failure. Always
+ * inline: a call would save and restore as much as the checks cost. */
+__attribute__((always_inline)) static inline struct exchange *
+publish_target(struct vhost *v, const struct message *m, struct session *who,
+               struct publish_hints *hints, uint64_t *ttl_ms, struct outcome *out)
 {
     struct amqp_bytes name = message_exchange(m);
     if (!session_may(who, PERMISSION_WRITE, RESOURCE_EXCHANGE, name, out))
         return NULL;
-    struct exchange *x = name.len == 0 ? v->default_exchange : vhost_find_exchange(v, name);
+    struct exchange *x = name.len == 0 ? v->default_exchange : find_exchange_hinted(v, name, hints);
     if (!x || x->internal) {
         fail_publish_exchange(v, x, name, out);
         return NULL;
@@ -1042,7 +1074,7 @@ bool vhost_check_publish(struct vhost *v, const struct message *m, struct sessio
                          struct outcome *out)
 {
     uint64_t ttl_ms;
-    if (!publish_target(v, m, who, &ttl_ms, out))
+    if (!publish_target(v, m, who, NULL, &ttl_ms, out))
         return false;
     struct routing_keys keys;
     bool valid = routing_keys_of(m, &keys, out);
@@ -1050,26 +1082,33 @@ bool vhost_check_publish(struct vhost *v, const struct message *m, struct sessio
     return valid;
 }
 
-static void enqueue_into(struct queue *q, struct message *m, struct publish_result *result)
+void publish_tally_init(struct publish_tally *t, void (*miss)(struct publish_tally *t, struct queue *q))
+{
+    *t = (struct publish_tally){.expected = &t->stand_in, .miss = miss};
+    t->stand_in.after = &t->stand_in;
+}
+
+/* Once per queue routed to: always inline, into the visitor and the default exchange's path. */
+__attribute__((always_inline)) static inline void enqueue_into(struct queue *q, struct message *m,
+                                                               struct publish_result *result)
 {
     if ((m->flags & MESSAGE_CHECK_CYCLES) && deadletter_is_cycle(m, q->name))
         return; /* RabbitMQ drops a dead letter that would go round without a rejection */
     enum queue_publish_result taken = queue_publish(q, m);
-    if (taken == QUEUE_REJECTED)
-        result->rejected++;
-    if (taken != QUEUE_ENQUEUED)
+    if (taken != QUEUE_ENQUEUED) {
+        if (taken == QUEUE_REJECTED)
+            result->rejected++;
         return;
+    }
     message_stats_count(&q->stats, STAT_PUBLISH);
     result->routed++;
     struct publish_tally *tally = result->tally;
-    if (tally) {
-        struct publish_tally_entry *e = tally->expected;
-        if (e && e->queue == q) {
-            e->count++;
-            tally->expected = e->next ? e->next : tally->first;
-        } else {
-            tally->miss(tally, q);
-        }
+    struct publish_tally_entry *e = tally->expected;
+    if (e->queue == q) {
+        e->count++;
+        tally->expected = e->after;
+    } else {
+        tally->miss(tally, q);
     }
     if (!result->congested && queue_congested(q))
         result->congested = q;
@@ -1117,8 +1156,9 @@ static inline void route_through(struct vhost *v, struct exchange *x, struct mes
 static void route_released(struct exchange *x, struct message *m, const struct amqp_bytes *keys,
                            size_t nkeys, void *owner)
 {
-    struct publish_result ignored = {0}; /* its publisher had its confirm at publish time */
     struct vhost *v = owner;
+    /* its publisher had its confirm at publish time */
+    struct publish_result ignored = {.tally = &v->untallied};
     route_through(v, x, m, keys, nkeys, true, &ignored);
     /* after routing, so that durable queues it reached keep its record */
     if (m->stored && x->delayed->store_id && v->queue_host.store)
@@ -1201,13 +1241,34 @@ static void route_from(struct vhost *v, struct exchange *x, struct message *m,
     route_through(v, x, m, keys, nkeys, false, result);
 }
 
-/* The default exchange's implicit binding of every queue by its name, for each key. */
-static void route_by_name(struct vhost *v, struct message *m, const struct amqp_bytes *keys,
-                          size_t nkeys, struct publish_result *result)
+/* The queue of that name; the hints' queue is checked by its name, so any tally's will do. */
+static inline struct queue *find_queue_hinted(struct vhost *v, struct amqp_bytes name,
+                                              struct publish_hints *hints)
 {
+    struct queue *q = hints->queue;
+    if (hints->queues_version == v->queues_version && amqp_bytes_eq(q->name, name))
+        return q;
+    q = vhost_find_queue(v, name);
+    if (q) {
+        hints->queue = q;
+        hints->queues_version = v->queues_version;
+    }
+    return q;
+}
+
+/* The default exchange's implicit binding of every queue by its name, for each key. */
+static inline void route_by_name(struct vhost *v, struct message *m, const struct amqp_bytes *keys,
+                                 size_t nkeys, struct publish_result *result)
+{
+    if (nkeys == 1) { /* no CC or BCC: one queue at most, nothing to route twice */
+        struct queue *q = find_queue_hinted(v, keys[0], &result->tally->hints);
+        if (q)
+            enqueue_into(q, m, result);
+        return;
+    }
     uint64_t stamp = ++v->route_stamp;
     for (size_t i = 0; i < nkeys; i++) {
-        struct queue *q = vhost_find_queue(v, keys[i]);
+        struct queue *q = find_queue_hinted(v, keys[i], &result->tally->hints);
         if (q && q->route_stamp != stamp) {
             q->route_stamp = stamp;
             enqueue_into(q, m, result);
@@ -1247,10 +1308,10 @@ bool vhost_publish_tallied(struct vhost *v, struct message **mp, struct session 
 {
     struct message *m = *mp;
     uint64_t ttl_ms;
-    struct exchange *x = publish_target(v, m, who, &ttl_ms, out);
+    struct exchange *x = publish_target(v, m, who, tally ? &tally->hints : NULL, &ttl_ms, out);
     result->routed = result->rejected = 0;
     result->congested = NULL;
-    result->tally = tally;
+    result->tally = tally ? tally : &v->untallied;
     if (!x)
         return false;
     if (ttl_ms != UINT64_MAX)
@@ -1300,7 +1361,7 @@ static void republish(struct vhost *v, struct dead_letter_job *job)
         (uint64_t)time(NULL));
     struct routing_keys keys;
     struct outcome ignored;
-    struct publish_result result = {0};
+    struct publish_result result = {.tally = &v->untallied};
     if (routing_keys_of(dead, &keys, &ignored))
         route(v, x, dead, keys.keys, keys.len, &result);
     routing_keys_free(&keys);

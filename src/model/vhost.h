@@ -32,6 +32,37 @@ struct user;
 
 struct broker_churn;
 
+/* One queue's count in a publisher's tally. */
+struct publish_tally_entry {
+    struct publish_tally_entry *next;  /* in the order routing met them; NULL: the last */
+    struct publish_tally_entry *after; /* the one routing meets next: next, the last's the first */
+    struct queue *queue;               /* NULL only in the tally's stand-in */
+    uint64_t count;
+};
+
+/* What a publisher last found by name, good while the vhost's exchanges (queues) have not
+ * changed since: the exchange of the tally's name, and the queue a routing key named. */
+struct publish_hints {
+    struct exchange *exchange;
+    uint64_t exchanges_version;
+    struct queue *queue;
+    uint64_t queues_version;
+};
+
+/* A publisher's count of the messages each queue took, kept for one exchange name. Routing
+ * meets the same queues in the same order message after message, so the entry expected next
+ * is at hand (one compare per queue routed to, fanouts included); miss counts for any other
+ * and sets what comes next. An empty tally expects its stand-in, which matches no queue. */
+struct publish_tally {
+    struct publish_tally_entry *first, *expected;
+    struct publish_tally_entry stand_in;
+    void (*miss)(struct publish_tally *t, struct queue *q);
+    struct publish_hints hints;
+};
+
+/* An empty tally (it must not move afterwards: it expects its own stand-in). */
+void publish_tally_init(struct publish_tally *t, void (*miss)(struct publish_tally *t, struct queue *q));
+
 struct vhost {
     struct list link; /* in broker.vhosts */
     char *name;
@@ -39,6 +70,9 @@ struct vhost {
     struct map queues;    /* name -> struct queue */
     struct exchange *default_exchange;
     uint64_t route_stamp; /* bumped per routed message, see queue.route_stamp */
+    /* bumped whenever an exchange (a queue) comes or goes: what publish_hints hold is stale */
+    uint64_t exchanges_version, queues_version;
+    struct publish_tally untallied; /* counts for publishers that keep no tally: nothing */
     struct deadline_heap *deadlines; /* the broker's, for queue expiry; NULL: nothing timed */
     const struct clock *clock;
     struct queue_host queue_host;    /* what its queues need: the timers, and dead-lettering */
@@ -187,26 +221,11 @@ void vhost_cancel_consumer(struct vhost *v, struct consumer *c);
 void vhost_hold_dead_letters(struct vhost *v);
 void vhost_release_dead_letters(struct vhost *v);
 
-/* One queue's count in a publisher's tally. */
-struct publish_tally_entry {
-    struct publish_tally_entry *next; /* in the order routing met them; NULL: the last */
-    struct queue *queue;
-    uint64_t count;
-};
-
-/* A publisher's count of the messages each queue took. Routing meets the same queues in the
- * same order message after message, so the entry expected next is at hand (one compare per
- * queue routed to, fanouts included); miss counts for any other and sets what comes next. */
-struct publish_tally {
-    struct publish_tally_entry *first, *expected;
-    void (*miss)(struct publish_tally *t, struct queue *q);
-};
-
 struct publish_result {
     uint32_t routed;         /* queues that took the message */
     uint32_t rejected;       /* queues that refused it (a length limit's reject-publish) */
     struct queue *congested; /* a queue it left congested, for publisher flow control */
-    struct publish_tally *tally; /* vhost_publish_tallied's, while it routes */
+    struct publish_tally *tally; /* what counts the queues it routes to; never NULL */
 };
 /* basic.publish's checks, which a transaction makes at publish time: the exchange exists and
  * is not internal, a user_id property names the publishing user, CC and BCC are arrays. */
@@ -218,7 +237,9 @@ bool vhost_check_publish(struct vhost *v, const struct message *m, struct sessio
  * moving to it, so that a basic.return shows what consumers would have seen. */
 bool vhost_publish(struct vhost *v, struct message **m, struct session *who,
                    struct publish_result *result, struct outcome *out);
-/* The same, telling tally (NULL: nobody) of each queue that took the message. */
+/* The same, telling tally (NULL: nobody) of each queue that took the message. A publisher
+ * keeps a tally per exchange name and passes the one of the message's exchange: its hints
+ * stand for lookups by that name. */
 bool vhost_publish_tallied(struct vhost *v, struct message **m, struct session *who,
                            struct publish_tally *tally, struct publish_result *result,
                            struct outcome *out);

@@ -61,6 +61,7 @@ struct channel_consumer {
     uint16_t prefetch;    /* the per-consumer prefetch when it was created; 0: unlimited */
     uint32_t unacked;
     struct amqp_bytes arguments; /* owned copy */
+    struct channel_queue_metrics *queue_metrics; /* the channel's record of its queue; NULL: none yet */
 };
 
 struct channel {

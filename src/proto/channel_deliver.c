@@ -261,20 +261,29 @@ static void track_unacked(struct channel *ch, uint64_t tag, struct queue *q, str
     }
 }
 
-/* Counts a delivery (stat: deliver or get, stat + 1 its no-ack form) in the queue and the
- * channel. */
-static inline void count_delivery(struct channel *ch, struct queue *q, const struct queue_entry *e,
-                                  enum message_stat stat, bool no_ack)
+/* Counts a delivery (stat: deliver or get, stat + 1 its no-ack form) in the queue and in the
+ * channel's record of it (mine). */
+static inline void count_delivery(struct queue *q, struct message_stats *mine,
+                                  const struct queue_entry *e, enum message_stat stat, bool no_ack)
 {
     if (no_ack) /* each no-ack form follows its acked one */
         stat = (enum message_stat)(stat + 1);
-    struct message_stats *mine = &channel_metrics_queue(&ch->metrics, q)->stats;
     message_stats_count(&q->stats, stat);
     message_stats_count(mine, stat);
     if (e->redelivered) {
         message_stats_count(&q->stats, STAT_REDELIVER);
         message_stats_count(mine, STAT_REDELIVER);
     }
+}
+
+/* The channel's record of the consumer's queue, found on its first delivery and kept: the
+ * record goes only once its queue is deleted, and the consumer goes with the queue. */
+static inline struct message_stats *consumer_queue_stats(struct channel_consumer *cc,
+                                                         struct queue *q)
+{
+    if (!cc->queue_metrics)
+        cc->queue_metrics = channel_metrics_queue(&cc->ch->metrics, q);
+    return &cc->queue_metrics->stats;
 }
 
 /* A message just sent is settled at once without acks, or else kept under its tag; inline,
@@ -324,15 +333,19 @@ static void consumer_deliver(struct consumer *base, struct queue *q, struct queu
     struct channel_consumer *cc = container_of(base, struct channel_consumer, base);
     struct channel *ch = cc->ch;
     uint64_t tag = ++ch->last_delivery_tag;
-    struct amqp_method m = {.id = AMQP_BASIC_DELIVER};
-    m.basic_deliver.consumer_tag = shortname_bytes(&cc->tag);
-    m.basic_deliver.delivery_tag = tag;
     struct message *msg = queue_entry_message(&e);
-    m.basic_deliver.redelivered = e.redelivered;
-    m.basic_deliver.exchange = message_exchange(msg);
-    m.basic_deliver.routing_key = message_routing_key(msg);
+    /* only the fields basic.deliver has: zeroing the whole union costs more, once per delivery */
+    struct amqp_method m;
+    m.id = AMQP_BASIC_DELIVER;
+    m.basic_deliver = (struct amqp_basic_deliver){
+        .consumer_tag = shortname_bytes(&cc->tag),
+        .delivery_tag = tag,
+        .redelivered = e.redelivered,
+        .exchange = message_exchange(msg),
+        .routing_key = message_routing_key(msg),
+    };
     send_delivery(ch, &m, q, &e, false);
-    count_delivery(ch, q, &e, STAT_DELIVER, cc->no_ack);
+    count_delivery(q, consumer_queue_stats(cc, q), &e, STAT_DELIVER, cc->no_ack);
     track_delivery(ch, tag, q, e, cc, cc->no_ack);
 }
 
@@ -470,7 +483,7 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
     ok.basic_get_ok.routing_key = message_routing_key(msg);
     ok.basic_get_ok.message_count = queue_message_count(q);
     send_delivery(ch, &ok, q, &e, true);
-    count_delivery(ch, q, &e, STAT_GET, m->no_ack);
+    count_delivery(q, &channel_metrics_queue(&ch->metrics, q)->stats, &e, STAT_GET, m->no_ack);
     track_delivery(ch, tag, q, e, NULL, m->no_ack);
 }
 

@@ -65,11 +65,11 @@ static void defs_reply_settled(struct definitions_waiter *w, int error)
     struct channel *ch = container_of(w, struct channel, defs_reply.waiter);
     struct defs_reply *r = &ch->defs_reply;
     struct connection *c = ch->conn;
-    if (error) {
+    if (error && connection_is_open(c)) { /* a connection closing already says no more */
         ch->held_cancel_count = 0;
         connection_fail(c, AMQP_INTERNAL_ERROR, r->method_id,
                         "the definitions journal could not be written: %s", strerror(-error));
-    } else if (ch->state == CHANNEL_OPEN && connection_is_open(c)) {
+    } else if (!error && ch->state == CHANNEL_OPEN && connection_is_open(c)) {
         send_reply(ch, r->send ? &r->ok : NULL);
     } else {
         ch->held_cancel_count = 0;

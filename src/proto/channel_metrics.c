@@ -9,10 +9,11 @@
 
 /* The slow paths walk the whole list anyway: they drop the records of deleted queues there
  * (as RabbitMQ drops a deleted queue's channel stats), so a long-lived channel that publishes
- * to many short-lived queues keeps one record per queue that still exists. */
+ * to many short-lived queues keeps one record per queue that still exists. They also link
+ * each entry to the one after it, the last to the first, for the hot path's expectation. */
 static void count_route(struct publish_tally *t, struct queue *q)
 {
-    struct publish_tally_entry **link = &t->first, *e, *found = NULL;
+    struct publish_tally_entry **link = &t->first, *e, *found = NULL, *last = NULL;
     while ((e = *link)) {
         if (e->queue == q) {
             found = e;
@@ -22,6 +23,9 @@ static void count_route(struct publish_tally *t, struct queue *q)
             free(e);
             continue;
         }
+        if (last)
+            last->after = e;
+        last = e;
         link = &e->next;
     }
     if (!found) { /* appended, so the list keeps the order routing meets the queues in */
@@ -29,9 +33,13 @@ static void count_route(struct publish_tally *t, struct queue *q)
         queue_ref(q);
         found->queue = q;
         *link = found;
+        if (last)
+            last->after = found;
+        last = found;
     }
+    last->after = t->first;
     found->count++;
-    t->expected = found->next ? found->next : t->first;
+    t->expected = found->after;
 }
 
 void channel_metrics_init(struct channel_metrics *m)
@@ -71,7 +79,7 @@ struct channel_exchange_metrics *channel_metrics_find_exchange(struct channel_me
             break;
     if (!x) {
         x = xcalloc(1, sizeof *x);
-        x->tally.miss = count_route;
+        publish_tally_init(&x->tally, count_route);
         x->name_len = (uint8_t)(name.len > sizeof x->name ? sizeof x->name : name.len);
         memcpy(x->name, name.ptr, x->name_len);
         x->next = m->exchanges;

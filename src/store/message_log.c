@@ -59,6 +59,23 @@ static struct store_segment *active(struct message_log *l)
 /* A new segment to append to, with room for at least `need` octets of records. */
 static struct store_segment *start_segment(struct message_log *l, uint64_t need)
 {
+    if (l->spare && SEGMENT_HEADER_SIZE + need <= l->segment_bytes) {
+        /* made ahead (header and all): rewriting its header is the batch's first touch of it */
+        struct store_segment *s = message_log_add_segment(l, l->spare, SEGMENT_HEADER_SIZE,
+                                                          l->segment_bytes);
+        l->spare = 0;
+        l->roll = false;
+        size_t from = l->batch->bytes.len;
+        segment_encode_header(amqp_buf_extend(&l->batch->bytes, SEGMENT_HEADER_SIZE), s->number);
+        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_WRITE, .segment = s->number,
+                                                      .offset = 0, .from = from,
+                                                      .len = SEGMENT_HEADER_SIZE});
+        return s;
+    }
+    if (l->spare) { /* too small for what comes: it goes, as segments follow their numbers */
+        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_DELETE, .segment = l->spare});
+        l->spare = 0;
+    }
     uint64_t size = SEGMENT_HEADER_SIZE + need > l->segment_bytes ? SEGMENT_HEADER_SIZE + need
                                                                   : l->segment_bytes;
     struct store_segment *s = message_log_add_segment(l, l->next_segment, SEGMENT_HEADER_SIZE, size);
@@ -336,7 +353,8 @@ static void drop_holder(struct message_log *l, struct stored_message *sm, uint32
 {
     uint32_t id = sm->ids[i];
     sm->ids[i] = sm->ids[--sm->nids];
-    if (sm->segment && !l->queues[id]->gone)
+    /* written once: a record of it may be on disk while it waits to be written again */
+    if ((sm->segment || sm->written_in) && !l->queues[id]->gone)
         add_forget(l, id, sm->seq);
     if (sm->nids)
         return;
@@ -414,14 +432,19 @@ static void on_released(struct message_store *s, struct exchange *x, struct mess
         }
 }
 
-static void mark_gone(struct message_log *l, struct stored_queue *sq)
+static void push_gone(struct message_log *l, uint32_t id)
 {
-    sq->gone = true;
     if (l->ngone == l->gone_cap) {
         l->gone_cap = l->gone_cap ? l->gone_cap * 2 : 8;
         l->gone = xrealloc_array(l->gone, l->gone_cap, sizeof *l->gone);
     }
-    l->gone[l->ngone++] = sq->id;
+    l->gone[l->ngone++] = id;
+}
+
+static void mark_gone(struct message_log *l, struct stored_queue *sq)
+{
+    sq->gone = true;
+    push_gone(l, sq->id);
 }
 
 static void on_queue_deleted(struct message_store *s, struct queue *q)
@@ -647,12 +670,19 @@ static void write_forgets(struct message_log *l)
         pairs += (size_t)n * 12;
         left -= n;
     }
+    /* kept with the batch: should it fail, they are written again */
+    amqp_buf_put(&l->batch->forgets, l->forgets.data, l->forgets.len);
+    l->batch->nforgets += l->nforgets;
     amqp_buf_reset(&l->forgets);
     l->nforgets = 0;
 }
 
 static void write_gone(struct message_log *l)
 {
+    struct writer_batch *b = l->batch;
+    b->gone = xrealloc_array(b->gone, b->ngone + l->ngone, sizeof *b->gone);
+    memcpy(b->gone + b->ngone, l->gone, l->ngone * sizeof *l->gone);
+    b->ngone += l->ngone;
     for (size_t i = 0; i < l->ngone; i++) {
         amqp_buf_reset(&l->scratch);
         size_t at = segment_record_begin(&l->scratch, SEGMENT_RECORD_QUEUE_GONE);
@@ -737,6 +767,60 @@ static void refuse(struct message_log *l)
     submit(l);
 }
 
+/* Once the active segment is half full, the next one is made, its space reserved: when the
+ * disk has no room for it, publishers are blocked (the disk alarm) while the active segment
+ * still takes what they already sent, instead of their messages being nacked later. */
+static void make_spare(struct message_log *l)
+{
+    struct store_segment *s = active(l);
+    if (l->spare || !s || s->used * 2 < s->size || deadline_pending(&l->spare_retry))
+        return;
+    uint32_t number = l->next_segment++;
+    size_t from = l->batch->bytes.len;
+    segment_encode_header(amqp_buf_extend(&l->batch->bytes, SEGMENT_HEADER_SIZE), number);
+    writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_CREATE, .segment = number,
+                                                  .size = l->segment_bytes, .from = from,
+                                                  .len = SEGMENT_HEADER_SIZE, .ahead = true});
+    l->spare = number;
+    l->spare_ticket = l->batch->ticket;
+}
+
+/* The spare's batch is back: made, or not (tried again a second later, even if nothing else
+ * happens meanwhile, as blocked publishers send nothing). */
+static void spare_made(struct message_log *l, const struct writer_batch *b)
+{
+    if (b->ahead_error) {
+        if (!l->spare_failed)
+            log_warning(l->log, "message store: the next segment in %s could not be made (%s); "
+                        "publishers are blocked until it can", l->dir, strerror(b->ahead_error));
+        if (l->spare && l->spare_ticket == b->ticket)
+            l->spare = 0;
+        l->spare_failed = true;
+        alarms_set_store_unreserved(&l->broker->alarms, true);
+        if (!deadline_pending(&l->spare_retry))
+            deadline_heap_add(&l->broker->deadlines, &l->spare_retry,
+                              clock_now_ms(&l->broker->clock) + MESSAGE_LOG_RETRY_FIRST_MS);
+    } else if (l->spare_failed && b->ticket == l->spare_ticket && b->error == 0) {
+        l->spare_failed = false;
+        alarms_set_store_unreserved(&l->broker->alarms, false);
+    }
+}
+
+static void on_spare_retry(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    struct message_log *l = container_of(d, struct message_log, spare_retry);
+    if (!l->open || l->disk_error || l->spare)
+        return;
+    make_spare(l);
+    if (!l->spare) { /* nothing to be made ahead of (the active segment is emptier now) */
+        l->spare_failed = false;
+        alarms_set_store_unreserved(&l->broker->alarms, false);
+    } else {
+        submit(l);
+    }
+}
+
 void message_log_commit(struct message_log *l)
 {
     if (!l->open)
@@ -755,8 +839,67 @@ void message_log_commit(struct message_log *l)
     if (l->ngone)
         write_gone(l);
     reclaim(l);
+    for (size_t i = 0; i < l->nowed_deletes; i++)
+        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_DELETE,
+                                                      .segment = l->owed_deletes[i]});
+    l->nowed_deletes = 0;
+    make_spare(l);
     if (!writer_batch_empty(l->batch) || l->ticket_taken)
         submit(l);
+}
+
+static struct store_segment *segment_numbered(struct message_log *l, uint32_t number)
+{
+    for (size_t i = l->nsegments; i-- > 0;)
+        if (l->segments[i]->number == number)
+            return l->segments[i];
+    return NULL;
+}
+
+/* The records batch `ticket` appended to s (the last of its live list, which is in the order
+ * written) go back to pending, to be written again with the holders they have then. A paged
+ * body's record stays (its body was paged out from an earlier record, still on disk). */
+static void rewrite_records_of(struct message_log *l, struct store_segment *s, uint64_t ticket)
+{
+    struct list *pos = s->live.prev;
+    while (pos != &s->live) {
+        struct stored_message *sm = list_entry(pos, struct stored_message, link);
+        pos = pos->prev;
+        if (sm->written_in < ticket)
+            break;
+        if (sm->written_in != ticket || sm->nids == 0 || message_paged(sm->msg))
+            continue;
+        unlink_from_segment(sm);
+        list_push_back(&l->pending, &sm->link);
+    }
+}
+
+/* A batch failed: what it carried is done again by the first commit written after the
+ * failure, so that no ack is forgotten on disk, no message record lost from a segment that
+ * stays, and no segment it was to delete (emptied, or compacted into its records) is left. */
+static void redo_failed(struct message_log *l, const struct writer_batch *b)
+{
+    if (!l->open)
+        return;
+    amqp_buf_put(&l->forgets, b->forgets.data, b->forgets.len);
+    l->nforgets += b->nforgets;
+    for (size_t i = 0; i < b->ngone; i++)
+        push_gone(l, b->gone[i]);
+    for (size_t i = 0; i < b->nops; i++) {
+        const struct writer_op *op = &b->ops[i];
+        if (op->kind == WRITER_WRITE) {
+            struct store_segment *s = segment_numbered(l, op->segment);
+            if (s)
+                rewrite_records_of(l, s, b->ticket);
+        } else if (op->kind == WRITER_DELETE) {
+            if (l->nowed_deletes == l->owed_deletes_cap) {
+                l->owed_deletes_cap = l->owed_deletes_cap ? l->owed_deletes_cap * 2 : 8;
+                l->owed_deletes = xrealloc_array(l->owed_deletes, l->owed_deletes_cap,
+                                                 sizeof *l->owed_deletes);
+            }
+            l->owed_deletes[l->nowed_deletes++] = op->segment;
+        }
+    }
 }
 
 /* A batch failed. The first failure, or the failure of a try, stops the writes until a new
@@ -809,7 +952,9 @@ static void on_batch_done(struct writer *w, struct writer_batch *b)
     struct message_log *l = w->owner;
     bool ok = b->error == 0;
     answer_page_requests(l, b);
+    spare_made(l, b);
     if (!ok && !b->refused) {
+        redo_failed(l, b);
         note_failed(l, b);
     } else if (ok && l->disk_error && l->retry_ticket && b->ticket >= l->retry_ticket &&
                b->nops) {
@@ -863,6 +1008,7 @@ int message_log_open(struct message_log *l, struct broker *b, uv_loop_t *loop, c
     amqp_buf_init(&l->readback);
     l->batch = writer_batch_new(1);
     deadline_init(&l->retry, on_retry);
+    deadline_init(&l->spare_retry, on_spare_retry);
     int rc = make_dir(dir);
     if (rc == 0)
         rc = writer_start(&l->writer, loop, dir, on_batch_done, l);
@@ -940,6 +1086,8 @@ void message_log_close(struct message_log *l)
     writer_stop(&l->writer);
     if (deadline_pending(&l->retry))
         deadline_heap_remove(&l->broker->deadlines, &l->retry);
+    if (deadline_pending(&l->spare_retry))
+        deadline_heap_remove(&l->broker->deadlines, &l->spare_retry);
     l->open = false;
     broker_use_store(l->broker, NULL);
     for (size_t i = 0; i < l->nsegments; i++) {
@@ -976,6 +1124,7 @@ void message_log_close(struct message_log *l)
         }
     free(l->queues);
     free(l->gone);
+    free(l->owed_deletes);
     writer_batch_free(l->batch);
     amqp_buf_free(&l->forgets);
     amqp_buf_free(&l->scratch);

@@ -96,6 +96,12 @@ struct message_log {
     uint64_t retry_interval_ms;
     uint64_t retry_ticket;      /* 0: no try under way */
     struct deadline retry;      /* on the broker's deadline heap */
+    /* The next segment, made (its space reserved) once the active one is half full, so that
+     * what publishers send has room before they are told to stop: 0 when none. */
+    uint32_t spare;
+    uint64_t spare_ticket;      /* the batch that makes it */
+    bool spare_failed;          /* it could not be made: the disk alarm holds until it can */
+    struct deadline spare_retry;
     struct stored_queue **queues; /* by id; [0] unused */
     size_t nqueues, queues_cap;
     uint64_t next_seq;
@@ -104,6 +110,10 @@ struct message_log {
     uint32_t nforgets;
     uint32_t *gone;             /* queue ids for gone records */
     size_t ngone, gone_cap;
+    /* Segments reclaimed by a commit that failed: deleted by the next one that is written
+     * (with the records that were to replace theirs). */
+    uint32_t *owed_deletes;
+    size_t nowed_deletes, owed_deletes_cap;
     struct writer_batch *batch; /* filled during this iteration */
     bool ticket_taken;          /* someone waits for the current batch */
     struct amqp_buf scratch, names;

@@ -16,6 +16,7 @@ struct writer_batch *writer_batch_new(uint64_t ticket)
     struct writer_batch *b = xcalloc(1, sizeof *b);
     b->ticket = ticket;
     amqp_buf_init(&b->bytes);
+    amqp_buf_init(&b->forgets);
     return b;
 }
 
@@ -24,6 +25,8 @@ void writer_batch_free(struct writer_batch *b)
     if (!b)
         return;
     amqp_buf_free(&b->bytes);
+    amqp_buf_free(&b->forgets);
+    free(b->gone);
     free(b->ops);
     free(b);
 }
@@ -84,16 +87,53 @@ static int open_segment(struct writer *w, uint32_t segment, int flags)
     return open(path, flags | O_CLOEXEC, 0644);
 }
 
+/* A segment made ahead of need failed: nothing but the spare is lost. */
+static void ahead_failed(struct writer *w, struct writer_batch *b, int fd, uint32_t segment,
+                         int err)
+{
+    char path[4096];
+    segment_path(path, sizeof path, w->dir, segment);
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    if (!b->ahead_error)
+        b->ahead_error = err ? err : EIO;
+}
+
+static bool write_all_at(int fd, const uint8_t *p, size_t left, off_t at)
+{
+    while (left) {
+        ssize_t n = pwrite(fd, p, left, at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        left -= (size_t)n;
+        at += n;
+    }
+    return true;
+}
+
 static void do_create(struct writer *w, struct writer_batch *b, const struct writer_op *op,
                       bool *dir_dirty)
 {
     int fd = open_segment(w, op->segment, O_WRONLY | O_CREAT | O_TRUNC);
+    if (fd < 0 && op->ahead) {
+        ahead_failed(w, b, -1, op->segment, errno);
+        return;
+    }
     if (fd < 0) {
         break_segment(w, b, op->segment, "open");
         return;
     }
     /* the space is reserved now, so a write accepted into this segment cannot meet ENOSPC */
     int rc = posix_fallocate(fd, 0, (off_t)op->size);
+    if (op->ahead && ((rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) ||
+                      !write_all_at(fd, b->bytes.data + op->from, op->len, 0))) {
+        ahead_failed(w, b, fd, op->segment, rc && rc != EOPNOTSUPP && rc != EINVAL ? rc : errno);
+        return;
+    }
     if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
         /* nothing is in it yet: it goes at once, so a full disk gathers no empty files */
         char path[4096];
@@ -104,7 +144,8 @@ static void do_create(struct writer *w, struct writer_batch *b, const struct wri
         break_segment(w, b, op->segment, "fallocate");
         return;
     }
-    add_open(w, op->segment, fd);
+    struct open_segment *s = add_open(w, op->segment, fd);
+    s->written |= op->ahead; /* its header: synced with the rest */
     *dir_dirty = true;
 }
 
@@ -207,13 +248,19 @@ static void run_round(struct writer *w, struct writer_batch *round)
     }
     if (deleted)
         fsync(w->dir_fd);
-    /* only the newest segment is still appended to */
+    /* only the newest segment is still appended to, and the one made ahead of it */
     for (size_t i = w->nopen; i-- > 0;) {
-        uint32_t newest = 0;
-        for (size_t j = 0; j < w->nopen; j++)
-            if (w->open[j].segment > newest)
-                newest = w->open[j].segment;
-        if (w->open[i].segment != newest)
+        uint32_t newest = 0, next = 0;
+        for (size_t j = 0; j < w->nopen; j++) {
+            uint32_t n = w->open[j].segment;
+            if (n > newest) {
+                next = newest;
+                newest = n;
+            } else if (n > next) {
+                next = n;
+            }
+        }
+        if (w->open[i].segment != newest && w->open[i].segment != next)
             close_open(w, i);
     }
 }

@@ -20,7 +20,10 @@ struct writer_op {
     uint32_t segment;
     uint64_t offset; /* WRITER_WRITE: where in the file */
     uint64_t size;   /* WRITER_CREATE: preallocation */
-    size_t from, len;
+    size_t from, len; /* WRITER_WRITE, and a WRITER_CREATE's first bytes (its header) */
+    /* WRITER_CREATE of a segment made ahead of need: its failure is reported in the batch's
+     * ahead_error and fails nothing else */
+    bool ahead;
 };
 
 /* What one loop iteration hands over: bytes and what to do with them, in order. */
@@ -32,8 +35,14 @@ struct writer_batch {
     size_t nops, cap;
     int error;          /* set by the writer: 0, or the first errno that hit this batch */
     const char *failed; /* the call that failed */
+    int ahead_error;    /* a segment made ahead could not be: the errno */
     bool refused;       /* not tried (error preset): the store refuses writes while its disk
                          * fails, and the batch only keeps its place in the order */
+    /* What its forget and gone records said, for the store to say again should it fail. */
+    struct amqp_buf forgets; /* (id, seq) pairs */
+    uint32_t nforgets;
+    uint32_t *gone;
+    size_t ngone;
 };
 
 struct writer_batch *writer_batch_new(uint64_t ticket);

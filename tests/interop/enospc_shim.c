@@ -1,4 +1,4 @@
-/* An LD_PRELOAD shim for disk-full tests: while the file ENOSPC_SHIM_MARKER exists, posix_fallocate and pwrite on files under ENOSPC_SHIM_DIR fail with ENOSPC, and each refusal is logged to ENOSPC_SHIM_LOG. */
+/* An LD_PRELOAD shim for disk-full tests: while the file ENOSPC_SHIM_MARKER exists, posix_fallocate and pwrite on files under ENOSPC_SHIM_DIR fail with ENOSPC (only fallocate when ENOSPC_SHIM_ONLY=fallocate), and each refusal is logged to ENOSPC_SHIM_LOG. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -17,7 +17,8 @@
 static bool refused(int fd, const char *call)
 {
     const char *marker = getenv("ENOSPC_SHIM_MARKER"), *dir = getenv("ENOSPC_SHIM_DIR");
-    if (!marker || !dir || access(marker, F_OK) != 0)
+    const char *only = getenv("ENOSPC_SHIM_ONLY");
+    if (!marker || !dir || access(marker, F_OK) != 0 || (only && strcmp(only, call) != 0))
         return false;
     char link[64], path[PATH_MAX];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);

@@ -1441,6 +1441,28 @@ START_TEST(test_gone_while_waiting)
 }
 END_TEST
 
+/* The connection is closing (closed by the API) when its declare's sync fails: the close
+ * already sent stands, no second connection.close follows it. */
+START_TEST(test_sync_fails_while_closing)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    struct fake_journal j;
+    use_fake_journal(&p, &j);
+    handshake(&p, STAGE_CHANNEL);
+    put_declare(&p, 1, "durable", true);
+    send_tx(&p);
+    ck_assert(!list_empty(&j.waiters));
+    connection_force_close(p.conn, "closed by the test");
+    expect_close(&p, 0, AMQP_CONNECTION_FORCED, "CONNECTION_FORCED - closed by the test", 0, 0);
+    fake_settle(&p, &j, -EIO);
+    expect_silence(&p);
+    send_close_ok(&p);
+    ck_assert(p.destroyed);
+    peer_finish(&p);
+}
+END_TEST
+
 START_TEST(test_consumer_timeout)
 {
     struct broker_config cfg;
@@ -1508,6 +1530,7 @@ int main(void)
     tcase_add_test(tc, test_declare_ok_waits_for_disk);
     tcase_add_test(tc, test_declare_sync_failure);
     tcase_add_test(tc, test_gone_while_waiting);
+    tcase_add_test(tc, test_sync_fails_while_closing);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -11,6 +11,7 @@
 #include "model/exchange.h"
 #include "model/queue.h"
 #include "model/vhost.h"
+#include "proto/channel_metrics.h"
 #include "test_sessions.h"
 
 static const struct amqp_bytes NO_ARGS = {NULL, 0};
@@ -720,6 +721,86 @@ START_TEST(test_queue_expiry)
 }
 END_TEST
 
+/* ---- a publisher's tally and hints ---- */
+
+static bool publish_tallied(struct publish_tally *t, const char *exchange, const char *key,
+                            struct publish_result *r, struct outcome *out)
+{
+    struct message *m = message_for(exchange, key, NULL);
+    bool ok = vhost_publish_tallied(v, &m, &conn1, t, r, out);
+    message_unref(m);
+    return ok;
+}
+
+/* What the tally counted for the queue of that name which exists now. */
+static uint64_t tallied(const struct publish_tally *t, const char *queue)
+{
+    for (const struct publish_tally_entry *e = t->first; e; e = e->next)
+        if (!e->queue->deleted && amqp_bytes_eq_cstr(e->queue->name, queue))
+            return e->count;
+    return 0;
+}
+
+/* The counts follow routing as bindings change; the hints never outlive what they found. */
+START_TEST(test_publish_tally_and_hints)
+{
+    struct channel_metrics cm;
+    channel_metrics_init(&cm);
+    struct outcome out;
+    struct publish_result r;
+    exchange_of("fx", "fanout", NO_ARGS, false);
+    declare_queue("a", NO_ARGS, &out);
+    declare_queue("b", NO_ARGS, &out);
+    declare_queue("c", NO_ARGS, &out);
+    bind_queue("fx", "a", "");
+    bind_queue("fx", "b", "");
+    struct publish_tally *fx = &channel_metrics_exchange(&cm, AMQP_BYTES_LIT("fx"))->tally;
+    for (int i = 0; i < 3; i++) {
+        ck_assert(publish_tallied(fx, "fx", "", &r, &out));
+        ck_assert_uint_eq(r.routed, 2);
+    }
+    bind_queue("fx", "c", "");
+    for (int i = 0; i < 2; i++) {
+        ck_assert(publish_tallied(fx, "fx", "", &r, &out));
+        ck_assert_uint_eq(r.routed, 3);
+    }
+    ck_assert_uint_eq(tallied(fx, "a"), 5);
+    ck_assert_uint_eq(tallied(fx, "b"), 5);
+    ck_assert_uint_eq(tallied(fx, "c"), 2);
+    /* the exchange goes and comes back with other bindings */
+    ck_assert(vhost_delete_exchange(v, &conn1, AMQP_BYTES_LIT("fx"), false, &out));
+    ck_assert(!publish_tallied(fx, "fx", "", &r, &out));
+    EXPECT_FAIL(out, AMQP_NOT_FOUND, "no exchange 'fx' in vhost '/'");
+    exchange_of("fx", "fanout", NO_ARGS, false);
+    bind_queue("fx", "c", "");
+    ck_assert(publish_tallied(fx, "fx", "", &r, &out));
+    ck_assert_uint_eq(r.routed, 1);
+    ck_assert_uint_eq(tallied(fx, "a"), 5);
+    ck_assert_uint_eq(tallied(fx, "c"), 3);
+    ck_assert_uint_eq(ready("a"), 5);
+    ck_assert_uint_eq(ready("c"), 3);
+    /* the default exchange: the queue a key names goes and comes back */
+    struct publish_tally *byname = &channel_metrics_exchange(&cm, AMQP_BYTES_LIT(""))->tally;
+    ck_assert(publish_tallied(byname, "", "a", &r, &out));
+    ck_assert_uint_eq(r.routed, 1);
+    ck_assert_uint_eq(ready("a"), 6);
+    vhost_delete_queue(v, vhost_find_queue(v, AMQP_BYTES_LIT("a")));
+    ck_assert(publish_tallied(byname, "", "a", &r, &out));
+    ck_assert_uint_eq(r.routed, 0);
+    declare_queue("a", NO_ARGS, &out);
+    ck_assert(publish_tallied(byname, "", "a", &r, &out));
+    ck_assert_uint_eq(r.routed, 1);
+    ck_assert_uint_eq(ready("a"), 1);
+    ck_assert(publish_tallied(byname, "", "b", &r, &out)); /* another key, the same tally */
+    ck_assert_uint_eq(r.routed, 1);
+    ck_assert_uint_eq(ready("b"), 6);
+    ck_assert_uint_eq(tallied(byname, "a"), 1);
+    ck_assert_uint_eq(tallied(byname, "b"), 1);
+    ck_assert_uint_eq(vhost_find_queue(v, AMQP_BYTES_LIT("b"))->stats.count[STAT_PUBLISH], 6);
+    channel_metrics_free(&cm);
+}
+END_TEST
+
 /* ---- the queue entry's room for a message on disk ---- */
 
 START_TEST(test_entry_location)
@@ -763,6 +844,7 @@ int main(void)
     tcase_add_test(tc, test_sender_selected_distribution);
     tcase_add_test(tc, test_length_limits);
     tcase_add_test(tc, test_queue_expiry);
+    tcase_add_test(tc, test_publish_tally_and_hints);
     tcase_add_test(tc, test_entry_location);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
