@@ -1124,6 +1124,53 @@ static bool set_honor_cipher_order(struct loader *l, const struct setting *s)
     return parse_boolean(l, s, &l->cfg->tls.honor_cipher_order);
 }
 
+static bool set_cert_login_from(struct loader *l, const struct setting *s)
+{
+    static const char *const names[] = {"distinguished_name", "common_name",
+                                        "subject_alternative_name", "subject_alt_name", NULL};
+    static const enum broker_cert_login modes[] = {BROKER_CERT_LOGIN_DN, BROKER_CERT_LOGIN_CN,
+                                                   BROKER_CERT_LOGIN_SAN, BROKER_CERT_LOGIN_SAN};
+    int i = parse_enum(l, s, names);
+    if (i >= 0)
+        l->cfg->ssl_cert_login_from = modes[i];
+    return i >= 0;
+}
+
+/* ip and other_name are RabbitMQ's too, not Warren's yet: refused rather than logging users
+ * in under another name. */
+static bool set_cert_login_san_type(struct loader *l, const struct setting *s)
+{
+    static const char *const names[] = {"dns", "email", "uri", "ip", "other_name", NULL};
+    int i = parse_enum(l, s, names);
+    if (i >= 3)
+        return invalid(l, s, "ip and other_name are not supported by Warren yet");
+    if (i >= 0)
+        l->cfg->ssl_cert_login_san_type = (enum broker_san_type)i;
+    return i >= 0;
+}
+
+static bool set_cert_login_san_index(struct loader *l, const struct setting *s)
+{
+    long long n;
+    if (!parse_integer(s->value, &n))
+        return not_a(l, s, "integer");
+    if (!integer_in(l, s, 0, UINT32_MAX, &n))
+        return false;
+    l->cfg->ssl_cert_login_san_index = (unsigned)n;
+    return true;
+}
+
+static bool set_ssl_handshake_timeout(struct loader *l, const struct setting *s)
+{
+    long long n;
+    if (!parse_integer(s->value, &n))
+        return not_a(l, s, "integer");
+    if (!integer_in(l, s, 1, (long long)FOREVER_MS, &n))
+        return false;
+    l->cfg->ssl_handshake_timeout_ms = (uint64_t)n;
+    return true;
+}
+
 static bool add_mechanism(struct loader *l, const struct setting *s)
 {
     push_string(&l->mechanisms, &l->mechanism_count, keep_string(l->store, s->value));
@@ -1180,6 +1227,10 @@ static const struct handler handlers[] = {
     {"ssl_options.ciphers.$cipher", add_cipher},
     {"ssl_options.honor_cipher_order", set_honor_cipher_order},
     {"auth_mechanisms.$name", add_mechanism},
+    {"ssl_cert_login_from", set_cert_login_from},
+    {"ssl_cert_login_san_type", set_cert_login_san_type},
+    {"ssl_cert_login_san_index", set_cert_login_san_index},
+    {"ssl_handshake_timeout", set_ssl_handshake_timeout},
 };
 
 static void apply(struct loader *l, const struct setting *s)

@@ -21,6 +21,10 @@ static void usage(FILE *out)
             "  -b, --bind ADDRESS         address to listen on (default 127.0.0.1)\n"
             "  -p, --port PORT            port to listen on (default 5672); --bind or --port\n"
             "                             replace the file's listeners.tcp.*\n"
+            "      --tls-port PORT        also listen for AMQP over TLS on PORT, on the bind\n"
+            "                             address (rabbitmq.conf: listeners.ssl.default = 5671);\n"
+            "                             replaces the file's listeners.ssl.*; certificates and\n"
+            "                             key from ssl_options.*, reloaded on SIGHUP\n"
             "      --management-port PORT the management HTTP API's port (default 15672; 0: none)\n"
             "      --management-bind ADDRESS  its address (default: the AMQP bind address)\n"
             "      --prometheus-port PORT Prometheus metrics port (default 15692; 0: none)\n"
@@ -76,12 +80,13 @@ static bool parse_number(const char *s, unsigned long long min, unsigned long lo
 enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHANNEL_MAX,
        OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT,
        OPT_CONFIG, OPT_MANAGEMENT_PORT, OPT_MANAGEMENT_BIND, OPT_PROMETHEUS_PORT,
-       OPT_PROMETHEUS_BIND, OPT_MEMORY_WATERMARK, OPT_DISK_FREE_LIMIT };
+       OPT_PROMETHEUS_BIND, OPT_MEMORY_WATERMARK, OPT_DISK_FREE_LIMIT, OPT_TLS_PORT };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"bind", required_argument, NULL, 'b'},
     {"port", required_argument, NULL, 'p'},
+    {"tls-port", required_argument, NULL, OPT_TLS_PORT},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
     {"management-port", required_argument, NULL, OPT_MANAGEMENT_PORT},
     {"management-bind", required_argument, NULL, OPT_MANAGEMENT_BIND},
@@ -164,6 +169,11 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
                 goto bad;
             cfg->port = (int)n;
             address_given = true;
+            break;
+        case OPT_TLS_PORT:
+            if (!parse_number(optarg, 1, 65535, &n))
+                goto bad;
+            cfg->tls_port = (int)n;
             break;
         case OPT_DATA_DIR: cfg->data_dir = optarg; break;
         case OPT_MANAGEMENT_PORT:
@@ -298,9 +308,9 @@ static int load_config_file(const char *file, struct config_store *store,
 /* What no single setting can say on its own. */
 static int check_config(const struct broker_config *cfg)
 {
-    if (cfg->tcp_listeners_none) {
-        fprintf(stderr, "warren: listeners.tcp = none leaves no AMQP listener, and Warren has "
-                "no TLS listeners yet (listeners.ssl.*)\n");
+    if (cfg->tcp_listeners_none && !cfg->tls_port && !cfg->ssl_listener_count) {
+        fprintf(stderr, "warren: listeners.tcp = none and no TLS listener (listeners.ssl.* or "
+                "--tls-port) leave no AMQP listener\n");
         return 1;
     }
     return -1;

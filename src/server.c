@@ -13,6 +13,7 @@
 #include "core/container.h"
 #include "core/memory_return.h"
 #include "net/tcp.h"
+#include "net/tls.h"
 #include "service_notify.h"
 #include "store/data_dir.h"
 #include "store/definitions_store.h"
@@ -25,6 +26,10 @@ struct server {
     uv_loop_t loop;
     struct broker broker;
     struct tcp_server tcp;
+    struct tls_server tls;      /* when a TLS listener is configured (tls_on) */
+    bool tls_on;
+    int listening_servers;      /* of tcp and tls, those not drained yet while stopping */
+    uv_signal_t sighup;         /* reloads the TLS certificates (tls_on only) */
     struct api api;             /* the management HTTP API, when its port is set */
     struct data_dir data_dir;   /* locked while the server runs; path NULL: no --data-dir */
     struct definitions_store definitions;
@@ -98,7 +103,10 @@ static void on_iteration(uv_prepare_t *h)
 
 static void run_resume_readers(struct server_subscriber *sub)
 {
-    tcp_server_resume_readers(&container_of(sub, struct server, resume_readers)->tcp);
+    struct server *s = container_of(sub, struct server, resume_readers);
+    tcp_server_resume_readers(&s->tcp);
+    if (s->tls_on)
+        tls_server_resume_readers(&s->tls);
 }
 
 static void run_commit_store(struct server_subscriber *sub)
@@ -113,7 +121,10 @@ static void run_commit_definitions(struct server_subscriber *sub)
 
 static void run_write_output(struct server_subscriber *sub)
 {
-    tcp_server_write_dirty(&container_of(sub, struct server, write_output)->tcp);
+    struct server *s = container_of(sub, struct server, write_output);
+    tcp_server_write_dirty(&s->tcp);
+    if (s->tls_on)
+        tls_server_write_dirty(&s->tls);
 }
 
 /* ---- start and stop ---- */
@@ -141,15 +152,43 @@ static void stop_message_log(struct server *s)
 }
 
 /* The last connection has gone: closing the server's own handles lets uv_run return. */
-static void on_drained(struct tcp_server *tcp)
+static void all_drained(struct server *s)
 {
-    struct server *s = container_of(tcp, struct server, tcp);
     stop_message_log(s); /* every unacked message is back in its queue by now */
     memory_return_stop(&s->memory_return);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+    if (s->tls_on)
+        uv_close((uv_handle_t *)&s->sighup, NULL);
     uv_close((uv_handle_t *)&s->iteration, NULL);
     uv_close((uv_handle_t *)&s->deadline_timer, NULL);
+}
+
+static void on_tcp_drained(struct tcp_server *tcp)
+{
+    struct server *s = container_of(tcp, struct server, tcp);
+    if (--s->listening_servers == 0)
+        all_drained(s);
+}
+
+static void on_tls_drained(struct tls_server *tls)
+{
+    struct server *s = container_of(tls, struct server, tls);
+    if (--s->listening_servers == 0)
+        all_drained(s);
+}
+
+/* New TLS connections get the files as they are now; open ones keep theirs. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct server *s = h->data;
+    char why[1024];
+    if (tls_server_reload(&s->tls, why, sizeof why))
+        log_info(&s->broker.log, "received SIGHUP: TLS certificates and key reloaded");
+    else
+        log_warning(&s->broker.log, "received SIGHUP: TLS certificates not reloaded, the old "
+                    "ones stay: %s", why);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -167,7 +206,10 @@ static void on_signal(uv_signal_t *h, int signum)
         api_stop(&s->api);
     if (s->broker.config.prometheus_port)
         prometheus_stop(&s->prometheus);
-    tcp_server_stop(&s->tcp, on_drained);
+    s->listening_servers = s->tls_on ? 2 : 1;
+    if (s->tls_on)
+        tls_server_stop(&s->tls, on_tls_drained);
+    tcp_server_stop(&s->tcp, on_tcp_drained);
 }
 
 static void start_loop_handles(struct server *s)
@@ -199,16 +241,70 @@ static void start_loop_handles(struct server *s)
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    if (s->tls_on) {
+        uv_signal_init(&s->loop, &s->sighup);
+        s->sighup.data = s;
+        uv_signal_start(&s->sighup, on_sighup, SIGHUP);
+    }
     alarms_start(&s->broker.alarms);
     memory_return_start(&s->memory_return, &s->broker.deadlines, &s->broker.clock,
                         &s->broker.log, &s->broker.churn.connections_closed);
+}
+
+/* Every plain and TLS listener's address, as "127.0.0.1:5672, 127.0.0.1:5671 (TLS)". */
+#define ADDRESSES_SIZE (2 * BROKER_MAX_LISTENERS * 62)
+
+static void listener_addresses(struct server *s, char *out, size_t len)
+{
+    tcp_server_addresses(&s->tcp, out, len);
+    if (!s->tls_on)
+        return;
+    char tls[BROKER_MAX_LISTENERS * 56];
+    tls_server_addresses(&s->tls, tls, sizeof tls);
+    size_t used = strlen(out);
+    for (char *one = strtok(tls, ","); one; one = strtok(NULL, ",")) {
+        int w = snprintf(out + used, len - used, "%s%s (TLS)", used ? ", " : "",
+                         one + (*one == ' '));
+        used += w < 0 ? 0 : (size_t)w;
+        if (used >= len)
+            return;
+    }
+}
+
+static void visit_tls_connections(void *tls, void (*visit)(struct connection *c, void *ctx),
+                                  void *ctx)
+{
+    tls_server_each_connection(tls, visit, ctx);
+}
+
+/* Opens the plain listeners, then the TLS ones; on failure logs why and leaves nothing open. */
+static bool start_listeners(struct server *s)
+{
+    int rc = tcp_server_start(&s->tcp, &s->loop, &s->broker);
+    if (rc < 0) {
+        log_error(&s->broker.log, "cannot listen on %s: %s", s->tcp.failed_address, uv_strerror(rc));
+        return false;
+    }
+    s->tls_on = tls_server_configured(&s->broker.config);
+    char why[1024];
+    if (s->tls_on && tls_server_start(&s->tls, &s->loop, &s->broker, why, sizeof why) != 0) {
+        log_error(&s->broker.log, "%s", why);
+        s->tls_on = false;
+        tcp_server_stop(&s->tcp, NULL); /* no connection yet: its listeners close */
+        return false;
+    }
+    if (s->tls_on) {
+        s->tcp.each_other = visit_tls_connections;
+        s->tcp.other = &s->tls;
+    }
+    return true;
 }
 
 /* Only once every listener is open (and definitions are loaded): a unit ordered after ours
  * may connect as soon as systemd hears this. */
 static void notify_ready(struct server *s, const char *addresses)
 {
-    char status[sizeof "Listening on " + BROKER_MAX_LISTENERS * 56];
+    char status[sizeof "Listening on " + ADDRESSES_SIZE];
     snprintf(status, sizeof status, "Listening on %s", addresses);
     /* RabbitMQ's words: Testcontainers' RabbitMQ modules wait for this line in the log */
     log_info(&s->broker.log, "Server startup complete");
@@ -323,6 +419,7 @@ int server_run(const struct broker_config *config)
     s.data_dir = (struct data_dir){.lock_fd = -1};
     s.definitions = (struct definitions_store){.journal = {.fd = -1, .dir_fd = -1}};
     s.durable = false;
+    s.tls_on = false;
     s.commit_store.run = NULL;
     if (config->log_file &&
         (rc = log_open_file(&s.broker.log, config->log_file, config->log_file_level)) < 0) {
@@ -352,8 +449,7 @@ int server_run(const struct broker_config *config)
     /* after every durable queue is back, before any listener opens */
     if (s.durable)
         store_recover_messages(&s);
-    if ((rc = tcp_server_start(&s.tcp, &s.loop, &s.broker)) < 0) {
-        log_error(&s.broker.log, "cannot listen on %s: %s", s.tcp.failed_address, uv_strerror(rc));
+    if (!start_listeners(&s)) {
         stop_message_log(&s);
         close_loop(&s);
         close_store(&s);
@@ -362,8 +458,8 @@ int server_run(const struct broker_config *config)
         return 1;
     }
     start_loop_handles(&s);
-    char addresses[BROKER_MAX_LISTENERS * 56];
-    tcp_server_addresses(&s.tcp, addresses, sizeof addresses);
+    char addresses[ADDRESSES_SIZE];
+    listener_addresses(&s, addresses, sizeof addresses);
     log_info(&s.broker.log, "Warren %s listening on %s", PACKAGE_VERSION, addresses);
     if (config->management_port && (rc = api_start(&s.api, &s.loop, &s.broker, &s.tcp)) < 0) {
         log_error(&s.broker.log, "cannot listen on %s:%d for the management API: %s",

@@ -106,7 +106,7 @@ static json_t *connection_object(struct api *a, struct connection *c)
     json_object_set_new(o, "protocol", json_string("AMQP 0-9-1"));
     json_object_set_new(o, "auth_mechanism", json_string(info.auth_mechanism));
     json_object_set_new(o, "connected_at", json_integer((json_int_t)info.connected_at_ms));
-    json_object_set_new(o, "ssl", json_false());
+    json_object_set_new(o, "ssl", json_boolean(info.ssl));
     json_object_set_new(o, "recv_oct", json_integer((json_int_t)info.recv_oct));
     json_object_set_new(o, "recv_cnt", json_integer((json_int_t)info.recv_cnt));
     json_object_set_new(o, "send_oct", json_integer((json_int_t)info.send_oct));

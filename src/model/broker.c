@@ -30,6 +30,7 @@ void broker_config_defaults(struct broker_config *config)
         .data_dir = NULL,
         .log_level = LOG_INFO,
         .tls = {.depth = -1},
+        .ssl_handshake_timeout_ms = 5000,
         .management_bind = NULL,
         .management_port = 15672,
         .prometheus_bind = NULL,

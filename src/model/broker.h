@@ -23,10 +23,10 @@ struct broker_listener {
     int port;
 };
 
-/* TCP (and later TLS) listeners one broker opens at most. */
+/* TCP (or TLS) listeners one broker opens at most. */
 #define BROKER_MAX_LISTENERS 16
 
-/* rabbitmq.conf's ssl_options.*: parsed and checked now, used once TLS exists. */
+/* rabbitmq.conf's ssl_options.*, for the TLS listeners (src/net/tls.c). */
 struct broker_tls_options {
     const char *cacertfile;
     const char *certfile;
@@ -42,6 +42,16 @@ struct broker_tls_options {
     bool honor_cipher_order;
 };
 
+/* ssl_cert_login_from: which part of a client certificate names the EXTERNAL user. */
+enum broker_cert_login {
+    BROKER_CERT_LOGIN_DN, /* distinguished_name (RabbitMQ's default), RFC 4514 as RabbitMQ writes it */
+    BROKER_CERT_LOGIN_CN, /* common_name */
+    BROKER_CERT_LOGIN_SAN, /* subject_alternative_name: ssl_cert_login_san_type's Nth */
+};
+
+/* ssl_cert_login_san_type (RabbitMQ's default dns). */
+enum broker_san_type { BROKER_SAN_DNS, BROKER_SAN_EMAIL, BROKER_SAN_URI };
+
 /* Limits default to RabbitMQ's. */
 struct broker_config {
     const char *bind;
@@ -55,6 +65,7 @@ struct broker_config {
     uint16_t heartbeat;          /* seconds */
     uint64_t max_message_size;   /* bytes */
     uint64_t handshake_timeout_ms;
+    uint64_t ssl_handshake_timeout_ms; /* for the TLS handshake, before the AMQP one */
     uint64_t consumer_timeout_ms; /* an unacked delivery older than this closes its channel; 0: never */
     const char *default_user;
     const char *default_pass;
@@ -65,11 +76,15 @@ struct broker_config {
     const struct broker_listener *tcp_listeners; /* listeners.tcp.*: when any, instead of bind/port */
     size_t tcp_listener_count;
     bool tcp_listeners_none;                     /* listeners.tcp = none */
-    const struct broker_listener *ssl_listeners; /* listeners.ssl.* (no TLS yet) */
+    const struct broker_listener *ssl_listeners; /* listeners.ssl.* */
+    int tls_port;                                /* --tls-port on bind, instead of them; 0: none */
     size_t ssl_listener_count;
     struct broker_tls_options tls;
     const char *const *auth_mechanisms;          /* auth_mechanisms.*; none: PLAIN, AMQPLAIN */
     size_t auth_mechanism_count;
+    enum broker_cert_login ssl_cert_login_from;
+    enum broker_san_type ssl_cert_login_san_type;
+    unsigned ssl_cert_login_san_index;           /* 0: the first of that type */
     const char *load_definitions;                /* a JSON file (or directory) to import; NULL: none */
     const char *const *default_user_tags;        /* default {"administrator"} */
     size_t default_user_tag_count;

@@ -210,7 +210,7 @@ static void format_address(const struct sockaddr_storage *sa, char *out, size_t 
     snprintf(out, len, "%s:%d", host, port);
 }
 
-static void connection_name(uv_tcp_t *h, char *out, size_t len)
+void tcp_connection_name(uv_tcp_t *h, char *out, size_t len)
 {
     struct sockaddr_storage peer = {0}, local = {0};
     int n = sizeof peer;
@@ -231,7 +231,7 @@ static void free_unaccepted(uv_handle_t *h)
 }
 
 /* RabbitMQ's rabbit_net:is_loopback: 127.0.0.0/8, ::1, and IPv4 loopback mapped into IPv6. */
-static bool peer_is_loopback(uv_tcp_t *handle)
+bool tcp_peer_is_loopback(uv_tcp_t *handle)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -267,10 +267,10 @@ static void on_connection(uv_stream_t *listener, int status)
     uv_tcp_nodelay(&t->handle, 1);
     deadline_init(&t->linger, on_linger_timeout);
     char name[128];
-    connection_name(&t->handle, name, sizeof name);
+    tcp_connection_name(&t->handle, name, sizeof name);
     struct connection_io io = {
         .flush = io_flush, .close = io_close, .pause_reading = io_pause_reading, .ctx = t,
-        .peer_loopback = peer_is_loopback(&t->handle)};
+        .peer_loopback = tcp_peer_is_loopback(&t->handle)};
     t->conn = connection_new(s->broker, &io, name);
     list_push_back(&s->conns, &t->link);
     s->conn_count++;
@@ -333,6 +333,7 @@ int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broke
     s->conn_count = 0;
     s->stopping = false;
     s->on_drained = NULL;
+    s->each_other = NULL;
     s->listener_count = 0;
     s->failed_address[0] = 0;
     list_init(&s->conns);
@@ -357,12 +358,17 @@ int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broke
 
 void tcp_server_addresses(const struct tcp_server *s, char *out, size_t len)
 {
+    tcp_listener_addresses(s->listeners, s->listener_count, out, len);
+}
+
+void tcp_listener_addresses(const uv_tcp_t *listeners, size_t count, char *out, size_t len)
+{
     size_t used = 0;
     out[0] = 0;
-    for (size_t i = 0; i < s->listener_count && used < len; i++) {
+    for (size_t i = 0; i < count && used < len; i++) {
         struct sockaddr_storage sa = {0};
         int n = sizeof sa;
-        uv_tcp_getsockname(&s->listeners[i], (struct sockaddr *)&sa, &n);
+        uv_tcp_getsockname(&listeners[i], (struct sockaddr *)&sa, &n);
         char host[48] = "?";
         int port = 0;
         if (sa.ss_family == AF_INET6) {
@@ -401,4 +407,6 @@ void tcp_server_each_connection(struct tcp_server *s, void (*visit)(struct conne
         if (!uv_is_closing((uv_handle_t *)&t->handle))
             visit(t->conn, ctx);
     }
+    if (s->each_other)
+        s->each_other(s->other, visit, ctx);
 }

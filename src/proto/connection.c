@@ -88,6 +88,7 @@ void connection_info(const struct connection *c, struct connection_info *out)
         .channels = c->channel_count,
         .state = info_state(c),
         .open = c->state == CONN_OPEN,
+        .ssl = c->io.tls,
         .recv_oct = c->recv_oct,
         .recv_cnt = c->recv_cnt,
         .send_oct = c->send_oct,
@@ -387,7 +388,9 @@ static void send_start(struct connection *c)
     m.connection_start.version_major = 0;
     m.connection_start.version_minor = 9;
     m.connection_start.server_properties = amqp_bytes_of(props.data + 4, props.len - 4);
-    m.connection_start.mechanisms = AMQP_BYTES_LIT(SASL_MECHANISMS);
+    char mechanisms[64];
+    sasl_offer(&c->broker->config, c->io.tls, mechanisms, sizeof mechanisms);
+    m.connection_start.mechanisms = amqp_bytes_of(mechanisms, strlen(mechanisms));
     m.connection_start.locales = AMQP_BYTES_LIT("en_US");
     connection_send_method(c, 0, &m);
     amqp_buf_free(&props);
@@ -640,12 +643,8 @@ static bool client_has_capability(struct amqp_bytes client_properties, const cha
 
 /* RabbitMQ's auth_fail: the reason goes to the log, and the client hears only that the
  * mechanism's login was refused. */
-static void refuse_login(struct connection *c, struct amqp_bytes mechanism, struct amqp_bytes user,
-                         const char *reason)
+static void refuse_login_because(struct connection *c, struct amqp_bytes mechanism, const char *why)
 {
-    char why[400];
-    snprintf(why, sizeof why, "%.*s login refused: user '%.*s' %s", (int)mechanism.len,
-             mechanism.ptr, (int)(user.len > 200 ? 200 : user.len), user.ptr, reason);
     if (!c->auth_failure_close) {
         doom(c, why);
         return;
@@ -658,6 +657,28 @@ static void refuse_login(struct connection *c, struct amqp_bytes mechanism, stru
              (int)mechanism.len, mechanism.ptr);
     send_close(c, AMQP_ACCESS_REFUSED, amqp_reply_text(buf, AMQP_ACCESS_REFUSED, detail), 0);
     wait_for_peer(c, CONN_CLOSING, DOOMED_DELAY_MS); /* RabbitMQ's reader closes after 3 s */
+}
+
+static void refuse_login(struct connection *c, struct amqp_bytes mechanism, struct amqp_bytes user,
+                         const char *reason)
+{
+    char why[400];
+    snprintf(why, sizeof why, "%.*s login refused: user '%.*s' %s", (int)mechanism.len,
+             mechanism.ptr, (int)(user.len > 200 ? 200 : user.len), user.ptr, reason);
+    refuse_login_because(c, mechanism, why);
+}
+
+/* EXTERNAL: the user is named by the client certificate (rabbit_auth_mechanism_ssl). */
+static bool certificate_user(struct connection *c, struct amqp_bytes mechanism, char *name,
+                             size_t len)
+{
+    const char *reason = "not TLS connection";
+    if (c->io.peer_cert_name && c->io.peer_cert_name(c->io.ctx, name, len, &reason))
+        return true;
+    char why[200];
+    snprintf(why, sizeof why, "EXTERNAL login refused: %s", reason);
+    refuse_login_because(c, mechanism, why);
+    return false;
 }
 
 static bool is_loopback_user(const struct broker_config *cfg, const char *name)
@@ -684,10 +705,20 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
     case SASL_MALFORMED: doom(c, "malformed authentication response"); return;
     case SASL_OK: break;
     }
+    if (!sasl_offered(&c->broker->config, c->io.tls, m->mechanism)) {
+        doom(c, "invalid authentication mechanism");
+        return;
+    }
+    char cert_name[256];
+    if (cred.external) {
+        if (!certificate_user(c, m->mechanism, cert_name, sizeof cert_name))
+            return;
+        cred.user = amqp_bytes_of(cert_name, strlen(cert_name));
+    }
     struct broker_churn *churn = &c->broker->churn;
     churn->auth_attempts++;
     struct user *u = broker_find_user(c->broker, cred.user.ptr, cred.user.len);
-    if (!u || !user_check_password(u, cred.password.ptr, cred.password.len)) {
+    if (!u || (!cred.external && !user_check_password(u, cred.password.ptr, cred.password.len))) {
         churn->auth_failed++;
         refuse_login(c, m->mechanism, cred.user, "- invalid credentials");
         return;

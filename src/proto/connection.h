@@ -26,6 +26,10 @@ struct connection_io {
     void (*pause_reading)(void *ctx);
     void *ctx;
     bool peer_loopback; /* the peer's address is a loopback one (loopback_users) */
+    bool tls;           /* the transport is TLS (the management API's "ssl"; EXTERNAL offered) */
+    /* The verified client certificate's name as ssl_cert_login_from says (SASL EXTERNAL), or
+     * false with RabbitMQ's reason; NULL on plain TCP. */
+    bool (*peer_cert_name)(void *ctx, char *out, size_t len, const char **why);
 };
 
 struct connection *connection_new(struct broker *broker, const struct connection_io *io,
@@ -65,6 +69,7 @@ struct connection_info {
     uint32_t channels;
     const char *state; /* "starting", "tuning", "opening", "running" or "closing" */
     bool open;
+    bool ssl; /* over TLS */
     uint64_t recv_oct, recv_cnt, send_oct, send_cnt;
 };
 void connection_info(const struct connection *c, struct connection_info *out);

@@ -425,6 +425,26 @@ START_TEST(tls_options_and_mechanisms)
     fails("ssl_options.depth = 256\n", "ssl_options.depth invalid, Integer must be in the range "
           "[0, 255]", NULL);
     fails("ssl_options.versions.1 = sslv3\n", "ssl_options.versions.1", "tlsv1.2");
+    ck_assert_int_eq(ok("")->ssl_cert_login_from, BROKER_CERT_LOGIN_DN);
+    ck_assert_int_eq(ok("ssl_cert_login_from = common_name\n")->ssl_cert_login_from,
+                     BROKER_CERT_LOGIN_CN);
+    ck_assert_int_eq(ok("ssl_cert_login_from = distinguished_name\n")->ssl_cert_login_from,
+                     BROKER_CERT_LOGIN_DN);
+    c = ok("ssl_cert_login_from = subject_alternative_name\nssl_cert_login_san_type = email\n"
+           "ssl_cert_login_san_index = 2\n");
+    ck_assert_int_eq(c->ssl_cert_login_from, BROKER_CERT_LOGIN_SAN);
+    ck_assert_int_eq(c->ssl_cert_login_san_type, BROKER_SAN_EMAIL);
+    ck_assert_uint_eq(c->ssl_cert_login_san_index, 2);
+    ck_assert_int_eq(ok("ssl_cert_login_from = subject_alt_name\n")->ssl_cert_login_from,
+                     BROKER_CERT_LOGIN_SAN);
+    ck_assert_int_eq(ok("")->ssl_cert_login_san_type, BROKER_SAN_DNS);
+    fails("ssl_cert_login_san_type = ip\n", "ssl_cert_login_san_type invalid",
+          "not supported by Warren yet");
+    fails("ssl_cert_login_san_index = -1\n", "ssl_cert_login_san_index", NULL);
+    fails("ssl_cert_login_from = subject\n", "distinguished_name, common_name", NULL);
+    ck_assert_uint_eq(ok("")->ssl_handshake_timeout_ms, 5000);
+    ck_assert_uint_eq(ok("ssl_handshake_timeout = 750\n")->ssl_handshake_timeout_ms, 750);
+    fails("ssl_handshake_timeout = soon\n", "ssl_handshake_timeout", "integer");
     /* a known ssl_options key Warren does not use: a warning */
     struct loaded *l = load("ssl_options.reuse_sessions = true\n");
     ck_assert_int_eq(l->rc, 0);

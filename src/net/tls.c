@@ -1,0 +1,863 @@
+/* The TLS listener and its connections' transport: OpenSSL over memory BIOs on the loop. */
+#include "net/tls.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "core/alloc.h"
+#include "core/container.h"
+#include "net/tcp.h"
+#include "proto/connection.h"
+
+struct tls_conn {
+    uv_tcp_t handle;
+    struct list link;        /* in tls_server.conns */
+    struct list dirty_link;  /* in tls_server.dirty while output waits for the flusher */
+    struct list paused_link; /* in tls_server.paused while flow control stops its reads */
+    struct tls_server *server;
+    struct connection *conn;
+    SSL *ssl;
+    BIO *net_in;             /* ciphertext read from the socket, for OpenSSL */
+    BIO *net_out;            /* ciphertext OpenSSL made, for the socket */
+    char *cipher;            /* what the write in flight sends */
+    size_t cipher_len, cipher_cap;
+    uv_buf_t *iov;           /* the connection's plaintext output, to encrypt */
+    unsigned iov_cap;
+    uv_write_t write_req;
+    struct deadline linger;  /* bounds how long a close waits for pending output */
+    struct deadline handshake; /* ssl_handshake_timeout */
+    bool established;        /* the TLS handshake is done */
+    bool failed;             /* a fatal TLS error: only its alert may still go out */
+    bool notified;           /* close_notify queued */
+    bool reset;              /* close with a reset (after RabbitMQ's alert to a plain client) */
+    bool paused;
+    bool writing;
+    bool closing;
+};
+
+/* Plaintext goes to OpenSSL this much at a time, its ciphertext moved out after each: the
+ * memory BIO never holds more than about one record. */
+#define ENCRYPT_CHUNK (16u << 10)
+/* Buffers that grew past this for a burst are freed once idle: a connection that once
+ * received or sent a large message keeps no copy of its size. */
+#define IDLE_BUFFER_MAX (64u << 10)
+/* As tcp.c's: a peer that stops reading cannot hold a closing connection longer. */
+#define LINGER_MS 5000
+/* One record is at most 16 KiB plus overhead; two fit, decrypted before the next read. */
+#define READ_BUF_SIZE (32u << 10)
+/* The input BIO is replaced once drained past this: it would keep its largest size. */
+#define IDLE_INPUT_MAX (16u << 10)
+/* TLS 1.2 ciphers unless ciphers.N says: forward-secret AEAD ones only (Erlang's default list,
+ * RabbitMQ's, also has CBC suites); TLS 1.3's are OpenSSL's, all AEAD. */
+#define DEFAULT_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
+
+/* ---- the context: certificates, key and options ---- */
+
+/* OpenSSL's first queued error as text, the queue emptied. */
+static void openssl_error(char *out, size_t len)
+{
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, out, len);
+    else
+        snprintf(out, len, "unknown error");
+    ERR_clear_error();
+}
+
+static int version_number(const char *name)
+{
+    if (strcmp(name, "tlsv1.3") == 0)
+        return TLS1_3_VERSION;
+    if (strcmp(name, "tlsv1.2") == 0)
+        return TLS1_2_VERSION;
+    if (strcmp(name, "tlsv1.1") == 0)
+        return TLS1_1_VERSION;
+    return TLS1_VERSION;
+}
+
+/* versions.N name the versions; OpenSSL takes the range from the lowest to the highest. */
+static bool set_versions(SSL_CTX *ctx, const struct broker_tls_options *o)
+{
+    int min = TLS1_2_VERSION, max = TLS1_3_VERSION;
+    if (o->version_count) {
+        min = INT_MAX;
+        max = 0;
+        for (size_t i = 0; i < o->version_count; i++) {
+            int v = version_number(o->versions[i]);
+            min = v < min ? v : min;
+            max = v > max ? v : max;
+        }
+    }
+    return SSL_CTX_set_min_proto_version(ctx, min) && SSL_CTX_set_max_proto_version(ctx, max);
+}
+
+/* ciphers.N mix TLS 1.3 suites (TLS_*) and TLS 1.2 ciphers, which OpenSSL sets apart; a kind
+ * not named keeps its default. */
+static bool set_ciphers(SSL_CTX *ctx, const struct broker_tls_options *o, char *why, size_t why_size)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < o->cipher_count; i++)
+        total += strlen(o->ciphers[i]) + 1;
+    char *v12 = xcalloc(1, total), *v13 = xcalloc(1, total);
+    for (size_t i = 0; i < o->cipher_count; i++) {
+        char *list = strncmp(o->ciphers[i], "TLS_", 4) == 0 ? v13 : v12;
+        if (*list)
+            strcat(list, ":");
+        strcat(list, o->ciphers[i]);
+    }
+    bool ok = true;
+    if (!SSL_CTX_set_cipher_list(ctx, *v12 ? v12 : DEFAULT_CIPHERS)) {
+        snprintf(why, why_size, "ssl_options.ciphers: OpenSSL knows none of %s", v12);
+        ok = false;
+    } else if (*v13 && !SSL_CTX_set_ciphersuites(ctx, v13)) {
+        snprintf(why, why_size, "ssl_options.ciphers: OpenSSL does not know all of %s", v13);
+        ok = false;
+    }
+    free(v12);
+    free(v13);
+    ERR_clear_error();
+    return ok;
+}
+
+static bool load_files(SSL_CTX *ctx, const struct broker_tls_options *o, char *why, size_t why_size)
+{
+    char err[256];
+    if (o->password) /* OpenSSL's default callback takes the user data as the passphrase */
+        SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)o->password);
+    if (!SSL_CTX_use_certificate_chain_file(ctx, o->certfile)) {
+        openssl_error(err, sizeof err);
+        snprintf(why, why_size, "ssl_options.certfile %s: cannot load the certificate: %s",
+                 o->certfile, err);
+        return false;
+    }
+    if (!SSL_CTX_use_PrivateKey_file(ctx, o->keyfile, SSL_FILETYPE_PEM)) {
+        unsigned long e = ERR_peek_last_error();
+        bool mismatch = ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
+        openssl_error(err, sizeof err);
+        if (mismatch) {
+            snprintf(why, why_size, "ssl_options.keyfile %s does not match the certificate in "
+                     "ssl_options.certfile %s", o->keyfile, o->certfile);
+            return false;
+        }
+        snprintf(why, why_size, "ssl_options.keyfile %s: cannot load the private key%s: %s",
+                 o->keyfile, o->password ? " (with ssl_options.password)" : "", err);
+        return false;
+    }
+    if (!SSL_CTX_check_private_key(ctx)) {
+        openssl_error(err, sizeof err);
+        snprintf(why, why_size, "ssl_options.keyfile %s does not match ssl_options.certfile %s: %s",
+                 o->keyfile, o->certfile, err);
+        return false;
+    }
+    if (o->cacertfile) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->cacertfile);
+        if (!names || !SSL_CTX_load_verify_locations(ctx, o->cacertfile, NULL)) {
+            openssl_error(err, sizeof err);
+            snprintf(why, why_size, "ssl_options.cacertfile %s: cannot load the CA certificates: %s",
+                     o->cacertfile, err);
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            return false;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+    }
+    return true;
+}
+
+static SSL_CTX *build_context(const struct broker_tls_options *o, char *why, size_t why_size)
+{
+    if (!o->certfile || !o->keyfile) {
+        snprintf(why, why_size, "a TLS listener needs ssl_options.certfile and ssl_options.keyfile");
+        return NULL;
+    }
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        char err[256];
+        openssl_error(err, sizeof err);
+        snprintf(why, why_size, "cannot make a TLS context: %s", err);
+        return NULL;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                        (o->honor_cipher_order ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS); /* idle connections hold no record buffers */
+    SSL_CTX_set_dh_auto(ctx, 1);
+    static const unsigned char session_context[] = "warren";
+    SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
+    if (!set_versions(ctx, o)) {
+        snprintf(why, why_size, "ssl_options.versions: OpenSSL refuses that range");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (!set_ciphers(ctx, o, why, why_size) || !load_files(ctx, o, why, why_size)) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (o->verify_peer)
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+                           (o->fail_if_no_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+    /* Erlang's ssl counts depth as OpenSSL does (intermediates allowed), and defaults to 10 */
+    SSL_CTX_set_verify_depth(ctx, o->depth >= 0 ? o->depth : 10);
+    return ctx;
+}
+
+/* ---- the client certificate's name (SASL EXTERNAL), as rabbit_ssl and rabbit_cert_info make it ---- */
+
+struct name_writer {
+    char *out;
+    size_t len, used;
+    bool overflow;
+    bool nul; /* an unescaped value held a NUL: the name would be cut short */
+};
+
+static void put_char(struct name_writer *w, char ch)
+{
+    if (w->used + 1 >= w->len) {
+        w->overflow = true;
+        return;
+    }
+    w->out[w->used++] = ch;
+    w->out[w->used] = 0;
+}
+
+static void put_text(struct name_writer *w, const char *text)
+{
+    while (*text)
+        put_char(w, *text++);
+}
+
+/* RabbitMQ's attribute names (rabbit_cert_info:format_rdn); others as a dotted OID. */
+static void put_attribute_name(struct name_writer *w, const ASN1_OBJECT *obj)
+{
+    static const struct { int nid; const char *name; } names[] = {
+        {NID_surname, "SN"}, {NID_givenName, "GIVENNAME"}, {NID_initials, "INITIALS"},
+        {NID_generationQualifier, "GENERATIONQUALIFIER"}, {NID_commonName, "CN"},
+        {NID_localityName, "L"}, {NID_stateOrProvinceName, "ST"},
+        {NID_organizationName, "O"}, {NID_organizationalUnitName, "OU"}, {NID_title, "TITLE"},
+        {NID_countryName, "C"}, {NID_serialNumber, "SERIALNUMBER"}, {NID_pseudonym, "PSEUDONYM"},
+        {NID_domainComponent, "DC"}, {NID_pkcs9_emailAddress, "EMAILADDRESS"},
+        {NID_streetAddress, "STREET"}, {NID_userId, "UID"}};
+    int nid = OBJ_obj2nid(obj);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (names[i].nid == nid) {
+            put_text(w, names[i].name);
+            return;
+        }
+    }
+    char oid[128];
+    OBJ_obj2txt(oid, sizeof oid, obj, 1);
+    put_text(w, oid);
+}
+
+/* RFC 4514 escaping as rabbit_cert_info:escape_rdn_value does it: a leading space or #, a
+ * trailing space, the specials, and every byte outside 32..125 as \XX. */
+static void put_escaped(struct name_writer *w, const unsigned char *v, size_t n, bool escape)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = v[i];
+        if (!escape) {
+            w->nul |= ch == 0;
+            put_char(w, (char)ch);
+        } else if ((i == 0 && (ch == ' ' || ch == '#')) || (i == n - 1 && ch == ' ') ||
+                   (ch && strchr("\"+,;<>\\", ch))) {
+            put_char(w, '\\');
+            put_char(w, (char)ch);
+        } else if (ch < 32 || ch >= 126) {
+            char hex[4];
+            snprintf(hex, sizeof hex, "\\%02X", ch);
+            put_text(w, hex);
+        } else {
+            put_char(w, (char)ch);
+        }
+    }
+}
+
+static void put_value(struct name_writer *w, const X509_NAME_ENTRY *e, bool escape)
+{
+    unsigned char *utf8 = NULL;
+    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+    if (n >= 0)
+        put_escaped(w, utf8, (size_t)n, escape);
+    OPENSSL_free(utf8);
+}
+
+/* distinguished_name: the RDNs last first, joined with ",", a multi-valued one's parts with
+ * "+". */
+static void put_distinguished_name(struct name_writer *w, const X509_NAME *name)
+{
+    int last = X509_NAME_entry_count(name) - 1;
+    while (last >= 0) {
+        int set = X509_NAME_ENTRY_set(X509_NAME_get_entry(name, last)), first = last;
+        while (first > 0 && X509_NAME_ENTRY_set(X509_NAME_get_entry(name, first - 1)) == set)
+            first--;
+        if (w->used)
+            put_char(w, ',');
+        for (int i = first; i <= last; i++) {
+            const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+            if (i > first)
+                put_char(w, '+');
+            put_attribute_name(w, X509_NAME_ENTRY_get_object(e));
+            put_char(w, '=');
+            put_value(w, e, true);
+        }
+        last = first - 1;
+    }
+}
+
+/* common_name: every CN in the subject's order, joined with "," (unescaped, as RabbitMQ). */
+static bool put_common_names(struct name_writer *w, const X509_NAME *name)
+{
+    bool found = false;
+    for (int i = -1; (i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) >= 0;) {
+        if (found)
+            put_char(w, ',');
+        put_value(w, X509_NAME_get_entry(name, i), false);
+        found = true;
+    }
+    return found;
+}
+
+/* subject_alternative_name: the index-th SAN of the configured type, as it is. */
+static bool put_alternative_name(struct name_writer *w, X509 *cert, enum broker_san_type type,
+                                 unsigned index)
+{
+    static const int kinds[] = {[BROKER_SAN_DNS] = GEN_DNS, [BROKER_SAN_EMAIL] = GEN_EMAIL,
+                                [BROKER_SAN_URI] = GEN_URI};
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    bool found = false;
+    unsigned seen = 0;
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !found; i++) {
+        const GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
+        if (n->type != kinds[type] || seen++ != index)
+            continue;
+        const ASN1_IA5STRING *v = n->d.ia5; /* dNSName, rfc822Name, uniformResourceIdentifier */
+        put_escaped(w, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v), false);
+        found = true;
+    }
+    GENERAL_NAMES_free(names);
+    return found;
+}
+
+static bool io_peer_cert_name(void *ctx, char *out, size_t len, const char **why)
+{
+    struct tls_conn *t = ctx;
+    const struct broker_config *cfg = &t->server->broker->config;
+    X509 *cert = SSL_get0_peer_certificate(t->ssl);
+    if (!cert) {
+        *why = "connection peer presented no TLS (x.509) certificate";
+        return false;
+    }
+    if (!cfg->tls.verify_peer) {
+        log_warning(&t->server->broker->log, "TLS peer verification (authentication) is disabled, "
+                    "ssl_options.verify value used: verify_none");
+        *why = "TLS configuration is unsafe";
+        return false;
+    }
+    struct name_writer w = {out, len, 0, false, false};
+    out[0] = 0;
+    const X509_NAME *subject = X509_get_subject_name(cert);
+    if (cfg->ssl_cert_login_from == BROKER_CERT_LOGIN_CN ||
+        cfg->ssl_cert_login_from == BROKER_CERT_LOGIN_SAN) {
+        bool found = cfg->ssl_cert_login_from == BROKER_CERT_LOGIN_CN
+                         ? put_common_names(&w, subject)
+                         : put_alternative_name(&w, cert, cfg->ssl_cert_login_san_type,
+                                                cfg->ssl_cert_login_san_index);
+        if (!found) {
+            *why = "no name found";
+            return false;
+        }
+    } else {
+        put_distinguished_name(&w, subject);
+    }
+    if (w.overflow || w.nul) {
+        *why = w.nul ? "the certificate's name holds a NUL byte"
+                     : "the certificate's name is longer than Warren's user names";
+        return false;
+    }
+    return true;
+}
+
+/* ---- a connection ---- */
+
+static void start_write(struct tls_conn *t);
+static void pump(struct tls_conn *t);
+
+static void drained(struct tls_server *s)
+{
+    SSL_CTX_free(s->ctx);
+    s->ctx = NULL;
+    free(s->read_buf);
+    s->read_buf = NULL;
+    if (s->on_drained)
+        s->on_drained(s);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct tls_conn *t = h->data;
+    struct tls_server *s = t->server;
+    deadline_heap_remove(&s->broker->deadlines, &t->linger);
+    deadline_heap_remove(&s->broker->deadlines, &t->handshake);
+    connection_destroy(t->conn);
+    SSL_free(t->ssl); /* and both BIOs */
+    free(t->cipher);
+    free(t->iov);
+    list_remove(&t->link);
+    list_remove(&t->dirty_link);
+    list_remove(&t->paused_link);
+    free(t);
+    if (--s->conn_count == 0 && s->stopping)
+        drained(s);
+}
+
+static void close_now(struct tls_conn *t)
+{
+    if (uv_is_closing((uv_handle_t *)&t->handle))
+        return;
+    deadline_heap_remove(&t->server->broker->deadlines, &t->linger);
+    if (!t->reset || t->writing || uv_tcp_close_reset(&t->handle, on_closed) < 0)
+        uv_close((uv_handle_t *)&t->handle, on_closed);
+}
+
+static void on_linger_timeout(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    close_now(container_of(d, struct tls_conn, linger));
+}
+
+static void io_close(void *ctx);
+
+/* RabbitMQ's ssl_handshake_timeout: a peer that has not finished the TLS handshake by then
+ * is reset, without an alert (as RabbitMQ 3.10 does, observed). */
+static void on_handshake_timeout(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    struct tls_conn *t = container_of(d, struct tls_conn, handshake);
+    if (t->established || t->closing)
+        return;
+    log_warning(&t->server->broker->log, "%s: TLS handshake timed out after %llu ms",
+                connection_log_name(t->conn),
+                (unsigned long long)t->server->broker->config.ssl_handshake_timeout_ms);
+    t->failed = true;
+    t->reset = true;
+    io_close(t);
+}
+
+/* A fatal TLS error, logged. In the handshake the socket closes after OpenSSL's alert, or
+ * RabbitMQ's (a fatal unexpected_message in a TLS 1.0 record: what a plain AMQP client on
+ * the TLS port reads) when OpenSSL sends none; later the AMQP connection closes as for a lost
+ * peer. */
+static void fail(struct tls_conn *t, const char *what)
+{
+    static const unsigned char unexpected_message[] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x0a};
+    char err[256], reason[320];
+    openssl_error(err, sizeof err);
+    t->failed = true;
+    snprintf(reason, sizeof reason, "TLS %s: %s", what, err);
+    log_warning(&t->server->broker->log, "%s: %s", connection_log_name(t->conn), reason);
+    if (t->closing)
+        return;
+    if (t->established) {
+        connection_read_eof(t->conn, reason);
+        return;
+    }
+    if (BIO_ctrl_pending(t->net_out) == 0) { /* then a reset, as RabbitMQ's */
+        BIO_write(t->net_out, unexpected_message, sizeof unexpected_message);
+        t->reset = true;
+    }
+    io_close(t);
+}
+
+/* Whatever ciphertext OpenSSL made, appended to the buffer the next write sends. */
+static void take_ciphertext(struct tls_conn *t)
+{
+    size_t n = BIO_ctrl_pending(t->net_out);
+    if (n == 0)
+        return;
+    if (t->cipher_len + n > t->cipher_cap) {
+        t->cipher_cap = t->cipher_len + n > 2 * t->cipher_cap ? t->cipher_len + n : 2 * t->cipher_cap;
+        t->cipher = xrealloc(t->cipher, t->cipher_cap);
+    }
+    int got = BIO_read(t->net_out, t->cipher + t->cipher_len, (int)n);
+    if (got > 0)
+        t->cipher_len += (size_t)got;
+}
+
+/* The connection's output, encrypted into the write buffer; the output is empty afterwards. */
+static bool encrypt_output(struct tls_conn *t)
+{
+    struct output *out = connection_output(t->conn);
+    size_t len = output_len(out);
+    if (!t->established || t->failed || len == 0)
+        return true;
+    unsigned n = output_iov(out, &t->iov, &t->iov_cap);
+    for (unsigned i = 0; i < n; i++) {
+        for (size_t at = 0; at < t->iov[i].len; at += ENCRYPT_CHUNK) {
+            int part = (int)(t->iov[i].len - at < ENCRYPT_CHUNK ? t->iov[i].len - at : ENCRYPT_CHUNK);
+            if (SSL_write(t->ssl, t->iov[i].base + at, part) != part) {
+                output_reset(out);
+                return false;
+            }
+            take_ciphertext(t);
+        }
+    }
+    connection_sent(t->conn, len);
+    output_reset(out);
+    return true;
+}
+
+/* A memory BIO keeps the largest buffer it ever needed: an empty one that grew is replaced. */
+static BIO *fresh_if_grown(BIO *bio, size_t max)
+{
+    BUF_MEM *mem = NULL;
+    if (BIO_ctrl_pending(bio) != 0 || BIO_get_mem_ptr(bio, &mem) <= 0 || !mem || mem->max <= max)
+        return NULL;
+    return BIO_new(BIO_s_mem());
+}
+
+static void release_grown_input(struct tls_conn *t)
+{
+    BIO *in = fresh_if_grown(t->net_in, IDLE_INPUT_MAX);
+    if (in) {
+        SSL_set0_rbio(t->ssl, in); /* frees the old one */
+        t->net_in = in;
+    }
+}
+
+static void release_idle_buffers(struct tls_conn *t)
+{
+    BIO *out = fresh_if_grown(t->net_out, IDLE_BUFFER_MAX);
+    if (out) {
+        SSL_set0_wbio(t->ssl, out);
+        t->net_out = out;
+    }
+    if (t->cipher_cap > IDLE_BUFFER_MAX) {
+        free(t->cipher);
+        t->cipher = NULL;
+        t->cipher_cap = 0;
+    }
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct tls_conn *t = req->data;
+    t->writing = false;
+    t->cipher_len = 0;
+    release_idle_buffers(t);
+    if (status < 0) {
+        if (!t->closing)
+            connection_read_eof(t->conn, uv_strerror(status));
+        close_now(t);
+        return;
+    }
+    if (!t->closing)
+        connection_write_done(t->conn); /* may queue more: deliveries held back by a full buffer */
+    start_write(t);
+    if (t->closing && !t->writing)
+        close_now(t);
+}
+
+/* Encrypts what is queued and writes every byte of ciphertext there is, in one write. */
+static void start_write(struct tls_conn *t)
+{
+    if (t->writing || uv_is_closing((uv_handle_t *)&t->handle))
+        return;
+    if (!encrypt_output(t)) {
+        fail(t, "write failed");
+        return;
+    }
+    if (t->closing && t->established && !t->failed && !t->notified) {
+        SSL_shutdown(t->ssl); /* close_notify, not waiting for the peer's */
+        t->notified = true;
+    }
+    take_ciphertext(t);
+    if (t->cipher_len == 0)
+        return;
+    uv_buf_t buf = uv_buf_init(t->cipher, (unsigned)t->cipher_len);
+    t->writing = true;
+    if (uv_write(&t->write_req, (uv_stream_t *)&t->handle, &buf, 1, on_written) < 0) {
+        t->writing = false;
+        close_now(t);
+    }
+}
+
+/* Output is written once per loop iteration (tls_server_write_dirty), as tcp.c does. */
+static void io_flush(void *ctx)
+{
+    struct tls_conn *t = ctx;
+    if (list_empty(&t->dirty_link))
+        list_push_back(&t->server->dirty, &t->dirty_link);
+}
+
+static void io_pause_reading(void *ctx)
+{
+    struct tls_conn *t = ctx;
+    t->paused = true;
+    uv_read_stop((uv_stream_t *)&t->handle);
+    if (list_empty(&t->paused_link))
+        list_push_back(&t->server->paused, &t->paused_link);
+}
+
+static void io_close(void *ctx)
+{
+    struct tls_conn *t = ctx;
+    t->closing = true;
+    list_remove(&t->dirty_link);
+    list_remove(&t->paused_link);
+    uv_read_stop((uv_stream_t *)&t->handle);
+    start_write(t);
+    if (uv_is_closing((uv_handle_t *)&t->handle))
+        return;
+    if (!t->writing) {
+        close_now(t);
+        return;
+    }
+    struct broker *b = t->server->broker;
+    deadline_heap_reschedule(&b->deadlines, &t->linger, clock_now_ms(&b->clock) + LINGER_MS);
+}
+
+/* Drives the handshake, then hands every decrypted byte to the connection until it pauses. */
+static void pump(struct tls_conn *t)
+{
+    if (!t->established) {
+        int rc = SSL_do_handshake(t->ssl);
+        if (rc != 1) {
+            int e = SSL_get_error(t->ssl, rc);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                io_flush(t); /* the handshake's next flight */
+            else
+                fail(t, "handshake failed");
+            return;
+        }
+        t->established = true;
+        deadline_heap_remove(&t->server->broker->deadlines, &t->handshake);
+        log_debug(&t->server->broker->log, "%s: TLS established (%s, %s)",
+                  connection_log_name(t->conn), SSL_get_version(t->ssl),
+                  SSL_get_cipher_name(t->ssl));
+    }
+    while (!t->paused && !t->closing) {
+        char *base;
+        size_t len;
+        connection_read_buffer(t->conn, &base, &len);
+        int rc = SSL_read(t->ssl, base, len > INT_MAX ? INT_MAX : (int)len);
+        if (rc > 0) {
+            connection_read_done(t->conn, (size_t)rc);
+            continue;
+        }
+        int e = SSL_get_error(t->ssl, rc);
+        if (e == SSL_ERROR_ZERO_RETURN) { /* the peer's close_notify */
+            connection_read_eof(t->conn, "connection closed by peer");
+            if (!t->closing)
+                close_now(t);
+            return;
+        }
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            fail(t, "read failed");
+        break;
+    }
+    if (!t->closing && BIO_ctrl_pending(t->net_out)) /* session tickets, key updates, alerts */
+        io_flush(t);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct tls_conn *t = h->data;
+    *buf = uv_buf_init(t->server->read_buf, READ_BUF_SIZE);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct tls_conn *t = stream->data;
+    if (nread > 0) {
+        if (BIO_write(t->net_in, buf->base, (int)nread) != (int)nread) {
+            fail(t, "read failed");
+            return;
+        }
+        pump(t);
+        release_grown_input(t);
+    } else if (nread < 0) {
+        connection_read_eof(t->conn, nread == UV_EOF ? "connection closed by peer" : uv_strerror((int)nread));
+        if (!t->closing)
+            close_now(t);
+    }
+}
+
+static void free_unaccepted(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct tls_server *s = listener->data;
+    if (status < 0) {
+        log_error(&s->broker->log, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    struct tls_conn *t = xcalloc(1, sizeof *t);
+    uv_tcp_init(s->loop, &t->handle);
+    t->handle.data = t;
+    t->write_req.data = t;
+    t->server = s;
+    list_init(&t->dirty_link);
+    list_init(&t->paused_link);
+    if (uv_accept(listener, (uv_stream_t *)&t->handle) < 0) {
+        uv_close((uv_handle_t *)&t->handle, free_unaccepted);
+        return;
+    }
+    t->ssl = SSL_new(s->ctx);
+    t->net_in = BIO_new(BIO_s_mem());
+    t->net_out = BIO_new(BIO_s_mem());
+    if (!t->ssl || !t->net_in || !t->net_out) {
+        log_error(&s->broker->log, "cannot start a TLS session: out of memory");
+        SSL_free(t->ssl);
+        BIO_free(t->net_in);
+        BIO_free(t->net_out);
+        uv_close((uv_handle_t *)&t->handle, free_unaccepted);
+        return;
+    }
+    SSL_set_bio(t->ssl, t->net_in, t->net_out);
+    SSL_set_accept_state(t->ssl);
+    uv_tcp_nodelay(&t->handle, 1);
+    deadline_init(&t->linger, on_linger_timeout);
+    deadline_init(&t->handshake, on_handshake_timeout);
+    char name[128];
+    tcp_connection_name(&t->handle, name, sizeof name);
+    struct connection_io io = {
+        .flush = io_flush, .close = io_close, .pause_reading = io_pause_reading, .ctx = t,
+        .peer_loopback = tcp_peer_is_loopback(&t->handle), .tls = true,
+        .peer_cert_name = io_peer_cert_name};
+    t->conn = connection_new(s->broker, &io, name);
+    list_push_back(&s->conns, &t->link);
+    s->conn_count++;
+    struct broker *b = s->broker;
+    deadline_heap_reschedule(&b->deadlines, &t->handshake,
+                             clock_now_ms(&b->clock) + b->config.ssl_handshake_timeout_ms);
+    log_debug(&s->broker->log, "accepting AMQP connection %s (TLS)", name);
+    uv_read_start((uv_stream_t *)&t->handle, on_alloc, on_read);
+}
+
+/* ---- the server ---- */
+
+bool tls_server_configured(const struct broker_config *cfg)
+{
+    return cfg->tls_port > 0 || cfg->ssl_listener_count > 0;
+}
+
+static void close_listeners(struct tls_server *s)
+{
+    for (size_t i = 0; i < s->listener_count; i++)
+        uv_close((uv_handle_t *)&s->listeners[i], NULL);
+    s->listener_count = 0;
+}
+
+int tls_server_start(struct tls_server *s, uv_loop_t *loop, struct broker *broker, char *why,
+                     size_t why_size)
+{
+    *s = (struct tls_server){.loop = loop, .broker = broker};
+    list_init(&s->conns);
+    list_init(&s->dirty);
+    list_init(&s->paused);
+    const struct broker_config *cfg = &broker->config;
+    if (!(s->ctx = build_context(&cfg->tls, why, why_size)))
+        return -1;
+    s->read_buf = xmalloc(READ_BUF_SIZE);
+    struct broker_listener one = {cfg->bind, cfg->tls_port};
+    const struct broker_listener *list = cfg->tls_port ? &one : cfg->ssl_listeners;
+    size_t count = cfg->tls_port ? 1 : cfg->ssl_listener_count;
+    for (size_t i = 0; i < count && i < BROKER_MAX_LISTENERS; i++) {
+        int rc = tcp_listen(loop, &s->listeners[s->listener_count], list[i].host, list[i].port,
+                            1024, on_connection, s);
+        if (rc < 0) {
+            const char *host = list[i].host ? list[i].host : "::";
+            snprintf(s->failed_address, sizeof s->failed_address,
+                     strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, list[i].port);
+            snprintf(why, why_size, "cannot listen on %s for TLS: %s", s->failed_address,
+                     uv_strerror(rc));
+            close_listeners(s);
+            drained(s);
+            return rc;
+        }
+        s->listener_count++;
+    }
+    return 0;
+}
+
+void tls_server_addresses(const struct tls_server *s, char *out, size_t len)
+{
+    tcp_listener_addresses(s->listeners, s->listener_count, out, len);
+}
+
+bool tls_server_reload(struct tls_server *s, char *why, size_t why_size)
+{
+    if (s->stopping) { /* the context may be gone already */
+        snprintf(why, why_size, "the broker is stopping");
+        return false;
+    }
+    SSL_CTX *fresh = build_context(&s->broker->config.tls, why, why_size);
+    if (!fresh)
+        return false;
+    SSL_CTX_free(s->ctx); /* open connections hold their own reference */
+    s->ctx = fresh;
+    return true;
+}
+
+void tls_server_stop(struct tls_server *s, void (*on_drained)(struct tls_server *s))
+{
+    s->stopping = true;
+    s->on_drained = on_drained;
+    close_listeners(s);
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->conns) {
+        struct tls_conn *t = list_entry(pos, struct tls_conn, link);
+        connection_shutdown(t->conn);
+    }
+    if (s->conn_count == 0)
+        drained(s);
+}
+
+void tls_server_resume_readers(struct tls_server *s)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->paused) {
+        struct tls_conn *t = list_entry(pos, struct tls_conn, paused_link);
+        if (t->closing) {
+            list_remove(&t->paused_link);
+        } else if (connection_may_read(t->conn)) {
+            list_remove(&t->paused_link);
+            t->paused = false;
+            uv_read_start((uv_stream_t *)&t->handle, on_alloc, on_read);
+            connection_read_resumed(t->conn); /* may pause it again: it joins the tail */
+            if (!t->paused) {
+                pump(t); /* records already read and not yet decrypted */
+                release_grown_input(t);
+            }
+        }
+    }
+}
+
+void tls_server_write_dirty(struct tls_server *s)
+{
+    while (!list_empty(&s->dirty)) {
+        struct tls_conn *t = list_entry(s->dirty.next, struct tls_conn, dirty_link);
+        list_remove(&t->dirty_link);
+        start_write(t);
+    }
+}
+
+void tls_server_each_connection(struct tls_server *s, void (*visit)(struct connection *c, void *ctx),
+                                void *ctx)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->conns) {
+        struct tls_conn *t = list_entry(pos, struct tls_conn, link);
+        if (!uv_is_closing((uv_handle_t *)&t->handle))
+            visit(t->conn, ctx);
+    }
+}
