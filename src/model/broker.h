@@ -129,6 +129,10 @@ struct broker {
      * ops NULL: nowhere. */
     struct definitions_hook definitions;
     struct broker_churn churn;
+    struct broker_login_log {
+        uint64_t logged_at_ms; /* the last failed login logged; 0: none yet */
+        uint64_t left_out;     /* failed logins not logged since */
+    } login_log;
     /* The memory and disk alarms: while one is in effect, publishing connections block. */
     struct alarms alarms;
 };

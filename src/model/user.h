@@ -56,7 +56,8 @@ void user_password_hash_base64(const struct user *u, char out[USER_HASH_BASE64_S
 bool user_parse_hashing(const char *name, enum password_hashing *out);
 const char *user_hashing_name(enum password_hashing hashing);
 
-/* Constant-time comparison of a password against the stored hash. */
+/* Constant-time comparison of a password against the stored hash. u NULL (no such user):
+ * false, after the same digest, so that an unknown name costs what a wrong password does. */
 bool user_check_password(const struct user *u, const uint8_t *password, size_t len);
 
 /* Replaces the tags; empty names are skipped, as RabbitMQ does with "a,,b". */

@@ -463,13 +463,18 @@ static void wait_for_peer(struct connection *c, enum connection_state state, uin
 }
 
 /* Input is ignored from now on and the socket closes after RabbitMQ's 3 s delay. */
+static void doom_quietly(struct connection *c)
+{
+    set_closing_state(c, CONN_DOOMED);
+    timer_start(c, on_doomed_timeout, DOOMED_DELAY_MS);
+    flush(c);
+}
+
 static void doom(struct connection *c, const char *why)
 {
     log_error(&c->broker->log, "connection %s (user '%s', vhost '%s'): %s", c->name, c->user,
               c->vhost, why);
-    set_closing_state(c, CONN_DOOMED);
-    timer_start(c, on_doomed_timeout, DOOMED_DELAY_MS);
-    flush(c);
+    doom_quietly(c);
 }
 
 static void fail_text(struct connection *c, uint16_t code, uint32_t method_id, const char *detail)
@@ -641,15 +646,34 @@ static bool client_has_capability(struct amqp_bytes client_properties, const cha
            amqp_table_get(caps.v.table, name, &flag) && flag.type == 't' && flag.v.boolean;
 }
 
+/* Failed logins are logged once a second at most: a client guessing passwords in a loop must
+ * not fill the log. What was left out is counted in the next line. */
+static void log_login_failure(struct connection *c, const char *why)
+{
+    struct broker_login_log *l = &c->broker->login_log;
+    uint64_t now = clock_now_ms(&c->broker->clock);
+    if (l->logged_at_ms && now < l->logged_at_ms + 1000) {
+        l->left_out++;
+        return;
+    }
+    if (l->left_out)
+        log_error(&c->broker->log, "connection %s: %s (and %llu more failed logins in the "
+                  "second before, not logged)", c->name, why, (unsigned long long)l->left_out);
+    else
+        log_error(&c->broker->log, "connection %s: %s", c->name, why);
+    l->logged_at_ms = now;
+    l->left_out = 0;
+}
+
 /* RabbitMQ's auth_fail: the reason goes to the log, and the client hears only that the
  * mechanism's login was refused. */
 static void refuse_login_because(struct connection *c, struct amqp_bytes mechanism, const char *why)
 {
+    log_login_failure(c, why);
     if (!c->auth_failure_close) {
-        doom(c, why);
+        doom_quietly(c);
         return;
     }
-    log_error(&c->broker->log, "connection %s: %s", c->name, why);
     char detail[256], buf[AMQP_REPLY_TEXT_SIZE];
     snprintf(detail, sizeof detail,
              "Login was refused using authentication mechanism %.*s. For details see the broker "
@@ -718,7 +742,9 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
     struct broker_churn *churn = &c->broker->churn;
     churn->auth_attempts++;
     struct user *u = broker_find_user(c->broker, cred.user.ptr, cred.user.len);
-    if (!u || (!cred.external && !user_check_password(u, cred.password.ptr, cred.password.len))) {
+    bool known = cred.external ? u != NULL
+                               : user_check_password(u, cred.password.ptr, cred.password.len);
+    if (!known) {
         churn->auth_failed++;
         refuse_login(c, m->mechanism, cred.user, "- invalid credentials");
         return;
