@@ -56,37 +56,34 @@ static struct store_segment *active(struct message_log *l)
     return l->nsegments && !l->roll ? l->segments[l->nsegments - 1] : NULL;
 }
 
-/* A new segment to append to, with room for at least `need` octets of records. */
-static struct store_segment *start_segment(struct message_log *l, uint64_t need)
+/* A segment's header, written into the batch. */
+static void write_header(struct message_log *l, uint32_t number)
 {
-    if (l->spare && SEGMENT_HEADER_SIZE + need <= l->segment_bytes) {
-        /* made ahead (header and all): rewriting its header is the batch's first touch of it */
-        struct store_segment *s = message_log_add_segment(l, l->spare, SEGMENT_HEADER_SIZE,
-                                                          l->segment_bytes);
-        l->spare = 0;
-        l->roll = false;
-        size_t from = l->batch->bytes.len;
-        segment_encode_header(amqp_buf_extend(&l->batch->bytes, SEGMENT_HEADER_SIZE), s->number);
-        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_WRITE, .segment = s->number,
-                                                      .offset = 0, .from = from,
-                                                      .len = SEGMENT_HEADER_SIZE});
-        return s;
-    }
-    if (l->spare) { /* too small for what comes: it goes, as segments follow their numbers */
-        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_DELETE, .segment = l->spare});
-        l->spare = 0;
-    }
-    uint64_t size = SEGMENT_HEADER_SIZE + need > l->segment_bytes ? SEGMENT_HEADER_SIZE + need
-                                                                  : l->segment_bytes;
-    struct store_segment *s = message_log_add_segment(l, l->next_segment, SEGMENT_HEADER_SIZE, size);
-    l->roll = false;
-    writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_CREATE, .segment = s->number,
-                                                  .size = size});
     size_t from = l->batch->bytes.len;
-    segment_encode_header(amqp_buf_extend(&l->batch->bytes, SEGMENT_HEADER_SIZE), s->number);
-    writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_WRITE, .segment = s->number,
+    segment_encode_header(amqp_buf_extend(&l->batch->bytes, SEGMENT_HEADER_SIZE), number);
+    writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_WRITE, .segment = number,
                                                   .offset = 0, .from = from,
                                                   .len = SEGMENT_HEADER_SIZE});
+}
+
+/* A new segment to append to, with room for at least `need` octets of records: the one made
+ * ahead when it is big enough, else a new one. */
+static struct store_segment *start_segment(struct message_log *l, uint64_t need)
+{
+    bool spare_fits = l->spare && SEGMENT_HEADER_SIZE + need <= l->segment_bytes;
+    if (l->spare && !spare_fits) /* it goes, as segments follow their numbers */
+        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_DELETE, .segment = l->spare});
+    uint64_t size = SEGMENT_HEADER_SIZE + need > l->segment_bytes ? SEGMENT_HEADER_SIZE + need
+                                                                  : l->segment_bytes;
+    uint32_t number = spare_fits ? l->spare : l->next_segment;
+    struct store_segment *s = message_log_add_segment(l, number, SEGMENT_HEADER_SIZE, size);
+    l->spare = 0;
+    l->roll = false;
+    if (!spare_fits)
+        writer_batch_add(l->batch, (struct writer_op){.kind = WRITER_CREATE, .segment = number,
+                                                      .size = size});
+    /* a spare has its header already: writing it again is this batch's first touch of it */
+    write_header(l, number);
     return s;
 }
 
