@@ -132,12 +132,16 @@ static inline struct message_store *store_of(const struct queue *q)
     return q->host ? q->host->store : NULL;
 }
 
-/* A large body just queued behind more than the resident window goes to the store. */
+/* A large body just queued behind more than the resident window goes to the store, when
+ * nobody consumes from the queue (a backlog builds) or it is lazy (x-queue-mode): a queue
+ * whose consumers are only a little behind keeps its bodies, as writing and reading them back
+ * would cost more than they take (the memory alarm bounds that case). */
 static __attribute__((noinline)) void consider_paging(struct queue *q, struct message *m)
 {
     struct message_apart *a = message_apart(m);
     struct message_store *s = store_of(q);
-    if (!s || !queue_over_window(q) || a->page_asked || !a->bytes || a->parked == 0)
+    if (!s || !queue_over_window(q) || (q->consumer_count && !q->args.lazy) || a->page_asked ||
+        !a->bytes || a->parked == 0)
         return;
     a->page_asked = true;
     s->ops->page_out(s, m);

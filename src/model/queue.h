@@ -66,8 +66,9 @@ struct consumer {
 #define QUEUE_FLOW_LOW 10000
 
 /* A queue keeps the bodies of about this many ready octets in memory: a large body (see
- * MESSAGE_APART_MIN) arriving behind them is paged out to the store, and read back when its
- * turn comes, so a backlog is bounded by the disk rather than by memory. */
+ * MESSAGE_APART_MIN) arriving behind them while nobody consumes (or in a lazy queue) is paged
+ * out to the store, and read back when its turn comes, so a backlog is bounded by the disk
+ * rather than by memory. */
 #define QUEUE_RESIDENT_BYTES (8u << 20)
 
 struct queue {
