@@ -153,8 +153,6 @@ static void append(struct definitions_store *s, uint8_t type, const void *payloa
         return;
     }
     s->recorded++;
-    if (s->loop && !deadline_pending(&s->kick))
-        deadline_heap_add(&s->broker->deadlines, &s->kick, clock_now_ms(&s->broker->clock));
 }
 
 /* The settings as they are now, unless the last record says the same. */
@@ -577,24 +575,15 @@ static void job_done(struct journal_job *job, void *owner)
     definitions_store_commit(s); /* what came while this job ran */
 }
 
-static void on_kick(struct deadline *d, uint64_t now_ms)
-{
-    (void)now_ms;
-    definitions_store_commit(container_of(d, struct definitions_store, kick));
-}
-
 void definitions_store_start(struct definitions_store *s, struct uv_loop_s *loop)
 {
     s->loop = loop;
-    deadline_init(&s->kick, on_kick);
 }
 
 void definitions_store_stop(struct definitions_store *s)
 {
     /* a job in flight keeps the loop running, so none is by the time the loop has returned */
     s->loop = NULL;
-    if (deadline_pending(&s->kick))
-        deadline_heap_remove(&s->broker->deadlines, &s->kick);
     if (s->settings_dirty)
         write_settings(s);
     settle(s);

@@ -8,7 +8,6 @@
 
 #include "amqp_buf.h"
 #include "core/list.h"
-#include "core/heap.h"
 #include "model/definitions_ops.h"
 #include "store/journal.h"
 
@@ -37,9 +36,6 @@ struct definitions_store {
     struct broker *broker;
     struct definitions_settings_codec settings;
     struct uv_loop_s *loop;   /* while the loop runs: writes go to the journal's writer */
-    /* Due at once when a record is made: the loop commits it on its next turn even if it was
-     * made after this turn's commit (no record waits for some unrelated wake-up). */
-    struct deadline kick;
     struct amqp_buf pending;  /* encoded records not yet handed to the disk */
     uint64_t recorded;        /* records made: the tickets */
     uint64_t settled;         /* every record through this ticket is done with */
