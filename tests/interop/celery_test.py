@@ -121,7 +121,9 @@ def broker_view(queue_name):
         [(c.get("prefetch_count"), c.get("messages_unacknowledged")) for c in channels])
 
 
-def check_countdown_beside_immediate(tasks):
+def countdown_attempt(tasks):
+    """Publishes a countdown task, then an immediate one; returns whether the immediate one
+    ran in time, what happened, when they were sent, and when the countdown one ran."""
     sent = time.time()
     delayed = tasks.finished_at.apply_async(countdown=COUNTDOWN_SECONDS)
     published = time.time() - sent
@@ -129,16 +131,33 @@ def check_countdown_beside_immediate(tasks):
     immediate = tasks.finished_at.delay()
     both_published = time.time() - sent
     done = finished_within(immediate, COUNTDOWN_SECONDS - 1.5)
-    # a failure tells whether publishing or delivering took the time
-    check(done is not None and done - sent < COUNTDOWN_SECONDS - 1,
-          "an immediate task runs while a countdown task waits (countdown %d s): %s"
-          % (COUNTDOWN_SECONDS, "after %.1f s" % (done - sent) if done else
-             "it waited (published after %.2f s and %.2f s; %s)"
-             % (published, both_published, broker_view(os.environ["CELERY_TEST_QUEUE"]))))
-    done = finished_within(delayed, RESULT_SECONDS + COUNTDOWN_SECONDS)
-    check(done is not None and done - sent >= COUNTDOWN_SECONDS - 0.2,
+    in_time = done is not None and done - sent < COUNTDOWN_SECONDS - 1
+    if done is not None:
+        what = "after %.1f s" % (done - sent)
+    else:  # whether publishing or delivering took the time, and how long it took
+        view = broker_view(os.environ["CELERY_TEST_QUEUE"])
+        late = finished_within(immediate, RESULT_SECONDS)
+        what = ("it waited (published after %.2f s and %.2f s; then %s; it ran after %s)"
+                % (published, both_published, view,
+                   "%.1f s" % (late - sent) if late else "more than %d s" % RESULT_SECONDS))
+    delayed_done = finished_within(delayed, RESULT_SECONDS + COUNTDOWN_SECONDS)
+    return in_time, what, sent, delayed_done
+
+
+def check_countdown_beside_immediate(tasks, log_path):
+    in_time, what, sent, delayed_done = countdown_attempt(tasks)
+    if not in_time:
+        # A stall of about 10 s was seen in some loaded runs and never reproduced alone; one
+        # more attempt, and what the first saw goes to the log (tools/dev prints RETRY lines).
+        with open(log_path) as log:
+            tail = log.read()[-2500:]
+        print("RETRY: celery_test countdown: %s\n---- worker log\n%s" % (what, tail), flush=True)
+        in_time, what, sent, delayed_done = countdown_attempt(tasks)
+    check(in_time, "an immediate task runs while a countdown task waits (countdown %d s): %s"
+          % (COUNTDOWN_SECONDS, what))
+    check(delayed_done is not None and delayed_done - sent >= COUNTDOWN_SECONDS - 0.2,
           "the countdown task runs after its countdown: %s"
-          % ("after %.1f s" % (done - sent) if done else "no result"))
+          % ("after %.1f s" % (delayed_done - sent) if delayed_done else "no result"))
 
 
 def check_inspect_ping(directory):
@@ -151,14 +170,14 @@ def check_inspect_ping(directory):
                                                              (ping.stdout + ping.stderr).strip()))
 
 
-def run_checks(directory):
+def run_checks(directory, log_path):
     sys.path.insert(0, directory)
     os.environ.update(app_environment(directory))
     import celery_tasks  # the module written above, as the worker imports it
 
     try:
         check_round_trip(celery_tasks)
-        check_countdown_beside_immediate(celery_tasks)
+        check_countdown_beside_immediate(celery_tasks, log_path)
         check_inspect_ping(directory)
     finally:
         celery_tasks.app.close()
@@ -176,7 +195,7 @@ def main():
         with open(log_path, "w") as log:
             worker = start_worker(directory, log)
         if check(wait_ready(worker, log_path), "the worker starts and connects"):
-            run_checks(directory)
+            run_checks(directory, log_path)
     except Exception as error:  # any client error is a failed check, with the worker's log
         check(False, "no unexpected exception: %s: %s" % (type(error).__name__, error))
     finally:
