@@ -1,4 +1,4 @@
-/* A non-blocking TCP (or TLS over TCP) connection with an input buffer of unparsed bytes and an output queue. */
+/* A non-blocking TCP (or TLS) connection: an input buffer of unparsed bytes and an output queue. */
 #ifndef PERF_STREAM_H
 #define PERF_STREAM_H
 

@@ -101,7 +101,9 @@ SSL *tls_connect(SSL_CTX *ctx, int fd, const char *host, char *err, size_t err_s
         if (rc == 1)
             return ssl;
         int why = SSL_get_error(ssl, rc);
-        short events = why == SSL_ERROR_WANT_READ ? POLLIN : why == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+        short events = why == SSL_ERROR_WANT_READ    ? POLLIN
+                       : why == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                     : 0;
         if (events && wait_socket(fd, events, deadline) == 0)
             continue;
         if (events)

@@ -1,4 +1,4 @@
-/* The client side of TLS (OpenSSL on the connection's own socket): one context, a session per connection. */
+/* Client TLS on OpenSSL over the connection's own socket: one context, a session per connection. */
 #ifndef PERF_TLS_H
 #define PERF_TLS_H
 
