@@ -11,7 +11,7 @@
 #define DEFAULT_URI "amqp://guest:guest@127.0.0.1:5672/%2F"
 #define DEFAULT_TIME_S 10.0
 
-enum { OPT_NO_DECLARE = 1000, OPT_PREDECLARED, OPT_JSON, OPT_HELP };
+enum { OPT_NO_DECLARE = 1000, OPT_PREDECLARED, OPT_JSON, OPT_CACERT, OPT_HELP };
 
 static const struct option long_options[] = {
     {"uri", required_argument, NULL, 'h'},
@@ -36,6 +36,7 @@ static const struct option long_options[] = {
     {"no-declare", no_argument, NULL, OPT_NO_DECLARE},
     {"predeclared", no_argument, NULL, OPT_PREDECLARED},
     {"json", no_argument, NULL, OPT_JSON},
+    {"cacert", required_argument, NULL, OPT_CACERT},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -43,7 +44,10 @@ static const struct option long_options[] = {
 void options_usage(const char *program)
 {
     printf("usage: %s [options]\n"
-           "  -h, --uri URI            amqp://user:pass@host:port/vhost (default %s)\n"
+           "  -h, --uri URI            amqp://user:pass@host:port/vhost (default %s);\n"
+           "                           amqps://... for TLS (port 5671 unless given)\n"
+           "      --cacert FILE        with amqps: trust the CAs in this PEM file (default:\n"
+           "                           the system's); the certificate must name the host\n"
            "  -x, --producers N        producer connections (default 1)\n"
            "  -y, --consumers N        consumer connections (default 1)\n"
            "  -s, --size BYTES         message body size (default 16, min %d)\n"
@@ -208,6 +212,11 @@ static int apply(struct options *o, int opt, const char *arg, bool *time_given)
     case OPT_JSON:
         o->json = true;
         return 0;
+    case OPT_CACERT:
+        if (strlen(arg) >= sizeof o->cacert)
+            return bad("--cacert", arg, "too long");
+        strcpy(o->cacert, arg);
+        return 0;
     default:
         return -1;
     }
@@ -218,6 +227,10 @@ static int check_combination(struct options *o)
     char err[256];
     if (uri_parse(o->uri_text, &o->uri, err, sizeof err) < 0) {
         fprintf(stderr, "warren-perf: %s\n", err);
+        return -1;
+    }
+    if (o->cacert[0] && !o->uri.tls) {
+        fprintf(stderr, "warren-perf: --cacert needs an amqps:// URI\n");
         return -1;
     }
     if (o->producers == 0 && o->consumers == 0) {

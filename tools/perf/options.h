@@ -13,6 +13,7 @@
 struct options {
     struct uri uri;
     char uri_text[1024];
+    char cacert[1024];   /* "" = the system's CAs (amqps only) */
     unsigned producers;
     unsigned consumers;
     uint32_t size;

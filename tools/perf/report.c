@@ -41,6 +41,8 @@ void report_summary(FILE *out, const struct summary *s, struct errors *e)
             us(histogram_percentile(s->latency, 99.9)), us(histogram_max(s->latency)));
     fprintf(out, "  cpu       user %.2fs, sys %.2fs (warren-perf itself)\n", s->cpu_user_s,
             s->cpu_sys_s);
+    if (s->tls[0])
+        fprintf(out, "  tls       %s\n", s->tls);
     size_t n = errors_kept(e);
     for (size_t i = 0; i < n; i++)
         fprintf(out, "  error     %s\n", errors_text(e, i));
@@ -69,13 +71,19 @@ void report_json(FILE *out, const struct summary *s, struct errors *e)
             "\"duration_s\": %.3f, \"send_rate\": %.1f, \"receive_rate\": %.1f, "
             "\"confirm_rate\": %.1f, \"bytes_per_s\": %.1f, "
             "\"latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f}, "
-            "\"cpu_user_s\": %.3f, \"cpu_sys_s\": %.3f, \"errors\": [",
+            "\"cpu_user_s\": %.3f, \"cpu_sys_s\": %.3f, ",
             (unsigned long long)t->sent, (unsigned long long)t->received,
             (unsigned long long)t->confirmed, (unsigned long long)t->returned, d,
             per_second(t->sent, d), per_second(t->received, d), per_second(t->confirmed, d),
             per_second(t->bytes, d), us(histogram_percentile(s->latency, 50)),
             us(histogram_percentile(s->latency, 99)), us(histogram_percentile(s->latency, 99.9)),
             us(histogram_max(s->latency)), s->cpu_user_s, s->cpu_sys_s);
+    if (s->tls[0]) {
+        fputs("\"tls\": ", out);
+        json_string(out, s->tls);
+        fputs(", ", out);
+    }
+    fputs("\"errors\": [", out);
     size_t n = errors_kept(e);
     for (size_t i = 0; i < n; i++) {
         if (i)

@@ -23,6 +23,7 @@ struct summary {
     const struct histogram *latency; /* every delivery of the run, in ns */
     double cpu_user_s;
     double cpu_sys_s;
+    char tls[96]; /* the control connection's protocol and cipher; "" without TLS */
 };
 
 /* "time 3.000s, sent 812345 msg/s, received 811002 msg/s, confirmed 0 msg/s,

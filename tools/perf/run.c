@@ -35,7 +35,7 @@ static unsigned threads_for(unsigned connections)
 static int open_session(struct run *r, struct stream *s, const char *name)
 {
     struct session_failure why;
-    if (session_open(s, &r->opts->uri, name, &why) == SESSION_OK)
+    if (session_open(s, &r->opts->uri, r->tls, name, &why) == SESSION_OK)
         return 0;
     errors_add(&r->errors, "%s", why.text);
     return -1;
@@ -99,6 +99,14 @@ static int setup_producer(struct run *r, unsigned i)
 int run_setup(struct run *r)
 {
     const struct options *o = r->opts;
+    if (o->uri.tls) {
+        char err[ERRORS_TEXT_MAX - 32];
+        r->tls = tls_context_new(o->cacert[0] ? o->cacert : NULL, err, sizeof err);
+        if (!r->tls) {
+            errors_add(&r->errors, "TLS: %s", err);
+            return -1;
+        }
+    }
     if (open_session(r, &r->control, "control") < 0)
         return -1;
     if (topology_declare(&r->topology, &r->control, o, &r->errors) < 0)
@@ -282,6 +290,8 @@ int run_measure(struct run *r, struct summary *s)
 {
     memset(s, 0, sizeof *s);
     s->latency = &r->latency;
+    if (r->control.tls)
+        tls_describe(r->control.tls, s->tls, sizeof s->tls);
     struct rusage before, after;
     getrusage(RUSAGE_SELF, &before);
     if (start_workers(r) < 0) {
@@ -343,5 +353,6 @@ void run_free(struct run *r)
     free(r->consumer_workers);
     topology_free(&r->topology);
     stream_close(&r->control);
+    tls_context_free(r->tls);
     errors_destroy(&r->errors);
 }

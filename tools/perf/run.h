@@ -19,6 +19,7 @@ struct run {
     struct errors errors;
     atomic_bool stop;
     const volatile sig_atomic_t *interrupted; /* set by a signal handler */
+    struct ssl_ctx_st *tls; /* for amqps, else NULL */
     struct stream control;
     struct topology topology;
     struct producer *producers;
@@ -31,8 +32,8 @@ struct run {
 };
 
 void run_init(struct run *r, const struct options *o, const volatile sig_atomic_t *interrupted);
-/* Opens the control connection, declares, opens and prepares every connection. Returns 0, or
- * -1 (errors added). */
+/* Makes the TLS context for amqps, opens the control connection, declares, opens and
+ * prepares every connection. Returns 0, or -1 (errors added). */
 int run_setup(struct run *r);
 /* Starts the workers, prints progress, decides the end and fills *s (its latency points into
  * r). Returns 0, or -1 when the workers could not start. */

@@ -202,13 +202,13 @@ enum session_result session_reopen_channel(struct stream *s, struct session_fail
     return wait_method(s, SESSION_CHANNEL, AMQP_CHANNEL_OPEN_OK, &reply, why);
 }
 
-enum session_result session_open(struct stream *s, const struct uri *u, const char *name,
-                                 struct session_failure *why)
+enum session_result session_open(struct stream *s, const struct uri *u, struct ssl_ctx_st *tls,
+                                 const char *name, struct session_failure *why)
 {
     why->code = 0;
     why->text[0] = '\0';
     char err[256];
-    if (stream_connect(s, u, name, err, sizeof err) < 0)
+    if (stream_connect(s, u, tls, name, err, sizeof err) < 0)
         return fail(why, 0, "%s: %s", name, err);
     if (handshake(s, u, why) != SESSION_OK)
         return SESSION_FAILED;

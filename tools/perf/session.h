@@ -24,10 +24,10 @@ enum session_result {
     SESSION_FAILED = -1,        /* the connection is unusable */
 };
 
-/* Connects, runs the handshake (PLAIN; tune-ok with the broker's frame_max and channel_max,
- * heartbeat 0), opens the vhost and channel 1. */
-enum session_result session_open(struct stream *s, const struct uri *u, const char *name,
-                                 struct session_failure *why);
+/* Connects (over TLS with tls, else NULL), runs the handshake (PLAIN; tune-ok with the
+ * broker's frame_max and channel_max, heartbeat 0), opens the vhost and channel 1. */
+enum session_result session_open(struct stream *s, const struct uri *u, struct ssl_ctx_st *tls,
+                                 const char *name, struct session_failure *why);
 /* Sends m on channel 1 and waits for the method reply_id; *reply's slices stay valid until
  * the next session call on s. */
 enum session_result session_call(struct stream *s, const struct amqp_method *m, uint32_t reply_id,

@@ -36,8 +36,8 @@ static int connect_any(const struct uri *u, char *err, size_t err_size)
     return fd;
 }
 
-int stream_connect(struct stream *s, const struct uri *u, const char *name, char *err,
-                   size_t err_size)
+int stream_connect(struct stream *s, const struct uri *u, struct ssl_ctx_st *tls,
+                   const char *name, char *err, size_t err_size)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
@@ -51,6 +51,10 @@ int stream_connect(struct stream *s, const struct uri *u, const char *name, char
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (tls && !(s->tls = tls_connect(tls, fd, u->host, err, err_size))) {
+        close(fd);
+        return -1;
+    }
     s->fd = fd;
     s->readable = s->writable = true;
     return 0;
@@ -58,6 +62,8 @@ int stream_connect(struct stream *s, const struct uri *u, const char *name, char
 
 void stream_close(struct stream *s)
 {
+    tls_free(s->tls); /* no close_notify: the AMQP close already ended the session */
+    s->tls = NULL;
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
@@ -90,14 +96,37 @@ void stream_compact(struct stream *s)
     s->in_len = left;
 }
 
-ssize_t stream_read(struct stream *s)
+/* Makes room at the input's tail; false when the buffer is full of unparsed bytes. */
+static inline bool make_input_room(struct stream *s)
 {
     if (s->in_off == s->in_len)
         s->in_off = s->in_len = 0;
     if (s->in_len == s->in_cap)
         stream_compact(s);
-    if (s->in_len == s->in_cap)
+    return s->in_len < s->in_cap;
+}
+
+static ssize_t read_tls(struct stream *s)
+{
+    bool drained;
+    ssize_t n = tls_read(s->tls, s->in + s->in_len, s->in_cap - s->in_len, &drained);
+    if (n > 0)
+        s->in_len += (size_t)n;
+    if (drained)
+        s->readable = false;
+    if (n < 0) {
+        s->eof = true;
+        s->readable = false;
+    }
+    return n;
+}
+
+ssize_t stream_read(struct stream *s)
+{
+    if (!make_input_room(s))
         return 0;
+    if (s->tls)
+        return read_tls(s);
     for (;;) {
         size_t room = s->in_cap - s->in_len;
         ssize_t n = read(s->fd, s->in + s->in_len, room);
@@ -119,8 +148,35 @@ ssize_t stream_read(struct stream *s)
     }
 }
 
+static inline int output_written(struct stream *s)
+{
+    amqp_buf_reset(&s->out);
+    s->out_off = 0;
+    return 1;
+}
+
+static int flush_tls(struct stream *s)
+{
+    while (s->out_off < s->out.len) {
+        ssize_t n = tls_write(s->tls, s->out.data + s->out_off, s->out.len - s->out_off);
+        if (n > 0) {
+            s->out_off += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            s->writable = false;
+            return 0;
+        }
+        s->eof = true;
+        return -1;
+    }
+    return output_written(s);
+}
+
 int stream_flush(struct stream *s)
 {
+    if (s->tls)
+        return flush_tls(s);
     while (s->out_off < s->out.len) {
         ssize_t n = write(s->fd, s->out.data + s->out_off, s->out.len - s->out_off);
         if (n > 0) {
@@ -136,9 +192,7 @@ int stream_flush(struct stream *s)
         s->eof = true;
         return -1;
     }
-    amqp_buf_reset(&s->out);
-    s->out_off = 0;
-    return 1;
+    return output_written(s);
 }
 
 void stream_put_method(struct stream *s, uint16_t channel, const struct amqp_method *m)

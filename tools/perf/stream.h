@@ -1,4 +1,4 @@
-/* A non-blocking TCP connection with an input buffer of unparsed bytes and an output queue. */
+/* A non-blocking TCP (or TLS) connection: an input buffer of unparsed bytes and an output queue. */
 #ifndef PERF_STREAM_H
 #define PERF_STREAM_H
 
@@ -10,6 +10,7 @@
 #include "amqp_buf.h"
 #include "amqp_frame.h"
 #include "amqp_spec.h"
+#include "tls.h"
 #include "uri.h"
 
 struct stream {
@@ -25,13 +26,14 @@ struct stream {
     bool close_sent;          /* our connection.close is queued; waiting for close-ok */
     bool closed;              /* done with: the socket is closed or about to be */
     uint64_t close_deadline_ns;
+    struct ssl_st *tls;       /* NULL for plain TCP (last: the hot fields keep their places) */
     char name[48];            /* "producer 3", for messages */
 };
 
-/* Connects (blocking connect, then non-blocking with TCP_NODELAY). Returns 0, or -1 with a
- * reason in err. */
-int stream_connect(struct stream *s, const struct uri *u, const char *name, char *err,
-                   size_t err_size);
+/* Connects (blocking connect, then non-blocking with TCP_NODELAY), then with tls (for an
+ * amqps URI) runs the TLS handshake. Returns 0, or -1 with a reason in err. */
+int stream_connect(struct stream *s, const struct uri *u, struct ssl_ctx_st *tls,
+                   const char *name, char *err, size_t err_size);
 void stream_close(struct stream *s);
 
 /* Makes in_cap at least cap (keeping the unparsed bytes). */

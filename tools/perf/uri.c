@@ -55,16 +55,17 @@ static int fail(char *err, size_t err_size, const char *what, const char *text)
 
 int uri_parse(const char *text, struct uri *out, char *err, size_t err_size)
 {
-    static const char scheme[] = "amqp://";
+    static const char plain[] = "amqp://", secure[] = "amqps://";
     memset(out, 0, sizeof *out);
     strcpy(out->host, "127.0.0.1");
-    strcpy(out->port, "5672");
     strcpy(out->user, "guest");
     strcpy(out->password, "guest");
     strcpy(out->vhost, "/");
-    if (strncmp(text, scheme, sizeof scheme - 1) != 0)
-        return fail(err, err_size, "expected amqp:// (amqps is not supported)", text);
-    const char *p = text + sizeof scheme - 1;
+    out->tls = strncmp(text, secure, sizeof secure - 1) == 0;
+    if (!out->tls && strncmp(text, plain, sizeof plain - 1) != 0)
+        return fail(err, err_size, "expected amqp:// or amqps://", text);
+    const char *p = text + (out->tls ? sizeof secure : sizeof plain) - 1;
+    strcpy(out->port, out->tls ? "5671" : "5672");
     size_t authority_len = strcspn(p, "/?#");
     const char *path = p + authority_len;
 
