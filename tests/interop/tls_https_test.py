@@ -141,11 +141,16 @@ def check_metrics(port, cafile):
           % result.returncode)
 
 
-def check_common(mport, pport, amqp_port, ca, rogue_ca):
-    overview = check_overview_with_curl(mport, ca)
-    expect(listener_ports(overview, "https"), [mport], "/api/overview lists the https listener")
-    expect(listener_ports(overview, "https/prometheus"), [pport],
-           "and the https/prometheus listener")
+def step(what, *args):
+    """Runs one group of checks; an exception the client raises is a FAIL, not the end."""
+    try:
+        return what(*args)
+    except Exception as e:  # what the client observes is the point
+        check(False, "%s: %s: %s" % (what.__name__, type(e).__name__, e))
+        return None
+
+
+def check_python_clients(mport, ca, overview):
     status, body = https_get(mport, "/api/overview", ca)
     expect(status, 200, "Python's ssl GET /api/overview over HTTPS")
     check(json.loads(body).get("listeners") == overview.get("listeners"),
@@ -155,11 +160,19 @@ def check_common(mport, pport, amqp_port, ca, rogue_ca):
                                      headers={"Authorization": AUTH})
     with urllib.request.urlopen(request, context=ctx, timeout=10) as r:
         expect(json.loads(r.read()).get("name"), "guest", "urllib over HTTPS: /api/whoami")
-    check_plain_http_refused(mport)
-    check_plain_http_refused(pport)
-    check_untrusted_refused(mport, rogue_ca)
-    check_rabbitmqadmin(mport, ca, amqp_port)
-    check_metrics(pport, ca)
+
+
+def check_common(mport, pport, amqp_port, ca, rogue_ca):
+    overview = check_overview_with_curl(mport, ca)
+    expect(listener_ports(overview, "https"), [mport], "/api/overview lists the https listener")
+    expect(listener_ports(overview, "https/prometheus"), [pport],
+           "and the https/prometheus listener")
+    step(check_python_clients, mport, ca, overview)
+    step(check_plain_http_refused, mport)
+    step(check_plain_http_refused, pport)
+    step(check_untrusted_refused, mport, rogue_ca)
+    step(check_rabbitmqadmin, mport, ca, amqp_port)
+    step(check_metrics, pport, ca)
     return overview
 
 
@@ -311,9 +324,9 @@ def main():
         return 1
     certs = Certs()
     try:
-        https_only(certs)
-        peer_verified(certs)
-        bad_certificate(certs)
+        step(https_only, certs)
+        step(peer_verified, certs)
+        step(bad_certificate, certs)
     finally:
         own_broker.kill_leftovers()
         certs.remove()
