@@ -546,8 +546,12 @@ struct loader {
     struct broker_listener ssl[BROKER_MAX_LISTENERS];
     size_t ssl_count;
     bool ssl_none;
-    const char **tags, **loopback, **versions, **ciphers, **mechanisms;
-    size_t tag_count, loopback_count, version_count, cipher_count, mechanism_count;
+    const char **tags, **loopback, **mechanisms;
+    size_t tag_count, loopback_count, mechanism_count;
+    /* ssl_options.*, management.ssl.*, prometheus.ssl.* (enum tls_scope) */
+    const char **versions[3], **ciphers[3];
+    size_t version_count[3], cipher_count[3];
+    bool management_tcp_set, management_ssl_set, prometheus_tcp_set, prometheus_ssl_set;
     bool tags_set, loopback_set, loopback_none;
     const char *perm_configure, *perm_write, *perm_read;
     const struct setting *perm_setting;
@@ -988,22 +992,45 @@ static bool set_ip(struct loader *l, const struct setting *s, const char **field
 
 static bool set_management_port(struct loader *l, const struct setting *s)
 {
+    l->management_tcp_set = true;
     return set_port(l, s, &l->cfg->management_port);
 }
 
 static bool set_management_ip(struct loader *l, const struct setting *s)
 {
+    l->management_tcp_set = true;
     return set_ip(l, s, &l->cfg->management_bind);
 }
 
 static bool set_prometheus_port(struct loader *l, const struct setting *s)
 {
+    l->prometheus_tcp_set = true;
     return set_port(l, s, &l->cfg->prometheus_port);
 }
 
 static bool set_prometheus_ip(struct loader *l, const struct setting *s)
 {
+    l->prometheus_tcp_set = true;
     return set_ip(l, s, &l->cfg->prometheus_bind);
+}
+
+/* management.ssl.* or prometheus.ssl.*, by the key's first segment. */
+static struct broker_https *https_of(struct loader *l, const struct setting *s)
+{
+    return strcmp(s->segments[0], "management") == 0 ? &l->cfg->management_ssl
+                                                     : &l->cfg->prometheus_ssl;
+}
+
+static bool set_https_port(struct loader *l, const struct setting *s)
+{
+    *(strcmp(s->segments[0], "management") == 0 ? &l->management_ssl_set
+                                                : &l->prometheus_ssl_set) = true;
+    return set_port(l, s, &https_of(l, s)->port);
+}
+
+static bool set_https_ip(struct loader *l, const struct setting *s)
+{
+    return set_ip(l, s, &https_of(l, s)->bind);
 }
 
 /* RabbitMQ's levels onto Warren's four: notice sits between info and warning, so it hides
@@ -1059,37 +1086,53 @@ static bool set_log_file(struct loader *l, const struct setting *s)
     return set_string(l, s, &l->cfg->log_file);
 }
 
+/* Which set of ssl options a key belongs to: ssl_options.*, management.ssl.*, prometheus.ssl.*. */
+enum tls_scope { TLS_SCOPE_AMQP, TLS_SCOPE_MANAGEMENT, TLS_SCOPE_PROMETHEUS };
+
+static enum tls_scope tls_scope_of(const struct setting *s)
+{
+    if (strcmp(s->segments[0], "management") == 0)
+        return TLS_SCOPE_MANAGEMENT;
+    return strcmp(s->segments[0], "prometheus") == 0 ? TLS_SCOPE_PROMETHEUS : TLS_SCOPE_AMQP;
+}
+
+static struct broker_tls_options *tls_options_of(struct loader *l, const struct setting *s)
+{
+    return tls_scope_of(s) == TLS_SCOPE_AMQP ? &l->cfg->tls : &https_of(l, s)->tls;
+}
+
 static bool set_cacertfile(struct loader *l, const struct setting *s)
 {
-    return set_readable_file(l, s, &l->cfg->tls.cacertfile);
+    return set_readable_file(l, s, &tls_options_of(l, s)->cacertfile);
 }
 
 static bool set_certfile(struct loader *l, const struct setting *s)
 {
-    return set_readable_file(l, s, &l->cfg->tls.certfile);
+    return set_readable_file(l, s, &tls_options_of(l, s)->certfile);
 }
 
 static bool set_keyfile(struct loader *l, const struct setting *s)
 {
-    return set_readable_file(l, s, &l->cfg->tls.keyfile);
+    return set_readable_file(l, s, &tls_options_of(l, s)->keyfile);
 }
 
 static bool set_tls_password(struct loader *l, const struct setting *s)
 {
-    return set_string(l, s, &l->cfg->tls.password);
+    return set_string(l, s, &tls_options_of(l, s)->password);
 }
 
 static bool set_verify(struct loader *l, const struct setting *s)
 {
     static const char *const names[] = {"verify_peer", "verify_none", NULL};
     int i = parse_enum(l, s, names);
-    l->cfg->tls.verify_peer = i == 0;
+    if (i >= 0)
+        tls_options_of(l, s)->verify_peer = i == 0;
     return i >= 0;
 }
 
 static bool set_fail_if_no_peer_cert(struct loader *l, const struct setting *s)
 {
-    return parse_boolean(l, s, &l->cfg->tls.fail_if_no_peer_cert);
+    return parse_boolean(l, s, &tls_options_of(l, s)->fail_if_no_peer_cert);
 }
 
 static bool set_depth(struct loader *l, const struct setting *s)
@@ -1099,7 +1142,7 @@ static bool set_depth(struct loader *l, const struct setting *s)
         return not_a(l, s, "integer");
     if (n < 0 || n > 255)
         return invalid(l, s, "Integer must be in the range [0, 255]");
-    l->cfg->tls.depth = (int)n;
+    tls_options_of(l, s)->depth = (int)n;
     return true;
 }
 
@@ -1109,19 +1152,21 @@ static bool add_version(struct loader *l, const struct setting *s)
     static const char *const versions[] = {"tlsv1.3", "tlsv1.2", "tlsv1.1", "tlsv1", NULL};
     if (parse_enum(l, s, versions) < 0)
         return false;
-    push_string(&l->versions, &l->version_count, keep_string(l->store, s->value));
+    enum tls_scope scope = tls_scope_of(s);
+    push_string(&l->versions[scope], &l->version_count[scope], keep_string(l->store, s->value));
     return true;
 }
 
 static bool add_cipher(struct loader *l, const struct setting *s)
 {
-    push_string(&l->ciphers, &l->cipher_count, keep_string(l->store, s->value));
+    enum tls_scope scope = tls_scope_of(s);
+    push_string(&l->ciphers[scope], &l->cipher_count[scope], keep_string(l->store, s->value));
     return true;
 }
 
 static bool set_honor_cipher_order(struct loader *l, const struct setting *s)
 {
-    return parse_boolean(l, s, &l->cfg->tls.honor_cipher_order);
+    return parse_boolean(l, s, &tls_options_of(l, s)->honor_cipher_order);
 }
 
 static bool set_cert_login_from(struct loader *l, const struct setting *s)
@@ -1226,6 +1271,30 @@ static const struct handler handlers[] = {
     {"ssl_options.versions.$version", add_version},
     {"ssl_options.ciphers.$cipher", add_cipher},
     {"ssl_options.honor_cipher_order", set_honor_cipher_order},
+    {"management.ssl.port", set_https_port},
+    {"management.ssl.ip", set_https_ip},
+    {"management.ssl.cacertfile", set_cacertfile},
+    {"management.ssl.certfile", set_certfile},
+    {"management.ssl.keyfile", set_keyfile},
+    {"management.ssl.password", set_tls_password},
+    {"management.ssl.verify", set_verify},
+    {"management.ssl.fail_if_no_peer_cert", set_fail_if_no_peer_cert},
+    {"management.ssl.depth", set_depth},
+    {"management.ssl.versions.$version", add_version},
+    {"management.ssl.ciphers.$cipher", add_cipher},
+    {"management.ssl.honor_cipher_order", set_honor_cipher_order},
+    {"prometheus.ssl.port", set_https_port},
+    {"prometheus.ssl.ip", set_https_ip},
+    {"prometheus.ssl.cacertfile", set_cacertfile},
+    {"prometheus.ssl.certfile", set_certfile},
+    {"prometheus.ssl.keyfile", set_keyfile},
+    {"prometheus.ssl.password", set_tls_password},
+    {"prometheus.ssl.verify", set_verify},
+    {"prometheus.ssl.fail_if_no_peer_cert", set_fail_if_no_peer_cert},
+    {"prometheus.ssl.depth", set_depth},
+    {"prometheus.ssl.versions.$version", add_version},
+    {"prometheus.ssl.ciphers.$cipher", add_cipher},
+    {"prometheus.ssl.honor_cipher_order", set_honor_cipher_order},
     {"auth_mechanisms.$name", add_mechanism},
     {"ssl_cert_login_from", set_cert_login_from},
     {"ssl_cert_login_san_type", set_cert_login_san_type},
@@ -1300,16 +1369,26 @@ static void translate(struct loader *l)
             cfg->default_permission_read = l->perm_read;
         }
     }
-    if (l->version_count) {
-        cfg->tls.versions = keep(l->store, l->versions);
-        cfg->tls.version_count = l->version_count;
-        l->versions = NULL;
+    struct broker_tls_options *scopes[3] = {&cfg->tls, &cfg->management_ssl.tls,
+                                            &cfg->prometheus_ssl.tls};
+    for (size_t i = 0; i < 3; i++) {
+        if (l->version_count[i]) {
+            scopes[i]->versions = keep(l->store, l->versions[i]);
+            scopes[i]->version_count = l->version_count[i];
+            l->versions[i] = NULL;
+        }
+        if (l->cipher_count[i]) {
+            scopes[i]->ciphers = keep(l->store, l->ciphers[i]);
+            scopes[i]->cipher_count = l->cipher_count[i];
+            l->ciphers[i] = NULL;
+        }
     }
-    if (l->cipher_count) {
-        cfg->tls.ciphers = keep(l->store, l->ciphers);
-        cfg->tls.cipher_count = l->cipher_count;
-        l->ciphers = NULL;
-    }
+    /* as rabbit_mgmt_app and rabbit_prometheus_app: with only the ssl keys set, no plain
+     * HTTP listener; with both, both */
+    if (l->management_ssl_set && !l->management_tcp_set)
+        cfg->management_port = 0;
+    if (l->prometheus_ssl_set && !l->prometheus_tcp_set)
+        cfg->prometheus_port = 0;
     if (l->mechanism_count) {
         cfg->auth_mechanisms = keep(l->store, l->mechanisms);
         cfg->auth_mechanism_count = l->mechanism_count;
@@ -1354,8 +1433,10 @@ static void loader_free(struct loader *l)
 {
     free(l->tags);
     free(l->loopback);
-    free(l->versions);
-    free(l->ciphers);
+    for (size_t i = 0; i < 3; i++) {
+        free(l->versions[i]);
+        free(l->ciphers[i]);
+    }
     free(l->mechanisms);
 }
 

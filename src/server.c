@@ -29,11 +29,14 @@ struct server {
     struct tls_server tls;      /* when a TLS listener is configured (tls_on) */
     bool tls_on;
     int listening_servers;      /* of tcp and tls, those not drained yet while stopping */
-    uv_signal_t sighup;         /* reloads the TLS certificates (tls_on only) */
-    struct api api;             /* the management HTTP API, when its port is set */
+    uv_signal_t sighup;         /* reloads the TLS and HTTPS certificates (sighup_on) */
+    bool sighup_on;
+    struct api api;             /* the management HTTP API, when api_on */
+    bool api_on;
     struct data_dir data_dir;   /* locked while the server runs; path NULL: no --data-dir */
     struct definitions_store definitions;
-    struct prometheus prometheus; /* the Prometheus endpoint, when its port is set */
+    struct prometheus prometheus; /* the Prometheus endpoint, when prometheus_on */
+    bool prometheus_on;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_prepare_t iteration;     /* runs the subscribers before the loop waits */
@@ -158,7 +161,7 @@ static void all_drained(struct server *s)
     memory_return_stop(&s->memory_return);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
-    if (s->tls_on)
+    if (s->sighup_on)
         uv_close((uv_handle_t *)&s->sighup, NULL);
     uv_close((uv_handle_t *)&s->iteration, NULL);
     uv_close((uv_handle_t *)&s->deadline_timer, NULL);
@@ -178,17 +181,34 @@ static void on_tls_drained(struct tls_server *tls)
         all_drained(s);
 }
 
-/* New TLS connections get the files as they are now; open ones keep theirs. */
+/* An HTTPS listener's certificates again, as on_sighup does for AMQP's. */
+static void reload_https(struct server *s, struct http_server *http, const char *what)
+{
+    char why[1024];
+    if (!http_server_has_tls(http))
+        return;
+    if (http_server_reload(http, why, sizeof why))
+        log_info(&s->broker.log, "received SIGHUP: %s HTTPS certificates and key reloaded", what);
+    else
+        log_warning(&s->broker.log, "received SIGHUP: %s HTTPS certificates not reloaded, the "
+                    "old ones stay: %s", what, why);
+}
+
+/* New TLS and HTTPS connections get the files as they are now; open ones keep theirs. */
 static void on_sighup(uv_signal_t *h, int signum)
 {
     (void)signum;
     struct server *s = h->data;
     char why[1024];
-    if (tls_server_reload(&s->tls, why, sizeof why))
+    if (s->tls_on && tls_server_reload(&s->tls, why, sizeof why))
         log_info(&s->broker.log, "received SIGHUP: TLS certificates and key reloaded");
-    else
+    else if (s->tls_on)
         log_warning(&s->broker.log, "received SIGHUP: TLS certificates not reloaded, the old "
                     "ones stay: %s", why);
+    if (s->api_on)
+        reload_https(s, &s->api.http, "management API");
+    if (s->prometheus_on)
+        reload_https(s, &s->prometheus.http, "Prometheus");
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -202,10 +222,11 @@ static void on_signal(uv_signal_t *h, int signum)
     if (rc < 0)
         log_warning(&s->broker.log, "cannot tell the service manager we stop: %s",
                     strerror(-rc));
-    if (s->broker.config.management_port)
+    if (s->api_on)
         api_stop(&s->api);
-    if (s->broker.config.prometheus_port)
+    if (s->prometheus_on)
         prometheus_stop(&s->prometheus);
+    s->api_on = s->prometheus_on = false;
     s->listening_servers = s->tls_on ? 2 : 1;
     if (s->tls_on)
         tls_server_stop(&s->tls, on_tls_drained);
@@ -241,7 +262,9 @@ static void start_loop_handles(struct server *s)
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    if (s->tls_on) {
+    const struct broker_config *cfg = &s->broker.config;
+    s->sighup_on = s->tls_on || cfg->management_ssl.port || cfg->prometheus_ssl.port;
+    if (s->sighup_on) {
         uv_signal_init(&s->loop, &s->sighup);
         s->sighup.data = s;
         uv_signal_start(&s->sighup, on_sighup, SIGHUP);
@@ -405,6 +428,49 @@ static void store_recover_messages(struct server *s)
     message_log_recover(&s->messages);
 }
 
+/* Logs where an HTTP server listens: "management API listening on 127.0.0.1:15672". */
+static void log_http(struct server *s, const char *what, const char *bind, int port, bool tls)
+{
+    if (port)
+        log_info(&s->broker.log, "%s listening on %s:%d%s", what, bind, port, tls ? " (HTTPS)" : "");
+}
+
+/* The management API and Prometheus, each over HTTP, HTTPS or both. On failure logs why,
+ * stops what started and tidies up: the caller returns 1. */
+static bool start_http(struct server *s)
+{
+    const struct broker_config *c = &s->broker.config;
+    char why[1024];
+    int rc = 0;
+    const char *mbind = c->management_bind ? c->management_bind : c->bind;
+    const char *pbind = c->prometheus_bind ? c->prometheus_bind : c->bind;
+    if (c->management_port || c->management_ssl.port) {
+        rc = api_start(&s->api, &s->loop, &s->broker, &s->tcp, why, sizeof why);
+        s->api_on = rc == 0;
+    }
+    if (rc == 0 && (c->prometheus_port || c->prometheus_ssl.port)) {
+        rc = prometheus_start(&s->prometheus, &s->loop, &s->broker, &s->tcp, why, sizeof why);
+        s->prometheus_on = rc == 0;
+    }
+    if (rc != 0) {
+        log_error(&s->broker.log, "%s", why);
+        on_signal(&s->sigterm, SIGTERM);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        close_loop(s);
+        close_store(s); /* what changed while connections closed goes to disk too */
+        log_close_file(&s->broker.log);
+        broker_free(&s->broker);
+        return false;
+    }
+    log_http(s, "management API", mbind, s->api_on ? c->management_port : 0, false);
+    log_http(s, "management API", c->management_ssl.bind ? c->management_ssl.bind : mbind,
+             s->api_on ? c->management_ssl.port : 0, true);
+    log_http(s, "Prometheus metrics", pbind, s->prometheus_on ? c->prometheus_port : 0, false);
+    log_http(s, "Prometheus metrics", c->prometheus_ssl.bind ? c->prometheus_ssl.bind : pbind,
+             s->prometheus_on ? c->prometheus_ssl.port : 0, true);
+    return true;
+}
+
 int server_run(const struct broker_config *config)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -420,6 +486,7 @@ int server_run(const struct broker_config *config)
     s.definitions = (struct definitions_store){.journal = {.fd = -1, .dir_fd = -1}};
     s.durable = false;
     s.tls_on = false;
+    s.sighup_on = s.api_on = s.prometheus_on = false;
     s.commit_store.run = NULL;
     if (config->log_file &&
         (rc = log_open_file(&s.broker.log, config->log_file, config->log_file_level)) < 0) {
@@ -461,41 +528,8 @@ int server_run(const struct broker_config *config)
     char addresses[ADDRESSES_SIZE];
     listener_addresses(&s, addresses, sizeof addresses);
     log_info(&s.broker.log, "Warren %s listening on %s", PACKAGE_VERSION, addresses);
-    if (config->management_port && (rc = api_start(&s.api, &s.loop, &s.broker, &s.tcp)) < 0) {
-        log_error(&s.broker.log, "cannot listen on %s:%d for the management API: %s",
-                  config->management_bind ? config->management_bind : config->bind,
-                  config->management_port, uv_strerror(rc));
-        s.broker.config.management_port = 0;
-        on_signal(&s.sigterm, SIGTERM);
-        uv_run(&s.loop, UV_RUN_DEFAULT);
-        close_loop(&s);
-        close_store(&s);
-        log_close_file(&s.broker.log);
-        broker_free(&s.broker);
+    if (!start_http(&s))
         return 1;
-    }
-    if (config->management_port)
-        log_info(&s.broker.log, "management API listening on %s:%d",
-                 config->management_bind ? config->management_bind : config->bind,
-                 config->management_port);
-    const char *pbind = config->prometheus_bind ? config->prometheus_bind : config->bind;
-    if (config->prometheus_port &&
-        (rc = prometheus_start(&s.prometheus, &s.loop, &s.broker, &s.tcp)) < 0) {
-        log_error(&s.broker.log, "cannot listen on %s:%d for Prometheus metrics: %s", pbind,
-                  config->prometheus_port, uv_strerror(rc));
-        s.broker.config.prometheus_port = 0;
-        on_signal(&s.sigterm, SIGTERM);
-        uv_run(&s.loop, UV_RUN_DEFAULT);
-        close_loop(&s);
-        close_store(&s); /* what changed while connections closed goes to disk too */
-        log_close_file(&s.broker.log);
-        broker_free(&s.broker);
-        return 1;
-    }
-    if (config->prometheus_port)
-        log_info(&s.broker.log, "Prometheus metrics listening on %s:%d", pbind,
-                 config->prometheus_port);
-
     notify_ready(&s, addresses); /* after the last listener */
     uv_run(&s.loop, UV_RUN_DEFAULT);
 

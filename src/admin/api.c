@@ -793,14 +793,17 @@ struct session *api_session(struct api_request *r, struct vhost *v)
     return &r->session;
 }
 
-int api_start(struct api *a, uv_loop_t *loop, struct broker *broker, struct tcp_server *tcp)
+int api_start(struct api *a, uv_loop_t *loop, struct broker *broker, struct tcp_server *tcp,
+              char *why, size_t why_size)
 {
     a->broker = broker;
     a->tcp = tcp;
     a->started_ms = uv_now(loop);
     const struct broker_config *cfg = &broker->config;
-    const char *bind = cfg->management_bind ? cfg->management_bind : cfg->bind;
-    return http_server_start(&a->http, loop, bind, cfg->management_port, handle, a);
+    struct http_listen where = {
+        .bind = cfg->management_bind ? cfg->management_bind : cfg->bind, .port = cfg->management_port,
+        .https = &cfg->management_ssl, .ssl_keys = "management.ssl", .what = "the management API"};
+    return http_server_start(&a->http, loop, &where, handle, a, why, why_size);
 }
 
 void api_stop(struct api *a)

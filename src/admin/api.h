@@ -16,8 +16,10 @@ struct api {
     uint64_t started_ms;
 };
 
-/* Listens on the configured management address; returns 0 or a libuv error code. */
-int api_start(struct api *a, uv_loop_t *loop, struct broker *broker, struct tcp_server *tcp);
+/* Listens on the configured management addresses (HTTP, HTTPS or both); returns 0, or -1 or
+ * a libuv error code with why set. */
+int api_start(struct api *a, uv_loop_t *loop, struct broker *broker, struct tcp_server *tcp,
+              char *why, size_t why_size);
 /* Closes the listener and every HTTP connection (done once the loop has run again). */
 void api_stop(struct api *a);
 

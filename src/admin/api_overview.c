@@ -73,11 +73,21 @@ void api_overview(struct api_request *r)
     json_array_append_new(types, exchange_type("x-delayed-message", "Delayed Message Exchange"));
     json_t *listeners = json_array();
     json_array_append_new(listeners, listener(a, "amqp", cfg->bind, cfg->port));
+    /* RabbitMQ's order: http, http/prometheus, https, https/prometheus (each when set) */
     const char *mbind = cfg->management_bind ? cfg->management_bind : cfg->bind;
-    json_array_append_new(listeners, listener(a, "http", mbind, cfg->management_port));
+    if (cfg->management_port)
+        json_array_append_new(listeners, listener(a, "http", mbind, cfg->management_port));
     const char *pbind = cfg->prometheus_bind ? cfg->prometheus_bind : cfg->bind;
     if (cfg->prometheus_port)
         json_array_append_new(listeners, listener(a, "http/prometheus", pbind, cfg->prometheus_port));
+    if (cfg->management_ssl.port)
+        json_array_append_new(listeners, listener(a, "https", cfg->management_ssl.bind ?
+                                                  cfg->management_ssl.bind : mbind,
+                                                  cfg->management_ssl.port));
+    if (cfg->prometheus_ssl.port)
+        json_array_append_new(listeners, listener(a, "https/prometheus", cfg->prometheus_ssl.bind ?
+                                                  cfg->prometheus_ssl.bind : pbind,
+                                                  cfg->prometheus_ssl.port));
     json_t *o = json_object();
     json_object_set_new(o, "management_version", json_string(API_RABBITMQ_VERSION));
     json_object_set_new(o, "rates_mode", json_string("basic"));
@@ -109,7 +119,8 @@ void api_overview(struct api_request *r)
     json_object_set_new(o, "node", json_string(a->broker->node));
     json_object_set_new(o, "listeners", listeners);
     char port[16];
-    snprintf(port, sizeof port, "%d", cfg->management_port);
+    snprintf(port, sizeof port, "%d",
+             cfg->management_port ? cfg->management_port : cfg->management_ssl.port);
     json_object_set_new(o, "contexts",
                         json_pack("[{s:s,s:s,s:s,s:s}]", "node", a->broker->node, "description",
                                   "RabbitMQ Management", "path", "/", "port", port));
@@ -332,8 +343,10 @@ void api_health_port_listener(struct api_request *r)
         api_reply_error(r, 400, "bad_request", "Invalid port");
         return;
     }
-    if (port == cfg->port || port == cfg->management_port ||
-        (cfg->prometheus_port && port == cfg->prometheus_port)) {
+    if (port == cfg->port || (cfg->management_port && port == cfg->management_port) ||
+        (cfg->prometheus_port && port == cfg->prometheus_port) ||
+        (cfg->management_ssl.port && port == cfg->management_ssl.port) ||
+        (cfg->prometheus_ssl.port && port == cfg->prometheus_ssl.port)) {
         api_reply_json(r, 200, json_pack("{s:s,s:i}", "status", "ok", "port", (int)port));
         return;
     }

@@ -1,4 +1,4 @@
-/* The management API's HTTP/1.1 server on the broker's libuv loop: sockets, parsing, keep-alive.
+/* The management API's HTTP/1.1 server on the broker's libuv loop: sockets, HTTPS, parsing, keep-alive.
  *
  * Why Debian's libhttp-parser on Warren's own libuv sockets, not libh2o 2.2.5 (both tried):
  * - both run on our uv_loop_t, parse keep-alive and pipelined requests and request bodies;
@@ -8,9 +8,10 @@
  *   ours, closed at once on SIGTERM, and uv_loop_close succeeds (ASan/LSan clean either way);
  * - h2o keeps process-wide state (memory recyclers, a getaddrinfo thread pool) and brings
  *   HTTP/2, a file server and its own Server header we would have to keep in step with;
- * - HTTPS later: the same OpenSSL memory-BIO layer net/ uses for AMQP over TLS wraps these
- *   sockets, where h2o would need its own SSL_CTX wiring; the glue is this one file (~300
- *   lines) against ~150 for h2o plus the shutdown workarounds that reach into its internals. */
+ * - HTTPS: the OpenSSL memory-BIO session net/ uses for AMQP over TLS (net/tls_session.h, its
+ *   context from net/tls_context.h) wraps these sockets, where h2o would need its own SSL_CTX
+ *   wiring; the glue is this one file against ~150 lines for h2o plus the shutdown
+ *   workarounds that reach into its internals. */
 #include "admin/http.h"
 
 #include <limits.h>
@@ -22,7 +23,12 @@
 
 #include "core/alloc.h"
 #include "core/container.h"
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "net/tcp.h"
+#include "net/tls_context.h"
+#include "net/tls_session.h"
 
 /* Cowboy's limits in RabbitMQ's management listener are of this order; past them: 413/431. */
 #define MAX_HEADER_BYTES (64 * 1024)
@@ -77,13 +83,18 @@ struct http_conn {
     bool held_head;
     char *unparsed;
     size_t unparsed_len;
+    bool is_tls;             /* came on the HTTPS listener: every byte goes through tls */
+    struct tls_session tls;
 };
 
 struct http_write {
     uv_write_t req;
     struct http_conn *conn;
-    char data[];
+    char *data;
 };
+
+/* A TLS record is at most 16 KiB: decrypted this much at a time, straight to the parser. */
+#define TLS_PLAIN_CHUNK (16u << 10)
 
 const char *http_status_text(int status)
 {
@@ -128,6 +139,8 @@ static void on_closed(uv_handle_t *h)
     reset_request(c);
     free(c->held.body);
     free(c->unparsed);
+    if (c->is_tls)
+        tls_session_free(&c->tls);
     free(c);
 }
 
@@ -153,10 +166,61 @@ static void on_written(uv_write_t *req, int status)
 {
     struct http_write *w = container_of(req, struct http_write, req);
     struct http_conn *c = w->conn;
+    free(w->data);
     free(w);
     c->writes--;
     if (status < 0 || (c->close_after_write && c->writes == 0))
         close_conn(c);
+}
+
+/* Writes data (malloc'd, the write's from now on) to the socket as it is. */
+static void write_bytes(struct http_conn *c, char *data, size_t len)
+{
+    if (len == 0 || uv_is_closing((uv_handle_t *)&c->handle)) {
+        free(data);
+        return;
+    }
+    struct http_write *w = xmalloc(sizeof *w);
+    w->conn = c;
+    w->data = data;
+    uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+    c->writes++;
+    if (uv_write(&w->req, (uv_stream_t *)&c->handle, &buf, 1, on_written) < 0) {
+        c->writes--;
+        free(data);
+        free(w);
+        close_conn(c);
+    }
+}
+
+/* Whatever ciphertext the TLS session made (handshake flights, tickets, alerts), written. */
+static void flush_tls(struct http_conn *c)
+{
+    struct tls_ciphertext out = {0};
+    tls_session_take(&c->tls, &out);
+    write_bytes(c, out.p, out.len);
+}
+
+/* Sends data (malloc'd, ours from now on): as it is, or encrypted on HTTPS, a close_notify
+ * after the last response. */
+static void send_bytes(struct http_conn *c, char *data, size_t len)
+{
+    if (!c->is_tls) {
+        write_bytes(c, data, len);
+        return;
+    }
+    struct tls_ciphertext out = {0};
+    bool ok = tls_session_encrypt(&c->tls, data, len, &out);
+    free(data);
+    if (!ok) {
+        free(out.p);
+        close_conn(c);
+        return;
+    }
+    if (c->close_after_write)
+        tls_session_shutdown(&c->tls);
+    tls_session_take(&c->tls, &out);
+    write_bytes(c, out.p, out.len);
 }
 
 static void send_response(struct http_conn *c, const struct http_response *res, bool head_only)
@@ -175,18 +239,11 @@ static void send_response(struct http_conn *c, const struct http_response *res, 
         n += snprintf(head + n, sizeof head - (size_t)n, "connection: close\r\n");
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
     size_t body_len = head_only || res->status == 204 ? 0 : res->body_len;
-    struct http_write *w = xmalloc(sizeof *w + (size_t)n + body_len);
-    memcpy(w->data, head, (size_t)n);
+    char *data = xmalloc((size_t)n + body_len);
+    memcpy(data, head, (size_t)n);
     if (body_len)
-        memcpy(w->data + n, res->body, body_len);
-    w->conn = c;
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)((size_t)n + body_len));
-    c->writes++;
-    if (uv_write(&w->req, (uv_stream_t *)&c->handle, &buf, 1, on_written) < 0) {
-        c->writes--;
-        free(w);
-        close_conn(c);
-    }
+        memcpy(data + n, res->body, body_len);
+    send_bytes(c, data, (size_t)n + body_len);
 }
 
 static void answer_plain(struct http_conn *c, int status)
@@ -331,6 +388,50 @@ static void feed(struct http_conn *c, const char *data, size_t len)
     }
 }
 
+static bool may_parse(struct http_conn *c)
+{
+    return !c->hold && !c->close_after_write && !uv_is_closing((uv_handle_t *)&c->handle);
+}
+
+/* A failed TLS handshake: OpenSSL's alert, or RabbitMQ's when it made none (what a plain
+ * HTTP client on the HTTPS port reads, as from RabbitMQ), then the socket closes. */
+static void refuse_tls(struct http_conn *c)
+{
+    ERR_clear_error();
+    uv_read_stop((uv_stream_t *)&c->handle);
+    c->close_after_write = true;
+    tls_session_refuse(&c->tls);
+    flush_tls(c);
+    if (c->writes == 0)
+        close_conn(c);
+}
+
+/* Drives the handshake, then hands every decrypted byte to the parser until a held response
+ * stops it (the rest waits in the session for http_hold_release). */
+static void drain_tls(struct http_conn *c)
+{
+    enum tls_handshake h = tls_session_handshake(&c->tls);
+    if (h == TLS_HANDSHAKE_FAILED) {
+        refuse_tls(c);
+        return;
+    }
+    char plain[TLS_PLAIN_CHUNK];
+    while (h == TLS_HANDSHAKE_DONE && may_parse(c)) {
+        ssize_t n = tls_session_read(&c->tls, plain, sizeof plain);
+        if (n > 0) {
+            feed(c, plain, (size_t)n);
+            continue;
+        }
+        if (n == TLS_READ_CLOSED || n == TLS_READ_FAILED) {
+            ERR_clear_error();
+            close_conn(c);
+            return;
+        }
+        break;
+    }
+    flush_tls(c);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = stream->data;
@@ -339,8 +440,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         close_conn(c);
         return;
     }
-    if (!c->close_after_write && nread > 0)
-        feed(c, buf->base, (size_t)nread);
+    if (!c->close_after_write && nread > 0) {
+        if (!c->is_tls)
+            feed(c, buf->base, (size_t)nread);
+        else if (!tls_session_feed(&c->tls, buf->base, (size_t)nread))
+            close_conn(c);
+        else
+            drain_tls(c);
+    }
     free(buf->base);
 }
 
@@ -366,22 +473,26 @@ void http_hold_release(struct http_hold *h, struct http_response *replacement)
     if (n)
         feed(c, rest, n);
     free(rest);
+    if (c->is_tls && may_parse(c))
+        drain_tls(c); /* records decrypted after the held request */
     if (!c->hold && !c->close_after_write && !uv_is_closing((uv_handle_t *)&c->handle) &&
         uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) < 0)
         close_conn(c);
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+static void accept_conn(uv_stream_t *listener, bool tls)
 {
     struct http_server *s = listener->data;
-    if (status < 0)
-        return;
     struct http_conn *c = xcalloc(1, sizeof *c);
     c->server = s;
     uv_tcp_init(s->loop, &c->handle);
     c->handle.data = c;
     list_push_back(&s->conns, &c->link);
     if (uv_accept(listener, (uv_stream_t *)&c->handle) < 0) {
+        close_conn(c);
+        return;
+    }
+    if (tls && !(c->is_tls = tls_session_init(&c->tls, s->tls_ctx))) {
         close_conn(c);
         return;
     }
@@ -392,12 +503,34 @@ static void on_connection(uv_stream_t *listener, int status)
         close_conn(c);
 }
 
-/* ---- the listener ---- */
-
-int http_server_start(struct http_server *s, uv_loop_t *loop, const char *bind, int port,
-                      http_handler handler, void *ctx)
+static void on_connection(uv_stream_t *listener, int status)
 {
-    *s = (struct http_server){.loop = loop, .handler = handler, .ctx = ctx};
+    if (status >= 0)
+        accept_conn(listener, false);
+}
+
+static void on_tls_connection(uv_stream_t *listener, int status)
+{
+    if (status >= 0)
+        accept_conn(listener, true);
+}
+
+/* ---- the listeners ---- */
+
+static void cannot_listen(char *why, size_t why_size, const char *what, const char *bind,
+                          int port, bool tls, int rc)
+{
+    const char *host = bind ? bind : "::";
+    snprintf(why, why_size, strchr(host, ':') ? "cannot listen on [%s]:%d for %s%s: %s"
+                                              : "cannot listen on %s:%d for %s%s: %s",
+             host, port, what, tls ? " over HTTPS" : "", uv_strerror(rc));
+}
+
+int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_listen *where,
+                      http_handler handler, void *ctx, char *why, size_t why_size)
+{
+    *s = (struct http_server){.loop = loop, .handler = handler, .ctx = ctx,
+                              .https = where->https, .ssl_keys = where->ssl_keys};
     http_parser_settings_init(&s->settings);
     s->settings.on_url = on_url;
     s->settings.on_header_field = on_header_field;
@@ -406,19 +539,60 @@ int http_server_start(struct http_server *s, uv_loop_t *loop, const char *bind, 
     s->settings.on_body = on_body;
     s->settings.on_message_complete = on_message_complete;
     list_init(&s->conns);
-    int rc = tcp_listen(loop, &s->listener, bind, port, 128, on_connection, s);
-    if (rc < 0)
+    const struct broker_https *https = where->https;
+    if (https && https->port &&
+        !(s->tls_ctx = tls_context_new(&https->tls, where->ssl_keys, why, why_size)))
+        return -1;
+    int rc;
+    if (where->port &&
+        (rc = tcp_listen(loop, &s->listener, where->bind, where->port, 128, on_connection, s)) < 0) {
+        cannot_listen(why, why_size, where->what, where->bind, where->port, false, rc);
+        SSL_CTX_free(s->tls_ctx);
+        s->tls_ctx = NULL;
         return rc;
-    s->listening = true;
+    }
+    s->listening = where->port != 0;
+    if (s->tls_ctx) {
+        const char *bind = https->bind ? https->bind : where->bind;
+        rc = tcp_listen(loop, &s->tls_listener, bind, https->port, 128, on_tls_connection, s);
+        if (rc < 0) {
+            cannot_listen(why, why_size, where->what, bind, https->port, true, rc);
+            http_server_stop(s);
+            return rc;
+        }
+        s->tls_listening = true;
+    }
     return 0;
+}
+
+bool http_server_has_tls(const struct http_server *s)
+{
+    return s->tls_ctx != NULL;
+}
+
+bool http_server_reload(struct http_server *s, char *why, size_t why_size)
+{
+    if (!s->tls_ctx) {
+        snprintf(why, why_size, "no HTTPS listener");
+        return false;
+    }
+    SSL_CTX *fresh = tls_context_new(&s->https->tls, s->ssl_keys, why, why_size);
+    if (!fresh)
+        return false;
+    SSL_CTX_free(s->tls_ctx); /* open connections hold their own reference */
+    s->tls_ctx = fresh;
+    return true;
 }
 
 void http_server_stop(struct http_server *s)
 {
-    if (!s->listening)
-        return;
-    s->listening = false;
-    uv_close((uv_handle_t *)&s->listener, NULL);
+    if (s->listening)
+        uv_close((uv_handle_t *)&s->listener, NULL);
+    if (s->tls_listening)
+        uv_close((uv_handle_t *)&s->tls_listener, NULL);
+    s->listening = s->tls_listening = false;
+    SSL_CTX_free(s->tls_ctx);
+    s->tls_ctx = NULL;
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &s->conns)
         close_conn(list_entry(pos, struct http_conn, link));

@@ -1,4 +1,4 @@
-/* The management API's HTTP/1.1 server on the broker's libuv loop: sockets, parsing, keep-alive. */
+/* The management API's HTTP/1.1 server on the broker's libuv loop: sockets, HTTPS, parsing, keep-alive. */
 #ifndef HTTP_H
 #define HTTP_H
 
@@ -8,6 +8,9 @@
 #include <uv.h>
 
 #include "core/list.h"
+#include "model/broker.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
 
 /* One parsed request; every string is NUL-terminated and lives until the handler returns. */
 struct http_request {
@@ -45,20 +48,40 @@ struct http_response {
 
 typedef void (*http_handler)(void *ctx, const struct http_request *req, struct http_response *res);
 
+/* Where a server listens: plain HTTP, HTTPS, or both, serving the same handler. */
+struct http_listen {
+    const char *bind;      /* plain HTTP's address */
+    int port;              /* 0: no plain HTTP */
+    const struct broker_https *https; /* HTTPS's address and ssl options; port 0: none */
+    const char *ssl_keys;  /* where they come from, for messages ("management.ssl") */
+    const char *what;      /* for messages: "the management API" */
+};
+
 struct http_server {
     uv_tcp_t listener;
+    uv_tcp_t tls_listener;
     uv_loop_t *loop;
     struct list conns;
     http_handler handler;
     void *ctx;
     http_parser_settings settings;
-    bool listening;
+    bool listening, tls_listening;
+    SSL_CTX *tls_ctx;      /* new HTTPS connections take it; each keeps its own reference */
+    const struct broker_https *https;
+    const char *ssl_keys;
 };
 
-/* Returns 0 or a libuv error code (e.g. UV_EADDRINUSE). */
-int http_server_start(struct http_server *s, uv_loop_t *loop, const char *bind, int port,
-                      http_handler handler, void *ctx);
-/* Closes the listener and every connection at once (an answer being written is cut short):
+/* Loads the HTTPS certificates and opens the listeners. Returns 0; or -1 with why set (a bad
+ * certificate, key or option, naming its key) or a libuv error code with why naming the
+ * address; nothing is then listening. */
+int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_listen *where,
+                      http_handler handler, void *ctx, char *why, size_t why_size);
+/* Whether it serves HTTPS (then SIGHUP reloads its certificates). */
+bool http_server_has_tls(const struct http_server *s);
+/* Reads the HTTPS certificate, key and CA files again for the connections to come; the open
+ * ones keep theirs. Returns false with why set, the old ones kept, when a file is bad. */
+bool http_server_reload(struct http_server *s, char *why, size_t why_size);
+/* Closes the listeners and every connection at once (an answer being written is cut short):
  * the handles are closed by the time the loop has run once more. */
 void http_server_stop(struct http_server *s);
 /* Sends the held response, or replacement instead when not NULL (its body then the server's

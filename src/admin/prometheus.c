@@ -661,7 +661,7 @@ static void handle(void *ctx, const struct http_request *req, struct http_respon
 }
 
 int prometheus_start(struct prometheus *p, uv_loop_t *loop, struct broker *broker,
-                     struct tcp_server *tcp)
+                     struct tcp_server *tcp, char *why, size_t why_size)
 {
     p->broker = broker;
     p->tcp = tcp;
@@ -670,8 +670,11 @@ int prometheus_start(struct prometheus *p, uv_loop_t *loop, struct broker *broke
     gettimeofday(&now, NULL);
     p->started_at = (double)now.tv_sec + (double)now.tv_usec / 1e6;
     const struct broker_config *cfg = &broker->config;
-    const char *bind = cfg->prometheus_bind ? cfg->prometheus_bind : cfg->bind;
-    return http_server_start(&p->http, loop, bind, cfg->prometheus_port, handle, p);
+    struct http_listen where = {
+        .bind = cfg->prometheus_bind ? cfg->prometheus_bind : cfg->bind,
+        .port = cfg->prometheus_port,
+        .https = &cfg->prometheus_ssl, .ssl_keys = "prometheus.ssl", .what = "Prometheus metrics"};
+    return http_server_start(&p->http, loop, &where, handle, p, why, why_size);
 }
 
 void prometheus_stop(struct prometheus *p)

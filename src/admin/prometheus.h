@@ -18,9 +18,10 @@ struct prometheus {
     double started_at;      /* wall clock, seconds since the epoch */
 };
 
-/* Listens on the configured Prometheus address; returns 0 or a libuv error code. */
+/* Listens on the configured Prometheus addresses (HTTP, HTTPS or both); returns 0, or -1 or
+ * a libuv error code with why set. */
 int prometheus_start(struct prometheus *p, uv_loop_t *loop, struct broker *broker,
-                     struct tcp_server *tcp);
+                     struct tcp_server *tcp, char *why, size_t why_size);
 /* Closes the listener and its HTTP connections (done once the loop has run again). */
 void prometheus_stop(struct prometheus *p);
 

@@ -35,6 +35,8 @@ void broker_config_defaults(struct broker_config *config)
         .management_port = 15672,
         .prometheus_bind = NULL,
         .prometheus_port = 15692,
+        .management_ssl = {.tls = {.depth = -1}},
+        .prometheus_ssl = {.tls = {.depth = -1}},
         .default_user_tags = default_user_tags,
         .default_user_tag_count = 1,
         .default_permission_configure = ".*",

@@ -42,6 +42,13 @@ struct broker_tls_options {
     bool honor_cipher_order;
 };
 
+/* management.ssl.* or prometheus.ssl.*: an HTTPS listener and its ssl options. */
+struct broker_https {
+    const char *bind;             /* .ip; NULL: the AMQP bind address */
+    int port;                     /* 0: none */
+    struct broker_tls_options tls;
+};
+
 /* ssl_cert_login_from: which part of a client certificate names the EXTERNAL user. */
 enum broker_cert_login {
     BROKER_CERT_LOGIN_DN, /* distinguished_name (RabbitMQ's default), RFC 4514 as RabbitMQ writes it */
@@ -60,6 +67,8 @@ struct broker_config {
     int management_port;         /* 0: no management API */
     const char *prometheus_bind;
     int prometheus_port;         /* default 15692; 0: none */
+    struct broker_https management_ssl; /* HTTPS for the management API (usually 15671) */
+    struct broker_https prometheus_ssl; /* HTTPS for Prometheus (usually 15691) */
     uint32_t frame_max;
     uint16_t channel_max;
     uint16_t heartbeat;          /* seconds */

@@ -13,6 +13,8 @@
 #include "core/alloc.h"
 #include "core/container.h"
 #include "net/tcp.h"
+#include "net/tls_context.h"
+#include "net/tls_session.h"
 #include "proto/connection.h"
 
 struct tls_conn {
@@ -22,17 +24,13 @@ struct tls_conn {
     struct list paused_link; /* in tls_server.paused while flow control stops its reads */
     struct tls_server *server;
     struct connection *conn;
-    SSL *ssl;
-    BIO *net_in;             /* ciphertext read from the socket, for OpenSSL */
-    BIO *net_out;            /* ciphertext OpenSSL made, for the socket */
-    char *cipher;            /* what the write in flight sends */
-    size_t cipher_len, cipher_cap;
+    struct tls_session session;
+    struct tls_ciphertext cipher; /* what the write in flight sends */
     uv_buf_t *iov;           /* the connection's plaintext output, to encrypt */
     unsigned iov_cap;
     uv_write_t write_req;
     struct deadline linger;  /* bounds how long a close waits for pending output */
     struct deadline handshake; /* ssl_handshake_timeout */
-    bool established;        /* the TLS handshake is done */
     bool failed;             /* a fatal TLS error: only its alert may still go out */
     bool notified;           /* close_notify queued */
     bool reset;              /* close with a reset (after RabbitMQ's alert to a plain client) */
@@ -41,9 +39,6 @@ struct tls_conn {
     bool closing;
 };
 
-/* Plaintext goes to OpenSSL this much at a time, its ciphertext moved out after each: the
- * memory BIO never holds more than about one record. */
-#define ENCRYPT_CHUNK (16u << 10)
 /* Buffers that grew past this for a burst are freed once idle: a connection that once
  * received or sent a large message keeps no copy of its size. */
 #define IDLE_BUFFER_MAX (64u << 10)
@@ -53,158 +48,6 @@ struct tls_conn {
 #define READ_BUF_SIZE (32u << 10)
 /* The input BIO is replaced once drained past this: it would keep its largest size. */
 #define IDLE_INPUT_MAX (16u << 10)
-/* TLS 1.2 ciphers unless ciphers.N says: forward-secret AEAD ones only (Erlang's default list,
- * RabbitMQ's, also has CBC suites); TLS 1.3's are OpenSSL's, all AEAD. */
-#define DEFAULT_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
-
-/* ---- the context: certificates, key and options ---- */
-
-/* OpenSSL's first queued error as text, the queue emptied. */
-static void openssl_error(char *out, size_t len)
-{
-    unsigned long e = ERR_get_error();
-    if (e)
-        ERR_error_string_n(e, out, len);
-    else
-        snprintf(out, len, "unknown error");
-    ERR_clear_error();
-}
-
-static int version_number(const char *name)
-{
-    if (strcmp(name, "tlsv1.3") == 0)
-        return TLS1_3_VERSION;
-    if (strcmp(name, "tlsv1.2") == 0)
-        return TLS1_2_VERSION;
-    if (strcmp(name, "tlsv1.1") == 0)
-        return TLS1_1_VERSION;
-    return TLS1_VERSION;
-}
-
-/* versions.N name the versions; OpenSSL takes the range from the lowest to the highest. */
-static bool set_versions(SSL_CTX *ctx, const struct broker_tls_options *o)
-{
-    int min = TLS1_2_VERSION, max = TLS1_3_VERSION;
-    if (o->version_count) {
-        min = INT_MAX;
-        max = 0;
-        for (size_t i = 0; i < o->version_count; i++) {
-            int v = version_number(o->versions[i]);
-            min = v < min ? v : min;
-            max = v > max ? v : max;
-        }
-    }
-    return SSL_CTX_set_min_proto_version(ctx, min) && SSL_CTX_set_max_proto_version(ctx, max);
-}
-
-/* ciphers.N mix TLS 1.3 suites (TLS_*) and TLS 1.2 ciphers, which OpenSSL sets apart; a kind
- * not named keeps its default. */
-static bool set_ciphers(SSL_CTX *ctx, const struct broker_tls_options *o, char *why, size_t why_size)
-{
-    size_t total = 1;
-    for (size_t i = 0; i < o->cipher_count; i++)
-        total += strlen(o->ciphers[i]) + 1;
-    char *v12 = xcalloc(1, total), *v13 = xcalloc(1, total);
-    for (size_t i = 0; i < o->cipher_count; i++) {
-        char *list = strncmp(o->ciphers[i], "TLS_", 4) == 0 ? v13 : v12;
-        if (*list)
-            strcat(list, ":");
-        strcat(list, o->ciphers[i]);
-    }
-    bool ok = true;
-    if (!SSL_CTX_set_cipher_list(ctx, *v12 ? v12 : DEFAULT_CIPHERS)) {
-        snprintf(why, why_size, "ssl_options.ciphers: OpenSSL knows none of %s", v12);
-        ok = false;
-    } else if (*v13 && !SSL_CTX_set_ciphersuites(ctx, v13)) {
-        snprintf(why, why_size, "ssl_options.ciphers: OpenSSL does not know all of %s", v13);
-        ok = false;
-    }
-    free(v12);
-    free(v13);
-    ERR_clear_error();
-    return ok;
-}
-
-static bool load_files(SSL_CTX *ctx, const struct broker_tls_options *o, char *why, size_t why_size)
-{
-    char err[256];
-    if (o->password) /* OpenSSL's default callback takes the user data as the passphrase */
-        SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)o->password);
-    if (!SSL_CTX_use_certificate_chain_file(ctx, o->certfile)) {
-        openssl_error(err, sizeof err);
-        snprintf(why, why_size, "ssl_options.certfile %s: cannot load the certificate: %s",
-                 o->certfile, err);
-        return false;
-    }
-    if (!SSL_CTX_use_PrivateKey_file(ctx, o->keyfile, SSL_FILETYPE_PEM)) {
-        unsigned long e = ERR_peek_last_error();
-        bool mismatch = ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
-        openssl_error(err, sizeof err);
-        if (mismatch) {
-            snprintf(why, why_size, "ssl_options.keyfile %s does not match the certificate in "
-                     "ssl_options.certfile %s", o->keyfile, o->certfile);
-            return false;
-        }
-        snprintf(why, why_size, "ssl_options.keyfile %s: cannot load the private key%s: %s",
-                 o->keyfile, o->password ? " (with ssl_options.password)" : "", err);
-        return false;
-    }
-    if (!SSL_CTX_check_private_key(ctx)) {
-        openssl_error(err, sizeof err);
-        snprintf(why, why_size, "ssl_options.keyfile %s does not match ssl_options.certfile %s: %s",
-                 o->keyfile, o->certfile, err);
-        return false;
-    }
-    if (o->cacertfile) {
-        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->cacertfile);
-        if (!names || !SSL_CTX_load_verify_locations(ctx, o->cacertfile, NULL)) {
-            openssl_error(err, sizeof err);
-            snprintf(why, why_size, "ssl_options.cacertfile %s: cannot load the CA certificates: %s",
-                     o->cacertfile, err);
-            sk_X509_NAME_pop_free(names, X509_NAME_free);
-            return false;
-        }
-        SSL_CTX_set_client_CA_list(ctx, names);
-    }
-    return true;
-}
-
-static SSL_CTX *build_context(const struct broker_tls_options *o, char *why, size_t why_size)
-{
-    if (!o->certfile || !o->keyfile) {
-        snprintf(why, why_size, "a TLS listener needs ssl_options.certfile and ssl_options.keyfile");
-        return NULL;
-    }
-    ERR_clear_error();
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx) {
-        char err[256];
-        openssl_error(err, sizeof err);
-        snprintf(why, why_size, "cannot make a TLS context: %s", err);
-        return NULL;
-    }
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                        (o->honor_cipher_order ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS); /* idle connections hold no record buffers */
-    SSL_CTX_set_dh_auto(ctx, 1);
-    static const unsigned char session_context[] = "warren";
-    SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
-    if (!set_versions(ctx, o)) {
-        snprintf(why, why_size, "ssl_options.versions: OpenSSL refuses that range");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    if (!set_ciphers(ctx, o, why, why_size) || !load_files(ctx, o, why, why_size)) {
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    if (o->verify_peer)
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-                           (o->fail_if_no_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
-    /* Erlang's ssl counts depth as OpenSSL does (intermediates allowed), and defaults to 10 */
-    SSL_CTX_set_verify_depth(ctx, o->depth >= 0 ? o->depth : 10);
-    return ctx;
-}
 
 /* ---- the client certificate's name (SASL EXTERNAL), as rabbit_ssl and rabbit_cert_info make it ---- */
 
@@ -347,7 +190,7 @@ static bool io_peer_cert_name(void *ctx, char *out, size_t len, const char **why
 {
     struct tls_conn *t = ctx;
     const struct broker_config *cfg = &t->server->broker->config;
-    X509 *cert = SSL_get0_peer_certificate(t->ssl);
+    X509 *cert = SSL_get0_peer_certificate(t->session.ssl);
     if (!cert) {
         *why = "connection peer presented no TLS (x.509) certificate";
         return false;
@@ -404,8 +247,8 @@ static void on_closed(uv_handle_t *h)
     deadline_heap_remove(&s->broker->deadlines, &t->linger);
     deadline_heap_remove(&s->broker->deadlines, &t->handshake);
     connection_destroy(t->conn);
-    SSL_free(t->ssl); /* and both BIOs */
-    free(t->cipher);
+    tls_session_free(&t->session);
+    tls_ciphertext_free(&t->cipher);
     free(t->iov);
     list_remove(&t->link);
     list_remove(&t->dirty_link);
@@ -438,7 +281,7 @@ static void on_handshake_timeout(struct deadline *d, uint64_t now_ms)
 {
     (void)now_ms;
     struct tls_conn *t = container_of(d, struct tls_conn, handshake);
-    if (t->established || t->closing)
+    if (t->session.established || t->closing)
         return;
     log_warning(&t->server->broker->log, "%s: TLS handshake timed out after %llu ms",
                 connection_log_name(t->conn),
@@ -454,38 +297,19 @@ static void on_handshake_timeout(struct deadline *d, uint64_t now_ms)
  * peer. */
 static void fail(struct tls_conn *t, const char *what)
 {
-    static const unsigned char unexpected_message[] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x0a};
     char err[256], reason[320];
-    openssl_error(err, sizeof err);
+    tls_context_error(err, sizeof err);
     t->failed = true;
     snprintf(reason, sizeof reason, "TLS %s: %s", what, err);
     log_warning(&t->server->broker->log, "%s: %s", connection_log_name(t->conn), reason);
     if (t->closing)
         return;
-    if (t->established) {
+    if (t->session.established) {
         connection_read_eof(t->conn, reason);
         return;
     }
-    if (BIO_ctrl_pending(t->net_out) == 0) { /* then a reset, as RabbitMQ's */
-        BIO_write(t->net_out, unexpected_message, sizeof unexpected_message);
-        t->reset = true;
-    }
+    t->reset = tls_session_refuse(&t->session);
     io_close(t);
-}
-
-/* Whatever ciphertext OpenSSL made, appended to the buffer the next write sends. */
-static void take_ciphertext(struct tls_conn *t)
-{
-    size_t n = BIO_ctrl_pending(t->net_out);
-    if (n == 0)
-        return;
-    if (t->cipher_len + n > t->cipher_cap) {
-        t->cipher_cap = t->cipher_len + n > 2 * t->cipher_cap ? t->cipher_len + n : 2 * t->cipher_cap;
-        t->cipher = xrealloc(t->cipher, t->cipher_cap);
-    }
-    int got = BIO_read(t->net_out, t->cipher + t->cipher_len, (int)n);
-    if (got > 0)
-        t->cipher_len += (size_t)got;
 }
 
 /* The connection's output, encrypted into the write buffer; the output is empty afterwards. */
@@ -493,17 +317,13 @@ static bool encrypt_output(struct tls_conn *t)
 {
     struct output *out = connection_output(t->conn);
     size_t len = output_len(out);
-    if (!t->established || t->failed || len == 0)
+    if (!t->session.established || t->failed || len == 0)
         return true;
     unsigned n = output_iov(out, &t->iov, &t->iov_cap);
     for (unsigned i = 0; i < n; i++) {
-        for (size_t at = 0; at < t->iov[i].len; at += ENCRYPT_CHUNK) {
-            int part = (int)(t->iov[i].len - at < ENCRYPT_CHUNK ? t->iov[i].len - at : ENCRYPT_CHUNK);
-            if (SSL_write(t->ssl, t->iov[i].base + at, part) != part) {
-                output_reset(out);
-                return false;
-            }
-            take_ciphertext(t);
+        if (!tls_session_encrypt(&t->session, t->iov[i].base, t->iov[i].len, &t->cipher)) {
+            output_reset(out);
+            return false;
         }
     }
     connection_sent(t->conn, len);
@@ -511,44 +331,13 @@ static bool encrypt_output(struct tls_conn *t)
     return true;
 }
 
-/* A memory BIO keeps the largest buffer it ever needed: an empty one that grew is replaced. */
-static BIO *fresh_if_grown(BIO *bio, size_t max)
-{
-    BUF_MEM *mem = NULL;
-    if (BIO_ctrl_pending(bio) != 0 || BIO_get_mem_ptr(bio, &mem) <= 0 || !mem || mem->max <= max)
-        return NULL;
-    return BIO_new(BIO_s_mem());
-}
-
-static void release_grown_input(struct tls_conn *t)
-{
-    BIO *in = fresh_if_grown(t->net_in, IDLE_INPUT_MAX);
-    if (in) {
-        SSL_set0_rbio(t->ssl, in); /* frees the old one */
-        t->net_in = in;
-    }
-}
-
-static void release_idle_buffers(struct tls_conn *t)
-{
-    BIO *out = fresh_if_grown(t->net_out, IDLE_BUFFER_MAX);
-    if (out) {
-        SSL_set0_wbio(t->ssl, out);
-        t->net_out = out;
-    }
-    if (t->cipher_cap > IDLE_BUFFER_MAX) {
-        free(t->cipher);
-        t->cipher = NULL;
-        t->cipher_cap = 0;
-    }
-}
-
 static void on_written(uv_write_t *req, int status)
 {
     struct tls_conn *t = req->data;
     t->writing = false;
-    t->cipher_len = 0;
-    release_idle_buffers(t);
+    t->cipher.len = 0;
+    tls_session_trim_output(&t->session, IDLE_BUFFER_MAX);
+    tls_ciphertext_trim(&t->cipher, IDLE_BUFFER_MAX);
     if (status < 0) {
         if (!t->closing)
             connection_read_eof(t->conn, uv_strerror(status));
@@ -571,14 +360,14 @@ static void start_write(struct tls_conn *t)
         fail(t, "write failed");
         return;
     }
-    if (t->closing && t->established && !t->failed && !t->notified) {
-        SSL_shutdown(t->ssl); /* close_notify, not waiting for the peer's */
+    if (t->closing && t->session.established && !t->failed && !t->notified) {
+        tls_session_shutdown(&t->session);
         t->notified = true;
     }
-    take_ciphertext(t);
-    if (t->cipher_len == 0)
+    tls_session_take(&t->session, &t->cipher);
+    if (t->cipher.len == 0)
         return;
-    uv_buf_t buf = uv_buf_init(t->cipher, (unsigned)t->cipher_len);
+    uv_buf_t buf = uv_buf_init(t->cipher.p, (unsigned)t->cipher.len);
     t->writing = true;
     if (uv_write(&t->write_req, (uv_stream_t *)&t->handle, &buf, 1, on_written) < 0) {
         t->writing = false;
@@ -624,43 +413,39 @@ static void io_close(void *ctx)
 /* Drives the handshake, then hands every decrypted byte to the connection until it pauses. */
 static void pump(struct tls_conn *t)
 {
-    if (!t->established) {
-        int rc = SSL_do_handshake(t->ssl);
-        if (rc != 1) {
-            int e = SSL_get_error(t->ssl, rc);
-            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-                io_flush(t); /* the handshake's next flight */
-            else
-                fail(t, "handshake failed");
+    if (!t->session.established) {
+        enum tls_handshake h = tls_session_handshake(&t->session);
+        if (h == TLS_HANDSHAKE_WANT)
+            io_flush(t); /* the handshake's next flight */
+        else if (h == TLS_HANDSHAKE_FAILED)
+            fail(t, "handshake failed");
+        if (h != TLS_HANDSHAKE_DONE)
             return;
-        }
-        t->established = true;
         deadline_heap_remove(&t->server->broker->deadlines, &t->handshake);
         log_debug(&t->server->broker->log, "%s: TLS established (%s, %s)",
-                  connection_log_name(t->conn), SSL_get_version(t->ssl),
-                  SSL_get_cipher_name(t->ssl));
+                  connection_log_name(t->conn), SSL_get_version(t->session.ssl),
+                  SSL_get_cipher_name(t->session.ssl));
     }
     while (!t->paused && !t->closing) {
         char *base;
         size_t len;
         connection_read_buffer(t->conn, &base, &len);
-        int rc = SSL_read(t->ssl, base, len > INT_MAX ? INT_MAX : (int)len);
+        ssize_t rc = tls_session_read(&t->session, base, len);
         if (rc > 0) {
             connection_read_done(t->conn, (size_t)rc);
             continue;
         }
-        int e = SSL_get_error(t->ssl, rc);
-        if (e == SSL_ERROR_ZERO_RETURN) { /* the peer's close_notify */
+        if (rc == TLS_READ_CLOSED) {
             connection_read_eof(t->conn, "connection closed by peer");
             if (!t->closing)
                 close_now(t);
             return;
         }
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+        if (rc == TLS_READ_FAILED)
             fail(t, "read failed");
         break;
     }
-    if (!t->closing && BIO_ctrl_pending(t->net_out)) /* session tickets, key updates, alerts */
+    if (!t->closing && tls_session_has_output(&t->session)) /* session tickets, key updates, alerts */
         io_flush(t);
 }
 
@@ -675,12 +460,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct tls_conn *t = stream->data;
     if (nread > 0) {
-        if (BIO_write(t->net_in, buf->base, (int)nread) != (int)nread) {
+        if (!tls_session_feed(&t->session, buf->base, (size_t)nread)) {
             fail(t, "read failed");
             return;
         }
         pump(t);
-        release_grown_input(t);
+        tls_session_trim_input(&t->session, IDLE_INPUT_MAX);
     } else if (nread < 0) {
         connection_read_eof(t->conn, nread == UV_EOF ? "connection closed by peer" : uv_strerror((int)nread));
         if (!t->closing)
@@ -711,19 +496,11 @@ static void on_connection(uv_stream_t *listener, int status)
         uv_close((uv_handle_t *)&t->handle, free_unaccepted);
         return;
     }
-    t->ssl = SSL_new(s->ctx);
-    t->net_in = BIO_new(BIO_s_mem());
-    t->net_out = BIO_new(BIO_s_mem());
-    if (!t->ssl || !t->net_in || !t->net_out) {
+    if (!tls_session_init(&t->session, s->ctx)) {
         log_error(&s->broker->log, "cannot start a TLS session: out of memory");
-        SSL_free(t->ssl);
-        BIO_free(t->net_in);
-        BIO_free(t->net_out);
         uv_close((uv_handle_t *)&t->handle, free_unaccepted);
         return;
     }
-    SSL_set_bio(t->ssl, t->net_in, t->net_out);
-    SSL_set_accept_state(t->ssl);
     uv_tcp_nodelay(&t->handle, 1);
     deadline_init(&t->linger, on_linger_timeout);
     deadline_init(&t->handshake, on_handshake_timeout);
@@ -765,7 +542,7 @@ int tls_server_start(struct tls_server *s, uv_loop_t *loop, struct broker *broke
     list_init(&s->dirty);
     list_init(&s->paused);
     const struct broker_config *cfg = &broker->config;
-    if (!(s->ctx = build_context(&cfg->tls, why, why_size)))
+    if (!(s->ctx = tls_context_new(&cfg->tls, "ssl_options", why, why_size)))
         return -1;
     s->read_buf = xmalloc(READ_BUF_SIZE);
     struct broker_listener one = {cfg->bind, cfg->tls_port};
@@ -800,7 +577,7 @@ bool tls_server_reload(struct tls_server *s, char *why, size_t why_size)
         snprintf(why, why_size, "the broker is stopping");
         return false;
     }
-    SSL_CTX *fresh = build_context(&s->broker->config.tls, why, why_size);
+    SSL_CTX *fresh = tls_context_new(&s->broker->config.tls, "ssl_options", why, why_size);
     if (!fresh)
         return false;
     SSL_CTX_free(s->ctx); /* open connections hold their own reference */
@@ -836,7 +613,7 @@ void tls_server_resume_readers(struct tls_server *s)
             connection_read_resumed(t->conn); /* may pause it again: it joins the tail */
             if (!t->paused) {
                 pump(t); /* records already read and not yet decrypted */
-                release_grown_input(t);
+                tls_session_trim_input(&t->session, IDLE_INPUT_MAX);
             }
         }
     }

@@ -383,6 +383,53 @@ START_TEST(logging)
 }
 END_TEST
 
+START_TEST(https_listeners)
+{
+    char cert[] = "/tmp/test_config_https_XXXXXX";
+    int fd = mkstemp(cert);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "management.ssl.port = 15671\nmanagement.ssl.ip = 127.0.0.1\n"
+             "management.ssl.certfile = %s\nmanagement.ssl.keyfile = %s\n"
+             "management.ssl.verify = verify_peer\nmanagement.ssl.depth = 2\n"
+             "management.ssl.versions.1 = tlsv1.3\nmanagement.ssl.ciphers.1 = TLS_AES_128_GCM_SHA256\n"
+             "prometheus.ssl.port = 15691\nprometheus.ssl.cacertfile = %s\n"
+             "prometheus.ssl.fail_if_no_peer_cert = true\nprometheus.ssl.password = pw\n",
+             cert, cert, cert);
+    struct broker_config *c = ok(text);
+    /* only the ssl keys: no plain HTTP listener, as RabbitMQ */
+    ck_assert_int_eq(c->management_port, 0);
+    ck_assert_int_eq(c->prometheus_port, 0);
+    ck_assert_int_eq(c->management_ssl.port, 15671);
+    ck_assert_str_eq(c->management_ssl.bind, "127.0.0.1");
+    ck_assert_str_eq(c->management_ssl.tls.certfile, cert);
+    ck_assert(c->management_ssl.tls.verify_peer);
+    ck_assert_int_eq(c->management_ssl.tls.depth, 2);
+    ck_assert_int_eq(c->management_ssl.tls.version_count, 1);
+    ck_assert_str_eq(c->management_ssl.tls.ciphers[0], "TLS_AES_128_GCM_SHA256");
+    ck_assert_int_eq(c->prometheus_ssl.port, 15691);
+    ck_assert_str_eq(c->prometheus_ssl.tls.cacertfile, cert);
+    ck_assert(c->prometheus_ssl.tls.fail_if_no_peer_cert);
+    ck_assert_str_eq(c->prometheus_ssl.tls.password, "pw");
+    ck_assert_int_eq(c->prometheus_ssl.tls.depth, -1);
+    /* each set of options is its own */
+    ck_assert_ptr_null(c->tls.certfile);
+    ck_assert(!c->tls.verify_peer);
+    ck_assert_int_eq(c->tls.version_count, 0);
+    ck_assert_ptr_null(c->prometheus_ssl.tls.certfile);
+    c = ok("management.ssl.port = 15671\nmanagement.tcp.port = 15672\n"
+           "prometheus.ssl.port = 15691\nprometheus.tcp.ip = 127.0.0.1\n");
+    ck_assert_int_eq(c->management_port, 15672); /* both set: both */
+    ck_assert_int_eq(c->prometheus_port, 15692);
+    unlink(cert);
+    fails(text, "management.ssl.certfile invalid, file does not exist", NULL);
+    fails("prometheus.ssl.verify = maybe\n", "verify_peer, verify_none", NULL);
+    fails("management.ssl.ip = localhost\n", "management.ssl.ip invalid", NULL);
+}
+END_TEST
+
 START_TEST(tls_options_and_mechanisms)
 {
     char cert[] = "/tmp/test_config_cert_XXXXXX";
@@ -572,6 +619,7 @@ int main(void)
     tcase_add_test(tc, http_listeners_and_definitions);
     tcase_add_test(tc, logging);
     tcase_add_test(tc, tls_options_and_mechanisms);
+    tcase_add_test(tc, https_listeners);
     tcase_add_test(tc, includes_and_file_values);
     tcase_add_test(tc, rabbitmq_config_file_lookup);
     suite_add_tcase(s, tc);
