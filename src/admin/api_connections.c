@@ -85,6 +85,25 @@ static json_t *user_provided_name(struct amqp_bytes client_properties)
     return json_table_string(f.v.bytes.ptr, f.v.bytes.len);
 }
 
+static json_t *string_or_null(const char *s)
+{
+    return s[0] ? json_string(s) : json_null();
+}
+
+/* RabbitMQ lists these on every connection, null on plain TCP. */
+static void add_tls_info(json_t *o, const struct connection *c)
+{
+    struct connection_tls_info t;
+    connection_tls_info(c, &t);
+    json_object_set_new(o, "ssl_protocol", string_or_null(t.protocol));
+    json_object_set_new(o, "ssl_key_exchange", string_or_null(t.key_exchange));
+    json_object_set_new(o, "ssl_cipher", string_or_null(t.cipher));
+    json_object_set_new(o, "ssl_hash", string_or_null(t.hash));
+    json_object_set_new(o, "peer_cert_subject", string_or_null(t.peer_subject));
+    json_object_set_new(o, "peer_cert_issuer", string_or_null(t.peer_issuer));
+    json_object_set_new(o, "peer_cert_validity", string_or_null(t.peer_validity));
+}
+
 static json_t *connection_object(struct api *a, struct connection *c)
 {
     struct connection_info info;
@@ -107,6 +126,7 @@ static json_t *connection_object(struct api *a, struct connection *c)
     json_object_set_new(o, "auth_mechanism", json_string(info.auth_mechanism));
     json_object_set_new(o, "connected_at", json_integer((json_int_t)info.connected_at_ms));
     json_object_set_new(o, "ssl", json_boolean(info.ssl));
+    add_tls_info(o, c);
     json_object_set_new(o, "recv_oct", json_integer((json_int_t)info.recv_oct));
     json_object_set_new(o, "recv_cnt", json_integer((json_int_t)info.recv_cnt));
     json_object_set_new(o, "send_oct", json_integer((json_int_t)info.send_oct));

@@ -96,6 +96,13 @@ void connection_info(const struct connection *c, struct connection_info *out)
     };
 }
 
+void connection_tls_info(const struct connection *c, struct connection_tls_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (c->io.tls_info)
+        c->io.tls_info(c->io.ctx, out);
+}
+
 void connection_sent(struct connection *c, size_t n)
 {
     c->send_oct += n;

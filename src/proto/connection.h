@@ -18,6 +18,13 @@ struct connection;
 /* What the transport underneath provides. The connection appends bytes to its output buffer
  * (connection_output) and calls flush; close asks the transport to write what is pending, close
  * the socket and then call connection_destroy. */
+/* What the management API shows of a TLS session, in RabbitMQ's spelling ("tlsv1.3",
+ * "ecdhe_rsa", "aes_256_gcm", "aead"); a field left empty is shown as null. */
+struct connection_tls_info {
+    char protocol[16], key_exchange[32], cipher[40], hash[16];
+    char peer_subject[256], peer_issuer[256], peer_validity[48];
+};
+
 struct connection_io {
     void (*flush)(void *ctx);
     void (*close)(void *ctx);
@@ -30,6 +37,7 @@ struct connection_io {
     /* The verified client certificate's name as ssl_cert_login_from says (SASL EXTERNAL), or
      * false with RabbitMQ's reason; NULL on plain TCP. */
     bool (*peer_cert_name)(void *ctx, char *out, size_t len, const char **why);
+    void (*tls_info)(void *ctx, struct connection_tls_info *out); /* NULL on plain TCP */
 };
 
 struct connection *connection_new(struct broker *broker, const struct connection_io *io,
@@ -73,6 +81,8 @@ struct connection_info {
     uint64_t recv_oct, recv_cnt, send_oct, send_cnt;
 };
 void connection_info(const struct connection *c, struct connection_info *out);
+/* The TLS session's details; all empty on plain TCP. */
+void connection_tls_info(const struct connection *c, struct connection_tls_info *out);
 /* An operator (the management API) or the broker (the connection's vhost or user was deleted)
  * closes it: 320 CONNECTION_FORCED with this text (dropped mid-handshake). */
 void connection_force_close(struct connection *c, const char *reason);

@@ -202,12 +202,47 @@ def plain_client_on_tls_port(port):
           "pika without TLS on the TLS port fails as against RabbitMQ: %s" % outcome)
 
 
-def listed_connections(mgmt_port):
-    """{connection name: its "ssl"} from GET /api/connections."""
+TLS_FIELDS = ("ssl_protocol", "ssl_key_exchange", "ssl_cipher", "ssl_hash", "peer_cert_subject",
+              "peer_cert_issuer", "peer_cert_validity")
+
+
+def api_connections(mgmt_port):
     req = urllib.request.Request("http://127.0.0.1:%d/api/connections" % mgmt_port)
     req.add_header("Authorization", "Basic " + base64.b64encode(b"guest:guest").decode())
     with urllib.request.urlopen(req, timeout=5) as r:
-        return {c["name"]: c["ssl"] for c in json.load(r)}
+        return json.load(r)
+
+
+def listed_connections(mgmt_port):
+    """{connection name: its "ssl"} from GET /api/connections."""
+    return {c["name"]: c["ssl"] for c in api_connections(mgmt_port)}
+
+
+def session_fields(mgmt_port):
+    """The TLS fields of the only connection the management API lists."""
+    listed = api_connections(mgmt_port)
+    return tuple(listed[0].get(f) for f in TLS_FIELDS) if len(listed) == 1 else listed
+
+
+def validity_of(cert_path):
+    """The certificate's validity as RabbitMQ shows it: "2026-12-02T13:59:12Z - ..."."""
+    decoded = ssl._ssl._test_decode_cert(cert_path)  # pylint: disable=protected-access
+    return " - ".join(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ssl.cert_time_to_seconds(
+        decoded[k]))) for k in ("notBefore", "notAfter"))
+
+
+def session_details(mgmt_port, port, certs):
+    """What RabbitMQ 3.10 lists for a TLS connection with a client certificate (observed beside
+    it with these certificates and Python's default suites)."""
+    client = (certs.client_cert, certs.client_key)
+    peer = ("O=Warren tests,CN=warren-client", "CN=Warren test CA", validity_of(certs.client_cert))
+    for v, suite in ((ssl.TLSVersion.TLSv1_3, ("tlsv1.3", "any", "aes_256_gcm", "aead")),
+                     (ssl.TLSVersion.TLSv1_2, ("tlsv1.2", "ecdhe_rsa", "aes_256_gcm", "aead"))):
+        c = pika_connect(port, client_context(certs.ca, v, client))
+        fields = session_fields(mgmt_port)
+        check(fields == suite + peer, "%s: the management API's ssl_* and peer_cert_* fields are "
+              "RabbitMQ's: %r" % (v.name, fields))
+        c.close()
 
 
 def start_fails(args, why_words, label):
@@ -258,6 +293,11 @@ def main():
         listed = listed_connections(mgmt)
         check(set(listed.values()) == {False, True},
               "the management API lists both connections, ssl true for the TLS one: %r" % listed)
+        fields = {c["ssl"]: tuple(c.get(f) for f in TLS_FIELDS) for c in api_connections(mgmt)}
+        check(fields.get(False) == (None,) * 7 and fields.get(True, ())[:4] ==
+              ("tlsv1.3", "any", "aes_256_gcm", "aead") and fields[True][4:] == (None,) * 3,
+              "ssl_* fields null on plain TCP, no peer_cert_* without a client certificate: %r"
+              % fields)
         t.close()
         c.close()
         check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM")
@@ -269,7 +309,10 @@ def main():
               "listeners.tcp = none\nssl_options.verify = verify_peer\n"
               "ssl_options.fail_if_no_peer_cert = true\nssl_options.password = %s\n"
               "ssl_handshake_timeout = 1000\n" % certs.PASSWORD)
-        proc = start(["--config", conf, "--management-port", "0", "--prometheus-port", "0"], tls2)
+        mgmt = free_port()
+        proc = start(["--config", conf, "--management-port", str(mgmt), "--prometheus-port", "0"],
+                     tls2)
+        session_details(mgmt, tls2, certs)
         client = (certs.client_cert, certs.client_key)
         for v, alert in zip(VERSIONS, ("SSLV3_ALERT_HANDSHAKE_FAILURE",
                                        "TLSV13_ALERT_CERTIFICATE_REQUIRED")):
