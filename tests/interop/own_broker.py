@@ -75,6 +75,17 @@ def start(args, port, env_extra=None, stderr_path=None):
     raise SystemExit("FAIL: broker did not listen on %d" % port)
 
 
+def wait_for_log(path, text, seconds=5):
+    """Whether text appears in the log at path within seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with open(path) as f:
+            if text in f.read():
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def stop(proc):
     """SIGTERM, and the exit status."""
     proc.terminate()

@@ -27,7 +27,7 @@ import pika
 
 import own_broker
 from checks import SKIP, check, exit_status, expect, unique
-from own_broker import free_port, start
+from own_broker import free_port, start, wait_for_log
 from tls_certs import Certs
 
 WARREN = own_broker.WARREN
@@ -174,16 +174,6 @@ def check_common(mport, pport, amqp_port, ca, rogue_ca):
     step(check_rabbitmqadmin, mport, ca, amqp_port)
     step(check_metrics, pport, ca)
     return overview
-
-
-def wait_for_log(path, text, seconds=5):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with open(path) as f:
-            if text in f.read():
-                return True
-        time.sleep(0.05)
-    return False
 
 
 def ssl_lines(prefix, port, cert, key, ca=None, extra=""):

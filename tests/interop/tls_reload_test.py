@@ -13,7 +13,7 @@ import time
 import pika
 
 import own_broker
-from own_broker import free_port, start
+from own_broker import free_port, start, wait_for_log
 from tls_certs import Certs
 
 WARREN = own_broker.WARREN
@@ -39,16 +39,6 @@ def outcome(port, cafile):
         return "connected"
     except Exception as e:  # what the client observes is the point
         return "%s: %s" % (type(e).__name__, e)
-
-
-def wait_for_log(path, text, seconds=5):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with open(path) as f:
-            if text in f.read():
-                return True
-        time.sleep(0.05)
-    return False
 
 
 def still_works(c, label):
