@@ -2,10 +2,12 @@
 # Builds every fuzz harness and runs each for $FUZZ_SECONDS (default 30) from a copy of its seed
 # corpus (tests/fuzz/corpus_NAME) and with its dictionary (tests/fuzz/fuzz_NAME.dict), where
 # they exist. Usage: run.sh [BUILD_DIR]. Fails on any crash or leak, and when clang or libFuzzer
-# is missing. Crashing inputs are kept in BUILD_DIR/crashes.
+# is missing. Crashing inputs are kept in BUILD_DIR/crashes. With $FUZZ_CORPUS_DIR set, each
+# corpus is FUZZ_CORPUS_DIR/corpus_NAME and is kept and grown from run to run (tools/fuzz-long).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${FUZZ_SECONDS:-30}
+corpus_dir=${FUZZ_CORPUS_DIR:-}
 cc=${CC_FUZZ:-clang}
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "run.sh: $cc is missing; the fuzzers need clang and libFuzzer (Debian: apt-get install clang libclang-rt-14-dev)" >&2
@@ -33,8 +35,12 @@ sh "$root/tests/fuzz/build.sh" "$out"
 mkdir -p "$out/crashes"
 for harness in "$root"/tests/fuzz/fuzz_*.c; do
     name=$(basename "$harness" .c)
-    corpus=$out/corpus_${name#fuzz_}
-    rm -rf "$corpus"
+    if [ -n "$corpus_dir" ]; then
+        corpus=$corpus_dir/corpus_${name#fuzz_}
+    else
+        corpus=$out/corpus_${name#fuzz_}
+        rm -rf "$corpus"
+    fi
     mkdir -p "$corpus"
     seeds=$root/tests/fuzz/corpus_${name#fuzz_}
     if [ -d "$seeds" ]; then
