@@ -1033,6 +1033,23 @@ static bool set_https_ip(struct loader *l, const struct setting *s)
     return set_ip(l, s, &https_of(l, s)->bind);
 }
 
+/* {management,prometheus}.{tcp,ssl}.{request,idle}_timeout, in milliseconds. */
+static bool set_http_timeout(struct loader *l, const struct setting *s)
+{
+    bool ssl = strcmp(s->segments[1], "ssl") == 0;
+    struct broker_http_timeouts *t =
+        ssl ? &https_of(l, s)->timeouts
+            : strcmp(s->segments[0], "management") == 0 ? &l->cfg->management_timeouts
+                                                          : &l->cfg->prometheus_timeouts;
+    long long n;
+    if (!parse_integer(s->value, &n))
+        return not_a(l, s, "integer");
+    if (!integer_in(l, s, 1, UINT32_MAX, &n))
+        return false;
+    *(strcmp(s->segments[2], "request_timeout") == 0 ? &t->request_ms : &t->idle_ms) = (uint32_t)n;
+    return true;
+}
+
 /* RabbitMQ's levels onto Warren's four: notice sits between info and warning, so it hides
  * info; critical, alert and emergency are errors. */
 static bool parse_level(struct loader *l, const struct setting *s, const char *const *names,
@@ -1254,6 +1271,14 @@ static const struct handler handlers[] = {
     {"disk_free_limit.absolute", set_disk_absolute},
     {"load_definitions", set_load_definitions},
     {"management.tcp.port", set_management_port},
+    {"management.tcp.request_timeout", set_http_timeout},
+    {"management.tcp.idle_timeout", set_http_timeout},
+    {"management.ssl.request_timeout", set_http_timeout},
+    {"management.ssl.idle_timeout", set_http_timeout},
+    {"prometheus.tcp.request_timeout", set_http_timeout},
+    {"prometheus.tcp.idle_timeout", set_http_timeout},
+    {"prometheus.ssl.request_timeout", set_http_timeout},
+    {"prometheus.ssl.idle_timeout", set_http_timeout},
     {"management.tcp.ip", set_management_ip},
     {"prometheus.tcp.port", set_prometheus_port},
     {"prometheus.tcp.ip", set_prometheus_ip},

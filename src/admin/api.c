@@ -802,7 +802,7 @@ int api_start(struct api *a, uv_loop_t *loop, struct broker *broker, struct tcp_
     const struct broker_config *cfg = &broker->config;
     struct http_listen where = {
         .bind = cfg->management_bind ? cfg->management_bind : cfg->bind, .port = cfg->management_port,
-        .https = &cfg->management_ssl, .ssl_keys = "management.ssl", .what = "the management API"};
+        .timeouts = &cfg->management_timeouts, .https = &cfg->management_ssl, .ssl_keys = "management.ssl", .what = "the management API"};
     return http_server_start(&a->http, loop, &where, handle, a, why, why_size);
 }
 

@@ -85,6 +85,12 @@ struct http_conn {
     size_t unparsed_len;
     bool is_tls;             /* came on the HTTPS listener: every byte goes through tls */
     struct tls_session tls;
+    /* Waits for a request (request_timeout from its first byte or the connection's start)
+     * or for the next one after a response (idle_timeout); stopped while the server works. */
+    uv_timer_t timer;
+    const struct broker_http_timeouts *timeouts;
+    bool in_request;         /* a request's first bytes are in, not its end */
+    int open_handles;        /* the socket and the timer: freed once both are closed */
 };
 
 struct http_write {
@@ -107,6 +113,7 @@ const char *http_status_text(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 431: return "Request Header Fields Too Large";
@@ -135,6 +142,8 @@ static void reset_request(struct http_conn *c)
 static void on_closed(uv_handle_t *h)
 {
     struct http_conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
     list_remove(&c->link);
     reset_request(c);
     free(c->held.body);
@@ -158,8 +167,32 @@ static void drop_hold(struct http_conn *c)
 static void close_conn(struct http_conn *c)
 {
     drop_hold(c);
-    if (!uv_is_closing((uv_handle_t *)&c->handle))
+    if (!uv_is_closing((uv_handle_t *)&c->handle)) {
         uv_close((uv_handle_t *)&c->handle, on_closed);
+        uv_close((uv_handle_t *)&c->timer, on_closed);
+    }
+}
+
+static void answer_plain(struct http_conn *c, int status);
+
+/* RabbitMQ's (cowboy's): a request begun and not finished in time is answered 408; a
+ * connection that sent nothing of its next request is closed without a word. */
+static void on_timeout(uv_timer_t *timer)
+{
+    struct http_conn *c = timer->data;
+    if (c->in_request && !c->close_after_write && (!c->is_tls || c->tls.established)) {
+        uv_read_stop((uv_stream_t *)&c->handle);
+        answer_plain(c, 408);
+        if (c->writes)
+            return;
+    }
+    close_conn(c);
+}
+
+static void wait_for(struct http_conn *c, uint32_t ms)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->timer)) /* a failed write may have closed it */
+        uv_timer_start(&c->timer, on_timeout, ms, 0);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -307,6 +340,14 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+static int on_message_begin(http_parser *p)
+{
+    struct http_conn *c = conn_of(p);
+    c->in_request = true;
+    wait_for(c, c->timeouts->request_ms);
+    return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct http_conn *c = conn_of(p);
@@ -345,6 +386,8 @@ static int on_message_complete(http_parser *p)
     bool head = p->method == HTTP_HEAD;
     if (head)
         req.method = HTTP_GET, req.method_name = "GET";
+    c->in_request = false;
+    uv_timer_stop(&c->timer); /* the server's own time (a held answer) is not the client's */
     struct http_response res = {.status = 500};
     c->server->handler(c->server->ctx, &req, &res);
     c->close_after_write = !http_should_keep_alive(p);
@@ -358,6 +401,7 @@ static int on_message_complete(http_parser *p)
     } else {
         send_response(c, &res, head);
         free(res.body);
+        wait_for(c, c->timeouts->idle_ms);
     }
     free(path);
     reset_request(c);
@@ -463,6 +507,7 @@ void http_hold_release(struct http_hold *h, struct http_response *replacement)
     send_response(c, &c->held, c->held_head);
     free(c->held.body);
     c->held = (struct http_response){0};
+    wait_for(c, c->timeouts->idle_ms);
     http_parser_pause(&c->parser, 0);
     if (c->close_after_write || uv_is_closing((uv_handle_t *)&c->handle))
         return;
@@ -487,6 +532,10 @@ static void accept_conn(uv_stream_t *listener, bool tls)
     c->server = s;
     uv_tcp_init(s->loop, &c->handle);
     c->handle.data = c;
+    uv_timer_init(s->loop, &c->timer);
+    c->timer.data = c;
+    c->open_handles = 2;
+    c->timeouts = tls ? &s->https->timeouts : &s->timeouts;
     list_push_back(&s->conns, &c->link);
     if (uv_accept(listener, (uv_stream_t *)&c->handle) < 0) {
         close_conn(c);
@@ -499,6 +548,7 @@ static void accept_conn(uv_stream_t *listener, bool tls)
     uv_tcp_nodelay(&c->handle, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    wait_for(c, c->timeouts->request_ms); /* the TLS handshake too */
     if (uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) < 0)
         close_conn(c);
 }
@@ -530,8 +580,10 @@ int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_
                       http_handler handler, void *ctx, char *why, size_t why_size)
 {
     *s = (struct http_server){.loop = loop, .handler = handler, .ctx = ctx,
-                              .https = where->https, .ssl_keys = where->ssl_keys};
+                              .https = where->https, .ssl_keys = where->ssl_keys,
+                              .timeouts = *where->timeouts};
     http_parser_settings_init(&s->settings);
+    s->settings.on_message_begin = on_message_begin;
     s->settings.on_url = on_url;
     s->settings.on_header_field = on_header_field;
     s->settings.on_header_value = on_header_value;

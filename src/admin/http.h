@@ -52,7 +52,8 @@ typedef void (*http_handler)(void *ctx, const struct http_request *req, struct h
 struct http_listen {
     const char *bind;      /* plain HTTP's address */
     int port;              /* 0: no plain HTTP */
-    const struct broker_https *https; /* HTTPS's address and ssl options; port 0: none */
+    const struct broker_http_timeouts *timeouts; /* plain HTTP's */
+    const struct broker_https *https; /* HTTPS's address, ssl options, timeouts; port 0: none */
     const char *ssl_keys;  /* where they come from, for messages ("management.ssl") */
     const char *what;      /* for messages: "the management API" */
 };
@@ -69,6 +70,7 @@ struct http_server {
     SSL_CTX *tls_ctx;      /* new HTTPS connections take it; each keeps its own reference */
     const struct broker_https *https;
     const char *ssl_keys;
+    struct broker_http_timeouts timeouts; /* plain HTTP's */
 };
 
 /* Loads the HTTPS certificates and opens the listeners. Returns 0; or -1 with why set (a bad

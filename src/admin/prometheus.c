@@ -673,7 +673,7 @@ int prometheus_start(struct prometheus *p, uv_loop_t *loop, struct broker *broke
     struct http_listen where = {
         .bind = cfg->prometheus_bind ? cfg->prometheus_bind : cfg->bind,
         .port = cfg->prometheus_port,
-        .https = &cfg->prometheus_ssl, .ssl_keys = "prometheus.ssl", .what = "Prometheus metrics"};
+        .timeouts = &cfg->prometheus_timeouts, .https = &cfg->prometheus_ssl, .ssl_keys = "prometheus.ssl", .what = "Prometheus metrics"};
     return http_server_start(&p->http, loop, &where, handle, p, why, why_size);
 }
 

@@ -13,6 +13,10 @@
 static const char *const default_user_tags[] = {"administrator"};
 static const char *const loopback_users[] = {"guest"};
 
+/* RabbitMQ 3.10's HTTP listeners (cowboy's defaults, observed): a request within 5 s, the
+ * next one on a kept-alive connection within 60 s. */
+#define HTTP_TIMEOUTS {.request_ms = 5000, .idle_ms = 60000}
+
 void broker_config_defaults(struct broker_config *config)
 {
     *config = (struct broker_config){
@@ -35,8 +39,10 @@ void broker_config_defaults(struct broker_config *config)
         .management_port = 15672,
         .prometheus_bind = NULL,
         .prometheus_port = 15692,
-        .management_ssl = {.tls = {.depth = -1}},
-        .prometheus_ssl = {.tls = {.depth = -1}},
+        .management_timeouts = HTTP_TIMEOUTS,
+        .prometheus_timeouts = HTTP_TIMEOUTS,
+        .management_ssl = {.tls = {.depth = -1}, .timeouts = HTTP_TIMEOUTS},
+        .prometheus_ssl = {.tls = {.depth = -1}, .timeouts = HTTP_TIMEOUTS},
         .default_user_tags = default_user_tags,
         .default_user_tag_count = 1,
         .default_permission_configure = ".*",

@@ -42,11 +42,20 @@ struct broker_tls_options {
     bool honor_cipher_order;
 };
 
+/* How long an HTTP listener waits (management.tcp.request_timeout, .idle_timeout...): for a
+ * whole request from its first byte or the connection's start, and for the next request
+ * after a response. RabbitMQ's (cowboy's) 5 s and 60 s by default. */
+struct broker_http_timeouts {
+    uint32_t request_ms;
+    uint32_t idle_ms;
+};
+
 /* management.ssl.* or prometheus.ssl.*: an HTTPS listener and its ssl options. */
 struct broker_https {
     const char *bind;             /* .ip; NULL: the AMQP bind address */
     int port;                     /* 0: none */
     struct broker_tls_options tls;
+    struct broker_http_timeouts timeouts;
 };
 
 /* ssl_cert_login_from: which part of a client certificate names the EXTERNAL user. */
@@ -67,6 +76,7 @@ struct broker_config {
     int management_port;         /* 0: no management API */
     const char *prometheus_bind;
     int prometheus_port;         /* default 15692; 0: none */
+    struct broker_http_timeouts management_timeouts, prometheus_timeouts; /* plain HTTP's */
     struct broker_https management_ssl; /* HTTPS for the management API (usually 15671) */
     struct broker_https prometheus_ssl; /* HTTPS for Prometheus (usually 15691) */
     uint32_t frame_max;
