@@ -85,23 +85,20 @@ static json_t *user_provided_name(struct amqp_bytes client_properties)
     return json_table_string(f.v.bytes.ptr, f.v.bytes.len);
 }
 
-static json_t *string_or_null(const char *s)
-{
-    return s[0] ? json_string(s) : json_null();
-}
-
-/* RabbitMQ lists these on every connection, null on plain TCP. */
+/* RabbitMQ lists these on every connection, null on plain TCP (an empty field). */
 static void add_tls_info(json_t *o, const struct connection *c)
 {
     struct connection_tls_info t;
     connection_tls_info(c, &t);
-    json_object_set_new(o, "ssl_protocol", string_or_null(t.protocol));
-    json_object_set_new(o, "ssl_key_exchange", string_or_null(t.key_exchange));
-    json_object_set_new(o, "ssl_cipher", string_or_null(t.cipher));
-    json_object_set_new(o, "ssl_hash", string_or_null(t.hash));
-    json_object_set_new(o, "peer_cert_subject", string_or_null(t.peer_subject));
-    json_object_set_new(o, "peer_cert_issuer", string_or_null(t.peer_issuer));
-    json_object_set_new(o, "peer_cert_validity", string_or_null(t.peer_validity));
+    const struct {
+        const char *key, *value;
+    } fields[] = {{"ssl_protocol", t.protocol},         {"ssl_key_exchange", t.key_exchange},
+                  {"ssl_cipher", t.cipher},             {"ssl_hash", t.hash},
+                  {"peer_cert_subject", t.peer_subject}, {"peer_cert_issuer", t.peer_issuer},
+                  {"peer_cert_validity", t.peer_validity}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        json_object_set_new(o, fields[i].key,
+                            fields[i].value[0] ? json_string(fields[i].value) : json_null());
 }
 
 static json_t *connection_object(struct api *a, struct connection *c)
