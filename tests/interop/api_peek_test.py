@@ -5,14 +5,17 @@ not taken, not reordered, not marked redelivered; bad parameters get 400, a miss
 a user without read permission 401 (RabbitMQ's management status for a refusal)."""
 import base64
 import sys
+import time
 
 import pika
 
-from checks import exit_status, expect, pika_connection, process_until, unique
+from checks import exit_status, expect, pika_connection, process_until, ready_count, unique
 from mgmt import expect_error, expect_status, get, http, path_of
 
 QUEUE = unique("peek")
 PRIORITIES = unique("peek-priorities")
+BACKLOG = unique("peek-backlog")
+MIB = 1 << 20
 
 
 def peek(queue, query="", **options):
@@ -60,6 +63,20 @@ def main():
            [(base64.b64encode(b"m").decode(), "base64", 2)], "base64, truncated to 1 octet")
     expect(bodies(peeked(PRIORITIES)), ["high", "high2", "middle", "low"],
            "a priority queue: in delivery order")
+
+    # 1 MiB bodies far behind the queue's resident window (8 MiB) are paged out: peek reads
+    # them back
+    channel.queue_declare(BACKLOG)
+    for i in range(24):
+        channel.basic_publish("", BACKLOG, (b"big-%02d|" % i) * (MIB // 7))
+    channel.queue_declare(BACKLOG, passive=True)
+    time.sleep(0.5)
+    items = peeked(BACKLOG, "?offset=20&count=10&truncate=14")
+    expect([(i.get("payload"), i.get("payload_bytes")) for i in items],
+           [("big-%02d|big-%02d|" % (n, n), MIB // 7 * 7) for n in range(20, 24)],
+           "paged-out bodies read back for a peek")
+    expect(ready_count(channel, BACKLOG), 24, "still all there")
+    channel.queue_delete(BACKLOG)
 
     ok = channel.queue_declare(QUEUE, passive=True)
     expect(ok.method.message_count, 5, "peeking took nothing")
