@@ -2,9 +2,9 @@
 #include "model/broker.h"
 
 #include "core/alloc.h"
+#include "core/random.h"
 #include "model/session.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +61,7 @@ void broker_config_defaults(struct broker_config *config)
 static void make_cluster_id(char out[32])
 {
     unsigned char bytes[12] = {0};
-    if (RAND_bytes(bytes, sizeof bytes) != 1)
-        abort();
+    random_bytes(bytes, sizeof bytes);
     for (size_t i = 0; i < sizeof bytes; i++)
         snprintf(out + 2 * i, 3, "%02x", bytes[i]);
 }
