@@ -23,6 +23,11 @@ struct broker_listener {
     int port;
 };
 
+/* A port setting asking the kernel for a free port, where 0 already means "no listener"
+ * (--port 0 for the HTTP listeners left at their defaults, --tls-port 0); once bound the
+ * server writes the port it got back into the configuration. */
+#define BROKER_PORT_FREE (-1)
+
 /* TCP (or TLS) listeners one broker opens at most. */
 #define BROKER_MAX_LISTENERS 16
 
