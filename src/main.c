@@ -66,6 +66,8 @@ static void usage(FILE *out)
             "                             bytes with units (default 50MB) or a multiple of RAM\n"
             "                             with a point (1.5; file: disk_free_limit.absolute/\n"
             "                             .relative)\n"
+            "      --rabbitmq-compat VERSION  behave as RabbitMQ VERSION by default does: 3.13\n"
+            "                             (the default) or 4.3 (file: warren.rabbitmq_compat)\n"
             "  -l, --log-level LEVEL      debug, info, warning, error or none (default info;\n"
             "                             file: log.console.level)\n"
             "Once every listener listens, one line goes to stdout naming each listener's\n"
@@ -89,7 +91,7 @@ enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHA
        OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT,
        OPT_CONFIG, OPT_MANAGEMENT_PORT, OPT_MANAGEMENT_BIND, OPT_PROMETHEUS_PORT,
        OPT_PROMETHEUS_BIND, OPT_MEMORY_WATERMARK, OPT_DISK_FREE_LIMIT, OPT_TLS_PORT,
-       OPT_EPHEMERAL };
+       OPT_EPHEMERAL, OPT_RABBITMQ_COMPAT };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -98,6 +100,7 @@ static const struct option options[] = {
     {"tls-port", required_argument, NULL, OPT_TLS_PORT},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
     {"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
+    {"rabbitmq-compat", required_argument, NULL, OPT_RABBITMQ_COMPAT},
     {"management-port", required_argument, NULL, OPT_MANAGEMENT_PORT},
     {"management-bind", required_argument, NULL, OPT_MANAGEMENT_BIND},
     {"prometheus-port", required_argument, NULL, OPT_PROMETHEUS_PORT},
@@ -206,6 +209,10 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg, struct c
             break;
         case OPT_DATA_DIR: cfg->data_dir = optarg; break;
         case OPT_EPHEMERAL: cl->ephemeral = true; break;
+        case OPT_RABBITMQ_COMPAT:
+            if (!(cfg->compat = compat_find(optarg)))
+                goto bad;
+            break;
         case OPT_MANAGEMENT_PORT:
         case OPT_PROMETHEUS_PORT:
             if (!parse_number(optarg, 0, 65535, &n))

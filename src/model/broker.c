@@ -31,6 +31,8 @@ void broker_config_defaults(struct broker_config *config)
         .default_user = "guest",
         .default_pass = "guest",
         .default_vhost = "/",
+        .compat = compat_default(),
+        .connection_max = BROKER_NO_CONNECTION_MAX,
         .data_dir = NULL,
         .log_level = LOG_INFO,
         .tls = {.depth = -1},
@@ -232,6 +234,7 @@ struct vhost *broker_add_vhost(struct broker *b, const char *name)
     vhost_use_timers(v, &b->deadlines, &b->clock);
     vhost_use_store(v, b->store);
     v->node = b->node;
+    v->compat = b->config.compat;
     v->churn = &b->churn;
     v->definitions = &b->definitions;
     list_push_back(&b->vhosts, &v->link);
