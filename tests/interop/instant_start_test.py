@@ -95,11 +95,11 @@ def fixed_ports():
                                "--prometheus-port", "0"])
     expect(line, "WARREN_READY amqp=127.0.0.1:%d management=127.0.0.1:%d pid=%d"
            % (amqp, management, proc.pid), "fixed ports: the same line, without Prometheus (0)")
-    stop(proc)
+    expect(stop(proc)[0], 0, "stopped with status 0")
     proc, ready, line = start(["--port", "0", "--management-port", "0", "--prometheus-port", "0",
                                "--ephemeral"])
     expect(sorted(ready), ["amqp", "pid"], "--port 0 with both HTTP listeners off: amqp alone")
-    stop(proc)
+    expect(stop(proc)[0], 0, "stopped with status 0")
 
 
 def tls_free_port():
@@ -121,7 +121,7 @@ def tls_free_port():
         connection = pika.BlockingConnection(params)
         check(connection.is_open, "pika connects over TLS to it")
         connection.close()
-        stop(proc)
+        expect(stop(proc)[0], 0, "stopped with status 0")
     finally:
         certs.remove()
         shutil.rmtree(conf_dir, ignore_errors=True)
@@ -166,7 +166,7 @@ def ephemeral_writes_nothing():
             check(False, "the next ephemeral broker has forgotten the durable queue")
         except pika.exceptions.ChannelClosedByBroker as closed:
             expect(closed.reply_code, 404, "the next ephemeral broker has forgotten the queue")
-        stop(proc)
+        expect(stop(proc)[0], 0, "stopped with status 0")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
