@@ -3,11 +3,12 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/random.h"
+#include "core/sha256.h"
 
 static const EVP_MD *digest_of(enum password_hashing hashing)
 {
@@ -22,6 +23,14 @@ static const EVP_MD *digest_of(enum password_hashing hashing)
 static size_t hash_password(enum password_hashing hashing, const uint8_t salt[4],
                             const uint8_t *password, size_t len, uint8_t *out)
 {
+    if (hashing == PASSWORD_SHA256) { /* the default: no OpenSSL start-up for it (core/sha256.c) */
+        struct sha256 h;
+        sha256_init(&h);
+        sha256_update(&h, salt, 4);
+        sha256_update(&h, password, len);
+        sha256_final(&h, out);
+        return SHA256_DIGEST_SIZE;
+    }
     unsigned n = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || !EVP_DigestInit_ex(ctx, digest_of(hashing), NULL) ||
@@ -54,8 +63,7 @@ void user_free(struct user *u)
 void user_set_password(struct user *u, const uint8_t *password, size_t len)
 {
     u->hashing = PASSWORD_SHA256;
-    if (RAND_bytes(u->hash, 4) != 1)
-        abort();
+    random_bytes(u->hash, 4);
     u->hash_len = 4 + hash_password(u->hashing, u->hash, password, len, u->hash + 4);
 }
 
