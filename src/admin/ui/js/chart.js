@@ -52,7 +52,6 @@ export class LiveChart {
             g.fillText(this.format((max * i) / 4), left - 4, y);
         }
         g.textAlign = 'left'; g.textBaseline = 'top';
-        const span = this.points;
         g.fillText(spanText(this.samples), left, top + ht + 4);
         const n = this.samples.length;
         for (const se of this.series) {
@@ -60,15 +59,16 @@ export class LiveChart {
             g.lineWidth = 2;
             g.beginPath();
             this.samples.forEach((s, i) => {
-                const x = left + (w * (span - n + i)) / (span - 1);
+                const x = left + (n > 1 ? (w * i) / (n - 1) : w); // the samples there are, stretched
                 const y = top + ht - (ht * (s.values[se.key] || 0)) / max;
                 if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
             });
-            if (n === 1) { // one sample: a dot, so something shows at once
-                const x = left + w, y = top + ht - (ht * (this.samples[0].values[se.key] || 0)) / max;
-                g.moveTo(x - 2, y); g.lineTo(x, y);
-            }
             g.stroke();
+            if (n) { // the latest value as a dot, so one sample shows at once
+                const y = top + ht - (ht * (this.samples[n - 1].values[se.key] || 0)) / max;
+                g.fillStyle = se.colour;
+                g.beginPath(); g.arc(left + w, y, 3, 0, 2 * Math.PI); g.fill();
+            }
         }
         const last = n ? this.samples[n - 1].values : {};
         this.legend.replaceChildren(...this.series.map(se => h('li', {},

@@ -13,6 +13,7 @@ export async function queuePage(main, [vhost, name], ctx) {
         { key: 'messages_unacknowledged', label: 'Unacked' },
         { key: 'messages', label: 'Total' }], fmt.num);
     ctx.onLeave(() => chart.destroy());
+    const cards = h('div', { class: 'cards' });
     const details = h('div', { id: 'queue-details' });
     const consumers = h('div');
     const bindings = h('div');
@@ -35,7 +36,7 @@ export async function queuePage(main, [vhost, name], ctx) {
 
     clear(main,
         h('h1', {}, 'Queue ', h('span', { class: 'name' }, name), h('small', {}, ' in ', vhost)),
-        h('div', { class: 'charts' }, chart.el), details,
+        cards, h('div', { class: 'charts' }, chart.el, details),
         section('Consumers', consumers),
         section('Bindings', bindings, form('bind', [
             field('From exchange', input('source', { list: 'exchange-names', required: true })),
@@ -82,11 +83,11 @@ export async function queuePage(main, [vhost, name], ctx) {
         const q = await api.get(where);
         chart.push({ messages: q.messages || 0, messages_ready: q.messages_ready || 0, messages_unacknowledged: q.messages_unacknowledged || 0 });
         const s = q.message_stats || {};
-        clear(details, h('div', { class: 'cards' }, [
+        clear(cards, [
             ['Ready', q.messages_ready, 'ready'], ['Unacked', q.messages_unacknowledged, 'unacked'], ['Total', q.messages, 'messages'],
             ['Consumers', q.consumers, 'consumers'],
-        ].map(([k, v, id]) => h('div', { class: 'card', 'data-total': id }, h('span', { class: 'n' }, fmt.num(v || 0)), h('span', { class: 'k' }, k)))),
-        section('Details', facts([
+        ].map(([k, v, id]) => h('div', { class: 'card', 'data-total': id }, h('span', { class: 'n' }, fmt.num(v || 0)), h('span', { class: 'k' }, k))));
+        clear(details, section('Details', facts([
             ['Type', q.type], ['Features', fmt.features(q) || 'none'], ['State', q.state],
             ['Policy', q.policy ? link('#/policies', q.policy) : 'none'], ['Operator policy', q.operator_policy || 'none'],
             ['Effective policy definition', Object.keys(q.effective_policy_definition || {}).length ? facts(Object.entries(q.effective_policy_definition).map(([k, v]) => [k, fmt.value(v)])) : 'none'],
