@@ -8,9 +8,12 @@ when no chromium is installed."""
 import json
 import os
 import sys
+import threading
 import time
 
-from checks import SKIP, check, exit_status, unique, build_tree_dir
+import pika
+
+from checks import SKIP, check, exit_status, unique, build_tree_dir, pika_connection
 import mgmt
 from mgmt import http, path_of
 
@@ -68,6 +71,63 @@ def click_twice(b, label):
     return True
 
 
+def publish_for(seconds, queue, stop):
+    """Publishes to queue (and consumes half of it) from a thread of its own, so the overview's
+    charts have something to draw."""
+    conn = pika_connection()
+    ch = conn.channel()
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline and not stop.is_set():
+        ch.basic_publish("", queue, b"load %d" % n)
+        if n % 2:
+            ch.basic_get(queue, auto_ack=True)
+        n += 1
+        conn.process_data_events(0.01)
+    conn.close()
+
+
+def close_connection_with_reason(b):
+    """The connection page's close: the client sees 320 with the reason typed."""
+    conn = pika_connection(client_properties={"connection_name": "ui-victim"})
+    try:
+        named = None
+        deadline = time.monotonic() + 5
+        while not named and time.monotonic() < deadline:
+            named = [c["name"] for c in http("GET", "/api/connections").json if c.get("user_provided_name") == "ui-victim"]
+            time.sleep(0.1)
+        b.goto(BASE + "#/connections")
+        shown = b.wait_for("[...document.querySelectorAll('main td')].some(td => td.textContent === 'ui-victim')")
+        check(shown, "the connection list shows the client's connection_name")
+        b.goto(BASE + "#/connections/" + mgmt.quote(named[0]))
+        check(b.wait_for("document.querySelector('main').textContent.includes('Pika Python Client Library')"),
+              "the connection page shows the client properties")
+        fill_and_submit(b, "form.close", {"reason": "closed by the UI test"})
+        check(b.wait_for("location.hash === '#/connections'"), "closing returns to the list")
+        try:
+            conn.process_data_events(2)
+            conn.process_data_events(2)
+            check(False, "the client saw its connection closed")
+        except pika.exceptions.ConnectionClosedByBroker as e:
+            check((e.reply_code, e.reply_text) == (320, "CONNECTION_FORCED - closed by the UI test"),
+                  "the client saw 320 with the reason typed: %r" % ((e.reply_code, e.reply_text),))
+    finally:
+        if conn.is_open:
+            conn.close()
+
+
+def visit_every_page(b):
+    """Clicks through the navigation: each page draws its heading and reports no error."""
+    links = b.eval("[...document.querySelectorAll('#nav a')].map(a => [a.getAttribute('href'), a.textContent])")
+    check(len(links) == 10, "the navigation has 10 pages for an administrator (%d)" % len(links))
+    for href, label in links:
+        b.eval("document.querySelector('#nav a[href=\"%s\"]').click()" % href)
+        drawn = b.wait_for("location.hash === %s && document.querySelector('#nav a.on') && document.querySelector('#nav a.on').textContent === %s && document.querySelector('main h1') && document.querySelector('main h1').textContent" % (js(href), js(label)))
+        time.sleep(0.3)
+        failed = b.eval("[...document.querySelectorAll('.notice.error')].map(n => n.textContent).join('; ')")
+        check(drawn and not failed, "page %s draws (%r) without an error notice %r" % (href, drawn, failed))
+
+
 def main():
     chromium = cdp.find_chromium()
     if not chromium:
@@ -78,8 +138,6 @@ def main():
     nobody = unique("ui-nomgmt")
     check(http("PUT", path_of("users", nobody), {"password": "pw", "tags": ""}).status in (201, 204),
           "a user without tags is created")
-    peek_probe = http("GET", path_of("queues", "/", "amq.none") + "/peek?offset=0&count=1")
-    peek_route = peek_probe.status != 404 or (peek_probe.json or {}).get("reason") != "Not Found"
 
     b = cdp.Browser(chromium)
     try:
@@ -94,12 +152,25 @@ def main():
         wrong = b.wait_for("(t => t.startsWith('Login failed') && t)(document.querySelector('.login-error').textContent)")
         check(wrong, "a wrong password is refused: %r" % wrong)
 
+        load = unique("ui-load")
+        http("PUT", path_of("queues", "/", load), {"durable": False})
+        stop = threading.Event()
+        loader = threading.Thread(target=publish_for, args=(12, load, stop))
+        loader.start()
         fill_and_submit(b, "form#login", {"username": "guest", "password": "guest"})
         check(b.wait_for("!!document.querySelector('#totals .card')"), "logging in shows the overview's totals")
+        # two samples (5 s apart) draw lines; the publish rate must show above zero
+        rate = b.wait_for("(t => parseFloat(t) > 0 && t)(document.querySelector('.legend b[data-series=publish]').textContent)", 15)
+        check(rate, "the overview's rate chart shows publishes (%r)" % rate)
         check(b.eval("sessionStorage.getItem('warren.credentials') !== null"), "the credentials are kept in sessionStorage")
         check(b.eval("document.getElementById('who').textContent.includes('guest')"), "the header names the user")
         check(b.wait_for("document.querySelectorAll('canvas.chart').length == 2"), "the overview draws two charts")
         shot(b, "2-overview")
+        stop.set()
+        loader.join()
+        http("DELETE", path_of("queues", "/", load))
+        visit_every_page(b)
+        close_connection_with_reason(b)
 
         b.goto(BASE + "#/queues")
         check(b.wait_for("!!document.querySelector('form.add-queue')"), "the queues page has the add form")
@@ -124,6 +195,7 @@ def main():
         q = http("GET", path_of("queues", "/", queue))
         check(q.json["messages"] == 3, "the API counts 3 messages")
 
+        peek_route = http("GET", path_of("queues", "/", queue) + "/peek?offset=0&count=1").status != 404
         if peek_route:
             fill_and_submit(b, "form.peek", {"view": "json"})
             got = b.wait_for("document.querySelectorAll('#peeked article').length")
