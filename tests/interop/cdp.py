@@ -107,15 +107,16 @@ class Browser:
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
                   deviceScaleFactor=1, mobile=mobile)
 
-    def screenshot(self, path):
-        """The whole page as a PNG at path; returns its bytes."""
+    def screenshot(self, path=None, scale=1):
+        """The whole page as PNG bytes (at scale), also written to path if given."""
         metrics = self.call("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
-        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 4000), "scale": 1}
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 4000), "scale": scale}
         data = base64.b64decode(self.call("Page.captureScreenshot", format="png", clip=clip,
                                           captureBeyondViewport=True)["data"])
-        with open(path, "wb") as f:
-            f.write(data)
+        if path:
+            with open(path, "wb") as f:
+                f.write(data)
         return data
 
     def errors(self):
@@ -181,10 +182,9 @@ def png_colours(data, limit=100000):
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        if y % 4 == 0:  # every fourth row is plenty to tell a page from a blank
-            for x in range(0, stride, bpp * 2):
-                colours.add(bytes(line[x:x + 3]))
-            if len(colours) >= limit:
-                break
+        for x in range(0, stride, bpp):
+            colours.add(bytes(line[x:x + 3]))
+        if len(colours) >= limit:
+            break
         prev = line
     return len(colours)

@@ -57,8 +57,8 @@ def text_of(b, css):
 
 def shot(b, name):
     path = os.path.join(SHOTS, name + ".png")
-    data = b.screenshot(path)
-    colours = cdp.png_colours(data)
+    b.screenshot(path)
+    colours = cdp.png_colours(b.screenshot(scale=0.25))  # a quarter of the size is quick to read
     check(colours >= MIN_COLOURS, "screenshot %s has %d colours (at least %d: not blank)" % (path, colours, MIN_COLOURS))
 
 
@@ -116,6 +116,86 @@ def close_connection_with_reason(b):
             conn.close()
 
 
+def found(path):
+    """The API's answer at path when it is there (200), else None."""
+    r = http("GET", path)
+    return r.json if r.status == 200 else None
+
+
+def wait_api(read, seconds=5):
+    """Polls an API read until it is truthy (the form's request may still be in flight)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        v = read()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(0.1)
+
+
+def admin_flows(b):
+    """The administration pages' forms, each checked through the API."""
+    vhost, user, policy, exchange = unique("ui-vhost"), unique("ui-user"), unique("ui-policy"), unique("ui-ex")
+    imported = unique("ui-imported")
+    b.goto(BASE + "#/vhosts")
+    b.wait_for("!!document.querySelector('form.vhost')")
+    fill_and_submit(b, "form.vhost", {"name": vhost, "description": "made in the UI"})
+    check(wait_api(lambda: http("GET", path_of("vhosts", vhost)).status == 200), "the vhost form adds a vhost")
+
+    b.goto(BASE + "#/users")
+    b.wait_for("!!document.querySelector('form.user')")
+    fill_and_submit(b, "form.user", {"name": user, "password": "secret", "tags": "management"})
+    got = wait_api(lambda: (found(path_of("users", user)) or {}).get("tags"))
+    check(got == ["management"], "the user form adds a user with its tags (%r)" % got)
+    check(b.wait_for("location.hash === %s" % js("#/users/" + mgmt.quote(user))), "and opens the user's page")
+    b.wait_for("!!document.querySelector('form.permissions select[name=vhost]')")
+    fill_and_submit(b, "form.permissions", {"vhost": vhost, "configure": "^ui-", "write": ".*", "read": ".*"})
+    perm = wait_api(lambda: found(path_of("permissions", vhost, user)))
+    check(perm and perm.get("configure") == "^ui-", "the user page sets a permission (%r)" % perm)
+
+    b.goto(BASE + "#/policies")
+    b.wait_for("!!document.querySelector('form.policy')")
+    fill_and_submit(b, "form.policy", {"vhost": vhost, "name": policy, "pattern": "^ui-", "apply-to": "queues",
+                                       "priority": "3", "definition": '{"max-length": 7}'})
+    p = wait_api(lambda: found(path_of("policies", vhost, policy)))
+    check(p and p.get("definition") == {"max-length": 7} and p.get("priority") == 3 and p.get("apply-to") == "queues",
+          "the policy form sets a policy (%r)" % p)
+
+    b.goto(BASE + "#/exchanges")
+    b.wait_for("!!document.querySelector('form.add-exchange')")
+    fill_and_submit(b, "form.add-exchange", {"vhost": vhost, "name": exchange, "type": "fanout"})
+    e = wait_api(lambda: found(path_of("exchanges", vhost, exchange)))
+    check(e and e.get("type") == "fanout", "the exchange form adds a fanout exchange (%r)" % (e and e.get("type")))
+
+    b.goto(BASE + "#/definitions")
+    b.wait_for("!!document.querySelector('form.import')")
+    defs = {"queues": [{"name": imported, "vhost": vhost, "durable": True, "auto_delete": False, "arguments": {}}],
+            "bindings": [{"source": exchange, "vhost": vhost, "destination": imported, "destination_type": "queue",
+                          "routing_key": "", "arguments": {}}]}
+    fill_and_submit(b, "form.import", {"text": json.dumps(defs)})
+    check(wait_api(lambda: http("GET", path_of("queues", vhost, imported)).status == 200),
+          "importing pasted definitions adds their queue")
+    fill_and_submit(b, "form.export", {"vhost": vhost})
+    check(b.wait_for("(a => a && a.download)(document.querySelector('p.download a'))"), "the export offers a file to save")
+    exported = b.wait_for("(p => p && p.textContent)(document.querySelector('pre.exported'))")
+    try:
+        exported = json.loads(exported or "null")
+    except ValueError:
+        exported = None
+    check(exported and [q["name"] for q in exported.get("queues", [])] == [imported]
+          and any(x.get("name") == policy for x in exported.get("policies", [])),
+          "the export of the vhost holds its queue and policy")
+
+    b.goto(BASE + "#/exchanges/" + mgmt.quote(vhost) + "/" + mgmt.quote(exchange))
+    check(b.wait_for("[...document.querySelectorAll('main a')].some(a => a.textContent === %s)" % js(imported)),
+          "the exchange page lists the imported binding to the queue")
+
+    b.goto(BASE + "#/vhosts/" + mgmt.quote(vhost))
+    b.wait_for("!!document.querySelector('main h1')")
+    click_twice(b, "Delete")
+    check(wait_api(lambda: http("GET", path_of("vhosts", vhost)).status == 404), "the vhost page deletes the vhost")
+    http("DELETE", path_of("users", user))
+
+
 def visit_every_page(b):
     """Clicks through the navigation: each page draws its heading and reports no error."""
     links = b.eval("[...document.querySelectorAll('#nav a')].map(a => [a.getAttribute('href'), a.textContent])")
@@ -139,7 +219,18 @@ def main():
     check(http("PUT", path_of("users", nobody), {"password": "pw", "tags": ""}).status in (201, 204),
           "a user without tags is created")
 
-    b = cdp.Browser(chromium)
+    # the load for the overview's charts starts now: the broker's rates need a few seconds
+    load = unique("ui-load")
+    http("PUT", path_of("queues", "/", load), {"durable": False})
+    stop = threading.Event()
+    loader = threading.Thread(target=publish_for, args=(20, load, stop))
+    loader.start()
+    try:
+        b = cdp.Browser(chromium)
+    except Exception:
+        stop.set()
+        loader.join()
+        raise
     try:
         b.goto(BASE)
         check(b.wait_for("!!document.querySelector('form#login')"), "the index shows the login form")
@@ -152,11 +243,6 @@ def main():
         wrong = b.wait_for("(t => t.startsWith('Login failed') && t)(document.querySelector('.login-error').textContent)")
         check(wrong, "a wrong password is refused: %r" % wrong)
 
-        load = unique("ui-load")
-        http("PUT", path_of("queues", "/", load), {"durable": False})
-        stop = threading.Event()
-        loader = threading.Thread(target=publish_for, args=(12, load, stop))
-        loader.start()
         fill_and_submit(b, "form#login", {"username": "guest", "password": "guest"})
         check(b.wait_for("!!document.querySelector('#totals .card')"), "logging in shows the overview's totals")
         # two samples (5 s apart) draw lines; the publish rate must show above zero
@@ -170,6 +256,7 @@ def main():
         loader.join()
         http("DELETE", path_of("queues", "/", load))
         visit_every_page(b)
+        admin_flows(b)
         close_connection_with_reason(b)
 
         b.goto(BASE + "#/queues")
@@ -235,6 +322,8 @@ def main():
         errors = b.errors()
         check(not errors, "the page logged no JavaScript errors: %r" % errors[:3])
     finally:
+        stop.set()
+        loader.join()
         b.close()
         http("DELETE", path_of("users", nobody))
     return exit_status()

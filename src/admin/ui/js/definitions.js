@@ -13,10 +13,11 @@ export async function definitionsPage(main, params, ctx) {
         section('Export', h('p', { class: 'muted' }, 'Users, virtual hosts, permissions, policies, queues, exchanges and bindings, as rabbitmqctl export_definitions writes them.'),
             form('export', [field('Virtual host', select('vhost', scope, ''))], 'Download definitions', v => attempt(async () => {
                 const defs = await api.get(where(v.vhost));
-                const blob = new Blob([JSON.stringify(defs, null, 2)], { type: 'application/json' });
+                const text = JSON.stringify(defs, null, 2);
+                const blob = new Blob([text], { type: 'application/json' });
                 const name = 'warren-definitions' + (v.vhost ? '-' + v.vhost.replace(/[^A-Za-z0-9_.-]/g, '_') : '') + '.json';
                 const a = h('a', { href: URL.createObjectURL(blob), download: name }, 'Save ' + name);
-                clear(download, a);
+                clear(download, a, h('details', {}, h('summary', {}, 'Show them'), h('pre', { class: 'exported' }, text)));
                 a.click();
             })), download),
         section('Import', h('p', { class: 'muted' }, 'Adds and replaces what the file names; nothing else is deleted.'),
