@@ -43,6 +43,7 @@ const ROUTES = [
     [/^\/vhosts\/([^/]+)$/, vhostPage],
     [/^\/permissions$/, permissionsPage],
     [/^\/policies$/, policiesPage],
+    [/^\/policies\/([^/]+)\/([^/]+)$/, policiesPage], // RabbitMQ's page of one policy: the list here
     [/^\/definitions$/, definitionsPage],
 ];
 
@@ -61,12 +62,25 @@ class PageContext {
         const run = async () => {
             if (busy || !this.live) return;
             busy = true;
-            try { await fn(); } catch (e) { this.app.failed(e); } finally { busy = false; }
+            try {
+                await fn();
+            } catch (e) {
+                if (e.status === 404) this.gone(); else this.app.failed(e);
+            } finally {
+                busy = false;
+            }
         };
         run();
         this.timers.push(setInterval(run, ms));
     }
     onLeave(fn) { this.cleanups.push(fn); }
+    // What the page shows was deleted (by this page or anyone): say so once, stop polling.
+    gone() {
+        if (!this.live) return;
+        this.leave();
+        this.app.main.prepend(h('p', { class: 'gone' }, 'This no longer exists (the API answers 404 Not Found). ',
+            h('a', { href: '#/' }, 'The overview.')));
+    }
     isAdmin() { return this.user.tags.includes('administrator'); }
     leave() {
         this.live = false;
