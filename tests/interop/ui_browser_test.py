@@ -36,6 +36,9 @@ def js(value):
 
 def fill_and_submit(b, form_css, values):
     """Opens the form's <details>, sets its fields and clicks its submit button."""
+    if not b.wait_for("!!document.querySelector(%s)" % js(form_css)):
+        check(False, "the page has %s" % form_css)
+        return False
     return b.eval("""(() => {
         const f = document.querySelector(%s);
         if (!f) return false;
@@ -189,8 +192,30 @@ def admin_flows(b):
     check(b.wait_for("[...document.querySelectorAll('main a')].some(a => a.textContent === %s)" % js(imported)),
           "the exchange page lists the imported binding to the queue")
 
+    fill_and_submit(b, "form.publish", {"routing_key": "any", "payload": "through the fanout"})
+    q = wait_api(lambda: (found(path_of("queues", vhost, imported)) or {}).get("messages"))
+    check(q == 1, "the exchange page's publish reaches the bound queue (%r)" % q)
+
+    # the user made above has the management tag only: no administration pages, its vhost only
+    b.eval("[...document.querySelectorAll('#who button')].find(x => x.textContent === 'Log out').click()")
+    check(b.wait_for("!!document.querySelector('form#login')"), "Log out returns to the login form")
+    check(b.eval("sessionStorage.getItem('warren.credentials') === null"), "and forgets the credentials")
+    fill_and_submit(b, "form#login", {"username": user, "password": "secret"})
+    check(b.wait_for("(u => u && u.textContent === %s)(document.querySelector('#who .user'))" % js(user)),
+          "a management user logs in")
+    pages = b.eval("[...document.querySelectorAll('#nav a')].map(a => a.textContent)")
+    check(pages == ["Overview", "Connections", "Channels", "Exchanges", "Queues", "Policies"],
+          "a management user's navigation leaves out the administrator's pages: %r" % pages)
+    b.goto(BASE + "#/queues")
+    names = b.wait_for("(r => r.length && r)([...document.querySelectorAll('#queue-list tbody tr')].map(tr => tr.children[1].textContent))")
+    check(names == [imported], "a management user sees only its vhost's queues: %r" % names)
+    b.eval("[...document.querySelectorAll('#who button')].find(x => x.textContent === 'Log out').click()")
+    b.wait_for("!!document.querySelector('form#login')")
+    fill_and_submit(b, "form#login", {"username": "guest", "password": "guest"})
+    b.wait_for("(u => u && u.textContent === 'guest')(document.querySelector('#who .user'))")
+
     b.goto(BASE + "#/vhosts/" + mgmt.quote(vhost))
-    b.wait_for("!!document.querySelector('main h1')")
+    b.wait_for("(h => h && h.textContent === %s)(document.querySelector('main h1'))" % js("Virtual host " + vhost))
     click_twice(b, "Delete")
     check(wait_api(lambda: http("GET", path_of("vhosts", vhost)).status == 404), "the vhost page deletes the vhost")
     http("DELETE", path_of("users", user))
