@@ -79,7 +79,7 @@ export async function userPage(main, [name], ctx) {
     const draw = async () => {
         const [u, p] = await Promise.all([api.get('users/' + api.path(name)), api.get('users/' + api.path(name) + '/permissions')]);
         clear(details, facts([['Tags', (u.tags || []).join(', ') || 'none'], ['Password hashing', u.hashing_algorithm],
-            ['Limits', fmt.value(u.limits) || 'none']]));
+            ['Limits', Object.keys(u.limits || {}).length ? fmt.value(u.limits) : 'none']]));
         clear(perms, permissionTable(p, draw, 'vhost'));
         if (!edit.firstChild) clear(edit, userForm(u, draw));
     };
