@@ -22,6 +22,7 @@ export function loginPage(onLogin) {
             message.textContent = refusal(e, user.value);
         }
     });
+    setTimeout(() => user.focus()); // autofocus counts only for a page's first parse
     return f;
 }
 
