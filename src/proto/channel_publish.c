@@ -7,6 +7,7 @@
 #include "model/message_store.h"
 #include "model/vhost.h"
 #include "proto/channel_internal.h"
+#include "proto/fault.h"
 #include "proto/reply_to.h"
 
 static void send_return(struct channel *ch, struct message *msg)
@@ -95,6 +96,13 @@ static void wait_for_disk(struct channel *ch, uint64_t confirm_seq)
  * owed; false after failing the channel. Consumes the caller's reference. */
 static bool route(struct channel *ch, struct message *msg, bool mandatory)
 {
+    if (ch->confirm && __builtin_expect(*ch->faults != NULL, 0) && fault_take_nack(ch->conn)) {
+        /* fault injection: nacked, and routed nowhere */
+        confirms_add(&ch->confirms, CONFIRM_NACK);
+        connection_owe_confirms(ch->conn, &ch->dirty_link);
+        message_unref(msg);
+        return true;
+    }
     /* the exchange's record first: its tally counts the queues routed to */
     struct channel_exchange_metrics *x = channel_metrics_exchange(&ch->metrics, message_exchange(msg));
     struct publish_result result;

@@ -3,7 +3,9 @@
 #ifndef OUTPUT_H
 #define OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "amqp_buf.h"
@@ -24,6 +26,15 @@ struct output {
     struct output_ref *refs;
     size_t nrefs, cap;
     size_t ref_bytes;
+};
+
+/* Fault injection at the socket (armed by proto/fault.c, obeyed by the transport): each write
+ * is held back delay_ms; once cut_armed, cut_after more bytes are written (a frame may end
+ * half sent) and then the socket is dropped. */
+struct output_fault {
+    uint32_t delay_ms;
+    bool cut_armed;
+    uint64_t cut_after;
 };
 
 void output_init(struct output *o);
