@@ -60,6 +60,10 @@ static void usage(FILE *out)
             "                             bytes with units (default 50MB) or a multiple of RAM\n"
             "                             with a point (1.5; file: disk_free_limit.absolute/\n"
             "                             .relative)\n"
+            "      --enable-fault-injection  let administrators inject faults into clients'\n"
+            "                             connections over the management API, for testing\n"
+            "                             client libraries (/api/warren/faults; file:\n"
+            "                             warren.fault_injection = true); never in production\n"
             "  -l, --log-level LEVEL      debug, info, warning, error or none (default info;\n"
             "                             file: log.console.level)\n"
             "  -h, --help                 show this help and exit\n"
@@ -80,7 +84,8 @@ static bool parse_number(const char *s, unsigned long long min, unsigned long lo
 enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHANNEL_MAX,
        OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT,
        OPT_CONFIG, OPT_MANAGEMENT_PORT, OPT_MANAGEMENT_BIND, OPT_PROMETHEUS_PORT,
-       OPT_PROMETHEUS_BIND, OPT_MEMORY_WATERMARK, OPT_DISK_FREE_LIMIT, OPT_TLS_PORT };
+       OPT_PROMETHEUS_BIND, OPT_MEMORY_WATERMARK, OPT_DISK_FREE_LIMIT, OPT_TLS_PORT,
+       OPT_FAULT_INJECTION };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -103,6 +108,7 @@ static const struct option options[] = {
     {"consumer-timeout", required_argument, NULL, OPT_CONSUMER_TIMEOUT},
     {"vm-memory-high-watermark", required_argument, NULL, OPT_MEMORY_WATERMARK},
     {"disk-free-limit", required_argument, NULL, OPT_DISK_FREE_LIMIT},
+    {"enable-fault-injection", no_argument, NULL, OPT_FAULT_INJECTION},
     {"log-level", required_argument, NULL, 'l'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -213,6 +219,7 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
                 goto bad;
             cfg->max_message_size = n;
             break;
+        case OPT_FAULT_INJECTION: cfg->fault_injection = true; break;
         case OPT_CONSUMER_TIMEOUT:
             if (!parse_number(optarg, 0, INT64_MAX, &n))
                 goto bad;
