@@ -69,11 +69,21 @@ static void release_if_idle(struct connection *c)
     c->faults = NULL;
 }
 
-static void send_blocked(struct connection *c, const char *reason)
+/* connection.blocked or unblocked, to a client that takes them: RabbitMQ sends neither to
+ * one whose start-ok did not announce the connection.blocked capability. */
+static bool send_blocking(struct connection *c, const struct fault_request *r, const char **why)
 {
-    struct amqp_method m = {.id = AMQP_CONNECTION_BLOCKED};
-    m.connection_blocked.reason = amqp_bytes_of(reason, strlen(reason));
+    if (!c->blocked_notify) {
+        *why = "the client did not announce the connection.blocked capability (RabbitMQ never "
+               "sends it connection.blocked)";
+        return false;
+    }
+    struct amqp_method m = {.id = r->kind == FAULT_BLOCK ? AMQP_CONNECTION_BLOCKED
+                                                         : AMQP_CONNECTION_UNBLOCKED};
+    if (r->kind == FAULT_BLOCK)
+        m.connection_blocked.reason = amqp_bytes_of(r->text, strlen(r->text));
     connection_send_method(c, 0, &m);
+    return true;
 }
 
 static bool close_channel(struct connection *c, const struct fault_request *r, const char **why)
@@ -126,12 +136,8 @@ bool fault_inject(struct connection *c, const struct fault_request *r, const cha
                 fault_kind_name(r->kind));
     bool ok = true;
     switch (r->kind) {
-    case FAULT_BLOCK: send_blocked(c, r->text); break;
-    case FAULT_UNBLOCK: {
-        struct amqp_method m = {.id = AMQP_CONNECTION_UNBLOCKED};
-        connection_send_method(c, 0, &m);
-        break;
-    }
+    case FAULT_BLOCK:
+    case FAULT_UNBLOCK: ok = send_blocking(c, r, why); break;
     case FAULT_CLOSE: connection_close_as_given(c, r->code, r->text); break;
     case FAULT_CLOSE_CHANNEL: ok = close_channel(c, r, why); break;
     case FAULT_CUT:

@@ -210,6 +210,9 @@ def cut_after_bytes(other):
     send_method(s, 0, 10, 40, shortstr("/") + shortstr("") + b"\x00")
     read_frame(s)  # open-ok
     name = find_raw_name(s)
+    r = inject(name, {"fault": "block"})
+    check(r.status == 400 and "connection.blocked capability" in r.json.get("reason", ""),
+          "block to a client without the connection.blocked capability: 400 (%r)" % (r.json,))
     inject(name, {"fault": "cut", "after_bytes": 10})
     send_method(s, 1, 20, 10, shortstr(""))  # channel.open: open-ok is 7 + 8 + 1 = 16 bytes
     got = b""
