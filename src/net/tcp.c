@@ -153,27 +153,18 @@ static void on_delay_over(struct deadline *d, uint64_t now_ms)
 /* Fault injection: each write waits out the delay; a cut lets through the bytes it allows. */
 static void start_faulty_write(struct tcp_conn *t)
 {
-    struct output_fault *f = t->fault;
-    if (f->cut_armed && f->cut_after == 0) {
-        cut(t);
-        return;
+    size_t limit;
+    size_t pending = output_len(connection_output(t->conn));
+    switch (output_fault_next(t->fault, pending, &t->delay_over, &limit)) {
+    case OUTPUT_FAULT_CUT: cut(t); break;
+    case OUTPUT_FAULT_WAIT:
+        if (pending && !deadline_pending(&t->delay)) {
+            struct broker *b = t->server->broker;
+            deadline_heap_add(&b->deadlines, &t->delay, clock_now_ms(&b->clock) + t->fault->delay_ms);
+        }
+        break;
+    case OUTPUT_FAULT_WRITE: write_output(t, limit); break;
     }
-    if (output_len(connection_output(t->conn)) == 0)
-        return;
-    if (f->delay_ms && !t->delay_over) {
-        struct broker *b = t->server->broker;
-        if (!deadline_pending(&t->delay))
-            deadline_heap_add(&b->deadlines, &t->delay, clock_now_ms(&b->clock) + f->delay_ms);
-        return;
-    }
-    t->delay_over = false;
-    size_t limit = SIZE_MAX;
-    if (f->cut_armed) {
-        size_t len = output_len(connection_output(t->conn));
-        limit = f->cut_after < len ? (size_t)f->cut_after : len;
-        f->cut_after -= limit;
-    }
-    write_output(t, limit);
 }
 
 static void start_write(struct tcp_conn *t)

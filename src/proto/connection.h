@@ -39,7 +39,7 @@ struct connection_io {
     bool (*peer_cert_name)(void *ctx, char *out, size_t len, const char **why);
     void (*tls_info)(void *ctx, struct connection_tls_info *out); /* NULL on plain TCP */
     /* Fault injection (proto/fault.h): the transport obeys f from now on, NULL: no more. NULL
-     * where the transport takes no output faults (TLS). */
+     * where the transport takes no output faults. */
     void (*set_output_fault)(void *ctx, struct output_fault *f);
 };
 

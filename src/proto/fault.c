@@ -101,7 +101,7 @@ static bool close_channel(struct connection *c, const struct fault_request *r, c
 static bool arm_output(struct connection *c, const struct fault_request *r, const char **why)
 {
     if (!c->io.set_output_fault) {
-        *why = "delay and cut act on plain TCP connections only (this one's transport is TLS)";
+        *why = "this connection's transport cannot delay or cut its writes";
         return false;
     }
     struct output_fault *o = &armed(c)->output;

@@ -10,6 +10,7 @@ the memory/disk alarms blocking a publisher. A second connection is never affect
 requests get 400 with a reason, an unknown connection 404."""
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -200,6 +201,17 @@ def cut_after_bytes(other):
         check(True, "cut after 5 bytes: StreamLostError (%s)" % e)
     # a raw socket sees exactly the bytes allowed, mid-frame, then EOF
     s = socket.create_connection((HOST, PORT))
+    name = raw_open(s, None)
+    r = inject(name, {"fault": "block"})
+    check(r.status == 400 and "connection.blocked capability" in r.json.get("reason", ""),
+          "block to a client without the connection.blocked capability: 400 (%r)" % (r.json,))
+    inject(name, {"fault": "cut", "after_bytes": 10})
+    expect_cut_open_ok(s, "raw")
+    still_works(other, "cut after bytes")
+
+
+def raw_open(s, mport):
+    """The AMQP handshake by hand (no client capabilities); the connection's API name."""
     s.sendall(b"AMQP\x00\x00\x09\x01")
     start = read_frame(s)  # connection.start
     check(start[0] == 1, "raw: connection.start")
@@ -209,23 +221,25 @@ def cut_after_bytes(other):
     send_method(s, 0, 10, 31, struct.pack(">HIH", 10, 131072, 0))
     send_method(s, 0, 10, 40, shortstr("/") + shortstr("") + b"\x00")
     read_frame(s)  # open-ok
-    name = find_raw_name(s)
-    r = inject(name, {"fault": "block"})
-    check(r.status == 400 and "connection.blocked capability" in r.json.get("reason", ""),
-          "block to a client without the connection.blocked capability: 400 (%r)" % (r.json,))
-    inject(name, {"fault": "cut", "after_bytes": 10})
+    return find_raw_name(s, mport)
+
+
+def expect_cut_open_ok(s, what):
+    """After a cut armed for 10 bytes, channel.open's open-ok (16 bytes) arrives cut short."""
     send_method(s, 1, 20, 10, shortstr(""))  # channel.open: open-ok is 7 + 8 + 1 = 16 bytes
     got = b""
     s.settimeout(5)
     while True:
-        chunk = s.recv(100)
+        try:
+            chunk = s.recv(100)
+        except ssl.SSLEOFError:  # TLS: the socket went without close_notify
+            break
         if not chunk:
             break
         got += chunk
-    expect(len(got), 10, "raw: exactly 10 bytes of channel.open-ok's 16, then EOF")
-    check(got[:3] == b"\x01\x00\x01", "raw: they are the start of the open-ok frame")
+    expect(len(got), 10, "%s: exactly 10 bytes of channel.open-ok's 16, then EOF" % what)
+    check(got[:3] == b"\x01\x00\x01", "%s: they are the start of the open-ok frame" % what)
     s.close()
-    still_works(other, "cut after bytes")
 
 
 def shortstr(s):
@@ -258,11 +272,11 @@ def read_frame(s):
     return kind, channel, payload
 
 
-def find_raw_name(s):
+def find_raw_name(s, mport=None):
     local = "%s:%d" % s.getsockname()[:2]
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        for c in mgmt.get_json("/api/connections") or []:
+        for c in mgmt.get_json("/api/connections", port=mport) or []:
             if c["name"].startswith(local + " ->"):
                 return c["name"]
         time.sleep(0.05)
@@ -414,6 +428,65 @@ def config_key():
     os.unlink(f.name)
 
 
+def tls_faults():
+    """Cut (now, and mid-frame inside an intact TLS record) and delay on a TLS connection: a
+    broker of its own with a TLS listener."""
+    from tls_certs import Certs
+    certs = Certs()
+    try:
+        tls_port, mport = own_broker.free_port(), own_broker.free_port()
+        conf = os.path.join(certs.dir, "tls.conf")
+        with open(conf, "w") as f:
+            f.write("listeners.ssl.default = 127.0.0.1:%d\nssl_options.cacertfile = %s\n"
+                    "ssl_options.certfile = %s\nssl_options.keyfile = %s\n"
+                    % (tls_port, certs.ca, certs.server_cert, certs.server_key))
+        proc = own_broker.start(["--config", conf, "--port", str(own_broker.free_port()),
+                                 "--management-port", str(mport), "--prometheus-port", "0",
+                                 "--enable-fault-injection"], tls_port)
+
+        def tls_connect(name):
+            ctx = ssl.create_default_context(cafile=certs.ca)
+            return pika.BlockingConnection(pika.ConnectionParameters(
+                "localhost", tls_port, ssl_options=pika.SSLOptions(ctx, "localhost"),
+                client_properties={"connection_name": name}))
+
+        def tls_inject(name, body):
+            return http("POST", path_of("warren", "faults", "connections", name), body, port=mport)
+
+        bystander = tls_connect("tls-bystander")
+        conn = tls_connect("tls-delay")
+        ch = conn.channel()
+        expect(tls_inject("tls-delay", {"fault": "delay", "ms": 300}).status, 200, "TLS delay: 200")
+        t0 = time.monotonic()
+        ch.queue_declare("", exclusive=True)
+        check(time.monotonic() - t0 >= 0.3, "TLS delay 300 ms: a round trip took %.3f s" %
+              (time.monotonic() - t0))
+        conn.close()
+        for name, body in (("tls-cut", {"fault": "cut"}),
+                           ("tls-cut-after", {"fault": "cut", "after_bytes": 5})):
+            conn = tls_connect(name)
+            ch = conn.channel()
+            expect(tls_inject(name, body).status, 200, "TLS %r: 200" % body)
+            try:
+                conn.process_data_events(time_limit=0.5)
+                ch.queue_declare("", exclusive=True)
+                check(False, "TLS %r: pika raised nothing" % body)
+            except pika.exceptions.StreamLostError as e:
+                check(True, "TLS %r: StreamLostError (%s)" % (body, e))
+        ctx = ssl.create_default_context(cafile=certs.ca)
+        raw = ctx.wrap_socket(socket.create_connection(("127.0.0.1", tls_port)),
+                              server_hostname="localhost")
+        tls_inject(raw_open(raw, mport), {"fault": "cut", "after_bytes": 10})
+        expect_cut_open_ok(raw, "raw over TLS")
+        ch = bystander.channel()
+        check(ch.queue_declare("", exclusive=True).method.queue.startswith("amq.gen-"),
+              "TLS: the other connection is unaffected")
+        bystander.close()
+        expect(own_broker.stop(proc), 0, "TLS broker: stops cleanly")
+    finally:
+        certs.remove()
+
+
 def main():
     disabled()
     config_key()
@@ -433,6 +506,7 @@ def main():
     fail_next(other)
     alarms("bystander")
     heartbeats(other)
+    tls_faults()
     r = http("DELETE", FAULTS)
     expect(r.status, 204, "DELETE /api/warren/faults: 204")
     still_works(other, "the end")

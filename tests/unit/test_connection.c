@@ -1624,7 +1624,7 @@ START_TEST(test_fault_close)
 }
 END_TEST
 
-/* Cut and delay live in the transport: one that takes no output faults (as TLS) refuses them
+/* Cut and delay live in the transport: one that takes no output faults refuses them
  * with a reason; blocked goes only to a client with the capability. */
 START_TEST(test_fault_refusals)
 {
@@ -1633,7 +1633,7 @@ START_TEST(test_fault_refusals)
     handshake(&p, STAGE_OPEN);
     const char *why = NULL;
     ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_CUT}, &why));
-    ck_assert_ptr_nonnull(strstr(why, "plain TCP"));
+    ck_assert_ptr_nonnull(strstr(why, "cannot delay or cut"));
     ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_DELAY, .ms = 5}, &why));
     ck_assert_ptr_null(*connection_faults_slot(p.conn));
     inject_ok(&p, &(struct fault_request){.kind = FAULT_BLOCK, .text = "why not"});
