@@ -142,7 +142,14 @@ bool fault_inject(struct connection *c, const struct fault_request *r, const cha
     case FAULT_CLOSE_CHANNEL: ok = close_channel(c, r, why); break;
     case FAULT_CUT:
     case FAULT_DELAY: ok = arm_output(c, r, why); break;
-    case FAULT_STOP_HEARTBEATS: armed(c)->heartbeats_stopped = true; break;
+    case FAULT_STOP_HEARTBEATS:
+        if (!c->heartbeat) {
+            *why = "the connection negotiated no heartbeats (heartbeat 0): there are none to stop";
+            ok = false;
+            break;
+        }
+        armed(c)->heartbeats_stopped = true;
+        break;
     case FAULT_RESUME_HEARTBEATS:
         if (c->faults)
             c->faults->heartbeats_stopped = false;

@@ -415,7 +415,7 @@ def config_key():
                                  str(mport), "--prometheus-port", "0"], port)
         r = http("GET", FAULTS, port=mport)
         expect(r.status, status, "rabbitmq.conf warren.fault_injection = %s: GET answers" % value)
-        own_broker.stop(proc)
+        expect(own_broker.stop(proc), 0, "warren.fault_injection = %s: the broker stops cleanly" % value)
         os.unlink(f.name)
     with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
         f.write("warren.fault_injection = maybe\n")

@@ -1635,6 +1635,8 @@ START_TEST(test_fault_refusals)
     ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_CUT}, &why));
     ck_assert_ptr_nonnull(strstr(why, "cannot delay or cut"));
     ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_DELAY, .ms = 5}, &why));
+    ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_STOP_HEARTBEATS}, &why));
+    ck_assert_ptr_nonnull(strstr(why, "no heartbeats"));
     ck_assert_ptr_null(*connection_faults_slot(p.conn));
     inject_ok(&p, &(struct fault_request){.kind = FAULT_BLOCK, .text = "why not"});
     struct amqp_method m = expect_method(&p, 0, AMQP_CONNECTION_BLOCKED);
