@@ -241,21 +241,45 @@ func testAlarm(other *amqp.Connection) {
 	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 	ch, _ := conn.Channel()
 	q, _ := ch.QueueDeclare("", false, true, true, false, nil)
-	post(apiURL+"/alarms", map[string]interface{}{"alarm": "memory", "set": true})
-	ch.Publish("", q.Name, false, false, amqp.Publishing{Body: []byte("held")})
-	var b amqp.Blocking
-	select {
-	case b = <-blocked:
-	case <-time.After(wait):
+	for _, alarm := range []string{"memory", "disk"} {
+		post(apiURL+"/alarms", map[string]interface{}{"alarm": alarm, "set": true})
+		ch.Publish("", q.Name, false, false, amqp.Publishing{Body: []byte("held")})
+		var b amqp.Blocking
+		select {
+		case b = <-blocked:
+		case <-time.After(wait):
+		}
+		check(b.Active && b.Reason == "low on "+alarm,
+			fmt.Sprintf("%s alarm: NotifyBlocked gets Active, low on %s: %+v", alarm, alarm, b))
+		post(apiURL+"/alarms", map[string]interface{}{"alarm": alarm, "set": false})
+		b = amqp.Blocking{Active: true}
+		select {
+		case b = <-blocked:
+		case <-time.After(wait):
+		}
+		check(!b.Active, fmt.Sprintf("%s alarm cleared: NotifyBlocked gets inactive: %+v", alarm, b))
 	}
-	check(b.Active && b.Reason == "low on memory", fmt.Sprintf("memory alarm: NotifyBlocked gets Active, low on memory: %+v", b))
-	post(apiURL+"/alarms", map[string]interface{}{"alarm": "memory", "set": false})
-	b = amqp.Blocking{Active: true}
-	select {
-	case b = <-blocked:
-	case <-time.After(wait):
-	}
-	check(!b.Active, fmt.Sprintf("memory alarm cleared: NotifyBlocked gets inactive: %+v", b))
+	declared, err := ch.QueueDeclarePassive(q.Name, false, true, true, false, nil)
+	check(err == nil && declared.Messages == 2, fmt.Sprintf("alarms cleared: both held publishes arrived (%d)", declared.Messages))
+	stillWorks(other, "alarms")
+}
+
+func testDelay(other *amqp.Connection) {
+	conn := dial("go-delay", 0)
+	defer conn.Close()
+	ch, _ := conn.Channel()
+	inject("go-delay", map[string]interface{}{"fault": "delay", "ms": 300})
+	start := time.Now()
+	_, err := ch.QueueDeclare("", false, true, true, false, nil)
+	took := time.Since(start)
+	check(err == nil && took >= 300*time.Millisecond, fmt.Sprintf("delay 300 ms: a declare took %v", took))
+	start = time.Now()
+	stillWorks(other, "delay")
+	check(time.Since(start) < 300*time.Millisecond, "delay: the other connection is not delayed")
+	inject("go-delay", map[string]interface{}{"fault": "delay", "ms": 0})
+	start = time.Now()
+	_, err = ch.QueueDeclare("", false, true, true, false, nil)
+	check(err == nil && time.Since(start) < 300*time.Millisecond, "delay 0: at once again")
 }
 
 func main() {
@@ -266,6 +290,7 @@ func main() {
 	testNack(other)
 	testChannelFaults(other)
 	testAlarm(other)
+	testDelay(other)
 	testHeartbeat(other)
 	stillWorks(other, "the end")
 	other.Close()
