@@ -207,6 +207,11 @@ bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, st
 struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, struct session *who,
                         struct queue_entry *entry, bool *got, struct outcome *out);
 
+/* The management API's peek: the queue named, for queue_peek, after the read permission and
+ * exclusivity checks basic.get makes. Not a use of the queue (x-expires). */
+struct queue *vhost_peek(struct vhost *v, struct amqp_bytes name, struct session *who,
+                         struct outcome *out);
+
 /* basic.consume's checks: the queue, which must not be in exclusive use (nor be taken
  * exclusively while it has consumers), and the consumer's arguments (x-priority, an integer,
  * into *priority). The caller then adds its consumer to the queue. */

@@ -270,6 +270,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     (void)buf;
     struct tcp_conn *t = stream->data;
     if (nread > 0) {
+        connection_received(t->conn, (size_t)nread);
         connection_read_done(t->conn, (size_t)nread);
     } else if (nread < 0) {
         connection_read_eof(t->conn, nread == UV_EOF ? "connection closed by peer" : uv_strerror((int)nread));

@@ -1093,11 +1093,15 @@ void connection_read_buffer(struct connection *c, char **base, size_t *len)
     c->read_offered = *len;
 }
 
+void connection_received(struct connection *c, size_t n)
+{
+    c->recv_oct += n;
+    c->recv_cnt++;
+}
+
 void connection_read_done(struct connection *c, size_t n)
 {
     c->read_since_check = true;
-    c->recv_oct += n;
-    c->recv_cnt++;
     if (c->state >= CONN_DOOMED)
         return;
     /* A read that filled all the room offered: more is waiting, offer more next time. */

@@ -47,12 +47,15 @@ struct connection *connection_new(struct broker *broker, const struct connection
                                   const char *name);
 /* Where the transport should read the next bytes to (never less than 4 KiB of room). */
 void connection_read_buffer(struct connection *c, char **base, size_t *len);
+/* The transport read n octets from its socket (ciphertext under TLS, as RabbitMQ counts them
+ * for the management API). */
+void connection_received(struct connection *c, size_t n);
 /* n bytes were read into the buffer last handed out: parse and act on every complete frame. */
 void connection_read_done(struct connection *c, size_t n);
 /* The peer closed the socket or it failed; the transport closes its side next. */
 void connection_read_eof(struct connection *c, const char *why);
 struct output *connection_output(struct connection *c);
-/* The transport hands n bytes of output to the socket (counted for the management API). */
+/* The transport wrote n octets to its socket (ciphertext under TLS), counted as received ones. */
 void connection_sent(struct connection *c, size_t n);
 /* A write finished: the connection may send what it held back while its output was full. */
 void connection_write_done(struct connection *c);
