@@ -38,6 +38,9 @@ struct connection_io {
      * false with RabbitMQ's reason; NULL on plain TCP. */
     bool (*peer_cert_name)(void *ctx, char *out, size_t len, const char **why);
     void (*tls_info)(void *ctx, struct connection_tls_info *out); /* NULL on plain TCP */
+    /* Fault injection (proto/fault.h): the transport obeys f from now on, NULL: no more. NULL
+     * where the transport takes no output faults. */
+    void (*set_output_fault)(void *ctx, struct output_fault *f);
 };
 
 struct connection *connection_new(struct broker *broker, const struct connection_io *io,
@@ -89,6 +92,13 @@ void connection_tls_info(const struct connection *c, struct connection_tls_info 
 /* An operator (the management API) or the broker (the connection's vhost or user was deleted)
  * closes it: 320 CONNECTION_FORCED with this text (dropped mid-handshake). */
 void connection_force_close(struct connection *c, const char *reason);
+
+/* Fault injection: connection.close with this code and text exactly, as RabbitMQ sends it;
+ * the peer's close-ok is awaited as usual. */
+void connection_close_as_given(struct connection *c, uint16_t code, const char *text);
+/* Where the connection points at its armed faults (NULL while none is), for its channels. */
+struct connection_faults;
+struct connection_faults *const *connection_faults_slot(const struct connection *c);
 
 /* ---- what channels use ---- */
 
