@@ -520,6 +520,9 @@ void queue_dispatch(struct queue *q)
         rotate(q, c);
         q->unacked++;
         q->unacked_bytes += queue_entry_message(&e)->body_size;
+        if (__builtin_expect(q->host && q->host->tracing, 0))
+            q->host->traced_delivery(q->host, q, queue_entry_message(&e), e.redelivered,
+                                     c->origin);
         c->ops->deliver(c, q, e);
     }
     release(q);
