@@ -176,7 +176,7 @@ static bool encrypt_output(struct tls_conn *t)
             return false;
         }
     }
-    connection_sent(t->conn, len);
+    connection_sent(t->conn, out);
     output_reset(out);
     return true;
 }

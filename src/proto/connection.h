@@ -49,8 +49,9 @@ void connection_read_done(struct connection *c, size_t n);
 /* The peer closed the socket or it failed; the transport closes its side next. */
 void connection_read_eof(struct connection *c, const char *why);
 struct output *connection_output(struct connection *c);
-/* The transport hands n bytes of output to the socket (counted for the management API). */
-void connection_sent(struct connection *c, size_t n);
+/* The transport hands this output to the socket (counted for the management API, and
+ * recorded while a frame trace is on). */
+void connection_sent(struct connection *c, const struct output *sent);
 /* A write finished: the connection may send what it held back while its output was full. */
 void connection_write_done(struct connection *c);
 /* Whether a paused publisher may read again: the queue that made it wait has drained, and
@@ -86,6 +87,8 @@ void connection_tls_info(const struct connection *c, struct connection_tls_info 
 /* An operator (the management API) or the broker (the connection's vhost or user was deleted)
  * closes it: 320 CONNECTION_FORCED with this text (dropped mid-handshake). */
 void connection_force_close(struct connection *c, const char *reason);
+/* Its frame trace's tap (proto/frame_trace.h), for the management API to attach. */
+struct frame_tap *connection_frame_tap(struct connection *c);
 
 /* ---- what channels use ---- */
 
