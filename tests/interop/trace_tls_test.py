@@ -82,7 +82,7 @@ def main():
                 check("50\t10\ttls-traced" in out, "tshark decodes Queue.Declare of the TLS connection")
         conn.close()
     finally:
-        own_broker.stop(proc)
+        check(own_broker.stop(proc) == 0, "the broker stops cleanly")
         shutil.rmtree(certs.dir, ignore_errors=True)
     return 1 if failures else 0
 
