@@ -247,8 +247,9 @@ static void put_vhost(struct api_request *r, struct vhost *v)
     json_t *description = json_object_get(body, "description");
     json_t *queue_type = json_object_get(body, "default_queue_type");
     int tracing;
-    if (!tracing_of(json_object_get(body, "tracing"), &tracing)) {
-        api_reply_error(r, 400, "bad_request", "tracing: not a boolean");
+    if (!tracing_of(json_object_get(body, "tracing"), &tracing)) { /* RabbitMQ's reason */
+        api_reply_json(r, 400, json_pack("{s:s,s:[s,O]}", "error", "bad_request", "reason",
+                                         "not_boolean", json_object_get(body, "tracing")));
         json_decref(body);
         return;
     }

@@ -28,6 +28,17 @@ def set_tracing(on):
     expect(shown.get("tracing"), on, "GET /api/vhosts/%2F shows tracing")
 
 
+def check_tracing_refusals():
+    """What RabbitMQ 3.10 answers for a "tracing" that is no boolean."""
+    for value in ("maybe", 1):
+        reply = http("PUT", path_of("vhosts", VHOST), body={"tracing": value})
+        expect((reply.status, reply.json), (400, {"error": "bad_request",
+                                                  "reason": ["not_boolean", value]}),
+               "PUT tracing=%r is refused" % (value,))
+    reply = http("PUT", path_of("vhosts", VHOST), body={"tracing": "false"})
+    expect(reply.status, 204, 'PUT tracing="false" is taken')
+
+
 def raw_client():
     c = rawamqp.Client(HOST, PORT)
     c.send_header()
@@ -151,6 +162,7 @@ def main():
     ch.queue_purge(q)
     ch.queue_purge(sink)
 
+    check_tracing_refusals()
     set_tracing(True)
     props = pika.BasicProperties(content_type="text/plain", delivery_mode=2, priority=3,
                                  correlation_id="c-1", message_id="m-1", timestamp=1700000000,
