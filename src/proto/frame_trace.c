@@ -114,13 +114,50 @@ void frame_tap_init(struct frame_tap *tap)
     list_init(&tap->link);
 }
 
+/* Forgets the connections that neither record nor have a frame left in the ring, so that a
+ * vhost trace of many short connections stays bounded. */
+static void compact_streams(struct frame_trace *trace)
+{
+    uint32_t *map = xcalloc(trace->nstreams, sizeof *map); /* new index + 1; 0: unused */
+    for (size_t i = 0; i < trace->len; i++)
+        map[frame_trace_at(trace, i)->stream] = 1;
+    struct list *pos;
+    list_for_each(pos, &trace->taps)
+        map[list_entry(pos, struct frame_tap, link)->stream] = 1;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < trace->nstreams; i++) {
+        if (map[i]) {
+            trace->streams[kept] = trace->streams[i];
+            map[i] = ++kept;
+        } else {
+            free(trace->streams[i].name);
+        }
+    }
+    trace->nstreams = kept;
+    for (size_t i = 0; i < trace->len; i++) {
+        struct frame_trace_record *r = &trace->ring[(trace->head + i) % trace->cap];
+        r->stream = map[r->stream] - 1;
+    }
+    list_for_each(pos, &trace->taps) {
+        struct frame_tap *t = list_entry(pos, struct frame_tap, link);
+        t->stream = map[t->stream] - 1;
+    }
+    free(map);
+}
+
 void frame_tap_attach(struct frame_tap *tap, struct frame_trace *trace, const char *connection,
                       bool tls)
 {
     frame_tap_detach(tap);
     if (trace->nstreams == trace->streams_cap) {
-        trace->streams_cap = trace->streams_cap ? trace->streams_cap * 2 : 4;
-        trace->streams = xrealloc_array(trace->streams, trace->streams_cap, sizeof *trace->streams);
+        if (trace->nstreams >= 64)
+            compact_streams(trace);
+        /* grow unless that freed half: each compaction then pays for as many attaches */
+        if (trace->nstreams > trace->streams_cap / 2 || !trace->streams_cap) {
+            trace->streams_cap = trace->streams_cap ? trace->streams_cap * 2 : 4;
+            trace->streams = xrealloc_array(trace->streams, trace->streams_cap,
+                                            sizeof *trace->streams);
+        }
     }
     trace->streams[trace->nstreams] = (struct frame_trace_stream){xstrdup(connection), tls};
     tap->stream = trace->nstreams++;

@@ -1,5 +1,6 @@
 /* Unit tests for frame traces: the ring's bounds, output split into frames, taps let go. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "amqp_frame.h"
@@ -90,6 +91,33 @@ START_TEST(test_output_split_into_frames)
 }
 END_TEST
 
+START_TEST(test_connections_forgotten)
+{
+    /* a vhost trace of many short connections keeps only those still in sight */
+    struct frame_traces *traces = frame_traces_new();
+    struct frame_trace *t = frame_traces_start(traces, FRAME_TRACE_VHOST, "/", 3, 1 << 20);
+    struct frame_tap stay;
+    frame_tap_init(&stay);
+    frame_tap_attach(&stay, t, "stays", false);
+    uint8_t f[64];
+    for (int i = 0; i < 1000; i++) {
+        struct frame_tap tap;
+        char name[32];
+        snprintf(name, sizeof name, "c%d", i);
+        frame_tap_init(&tap);
+        frame_tap_attach(&tap, t, name, false);
+        frame_tap_record(&tap, FRAME_TRACE_IN, f, make_frame(f, 1, 0, 1, (uint8_t)i));
+        frame_tap_detach(&tap);
+    }
+    ck_assert_uint_lt(t->nstreams, 130);
+    frame_tap_record(&stay, FRAME_TRACE_IN, f, make_frame(f, 1, 0, 1, 0));
+    ck_assert_str_eq(t->streams[frame_trace_at(t, 2)->stream].name, "stays");
+    ck_assert_str_eq(t->streams[frame_trace_at(t, 1)->stream].name, "c999");
+    ck_assert_str_eq(t->streams[frame_trace_at(t, 0)->stream].name, "c998");
+    frame_traces_free(traces);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("frame_trace");
@@ -97,6 +125,7 @@ int main(void)
     tcase_add_test(tc, test_ring_keeps_the_newest);
     tcase_add_test(tc, test_ring_bounded_by_bytes);
     tcase_add_test(tc, test_output_split_into_frames);
+    tcase_add_test(tc, test_connections_forgotten);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
