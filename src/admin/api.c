@@ -98,6 +98,7 @@ static const struct route routes[] = {
     {"queues/*/*", M_GET | M_PUT | M_DELETE, api_queue, NEEDS_MANAGEMENT, 1},
     {"queues/*/*/contents", M_DELETE, api_queue_contents, NEEDS_MANAGEMENT, 1},
     {"queues/*/*/get", M_POST, api_queue_get, NEEDS_MANAGEMENT, 1},
+    {"queues/*/*/peek", M_GET, api_queue_peek, NEEDS_MANAGEMENT, 1}, /* Warren's own */
     {"queues/*/*/bindings", M_GET, api_queue_bindings, NEEDS_MANAGEMENT, 1},
     {"bindings", M_GET, api_bindings, NEEDS_MANAGEMENT, 0},
     {"bindings/*", M_GET, api_bindings, NEEDS_MANAGEMENT, 1},

@@ -150,6 +150,7 @@ void api_queues(struct api_request *r);
 void api_queue(struct api_request *r);
 void api_queue_contents(struct api_request *r);
 void api_queue_get(struct api_request *r);
+void api_queue_peek(struct api_request *r);
 void api_queue_bindings(struct api_request *r);
 
 void api_bindings(struct api_request *r);

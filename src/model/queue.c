@@ -560,6 +560,23 @@ bool queue_get(struct queue *q, struct queue_entry *out)
     return true;
 }
 
+struct message *queue_peek(struct queue *q, uint64_t offset, bool *redelivered)
+{
+    if (!q->deleted)
+        expire(q);
+    if (q->deleted || offset >= q->ready_len)
+        return NULL;
+    uint32_t level = q->nlevels;
+    while (offset >= q->levels[--level].len)
+        offset -= q->levels[level].len;
+    const struct queue_entry *e = queue_ring_at(&q->levels[level], (size_t)offset);
+    struct message *m = queue_entry_message(e);
+    if (message_paged(m))
+        page_in(q, m); /* on failure the body stays away, and delivery will drop it */
+    *redelivered = e->redelivered;
+    return m;
+}
+
 void queue_settle(struct queue *q, struct queue_entry *e)
 {
     struct message *m = queue_entry_message(e);

@@ -150,6 +150,10 @@ enum queue_publish_result queue_publish(struct queue *q, struct message *m);
 void queue_dispatch(struct queue *q);
 /* basic.get: takes the oldest ready message out; false when empty. Counts it as unacked. */
 bool queue_get(struct queue *q, struct queue_entry *out);
+/* The ready message `offset` places from the head, in delivery order (the highest priority
+ * first), left where it is: not taken, not marked redelivered. Expired heads go first, as
+ * before a get; a paged-out body is read back. NULL past the end. */
+struct message *queue_peek(struct queue *q, uint64_t offset, bool *redelivered);
 /* An unacked entry is settled (acked): drops its reference. */
 void queue_settle(struct queue *q, struct queue_entry *e);
 /* An unacked entry is rejected without requeue: dead-lettered when the queue has a

@@ -926,6 +926,14 @@ struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, struct session 
     return q;
 }
 
+struct queue *vhost_peek(struct vhost *v, struct amqp_bytes name, struct session *who,
+                         struct outcome *out)
+{
+    if (!session_may(who, PERMISSION_READ, RESOURCE_QUEUE, name, out))
+        return NULL;
+    return vhost_queue_for(v, name, who, out);
+}
+
 /* ---- publishing ---- */
 
 static bool fail_publish_exchange(struct vhost *v, const struct exchange *x, struct amqp_bytes name,

@@ -215,6 +215,11 @@ struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, struct session 
 /* trace_on / trace_off: the firehose, from now on. */
 void vhost_set_tracing(struct vhost *v, bool on);
 
+/* The management API's peek: the queue named, for queue_peek, after the read permission and
+ * exclusivity checks basic.get makes. Not a use of the queue (x-expires). */
+struct queue *vhost_peek(struct vhost *v, struct amqp_bytes name, struct session *who,
+                         struct outcome *out);
+
 /* basic.consume's checks: the queue, which must not be in exclusive use (nor be taken
  * exclusively while it has consumers), and the consumer's arguments (x-priority, an integer,
  * into *priority). The caller then adds its consumer to the queue. */

@@ -98,7 +98,8 @@ static void start_write(struct tcp_conn *t)
     *out = t->inflight;
     t->inflight = pending;
     unsigned n = output_iov(&t->inflight, &t->iov, &t->iov_cap);
-    connection_sent(t->conn, &t->inflight);
+    connection_sent(t->conn, output_len(&t->inflight));
+    connection_output_taken(t->conn, &t->inflight);
     t->writing = true;
     int rc = uv_write(&t->write_req, (uv_stream_t *)&t->handle, t->iov, n, on_written);
     if (rc < 0) {
@@ -184,6 +185,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     (void)buf;
     struct tcp_conn *t = stream->data;
     if (nread > 0) {
+        connection_received(t->conn, (size_t)nread);
         connection_read_done(t->conn, (size_t)nread);
     } else if (nread < 0) {
         connection_read_eof(t->conn, nread == UV_EOF ? "connection closed by peer" : uv_strerror((int)nread));

@@ -176,7 +176,7 @@ static bool encrypt_output(struct tls_conn *t)
             return false;
         }
     }
-    connection_sent(t->conn, out);
+    connection_output_taken(t->conn, out);
     output_reset(out);
     return true;
 }
@@ -217,6 +217,7 @@ static void start_write(struct tls_conn *t)
     tls_session_take(&t->session, &t->cipher);
     if (t->cipher.len == 0)
         return;
+    connection_sent(t->conn, t->cipher.len);
     uv_buf_t buf = uv_buf_init(t->cipher.p, (unsigned)t->cipher.len);
     t->writing = true;
     if (uv_write(&t->write_req, (uv_stream_t *)&t->handle, &buf, 1, on_written) < 0) {
@@ -310,6 +311,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct tls_conn *t = stream->data;
     if (nread > 0) {
+        connection_received(t->conn, (size_t)nread);
         if (!tls_session_feed(&t->session, buf->base, (size_t)nread)) {
             fail(t, "read failed");
             return;

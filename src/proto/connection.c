@@ -104,12 +104,16 @@ void connection_tls_info(const struct connection *c, struct connection_tls_info 
         c->io.tls_info(c->io.ctx, out);
 }
 
-void connection_sent(struct connection *c, const struct output *sent)
+void connection_sent(struct connection *c, size_t n)
 {
-    c->send_oct += output_len(sent);
+    c->send_oct += n;
     c->send_cnt++;
+}
+
+void connection_output_taken(struct connection *c, const struct output *o)
+{
     if (__builtin_expect(c->tap.trace != NULL, 0))
-        frame_tap_record_output(&c->tap, sent);
+        frame_tap_record_output(&c->tap, o);
 }
 
 struct frame_tap *connection_frame_tap(struct connection *c)
@@ -1092,11 +1096,15 @@ void connection_read_buffer(struct connection *c, char **base, size_t *len)
     c->read_offered = *len;
 }
 
+void connection_received(struct connection *c, size_t n)
+{
+    c->recv_oct += n;
+    c->recv_cnt++;
+}
+
 void connection_read_done(struct connection *c, size_t n)
 {
     c->read_since_check = true;
-    c->recv_oct += n;
-    c->recv_cnt++;
     if (c->state >= CONN_DOOMED)
         return;
     /* A read that filled all the room offered: more is waiting, offer more next time. */

@@ -44,14 +44,19 @@ struct connection *connection_new(struct broker *broker, const struct connection
                                   const char *name);
 /* Where the transport should read the next bytes to (never less than 4 KiB of room). */
 void connection_read_buffer(struct connection *c, char **base, size_t *len);
+/* The transport read n octets from its socket (ciphertext under TLS, as RabbitMQ counts them
+ * for the management API). */
+void connection_received(struct connection *c, size_t n);
 /* n bytes were read into the buffer last handed out: parse and act on every complete frame. */
 void connection_read_done(struct connection *c, size_t n);
 /* The peer closed the socket or it failed; the transport closes its side next. */
 void connection_read_eof(struct connection *c, const char *why);
 struct output *connection_output(struct connection *c);
-/* The transport hands this output to the socket (counted for the management API, and
- * recorded while a frame trace is on). */
-void connection_sent(struct connection *c, const struct output *sent);
+/* The transport wrote n octets to its socket (ciphertext under TLS), counted as received ones. */
+void connection_sent(struct connection *c, size_t n);
+/* The transport takes this output (plaintext frames) for its socket: recorded while a frame
+ * trace is on. */
+void connection_output_taken(struct connection *c, const struct output *o);
 /* A write finished: the connection may send what it held back while its output was full. */
 void connection_write_done(struct connection *c);
 /* Whether a paused publisher may read again: the queue that made it wait has drained, and

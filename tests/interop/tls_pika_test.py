@@ -10,10 +10,12 @@ certificate, key or password stops start-up with a message naming the setting.""
 import base64
 import json
 import os
+import select
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -245,6 +247,53 @@ def session_details(mgmt_port, port, certs):
         c.close()
 
 
+class CountingRelay:
+    """One TCP connection relayed to the broker's port, counting the octets each way."""
+
+    def __init__(self, port):
+        self.sent = self.received = 0  # client to broker, broker to client
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, args=(port,), daemon=True)
+        self.thread.start()
+
+    def serve(self, port):
+        client, _ = self.listener.accept()
+        broker = socket.create_connection(("127.0.0.1", port), 5)
+        ends = {client: broker, broker: client}
+        while ends:
+            for s in select.select(list(ends), [], [], 10)[0]:
+                data = s.recv(65536)
+                if not data:
+                    ends.pop(ends.pop(s), None)
+                    continue
+                if s is client:
+                    self.sent += len(data)
+                else:
+                    self.received += len(data)
+                ends[s].sendall(data)
+        client.close()
+        broker.close()
+        self.listener.close()
+
+
+def socket_octets(mgmt_port, port, ctx):
+    """recv_oct and send_oct count the octets on the socket, ciphertext, as RabbitMQ's do."""
+    relay = CountingRelay(port)
+    c = pika_connect(relay.port, ctx)
+    ch = c.channel()
+    ch.queue_declare("octets", auto_delete=True)
+    ch.basic_publish("", "octets", b"x" * 5000)
+    ch.queue_declare("octets", passive=True)
+    time.sleep(0.3)
+    listed = [(x.get("recv_oct"), x.get("send_oct")) for x in api_connections(mgmt_port)]
+    check(listed == [(relay.sent, relay.received)],
+          "recv_oct and send_oct are the TLS socket's octets, %r, as the relay counted them: %r"
+          % ((relay.sent, relay.received), listed))
+    c.close()
+    relay.thread.join(5)
+
+
 def start_fails(args, why_words, label):
     r = subprocess.run([WARREN] + args + ["--data-dir", own_broker.data_dir()],
                        env=clean_env(), capture_output=True, text=True, timeout=10)
@@ -300,6 +349,7 @@ def main():
               % fields)
         t.close()
         c.close()
+        socket_octets(mgmt, tlsp, client_context(certs.ca))
         check(own_broker.stop(proc) == 0, "broker exits 0 on SIGTERM")
 
         # 2. TLS only, verify_peer and fail_if_no_peer_cert; an encrypted key with its password
