@@ -52,6 +52,7 @@ void queue_use_store(struct queue *q)
 void queue_set_host(struct queue *q, struct queue_host *host)
 {
     q->host = host;
+    q->traced = host && host->tracing;
     queue_use_store(q);
     q->ttl_watch = host && host->clock && q->args.message_ttl_ms != QUEUE_ARG_UNSET;
     q->has_rules |= q->ttl_watch;
@@ -501,7 +502,7 @@ static struct consumer *next_with_credit(struct queue *q)
 
 /* The firehose's copy goes out after the delivery: routed first, it could reach this very
  * queue, and a consumer, before the message it copies. */
-static void deliver_traced(struct queue *q, struct consumer *c, struct queue_entry e)
+__attribute__((noinline, cold)) static void deliver_traced(struct queue *q, struct consumer *c, struct queue_entry e)
 {
     struct message *m = message_ref(queue_entry_message(&e));
     bool redelivered = e.redelivered;
@@ -537,7 +538,7 @@ void queue_dispatch(struct queue *q)
         rotate(q, c);
         q->unacked++;
         q->unacked_bytes += queue_entry_message(&e)->body_size;
-        if (__builtin_expect(q->host && q->host->tracing, 0)) {
+        if (__builtin_expect(q->traced, 0)) {
             deliver_traced(q, c, e);
             continue;
         }

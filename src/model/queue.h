@@ -41,7 +41,8 @@ struct queue_host {
                         enum dead_letter_reason reason);
     /* Where durable queues keep persistent messages; NULL: nowhere (durability off). */
     struct message_store *store;
-    /* The vhost traces (RabbitMQ's firehose): each delivery is reported before it goes. */
+    /* The vhost traces (RabbitMQ's firehose): its queues' deliveries are reported (each
+     * queue's `traced` follows this). */
     bool tracing;
     void (*traced_delivery)(struct queue_host *h, struct queue *q, const struct message *m,
                             bool redelivered, const struct firehose_origin *origin);
@@ -100,6 +101,7 @@ struct queue {
     bool limited;             /* has x-max-length or x-max-length-bytes */
     bool ttl_watch;           /* x-message-ttl, or some message came with an expiration */
     bool has_rules;           /* limited, ttl_watch or priorities: publish takes the long way */
+    bool traced;              /* its host traces (the firehose): deliveries are reported */
     uint64_t next_seq;
     struct queue_host *host;  /* NULL: no TTLs nor dead letters (a queue alone in a test) */
     uint8_t persist_mask;     /* MESSAGE_PERSISTENT when durable with a store, else 0 */

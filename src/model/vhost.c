@@ -1377,6 +1377,11 @@ void vhost_set_tracing(struct vhost *v, bool on)
 {
     v->tracing = on;
     v->queue_host.tracing = on;
+    struct map_iter it;
+    void *value;
+    map_iter_init(&it, &v->queues);
+    while (map_iter_next(&it, NULL, NULL, &value))
+        ((struct queue *)value)->traced = on;
 }
 
 static struct firehose_context trace_context(const struct vhost *v, const struct session *who,
