@@ -179,6 +179,11 @@ def main():
         conn.process_data_events(0.1)
     ch.basic_cancel(tag)
     check(len(got) == 1 and got[0][0].redelivered, "the consumer gets it redelivered")
+    later = unique("trace-later-q")  # declared while tracing: traced as well
+    ch.queue_declare(later)
+    ch.basic_publish("", later, b"later")
+    ch.basic_get(later, auto_ack=True)
+    ch.queue_delete(later)
     set_tracing(False)
     # tracing off: neither the publish nor the get below is traced
     ch.basic_publish("", q, b"after")
@@ -187,8 +192,9 @@ def main():
 
     traced = drain(sink)
     expect([m[1] for m in traced], ["publish.", "publish.amq.direct", "deliver." + q,
-                                    "deliver." + q], "the trace messages, in order")
-    if len(traced) != 4:
+                                    "deliver." + q, "publish.", "deliver." + later],
+           "the trace messages, in order")
+    if len(traced) != 6:
         return
     # RabbitMQ lists the properties last to first, integers as signed 32-bit
     wanted_props = {"app_id": ("S", b"trace-test"), "timestamp": ("I", 1700000000),
