@@ -134,6 +134,7 @@ static void write_output(struct tcp_conn *t, size_t limit)
         len = limit;
     }
     connection_sent(t->conn, len);
+    connection_output_taken(t->conn, &t->inflight);
     t->writing = true;
     int rc = uv_write(&t->write_req, (uv_stream_t *)&t->handle, t->iov, n, on_written);
     if (rc < 0) {

@@ -198,6 +198,7 @@ static bool encrypt_output(struct tls_conn *t, size_t limit)
             return false;
         }
     }
+    connection_output_taken(t->conn, out);
     output_reset(out);
     return true;
 }

@@ -101,7 +101,7 @@ static inline __attribute__((always_inline)) bool route_as(struct channel *ch, s
     struct publish_result result;
     struct outcome out;
     bool published = vhost_publish_tallied(channel_vhost(ch), &msg, ch->session,
-                                           &x->tally, &result, &out);
+                                           &ch->origin, &x->tally, &result, &out);
     if (!published) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
     } else {
