@@ -224,7 +224,7 @@ def admin_flows(b):
 def visit_every_page(b):
     """Clicks through the navigation: each page draws its heading and reports no error."""
     links = b.eval("[...document.querySelectorAll('#nav a')].map(a => [a.getAttribute('href'), a.textContent])")
-    check(len(links) == 10, "the navigation has 10 pages for an administrator (%d)" % len(links))
+    check(len(links) == 12, "the navigation has 12 pages for an administrator (%d)" % len(links))
     for href, label in links:
         b.eval("document.querySelector('#nav a[href=\"%s\"]').click()" % href)
         drawn = b.wait_for("location.hash === %s && document.querySelector('#nav a.on') && document.querySelector('#nav a.on').textContent === %s && document.querySelector('main h1') && document.querySelector('main h1').textContent" % (js(href), js(label)))

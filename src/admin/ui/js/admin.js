@@ -2,6 +2,7 @@
 import * as api from './api.js';
 import { h, clear, section, fold, facts, table, field, input, select, form, attempt, confirmButton, link } from './dom.js';
 import * as fmt from './format.js';
+import { firehoseButton } from './traces.js';
 
 const TAGS = ['administrator', 'monitoring', 'policymaker', 'management', 'impersonator'];
 
@@ -126,7 +127,7 @@ export async function vhostPage(main, [name], ctx) {
     const draw = async () => {
         const [v, p] = await Promise.all([api.get('vhosts/' + api.path(name)), api.get('vhosts/' + api.path(name) + '/permissions')]);
         clear(details, facts([['Description', v.description || ''], ['Tags', (v.tags || []).join(', ')],
-            ['Messages', fmt.num(v.messages)], ['Tracing', fmt.yesNo(v.tracing)]]));
+            ['Messages', fmt.num(v.messages)], ['Tracing (firehose)', [fmt.yesNo(v.tracing), ' ', firehoseButton(v, draw)]]]));
         clear(perms, permissionTable(p, draw, 'user'));
     };
     clear(main, h('h1', {}, 'Virtual host ', h('span', { class: 'name' }, name)), section('Details', details),

@@ -54,6 +54,18 @@ export async function request(method, where, body, headers = {}) {
     return data;
 }
 
+// GETs a file the API offers (a trace as pcap, say) as a Blob, with the same auth and errors.
+export async function getBlob(where) {
+    const res = await fetch('api/' + where, { headers: { authorization: 'Basic ' + sessionStorage.getItem(KEY) },
+        cache: 'no-store', credentials: 'omit' });
+    if (!res.ok) {
+        let data = null;
+        try { data = await res.json(); } catch (e) { /* not JSON: the status says it */ }
+        throw new ApiError(res.status, data && data.error, data && data.reason);
+    }
+    return res.blob();
+}
+
 export const get = where => request('GET', where);
 export const put = (where, body) => request('PUT', where, body === undefined ? {} : body);
 export const post = (where, body) => request('POST', where, body === undefined ? {} : body);

@@ -3,6 +3,8 @@
 import * as api from './api.js';
 import { h, clear, section, facts, table, field, input, form, attempt, link } from './dom.js';
 import * as fmt from './format.js';
+import { connectionTraceSection } from './traces.js';
+import { connectionFaultsSection } from './faults.js';
 
 const connectionHash = name => '#/connections/' + api.path(name);
 const channelHash = name => '#/channels/' + api.path(name);
@@ -63,8 +65,12 @@ export async function connectionPage(main, [name], ctx) {
     document.title = 'Warren: connection ' + name;
     const where = 'connections/' + api.path(name);
     const details = h('div'), props = h('div'), channels = h('div');
+    // administrators only: the API refuses traces and faults to the others
+    const trace = ctx.isAdmin() ? connectionTraceSection(name) : null;
+    const faults = ctx.isAdmin() ? connectionFaultsSection(name) : null;
     clear(main, h('h1', {}, 'Connection ', h('span', { class: 'name' }, name)),
         section('Details', details), section('Client properties', props), section('Channels', channels),
+        trace && trace.el, faults && faults.el,
         section('Close this connection', form('close', [
             field('Reason', input('reason', { value: 'Closed via management plugin', size: 40 }),
                 'the client sees connection.close 320 CONNECTION_FORCED with this text'),
@@ -87,6 +93,8 @@ export async function connectionPage(main, [name], ctx) {
         ]));
         clear(props, propertyFacts(c.client_properties));
         clear(channels, table(channelColumns(), await api.get(where + '/channels')));
+        if (trace) await trace.refresh();
+        if (faults) await faults.refresh();
     });
 }
 

@@ -142,3 +142,14 @@ export function parseJsonObject(text, what) {
 export function link(hash, text) {
     return h('a', { href: hash }, text);
 }
+
+// Offers a Blob to the browser as a file to save: an <a download> at an object URL, clicked
+// (a plain link could not carry the API's Authorization header).
+export function saveBlob(blob, filename) {
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: filename });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+}

@@ -10,6 +10,8 @@ import { connectionsPage, connectionPage, channelsPage, channelPage } from './co
 import { usersPage, userPage, vhostsPage, vhostPage, permissionsPage } from './admin.js';
 import { policiesPage } from './policies.js';
 import { definitionsPage } from './definitions.js';
+import { tracesPage, tracePage } from './traces.js';
+import { faultsPage } from './faults.js';
 
 // The navigation, in order; a page for another API adds one line here and one to ROUTES.
 // admin: shown to administrators only (the API refuses the others anyway).
@@ -24,6 +26,8 @@ const NAV = [
     { hash: '#/permissions', label: 'Permissions', admin: true },
     { hash: '#/policies', label: 'Policies' },
     { hash: '#/definitions', label: 'Definitions', admin: true },
+    { hash: '#/traces', label: 'Traces', admin: true },
+    { hash: '#/faults', label: 'Faults', admin: true },
 ];
 
 // [pattern over the part after '#', page]; each (...) is one URL-encoded name.
@@ -45,6 +49,9 @@ const ROUTES = [
     [/^\/policies$/, policiesPage],
     [/^\/policies\/([^/]+)\/([^/]+)$/, policiesPage], // RabbitMQ's page of one policy: the list here
     [/^\/definitions$/, definitionsPage],
+    [/^\/traces$/, tracesPage],
+    [/^\/traces\/(connections|vhosts)\/([^/]+)$/, tracePage],
+    [/^\/faults$/, faultsPage],
 ];
 
 // What a page gets: the user, a timer that stops when the page is left, and a way to leave.
