@@ -18,6 +18,7 @@
 #include "core/alloc.h"
 #include "core/container.h"
 #include "model/user.h"
+#include "proto/frame_trace.h"
 
 enum { M_GET = 1, M_PUT = 2, M_POST = 4, M_DELETE = 8 };
 
@@ -75,6 +76,10 @@ static const struct route routes[] = {
     /* Warren's own: rabbitmqctl's runtime limits, for warrenctl */
     {"warren/vm-memory-high-watermark", M_GET | M_PUT, api_memory_watermark, NEEDS_ADMIN, 0},
     {"warren/disk-free-limit", M_GET | M_PUT, api_disk_free_limit_route, NEEDS_ADMIN, 0},
+    /* Warren's frame traces (api_traces.c) */
+    {"warren/traces", M_GET, api_traces, NEEDS_ADMIN, 0},
+    {"warren/traces/connections/*", M_GET | M_PUT | M_DELETE, api_trace, NEEDS_ADMIN, 0},
+    {"warren/traces/vhosts/*", M_GET | M_PUT | M_DELETE, api_trace, NEEDS_ADMIN, 0},
     {"health/checks/alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
     {"health/checks/local-alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
     {"health/checks/port-listener/*", M_GET, api_health_port_listener, NEEDS_MANAGEMENT, 0},
@@ -815,4 +820,8 @@ int api_start(struct api *a, uv_loop_t *loop, struct broker *broker, struct tcp_
 void api_stop(struct api *a)
 {
     http_server_stop(&a->http);
+    if (a->broker->frame_traces) { /* the connections still recording stop */
+        frame_traces_free(a->broker->frame_traces);
+        a->broker->frame_traces = NULL;
+    }
 }

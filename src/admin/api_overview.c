@@ -200,7 +200,7 @@ static json_t *vhost_object(struct api *a, struct vhost *v)
     json_t *o = json_pack("{s:s,s:s,s:O,s:s,s:{s:s,s:O},s:b,s:{s:s}}", "name", v->name,
                           "description", description, "tags", tags, "default_queue_type",
                           "undefined", "metadata", "description", description, "tags", tags,
-                          "tracing", 0, "cluster_state", a->broker->node, "running");
+                          "tracing", v->tracing, "cluster_state", a->broker->node, "running");
     json_decref(tags);
     json_object_set_new(o, "messages", json_integer((json_int_t)(ready + unacked)));
     json_object_set_new(o, "messages_ready", json_integer((json_int_t)ready));
@@ -221,8 +221,23 @@ void api_vhosts(struct api_request *r)
     api_reply_list(r, list);
 }
 
-/* PUT replaces the description and tags (absent: none), as RabbitMQ's does; a new vhost
- * gives its creator every permission in it. */
+/* RabbitMQ's parse_bool for "tracing": true, false or their strings; absent leaves it. */
+static bool tracing_of(json_t *value, int *out)
+{
+    *out = -1;
+    if (!value)
+        return true;
+    const char *s = json_is_string(value) ? json_string_value(value) : NULL;
+    if (json_is_boolean(value))
+        *out = json_is_true(value);
+    else if (s && (!strcmp(s, "true") || !strcmp(s, "false")))
+        *out = !strcmp(s, "true");
+    return *out >= 0;
+}
+
+/* PUT replaces the description and tags (absent: none), as RabbitMQ's does, and turns the
+ * firehose on or off when "tracing" says so; a new vhost gives its creator every permission
+ * in it. */
 static void put_vhost(struct api_request *r, struct vhost *v)
 {
     json_t *body = api_body_object(r);
@@ -231,6 +246,13 @@ static void put_vhost(struct api_request *r, struct vhost *v)
     struct string_list tags = {0};
     json_t *description = json_object_get(body, "description");
     json_t *queue_type = json_object_get(body, "default_queue_type");
+    int tracing;
+    if (!tracing_of(json_object_get(body, "tracing"), &tracing)) { /* RabbitMQ's reason */
+        api_reply_json(r, 400, json_pack("{s:s,s:[s,O]}", "error", "bad_request", "reason",
+                                         "not_boolean", json_object_get(body, "tracing")));
+        json_decref(body);
+        return;
+    }
     if (!definitions_tags(json_object_get(body, "tags"), &tags) ||
         (description && !json_is_string(description)) || (queue_type && !json_is_string(queue_type))) {
         api_reply_error(r, 400, "bad_request", "not_json");
@@ -252,6 +274,8 @@ static void put_vhost(struct api_request *r, struct vhost *v)
         free(v->default_queue_type);
         v->default_queue_type = xstrdup(json_string_value(queue_type));
     }
+    if (tracing >= 0)
+        vhost_set_tracing(v, tracing);
     json_decref(body);
     api_reply_empty(r, created ? 201 : 204);
 }
@@ -303,7 +327,7 @@ void api_aliveness(struct api_request *r)
     message_unref(m);
     struct queue_entry e;
     bool got = false;
-    struct queue *q = published ? vhost_get(v, qname, api_session(r, v), &e, &got, &out) : NULL;
+    struct queue *q = published ? vhost_get(v, qname, api_session(r, v), NULL, &e, &got, &out) : NULL;
     if (q && got)
         queue_settle(q, &e);
     if (!got)

@@ -290,7 +290,7 @@ void api_queue_get(struct api_request *r)
         struct outcome out = {0};
         while ((json_int_t)n < count) {
             bool any;
-            struct queue *q = vhost_get(v, name, api_session(r, v), &got[n].e, &any, &out);
+            struct queue *q = vhost_get(v, name, api_session(r, v), NULL, &got[n].e, &any, &out);
             if (!q || !any)
                 break;
             queue_ref(q);

@@ -133,6 +133,7 @@ struct broker_config {
 };
 
 struct reply_registry;
+struct frame_traces;
 struct message_store;
 
 struct broker {
@@ -149,6 +150,8 @@ struct broker {
     /* The AMQP layer's direct reply-to consumers, reachable from every connection: created
      * with the first and freed with the last (src/proto/reply_to.c). */
     struct reply_registry *reply_to;
+    /* The frame traces the management API asked for (src/proto/frame_trace.c); NULL: none. */
+    struct frame_traces *frame_traces;
     /* What closed channels and the management API's publishes and gets counted: the
      * overview's totals are these plus every open channel's. */
     struct message_stats retired_stats;

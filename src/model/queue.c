@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/container.h"
 #include "model/field_list.h"
+#include "model/firehose.h"
 #include "model/message_store.h"
 
 struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
@@ -52,6 +53,7 @@ void queue_use_store(struct queue *q)
 void queue_set_host(struct queue *q, struct queue_host *host)
 {
     q->host = host;
+    q->traced = host && host->tracing;
     queue_use_store(q);
     q->ttl_watch = host && host->clock && q->args.message_ttl_ms != QUEUE_ARG_UNSET;
     q->has_rules |= q->ttl_watch;
@@ -499,6 +501,22 @@ static struct consumer *next_with_credit(struct queue *q)
     return NULL;
 }
 
+/* The firehose's copy goes out after the delivery: routed first, it could reach this very
+ * queue, and a consumer, before the message it copies. */
+__attribute__((noinline, cold)) static void deliver_traced(struct queue *q, struct consumer *c, struct queue_entry e)
+{
+    struct message *m = message_ref(queue_entry_message(&e));
+    bool redelivered = e.redelivered;
+    struct firehose_origin origin, *from = NULL; /* the consumer may go while it delivers */
+    if (c->origin) {
+        origin = *c->origin;
+        from = &origin;
+    }
+    c->ops->deliver(c, q, e);
+    q->host->traced_delivery(q->host, q, m, redelivered, from);
+    message_unref(m);
+}
+
 void queue_dispatch(struct queue *q)
 {
     /* deliver may cancel consumers or even delete the queue: hold it until the loop ends */
@@ -521,6 +539,10 @@ void queue_dispatch(struct queue *q)
         rotate(q, c);
         q->unacked++;
         q->unacked_bytes += queue_entry_message(&e)->body_size;
+        if (__builtin_expect(q->traced, 0)) {
+            deliver_traced(q, c, e);
+            continue;
+        }
         c->ops->deliver(c, q, e);
     }
     release(q);

@@ -31,6 +31,8 @@ enum dead_letter_reason {
 
 /* What a queue needs from the vhost that holds it: time for its TTLs, and somewhere to send
  * dead letters (the model's layering: a queue never reaches up into its vhost). */
+struct firehose_origin;
+
 struct queue_host {
     struct deadline_heap *deadlines; /* NULL: nothing timed */
     const struct clock *clock;
@@ -39,6 +41,11 @@ struct queue_host {
                         enum dead_letter_reason reason);
     /* Where durable queues keep persistent messages; NULL: nowhere (durability off). */
     struct message_store *store;
+    /* The vhost traces (RabbitMQ's firehose): its queues' deliveries are reported (each
+     * queue's `traced` follows this). */
+    bool tracing;
+    void (*traced_delivery)(struct queue_host *h, struct queue *q, const struct message *m,
+                            bool redelivered, const struct firehose_origin *origin);
 };
 
 /* What a queue needs from a consumer; the channel implements it (the model knows no frames). */
@@ -57,6 +64,7 @@ struct consumer {
     const struct consumer_ops *ops;
     bool exclusive;
     int64_t priority; /* x-priority (RabbitMQ's consumer priorities); 0 by default */
+    const struct firehose_origin *origin; /* where it consumes, for the firehose; may be NULL */
 };
 
 /* Publisher flow control, RabbitMQ's credit flow in miniature: a queue with consumers and more
@@ -93,6 +101,7 @@ struct queue {
     bool limited;             /* has x-max-length or x-max-length-bytes */
     bool ttl_watch;           /* x-message-ttl, or some message came with an expiration */
     bool has_rules;           /* limited, ttl_watch or priorities: publish takes the long way */
+    bool traced;              /* its host traces (the firehose): deliveries are reported */
     uint64_t next_seq;
     struct queue_host *host;  /* NULL: no TTLs nor dead letters (a queue alone in a test) */
     uint8_t persist_mask;     /* MESSAGE_PERSISTENT when durable with a store, else 0 */

@@ -16,6 +16,7 @@
 #include "model/deadletter.h"
 #include "model/exchange.h"
 #include "model/exchange_delayed.h"
+#include "model/firehose.h"
 #include "model/message_store.h"
 #include "model/queue.h"
 #include "model/session.h"
@@ -100,6 +101,9 @@ static void ignore_route(struct publish_tally *t, struct queue *q)
     (void)q;
 }
 
+static void traced_delivery(struct queue_host *h, struct queue *q, const struct message *m,
+                            bool redelivered, const struct firehose_origin *origin);
+
 struct vhost *vhost_new(const char *name)
 {
     struct vhost *v = xcalloc(1, sizeof *v);
@@ -117,6 +121,7 @@ struct vhost *vhost_new(const char *name)
     }
     v->default_exchange = vhost_find_exchange(v, amqp_cstr(""));
     v->queue_host.dead_letter = dead_letter;
+    v->queue_host.traced_delivery = traced_delivery;
     v->dead_letters_tail = &v->dead_letters;
     v->max_connections = v->max_queues = VHOST_NO_LIMIT;
     permission_set_init(&v->permissions);
@@ -925,8 +930,12 @@ void vhost_cancel_consumer(struct vhost *v, struct consumer *c)
         queue_dispatch(q); /* the next consumer is the active one now */
 }
 
+static void trace_get(struct vhost *v, struct queue *q, const struct queue_entry *e,
+                      struct session *who, const struct firehose_origin *origin);
+
 struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, struct session *who,
-                        struct queue_entry *entry, bool *got, struct outcome *out)
+                        const struct firehose_origin *origin, struct queue_entry *entry,
+                        bool *got, struct outcome *out)
 {
     if (!session_may(who, PERMISSION_READ, RESOURCE_QUEUE, name, out))
         return NULL;
@@ -934,6 +943,8 @@ struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, struct session 
     if (!q)
         return NULL;
     *got = queue_get(q, entry);
+    if (__builtin_expect(v->tracing, 0) && *got)
+        trace_get(v, q, entry, who, origin);
     if (q->consumer_count == 0)
         queue_used(v, q);
     return q;
@@ -1331,12 +1342,16 @@ static inline __attribute__((always_inline)) void route(struct vhost *v, struct 
 bool vhost_publish(struct vhost *v, struct message **mp, struct session *who,
                    struct publish_result *result, struct outcome *out)
 {
-    return vhost_publish_tallied(v, mp, who, NULL, result, out);
+    return vhost_publish_tallied(v, mp, who, NULL, NULL, result, out);
 }
 
-bool vhost_publish_tallied(struct vhost *v, struct message **mp, struct session *who,
-                           struct publish_tally *tally, struct publish_result *result,
-                           struct outcome *out)
+static bool publish_traced(struct vhost *v, struct message **mp, struct session *who,
+                           const struct firehose_origin *origin, struct publish_tally *tally,
+                           struct publish_result *result, struct outcome *out);
+
+static inline __attribute__((always_inline)) bool
+publish(struct vhost *v, struct message **mp, struct session *who, struct publish_tally *tally,
+        struct publish_result *result, struct outcome *out)
 {
     struct message *m = *mp;
     uint64_t ttl_ms;
@@ -1369,6 +1384,144 @@ bool vhost_publish_tallied(struct vhost *v, struct message **mp, struct session 
         message_unref(m);
     }
     return true;
+}
+
+bool vhost_publish_tallied(struct vhost *v, struct message **mp, struct session *who,
+                           const struct firehose_origin *origin, struct publish_tally *tally,
+                           struct publish_result *result, struct outcome *out)
+{
+    if (__builtin_expect(v->tracing, 0))
+        return publish_traced(v, mp, who, origin, tally, result, out);
+    return publish(v, mp, who, tally, result, out);
+}
+
+/* ---- the firehose (RabbitMQ's trace_on) ---- */
+
+void vhost_set_tracing(struct vhost *v, bool on)
+{
+    v->tracing = on;
+    v->queue_host.tracing = on;
+    struct map_iter it;
+    void *value;
+    map_iter_init(&it, &v->queues);
+    while (map_iter_next(&it, NULL, NULL, &value))
+        ((struct queue *)value)->traced = on;
+}
+
+static struct firehose_context trace_context(const struct vhost *v, const struct session *who,
+                                             const struct firehose_origin *origin)
+{
+    return (struct firehose_context){.node = v->node ? v->node : "",
+                                     .vhost = v->name,
+                                     .user = who ? who->user_name : "",
+                                     .origin = origin};
+}
+
+/* Routes a trace message (taking its reference) through the vhost's amq.rabbitmq.trace. */
+static void send_trace(struct vhost *v, struct message *trace)
+{
+    struct exchange *x = vhost_find_exchange(v, amqp_cstr(FIREHOSE_EXCHANGE));
+    if (x) {
+        struct publish_result ignored = {.tally = &v->untallied};
+        struct amqp_bytes key = message_routing_key(trace);
+        route(v, x, trace, &key, 1, &ignored);
+    }
+    message_unref(trace);
+}
+
+static void trace_delivery(struct vhost *v, struct queue *q, const struct message *m,
+                           bool redelivered, const char *user, const struct firehose_origin *origin)
+{
+    if (firehose_is_trace(m) || message_paged(m))
+        return;
+    struct routing_keys keys;
+    struct outcome ignored;
+    routing_keys_of(m, &keys, &ignored); /* checked as it was published */
+    struct firehose_context ctx = trace_context(v, NULL, origin);
+    ctx.user = user;
+    struct message *trace = firehose_deliver_message(m, &ctx, keys.keys, keys.len, q->name,
+                                                     redelivered);
+    routing_keys_free(&keys);
+    send_trace(v, trace);
+}
+
+static void trace_get(struct vhost *v, struct queue *q, const struct queue_entry *e,
+                      struct session *who, const struct firehose_origin *origin)
+{
+    trace_delivery(v, q, queue_entry_message(e), e->redelivered, who ? who->user_name : "",
+                   origin);
+}
+
+/* A consumer's delivery: queue_host.traced_delivery. */
+static void traced_delivery(struct queue_host *h, struct queue *q, const struct message *m,
+                            bool redelivered, const struct firehose_origin *origin)
+{
+    struct vhost *v = container_of(h, struct vhost, queue_host);
+    trace_delivery(v, q, m, redelivered, origin ? origin->user : "", origin);
+}
+
+/* A publisher's tally that also lists the queues routed to, for routed_queues. */
+struct traced_tally {
+    struct publish_tally tally; /* expects nothing: every queue comes to traced_miss */
+    struct publish_tally *inner;
+    struct amqp_bytes inline_names[8];
+    struct amqp_bytes *names; /* owned copies: routing may delete a queue */
+    size_t len, cap;
+};
+
+static void traced_miss(struct publish_tally *t, struct queue *q)
+{
+    struct traced_tally *tt = container_of(t, struct traced_tally, tally);
+    if (tt->len == tt->cap) {
+        size_t cap = tt->cap * 2;
+        struct amqp_bytes *names = xmalloc(cap * sizeof *names);
+        memcpy(names, tt->names, tt->len * sizeof *names);
+        if (tt->names != tt->inline_names)
+            free(tt->names);
+        tt->names = names;
+        tt->cap = cap;
+    }
+    uint8_t *copy = xmalloc(q->name.len + 1);
+    memcpy(copy, q->name.ptr, q->name.len);
+    tt->names[tt->len++] = amqp_bytes_of(copy, q->name.len);
+    /* the count the publisher's own tally would have made */
+    struct publish_tally *in = tt->inner;
+    struct publish_tally_entry *e = in->expected;
+    if (e->queue == q) {
+        e->count++;
+        in->expected = e->after;
+    } else {
+        in->miss(in, q);
+    }
+}
+
+static bool publish_traced(struct vhost *v, struct message **mp, struct session *who,
+                           const struct firehose_origin *origin, struct publish_tally *tally,
+                           struct publish_result *result, struct outcome *out)
+{
+    struct traced_tally tt;
+    tt.inner = tally ? tally : &v->untallied;
+    publish_tally_init(&tt.tally, traced_miss);
+    tt.tally.hints = tt.inner->hints;
+    tt.names = tt.inline_names;
+    tt.len = 0;
+    tt.cap = sizeof tt.inline_names / sizeof *tt.inline_names;
+    bool published = publish(v, mp, who, &tt.tally, result, out);
+    tt.inner->hints = tt.tally.hints;
+    result->tally = tt.inner;
+    if (published && !firehose_is_trace(*mp)) {
+        struct routing_keys keys;
+        struct outcome ignored;
+        routing_keys_of(*mp, &keys, &ignored);
+        struct firehose_context ctx = trace_context(v, who, origin);
+        send_trace(v, firehose_publish_message(*mp, &ctx, keys.keys, keys.len, tt.names, tt.len));
+        routing_keys_free(&keys);
+    }
+    for (size_t i = 0; i < tt.len; i++)
+        free((void *)tt.names[i].ptr);
+    if (tt.names != tt.inline_names)
+        free(tt.names);
+    return published;
 }
 
 /* ---- dead letters: republished from the queue's dead-letter exchange, one after another ---- */

@@ -21,6 +21,7 @@
 
 struct consumer;
 struct exchange;
+struct firehose_origin;
 struct message_store;
 struct queue;
 struct queue_entry;
@@ -97,6 +98,9 @@ struct vhost {
     uint32_t session_count;
     uint32_t refs;                   /* the broker's while it is listed, and each session's */
     bool deleted;
+    /* RabbitMQ's firehose (trace_on): publishes and deliveries are copied to
+     * amq.rabbitmq.trace; not kept across restarts, as in RabbitMQ */
+    bool tracing;
 };
 
 /* Creates the vhost with its standard exchanges: "" (direct), amq.direct, amq.fanout,
@@ -206,7 +210,11 @@ bool vhost_unbind_exchange(struct vhost *v, const struct exchange_binding *b, st
 /* basic.get: the oldest ready message of the queue named (got false when it is empty), which
  * counts as a use of the queue (x-expires). */
 struct queue *vhost_get(struct vhost *v, struct amqp_bytes name, struct session *who,
-                        struct queue_entry *entry, bool *got, struct outcome *out);
+                        const struct firehose_origin *origin, struct queue_entry *entry,
+                        bool *got, struct outcome *out);
+
+/* trace_on / trace_off: the firehose, from now on. */
+void vhost_set_tracing(struct vhost *v, bool on);
 
 /* The management API's peek: the queue named, for queue_peek, after the read permission and
  * exclusivity checks basic.get makes. Not a use of the queue (x-expires). */
@@ -245,9 +253,10 @@ bool vhost_publish(struct vhost *v, struct message **m, struct session *who,
                    struct publish_result *result, struct outcome *out);
 /* The same, telling tally (NULL: nobody) of each queue that took the message. A publisher
  * keeps a tally per exchange name and passes the one of the message's exchange: its hints
- * stand for lookups by that name. */
+ * stand for lookups by that name. origin (NULL: none) says where it came from, for the
+ * firehose (as does vhost_get's). */
 bool vhost_publish_tallied(struct vhost *v, struct message **m, struct session *who,
-                           struct publish_tally *tally, struct publish_result *result,
-                           struct outcome *out);
+                           const struct firehose_origin *origin, struct publish_tally *tally,
+                           struct publish_result *result, struct outcome *out);
 
 #endif

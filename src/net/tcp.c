@@ -99,6 +99,7 @@ static void start_write(struct tcp_conn *t)
     t->inflight = pending;
     unsigned n = output_iov(&t->inflight, &t->iov, &t->iov_cap);
     connection_sent(t->conn, output_len(&t->inflight));
+    connection_output_taken(t->conn, &t->inflight);
     t->writing = true;
     int rc = uv_write(&t->write_req, (uv_stream_t *)&t->handle, t->iov, n, on_written);
     if (rc < 0) {

@@ -176,6 +176,7 @@ static bool encrypt_output(struct tls_conn *t)
             return false;
         }
     }
+    connection_output_taken(t->conn, out);
     output_reset(out);
     return true;
 }

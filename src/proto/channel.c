@@ -60,6 +60,7 @@ static void channel_open(struct connection *c, uint16_t id)
     ch->frame_max = connection_frame_max(c);
     ch->id = id;
     ch->state = CHANNEL_OPEN;
+    ch->origin = (struct firehose_origin){connection_log_name(c), ch->session->user_name, id};
     list_init(&ch->consumers);
     list_init(&ch->tx_ops);
     list_init(&ch->dirty_link);

@@ -13,6 +13,7 @@
 #include "model/message_stats.h"
 #include "model/queue.h"
 #include "model/definitions_ops.h"
+#include "model/firehose.h"
 #include "model/message_store.h"
 #include "proto/channel_metrics.h"
 #include "proto/confirms.h"
@@ -74,6 +75,7 @@ struct channel {
     uint32_t frame_max;  /* negotiated before any channel opens */
     uint16_t id;
     enum channel_state state;
+    struct firehose_origin origin; /* what the firehose says of its publishes and deliveries */
 
     struct list dirty_link; /* in connection.dirty_channels while confirms are owed */
 

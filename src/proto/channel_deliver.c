@@ -437,6 +437,7 @@ static void basic_consume(struct channel *ch, const struct amqp_basic_consume *m
         ok.basic_consume_ok.consumer_tag = tag;
         channel_send(ch, &ok);
     }
+    cc->base.origin = &ch->origin;
     queue_add_consumer(q, &cc->base, &channel_consumer_ops, m->exclusive, priority);
     queue_dispatch(q);
 }
@@ -461,7 +462,7 @@ static void basic_get(struct channel *ch, const struct amqp_basic_get *m)
         return;
     struct queue_entry e;
     bool got;
-    struct queue *q = vhost_get(channel_vhost(ch), name, ch->session, &e, &got, &out);
+    struct queue *q = vhost_get(channel_vhost(ch), name, ch->session, &ch->origin, &e, &got, &out);
     if (!q) {
         channel_fail_outcome(ch, AMQP_BASIC_GET, &out);
         return;

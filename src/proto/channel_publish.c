@@ -100,7 +100,7 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
     struct publish_result result;
     struct outcome out;
     bool published = vhost_publish_tallied(channel_vhost(ch), &msg, ch->session,
-                                           &x->tally, &result, &out);
+                                           &ch->origin, &x->tally, &result, &out);
     if (!published) {
         channel_fail_outcome(ch, AMQP_BASIC_PUBLISH, &out);
     } else {

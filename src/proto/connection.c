@@ -46,6 +46,7 @@ struct connection *connection_new(struct broker *broker, const struct connection
     c->state = CONN_AWAIT_HEADER;
     snprintf(c->name, sizeof c->name, "%s", name);
     output_init(&c->out);
+    frame_tap_init(&c->tap);
     /* Until tune-ok, frames are bounded by the protocol minimum, as in RabbitMQ (8192 from 4.1). */
     c->frame_max = broker->config.compat->frame_min_size;
     list_init(&c->dirty_channels);
@@ -107,6 +108,17 @@ void connection_sent(struct connection *c, size_t n)
 {
     c->send_oct += n;
     c->send_cnt++;
+}
+
+void connection_output_taken(struct connection *c, const struct output *o)
+{
+    if (__builtin_expect(c->tap.trace != NULL, 0))
+        frame_tap_record_output(&c->tap, o);
+}
+
+struct frame_tap *connection_frame_tap(struct connection *c)
+{
+    return &c->tap;
 }
 
 void connection_force_close(struct connection *c, const char *reason)
@@ -579,6 +591,7 @@ void connection_destroy(struct connection *c)
     free(c->in);
     free((void *)c->client_properties.ptr);
     output_free(&c->out);
+    frame_tap_detach(&c->tap);
     /* Nothing may fire for a freed connection. */
     deadline_heap_remove(&c->broker->deadlines, &c->timer);
     deadline_heap_remove(&c->broker->deadlines, &c->heartbeat_timer);
@@ -846,6 +859,9 @@ static void handle_open(struct connection *c, const struct amqp_connection_open 
         return;
     }
     snprintf(c->vhost, sizeof c->vhost, "%.*s", (int)name.len, name.ptr);
+    if (c->broker->frame_traces) /* a trace of the vhost takes in its new connections */
+        frame_traces_connection_opened(c->broker->frame_traces, &c->tap, c->vhost, c->name,
+                                       c->io.tls);
     struct amqp_method ok = {.id = AMQP_CONNECTION_OPEN_OK};
     ok.connection_open_ok.reserved_1 = AMQP_BYTES_LIT("");
     connection_send_method(c, 0, &ok);
@@ -1055,8 +1071,11 @@ static void process_input(struct connection *c)
             off += AMQP_FRAME_OVERHEAD + (size_t)amqp_get_u32(p + 3);
             continue;
         }
-        off += (size_t)n;
         handle_frame(c, &f);
+        /* after handling: connection.open's is recorded by the vhost trace it starts */
+        if (__builtin_expect(c->tap.trace != NULL, 0))
+            frame_tap_record(&c->tap, FRAME_TRACE_IN, c->in + off, (size_t)n);
+        off += (size_t)n;
         /* the alarm first: one load per frame while none is in effect */
         if (alarms_block_publishers(alarms) &&
             (f.type == AMQP_FRAME_HEADER || f.type == AMQP_FRAME_BODY) && block_for_alarm(c))

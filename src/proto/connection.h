@@ -54,6 +54,9 @@ void connection_read_eof(struct connection *c, const char *why);
 struct output *connection_output(struct connection *c);
 /* The transport wrote n octets to its socket (ciphertext under TLS), counted as received ones. */
 void connection_sent(struct connection *c, size_t n);
+/* The transport takes this output (plaintext frames) for its socket: recorded while a frame
+ * trace is on. */
+void connection_output_taken(struct connection *c, const struct output *o);
 /* A write finished: the connection may send what it held back while its output was full. */
 void connection_write_done(struct connection *c);
 /* Whether a paused publisher may read again: the queue that made it wait has drained, and
@@ -89,6 +92,8 @@ void connection_tls_info(const struct connection *c, struct connection_tls_info 
 /* An operator (the management API) or the broker (the connection's vhost or user was deleted)
  * closes it: 320 CONNECTION_FORCED with this text (dropped mid-handshake). */
 void connection_force_close(struct connection *c, const char *reason);
+/* Its frame trace's tap (proto/frame_trace.h), for the management API to attach. */
+struct frame_tap *connection_frame_tap(struct connection *c);
 
 /* ---- what channels use ---- */
 

@@ -10,6 +10,7 @@
 #include "core/list.h"
 #include "model/session.h"
 #include "proto/connection.h"
+#include "proto/frame_trace.h"
 
 struct channel;
 
@@ -37,6 +38,7 @@ struct connection {
     size_t read_room;    /* free space offered to the next read; grows under load */
     size_t read_offered; /* what the last read was offered */
     struct output out;
+    struct frame_tap tap; /* the frame trace it records into; tap.trace NULL: none */
 
     uint32_t frame_max;
     uint16_t channel_max;

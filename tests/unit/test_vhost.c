@@ -694,7 +694,7 @@ START_TEST(test_queue_expiry)
     deadline_heap_run_due(&heap, 1150);
     struct queue_entry e;
     bool got = true;
-    ck_assert_ptr_nonnull(vhost_get(v, AMQP_BYTES_LIT("x"), &conn1, &e, &got, &out));
+    ck_assert_ptr_nonnull(vhost_get(v, AMQP_BYTES_LIT("x"), &conn1, NULL, &e, &got, &out));
     ck_assert(!got);
     clock_set_manual(&clock, 1249);
     deadline_heap_run_due(&heap, 1249);
@@ -727,7 +727,7 @@ static bool publish_tallied(struct publish_tally *t, const char *exchange, const
                             struct publish_result *r, struct outcome *out)
 {
     struct message *m = message_for(exchange, key, NULL);
-    bool ok = vhost_publish_tallied(v, &m, &conn1, t, r, out);
+    bool ok = vhost_publish_tallied(v, &m, &conn1, NULL, t, r, out);
     message_unref(m);
     return ok;
 }
