@@ -554,9 +554,24 @@ void connection_close_as_given(struct connection *c, uint16_t code, const char *
     wait_for_peer(c, CONN_CLOSING, close_wait_ms(c));
 }
 
-struct connection_faults *const *connection_faults_slot(const struct connection *c)
+struct connection_faults **connection_faults_slot(struct connection *c)
 {
     return &c->faults;
+}
+
+const struct connection_io *connection_transport(const struct connection *c)
+{
+    return &c->io;
+}
+
+bool connection_takes_blocked(const struct connection *c)
+{
+    return c->blocked_notify;
+}
+
+uint16_t connection_heartbeat(const struct connection *c)
+{
+    return c->heartbeat;
 }
 
 void connection_shutdown(struct connection *c)
