@@ -941,6 +941,33 @@ static bool set_consumer_timeout(struct loader *l, const struct setting *s)
     return true;
 }
 
+/* The node's connection limit (integer or infinity), refused at connection.open from 3.11 on. */
+static bool set_connection_max(struct loader *l, const struct setting *s)
+{
+    long long n;
+    if (!strcmp(s->value, "infinity")) {
+        l->cfg->connection_max = BROKER_NO_CONNECTION_MAX;
+        return true;
+    }
+    if (!parse_integer(s->value, &n))
+        return not_a(l, s, "integer");
+    if (n < 0)
+        return invalid(l, s, "should be a non-negative integer");
+    l->cfg->connection_max = n;
+    return true;
+}
+
+/* Warren's own key: the RabbitMQ release whose defaults to follow (--rabbitmq-compat). */
+static bool set_rabbitmq_compat(struct loader *l, const struct setting *s)
+{
+    static const char *const names[] = {"3.13", "4.3", NULL};
+    int i = parse_enum(l, s, names);
+    if (i < 0)
+        return false;
+    l->cfg->compat = compat_find(names[i]);
+    return true;
+}
+
 static bool set_fraction(struct loader *l, const struct setting *s, double *field, bool *set)
 {
     if (!parse_float(s->value, field))
@@ -1268,6 +1295,8 @@ static const struct handler handlers[] = {
     {"heartbeat", set_heartbeat},
     {"frame_max", set_frame_max},
     {"channel_max", set_channel_max},
+    {"connection_max", set_connection_max},
+    {"warren.rabbitmq_compat", set_rabbitmq_compat},
     {"max_message_size", set_max_message_size},
     {"handshake_timeout", set_handshake_timeout},
     {"consumer_timeout", set_consumer_timeout},

@@ -20,11 +20,14 @@ static void usage(FILE *out)
             "                             the options below win over it\n"
             "  -b, --bind ADDRESS         address to listen on (default 127.0.0.1)\n"
             "  -p, --port PORT            port to listen on (default 5672); --bind or --port\n"
-            "                             replace the file's listeners.tcp.*\n"
+            "                             replace the file's listeners.tcp.*; 0: a free port,\n"
+            "                             and the management and Prometheus listeners left at\n"
+            "                             their default ports take free ports too\n"
             "      --tls-port PORT        also listen for AMQP over TLS on PORT, on the bind\n"
             "                             address (rabbitmq.conf: listeners.ssl.default = 5671);\n"
             "                             replaces the file's listeners.ssl.*; certificates and\n"
-            "                             key from ssl_options.*, reloaded on SIGHUP\n"
+            "                             key from ssl_options.*, reloaded on SIGHUP; 0: a free\n"
+            "                             port\n"
             "      --management-port PORT the management HTTP API's port (default 15672; 0: none)\n"
             "      --management-bind ADDRESS  its address (default: the AMQP bind address)\n"
             "      --prometheus-port PORT Prometheus metrics port (default 15692; 0: none)\n"
@@ -33,6 +36,9 @@ static void usage(FILE *out)
             "                             else $RABBITMQ_MNESIA_BASE/warren@HOST, else\n"
             "                             $XDG_STATE_HOME/warren/warren@HOST or\n"
             "                             ~/.local/state/warren/warren@HOST); one Warren each\n"
+            "      --ephemeral            keep everything in memory: no data directory, no lock,\n"
+            "                             no log file, nothing written to disk whatever the\n"
+            "                             configuration says (a throwaway broker for tests)\n"
             "      --default-user NAME    the user created at start (default guest; or\n"
             "                             $RABBITMQ_DEFAULT_USER, which wins over default_user)\n"
             "      --default-pass PASS    its password (default guest; or $RABBITMQ_DEFAULT_PASS;\n"
@@ -60,12 +66,16 @@ static void usage(FILE *out)
             "                             bytes with units (default 50MB) or a multiple of RAM\n"
             "                             with a point (1.5; file: disk_free_limit.absolute/\n"
             "                             .relative)\n"
+            "      --rabbitmq-compat VERSION  behave as RabbitMQ VERSION by default does: 3.13\n"
+            "                             (the default) or 4.3 (file: warren.rabbitmq_compat)\n"
             "      --enable-fault-injection  let administrators inject faults into clients'\n"
             "                             connections over the management API, for testing\n"
             "                             client libraries (/api/warren/faults; file:\n"
             "                             warren.fault_injection = true); never in production\n"
             "  -l, --log-level LEVEL      debug, info, warning, error or none (default info;\n"
             "                             file: log.console.level)\n"
+            "Once every listener listens, one line goes to stdout naming each listener's\n"
+            "address: WARREN_READY amqp=127.0.0.1:5672 management=127.0.0.1:15672 ... pid=N\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n");
 }
@@ -85,7 +95,7 @@ enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHA
        OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT,
        OPT_CONFIG, OPT_MANAGEMENT_PORT, OPT_MANAGEMENT_BIND, OPT_PROMETHEUS_PORT,
        OPT_PROMETHEUS_BIND, OPT_MEMORY_WATERMARK, OPT_DISK_FREE_LIMIT, OPT_TLS_PORT,
-       OPT_FAULT_INJECTION };
+       OPT_EPHEMERAL, OPT_RABBITMQ_COMPAT, OPT_FAULT_INJECTION };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -93,6 +103,8 @@ static const struct option options[] = {
     {"port", required_argument, NULL, 'p'},
     {"tls-port", required_argument, NULL, OPT_TLS_PORT},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
+    {"rabbitmq-compat", required_argument, NULL, OPT_RABBITMQ_COMPAT},
     {"management-port", required_argument, NULL, OPT_MANAGEMENT_PORT},
     {"management-bind", required_argument, NULL, OPT_MANAGEMENT_BIND},
     {"prometheus-port", required_argument, NULL, OPT_PROMETHEUS_PORT},
@@ -159,12 +171,30 @@ static bool parse_limit(const char *s, double max, double *fraction, uint64_t *b
     return information_unit_parse(s, bytes);
 }
 
+/* What the command line said beyond the settings themselves. */
+struct command_line {
+    bool ephemeral;
+    bool management_port_given, prometheus_port_given;
+};
+
+/* --port 0: the HTTP listeners still at their default ports would clash between two brokers
+ * of one test suite, so they take free ports as well. */
+static void free_default_http_ports(struct broker_config *cfg, const struct command_line *cl)
+{
+    struct broker_config defaults;
+    broker_config_defaults(&defaults);
+    if (!cl->management_port_given && cfg->management_port == defaults.management_port)
+        cfg->management_port = BROKER_PORT_FREE;
+    if (!cl->prometheus_port_given && cfg->prometheus_port == defaults.prometheus_port)
+        cfg->prometheus_port = BROKER_PORT_FREE;
+}
+
 /* Returns -1 to go on, or the exit status. */
-static int parse_args(int argc, char **argv, struct broker_config *cfg)
+static int parse_args(int argc, char **argv, struct broker_config *cfg, struct command_line *cl)
 {
     int opt;
     unsigned long long n;
-    bool address_given = false;
+    bool address_given = false, free_port = false;
     int index = -1;
     while ((opt = getopt_long(argc, argv, "b:p:l:hV", options, &index)) != -1) {
         switch (opt) {
@@ -175,18 +205,26 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
                 goto bad;
             cfg->port = (int)n;
             address_given = true;
+            free_port = n == 0;
             break;
         case OPT_TLS_PORT:
-            if (!parse_number(optarg, 1, 65535, &n))
+            if (!parse_number(optarg, 0, 65535, &n))
                 goto bad;
-            cfg->tls_port = (int)n;
+            cfg->tls_port = n ? (int)n : BROKER_PORT_FREE;
             break;
         case OPT_DATA_DIR: cfg->data_dir = optarg; break;
+        case OPT_EPHEMERAL: cl->ephemeral = true; break;
+        case OPT_RABBITMQ_COMPAT:
+            if (!(cfg->compat = compat_find(optarg)))
+                goto bad;
+            break;
         case OPT_MANAGEMENT_PORT:
         case OPT_PROMETHEUS_PORT:
             if (!parse_number(optarg, 0, 65535, &n))
                 goto bad;
             *(opt == OPT_MANAGEMENT_PORT ? &cfg->management_port : &cfg->prometheus_port) = (int)n;
+            *(opt == OPT_MANAGEMENT_PORT ? &cl->management_port_given
+                                         : &cl->prometheus_port_given) = true;
             break;
         case OPT_MANAGEMENT_BIND: cfg->management_bind = optarg; break;
         case OPT_PROMETHEUS_BIND: cfg->prometheus_bind = optarg; break;
@@ -263,6 +301,8 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
         cfg->tcp_listener_count = 0;
         cfg->tcp_listeners_none = false;
     }
+    if (free_port)
+        free_default_http_ports(cfg, cl);
     return -1;
 bad:
     /* the long option's name when it was given as one (index is left alone for -p and -b) */
@@ -323,20 +363,35 @@ static int check_config(const struct broker_config *cfg)
     return -1;
 }
 
+/* --ephemeral: whatever the file, the environment or --data-dir said, nothing goes to disk. */
+static void make_ephemeral(struct broker_config *cfg)
+{
+    if (cfg->log_file) {
+        struct log stderr_log = {.level = LOG_WARNING};
+        log_warning(&stderr_log, "--ephemeral: log.file = %s not written; the log goes to "
+                    "stderr only", cfg->log_file);
+    }
+    cfg->data_dir = NULL;
+    cfg->log_file = NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct broker_config cfg;
     broker_config_defaults(&cfg);
     struct config_store store = {0};
+    struct command_line cl = {.ephemeral = false};
     int status = load_config_file(config_option(argc, argv), &store, &cfg);
     if (status < 0) {
         apply_environment(&cfg);
-        status = parse_args(argc, argv, &cfg);
+        status = parse_args(argc, argv, &cfg, &cl);
     }
     if (status < 0)
         status = check_config(&cfg);
+    if (status < 0 && cl.ephemeral)
+        make_ephemeral(&cfg);
     char default_data_dir[4096];
-    if (status < 0 && !cfg.data_dir) {
+    if (status < 0 && !cfg.data_dir && !cl.ephemeral) {
         if (data_dir_default(default_data_dir, sizeof default_data_dir)) {
             cfg.data_dir = default_data_dir;
         } else {

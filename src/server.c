@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "admin/api.h"
@@ -428,6 +429,65 @@ static void store_recover_messages(struct server *s)
     message_log_recover(&s->messages);
 }
 
+/* The ports the kernel chose (--port 0, --tls-port 0, BROKER_PORT_FREE) back into the
+ * configuration, so the logs, the management API's listeners and the READY line say them. */
+static void record_bound_ports(struct server *s)
+{
+    struct broker_config *c = &s->broker.config;
+    if (!c->tcp_listener_count && s->tcp.listener_count)
+        c->port = tcp_listener_port(&s->tcp.listeners[0]);
+    if (s->tls_on && c->tls_port)
+        c->tls_port = tcp_listener_port(&s->tls.listeners[0]);
+    if (s->api_on) {
+        c->management_port = http_server_port(&s->api.http, false);
+        c->management_ssl.port = http_server_port(&s->api.http, true);
+    }
+    if (s->prometheus_on) {
+        c->prometheus_port = http_server_port(&s->prometheus.http, false);
+        c->prometheus_ssl.port = http_server_port(&s->prometheus.http, true);
+    }
+}
+
+/* " key=a,b" for one kind of listener, from tcp_listener_addresses' "a, b"; nothing when
+ * there is none. */
+static void append_ready_kind(char *line, size_t len, const char *key, const char *addresses)
+{
+    size_t used = strlen(line);
+    if (!*addresses || used + strlen(key) + 2 >= len)
+        return;
+    used += (size_t)snprintf(line + used, len - used, " %s=", key);
+    for (const char *p = addresses; *p && used + 1 < len; p++)
+        if (*p != ' ')
+            line[used++] = *p;
+    line[used] = 0;
+}
+
+/* One line on stdout once every listener listens, for test harnesses that started us with
+ * --port 0 (or any ports): "WARREN_READY amqp=127.0.0.1:40123 management=127.0.0.1:40124". */
+static void print_ready_line(struct server *s)
+{
+    char line[1024] = "WARREN_READY", one[BROKER_MAX_LISTENERS * 56];
+    tcp_server_addresses(&s->tcp, one, sizeof one);
+    append_ready_kind(line, sizeof line, "amqp", one);
+    if (s->tls_on) {
+        tls_server_addresses(&s->tls, one, sizeof one);
+        append_ready_kind(line, sizeof line, "amqps", one);
+    }
+    static const char *const keys[2][2] = {{"management", "management_https"},
+                                           {"prometheus", "prometheus_https"}};
+    struct http_server *http[2] = {s->api_on ? &s->api.http : NULL,
+                                   s->prometheus_on ? &s->prometheus.http : NULL};
+    for (int i = 0; i < 2; i++)
+        for (int tls = 0; http[i] && tls < 2; tls++) {
+            http_server_addresses(http[i], tls, one, sizeof one);
+            append_ready_kind(line, sizeof line, keys[i][tls], one);
+        }
+    size_t used = strlen(line);
+    snprintf(line + used, sizeof line - used, " pid=%ld\n", (long)getpid());
+    fputs(line, stdout);
+    fflush(stdout);
+}
+
 /* Logs where an HTTP server listens: "management API listening on 127.0.0.1:15672". */
 static void log_http(struct server *s, const char *what, const char *bind, int port, bool tls)
 {
@@ -462,6 +522,7 @@ static bool start_http(struct server *s)
         broker_free(&s->broker);
         return false;
     }
+    record_bound_ports(s);
     log_http(s, "management API", mbind, s->api_on ? c->management_port : 0, false);
     log_http(s, "management API", c->management_ssl.bind ? c->management_ssl.bind : mbind,
              s->api_on ? c->management_ssl.port : 0, true);
@@ -530,6 +591,7 @@ int server_run(const struct broker_config *config)
     log_info(&s.broker.log, "Warren %s listening on %s", PACKAGE_VERSION, addresses);
     if (!start_http(&s))
         return 1;
+    print_ready_line(&s);
     notify_ready(&s, addresses); /* after the last listener */
     uv_run(&s.loop, UV_RUN_DEFAULT);
 

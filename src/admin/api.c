@@ -14,6 +14,7 @@
 #include "admin/api_internal.h"
 #include "model/vhost.h"
 #include "admin/json_table.h"
+#include "admin/ui.h"
 #include "core/alloc.h"
 #include "core/container.h"
 #include "model/user.h"
@@ -738,6 +739,10 @@ static void handle(void *ctx, const struct http_request *http, struct http_respo
 {
     struct api *a = ctx;
     struct api_request r = {.api = a, .http = http, .res = res};
+    if (strncmp(http->path, "/api/", 5) && strcmp(http->path, "/api")) {
+        ui_serve(http, res); /* everything outside /api is the web UI's */
+        return;
+    }
     char *path = strdup(http->path);
     if (!path)
         abort();

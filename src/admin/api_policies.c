@@ -160,7 +160,8 @@ static void set_policy(struct api_request *r, struct vhost *v, enum policy_kind 
     if (api_require_keys(r, body, keys, 2)) {
         char err[1200];
         bool crash;
-        struct policy *p = policy_json_parse(kind, r->seg[2], body, &crash, err, sizeof err);
+        struct policy *p = policy_json_parse(kind, r->seg[2], body, r->api->broker->config.compat,
+                                             &crash, err, sizeof err);
         if (crash) {
             api_reply_empty(r, 500); /* RabbitMQ's handler crashes on such a definition */
         } else if (!p) {

@@ -583,7 +583,8 @@ static bool import_policy(struct import *im, enum policy_kind kind, const char *
                     name, vhost);
     bool crash;
     char why[1200];
-    struct policy *p = policy_json_parse(kind, name, body, &crash, why, sizeof why);
+    struct policy *p = policy_json_parse(kind, name, body, im->b->config.compat, &crash, why,
+                                         sizeof why);
     if (!p)
         return fail(im, "%s '%s' in vhost '%s': %s", what, name, vhost, why);
     struct vhost *v = apply ? vhost_named(im, vhost) : NULL;
@@ -685,7 +686,8 @@ static bool each_queue(struct import *im, bool apply)
         }
         struct queue_args args;
         if (!queue_args_parse(req.arguments, req.durable, false, req.auto_delete,
-                              &(struct arguments_owner){"queue", req.name, vhost}, &args, &out))
+                              &(struct arguments_owner){"queue", req.name, vhost},
+                              im->b->config.compat, &args, &out))
             return fail(im, "%s in vhost '%s': %s", what, vhost, out.text);
     }
     return true;

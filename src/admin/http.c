@@ -576,6 +576,12 @@ static void cannot_listen(char *why, size_t why_size, const char *what, const ch
              host, port, what, tls ? " over HTTPS" : "", uv_strerror(rc));
 }
 
+/* BROKER_PORT_FREE asks the kernel for a port. */
+static int listen_port(int port)
+{
+    return port == BROKER_PORT_FREE ? 0 : port;
+}
+
 int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_listen *where,
                       http_handler handler, void *ctx, char *why, size_t why_size)
 {
@@ -597,7 +603,8 @@ int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_
         return -1;
     int rc;
     if (where->port &&
-        (rc = tcp_listen(loop, &s->listener, where->bind, where->port, 128, on_connection, s)) < 0) {
+        (rc = tcp_listen(loop, &s->listener, where->bind, listen_port(where->port), 128,
+                         on_connection, s)) < 0) {
         cannot_listen(why, why_size, where->what, where->bind, where->port, false, rc);
         SSL_CTX_free(s->tls_ctx);
         s->tls_ctx = NULL;
@@ -606,7 +613,8 @@ int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_
     s->listening = where->port != 0;
     if (s->tls_ctx) {
         const char *bind = https->bind ? https->bind : where->bind;
-        rc = tcp_listen(loop, &s->tls_listener, bind, https->port, 128, on_tls_connection, s);
+        rc = tcp_listen(loop, &s->tls_listener, bind, listen_port(https->port), 128,
+                        on_tls_connection, s);
         if (rc < 0) {
             cannot_listen(why, why_size, where->what, bind, https->port, true, rc);
             http_server_stop(s);
@@ -615,6 +623,20 @@ int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_
         s->tls_listening = true;
     }
     return 0;
+}
+
+void http_server_addresses(const struct http_server *s, bool tls, char *out, size_t len)
+{
+    out[0] = 0;
+    if (tls ? s->tls_listening : s->listening)
+        tcp_listener_addresses(tls ? &s->tls_listener : &s->listener, 1, out, len);
+}
+
+int http_server_port(const struct http_server *s, bool tls)
+{
+    if (!(tls ? s->tls_listening : s->listening))
+        return 0;
+    return tcp_listener_port(tls ? &s->tls_listener : &s->listener);
 }
 
 bool http_server_has_tls(const struct http_server *s)

@@ -51,7 +51,7 @@ typedef void (*http_handler)(void *ctx, const struct http_request *req, struct h
 /* Where a server listens: plain HTTP, HTTPS, or both, serving the same handler. */
 struct http_listen {
     const char *bind;      /* plain HTTP's address */
-    int port;              /* 0: no plain HTTP */
+    int port;              /* 0: no plain HTTP; BROKER_PORT_FREE: one the kernel picks */
     const struct broker_http_timeouts *timeouts; /* plain HTTP's */
     const struct broker_https *https; /* HTTPS's address, ssl options, timeouts; port 0: none */
     const char *ssl_keys;  /* where they come from, for messages ("management.ssl") */
@@ -78,6 +78,11 @@ struct http_server {
  * address; nothing is then listening. */
 int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_listen *where,
                       http_handler handler, void *ctx, char *why, size_t why_size);
+/* Where its plain (tls false) or HTTPS listener listens, as tcp_listener_addresses writes
+ * it; "" when there is none. */
+void http_server_addresses(const struct http_server *s, bool tls, char *out, size_t len);
+/* That listener's port (the kernel's choice for BROKER_PORT_FREE); 0: none. */
+int http_server_port(const struct http_server *s, bool tls);
 /* Whether it serves HTTPS (then SIGHUP reloads its certificates). */
 bool http_server_has_tls(const struct http_server *s);
 /* Reads the HTTPS certificate, key and CA files again for the connections to come; the open

@@ -82,7 +82,17 @@ struct check {
     const json_t *definition;
     struct policy_values *values;
     struct text *out;
+    const struct compat *compat;
 };
+
+/* A key this kind of policy takes under the profile: RabbitMQ 4 knows no ha-* key. */
+static bool key_known(const struct check *c, const char *name, enum policy_key *k)
+{
+    if (!policy_key_find(c->kind, name, k))
+        return false;
+    return !(c->compat->mirroring_removed && *k >= POLICY_HA_MODE &&
+             *k <= POLICY_HA_PROMOTE_ON_FAILURE);
+}
 
 static bool refuse_value(struct check *c, const json_t *v, const char *what)
 {
@@ -289,7 +299,7 @@ static bool check_definition(struct check *c)
     bool ok = true, mirroring = false;
     for (i = 0; i < n && ok; i++) {
         enum policy_key k;
-        if (!policy_key_find(c->kind, names[i], &k))
+        if (!key_known(c, names[i], &k))
             continue;
         c->values->keys |= 1u << k;
         mirroring |= k >= POLICY_HA_MODE && k <= POLICY_HA_PROMOTE_ON_FAILURE;
@@ -300,7 +310,7 @@ static bool check_definition(struct check *c)
     bool unknown = false;
     for (i = 0; i < n && ok; i++) {
         enum policy_key k;
-        if (policy_key_find(c->kind, names[i], &k))
+        if (key_known(c, names[i], &k))
             continue;
         put(c->out, "%s{<<\"%s\">>,", unknown ? "," : "[", names[i]);
         term(c->out, json_object_get(c->definition, names[i]));
@@ -316,7 +326,8 @@ static bool check_definition(struct check *c)
 }
 
 struct policy *policy_json_parse(enum policy_kind kind, const char *name, const json_t *o,
-                                 bool *crash, char *err, size_t err_size)
+                                 const struct compat *compat, bool *crash, char *err,
+                                 size_t err_size)
 {
     *crash = false;
     const json_t *pattern = json_object_get(o, "pattern");
@@ -332,7 +343,7 @@ struct policy *policy_json_parse(enum policy_kind kind, const char *name, const 
     struct text t = {problems, sizeof problems, 0};
     struct policy_values values;
     policy_values_init(&values);
-    struct check c = {kind, definition, &values, &t};
+    struct check c = {kind, definition, &values, &t, compat ? compat : compat_default()};
     /* rabbit_parameter_validation:proplist reports the last constraint's problem first */
     bool ok = check_definition(&c);
     static const char *const targets[] = {"all", "queues", "exchanges", NULL};

@@ -7,13 +7,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "model/compat.h"
 #include "model/policy.h"
 
 /* A policy named `name` from the pattern, definition, priority (absent: 0) and apply-to
- * (absent: "all") members of o; NULL with RabbitMQ's "Validation failed\n\n..." text in err,
+ * (absent: "all") members of o, with the keys the profile knows; NULL with RabbitMQ's "Validation failed\n\n..." text in err,
  * or with *crash set for a definition that is not an object (RabbitMQ answers 500). */
 struct policy *policy_json_parse(enum policy_kind kind, const char *name, const json_t *o,
-                                 bool *crash, char *err, size_t err_size);
+                                 const struct compat *compat, bool *crash, char *err,
+                                 size_t err_size);
 /* As /api/policies shows it: vhost, name, pattern, apply-to, definition, priority. */
 json_t *policy_json(const struct policy *p, const char *vhost);
 /* As /api/parameters shows it: value {pattern, definition, priority, apply-to}, vhost,

@@ -1,7 +1,8 @@
 /* Random names in RabbitMQ's form: a prefix and 22 url-safe base64 characters (128 bits). */
 #include "core/token.h"
 
-#include <openssl/rand.h>
+#include "core/random.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,7 @@ void token_generate(char *out, const char *prefix)
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t random[17] = {0};
-    if (RAND_bytes(random, 16) != 1)
-        abort();
+    random_bytes(random, 16);
     size_t n = strlen(prefix);
     memcpy(out, prefix, n);
     /* 16 octets are 128 bits: 21 whole sextets and 2 bits of a 22nd. */

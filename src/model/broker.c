@@ -2,9 +2,9 @@
 #include "model/broker.h"
 
 #include "core/alloc.h"
+#include "core/random.h"
 #include "model/session.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +31,8 @@ void broker_config_defaults(struct broker_config *config)
         .default_user = "guest",
         .default_pass = "guest",
         .default_vhost = "/",
+        .compat = compat_default(),
+        .connection_max = BROKER_NO_CONNECTION_MAX,
         .data_dir = NULL,
         .log_level = LOG_INFO,
         .tls = {.depth = -1},
@@ -61,8 +63,7 @@ void broker_config_defaults(struct broker_config *config)
 static void make_cluster_id(char out[32])
 {
     unsigned char bytes[12] = {0};
-    if (RAND_bytes(bytes, sizeof bytes) != 1)
-        abort();
+    random_bytes(bytes, sizeof bytes);
     for (size_t i = 0; i < sizeof bytes; i++)
         snprintf(out + 2 * i, 3, "%02x", bytes[i]);
 }
@@ -233,6 +234,7 @@ struct vhost *broker_add_vhost(struct broker *b, const char *name)
     vhost_use_timers(v, &b->deadlines, &b->clock);
     vhost_use_store(v, b->store);
     v->node = b->node;
+    v->compat = b->config.compat;
     v->churn = &b->churn;
     v->definitions = &b->definitions;
     list_push_back(&b->vhosts, &v->link);

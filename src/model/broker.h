@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "model/definitions_ops.h"
 #include "model/churn.h"
+#include "model/compat.h"
 #include "model/alarm.h"
 #include "model/message_stats.h"
 #include "model/user.h"
@@ -22,6 +23,14 @@ struct broker_listener {
     const char *host;
     int port;
 };
+
+/* A port setting asking the kernel for a free port, where 0 already means "no listener"
+ * (--port 0 for the HTTP listeners left at their defaults, --tls-port 0); once bound the
+ * server writes the port it got back into the configuration. */
+#define BROKER_PORT_FREE (-1)
+
+/* connection_max = infinity, RabbitMQ's default. */
+#define BROKER_NO_CONNECTION_MAX (-1)
 
 /* TCP (or TLS) listeners one broker opens at most. */
 #define BROKER_MAX_LISTENERS 16
@@ -92,6 +101,8 @@ struct broker_config {
     const char *default_vhost;
     const char *data_dir;
     enum log_level log_level;
+    const struct compat *compat; /* --rabbitmq-compat, warren.rabbitmq_compat (default 3.13) */
+    int64_t connection_max;      /* connections at once; BROKER_NO_CONNECTION_MAX: infinity */
     /* Fields read from rabbitmq.conf (src/config.c); the defaults are RabbitMQ's. */
     const struct broker_listener *tcp_listeners; /* listeners.tcp.*: when any, instead of bind/port */
     size_t tcp_listener_count;

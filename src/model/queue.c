@@ -10,7 +10,8 @@
 #include "model/message_store.h"
 
 struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
-                        const void *owner, struct amqp_bytes arguments)
+                        const void *owner, struct amqp_bytes arguments,
+                        const struct compat *compat)
 {
     struct queue *q = xcalloc(1, sizeof *q);
     q->name = amqp_bytes_dup(name);
@@ -22,7 +23,7 @@ struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bo
     /* parsed again from the copy, so that the parsed slices point into memory the queue owns */
     struct outcome ignored;
     queue_args_parse(q->arguments, durable, exclusive, auto_delete,
-                     &(struct arguments_owner){"queue", name, ""}, &q->own_args, &ignored);
+                     &(struct arguments_owner){"queue", name, ""}, compat, &q->own_args, &ignored);
     q->args = q->own_args;
     q->refs = 1;
     queue_ring_init(&q->ready);

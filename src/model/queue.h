@@ -115,9 +115,11 @@ struct queue {
     struct depth_rates depth_rates;
 };
 
-/* arguments (a checked table body) must have passed queue_args_parse with these flags. */
+/* arguments (a checked table body) must have passed queue_args_parse with these flags and
+ * this profile (NULL: the default). */
 struct queue *queue_new(struct amqp_bytes name, bool durable, bool exclusive, bool auto_delete,
-                        const void *owner, struct amqp_bytes arguments);
+                        const void *owner, struct amqp_bytes arguments,
+                        const struct compat *compat);
 /* The settings in effect change (a policy came, changed or went): from now on the queue
  * works by them. Like RabbitMQ, a lower length limit drops the head at once (drop-head) and
  * messages already queued keep the TTL they arrived under (none, for those before any). */

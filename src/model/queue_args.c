@@ -23,6 +23,7 @@ struct check {
     const struct amqp_field *field;
     struct amqp_bytes table;
     struct queue_args *args;
+    const struct compat *compat;
     char err[160];
 };
 
@@ -178,6 +179,8 @@ static bool check_overflow(struct check *c)
 static bool check_queue_mode(struct check *c)
 {
     static const char *const modes[] = {"default", "lazy", NULL};
+    if (c->compat->queue_mode_unchecked)
+        return true;
     int i = choose(c, modes, NULL, "queue mode");
     if (i < 0)
         return false;
@@ -190,7 +193,8 @@ static bool check_queue_version(struct check *c)
     int64_t v;
     if (!non_negative(c, &v))
         return false;
-    return v == 1 || v == 2 || refuse(c, "\"unsupported queue version '%" PRId64 "'\"", v);
+    bool known = v == 2 || (v == 1 && !c->compat->queue_version_1_removed);
+    return known || refuse(c, "\"unsupported queue version '%" PRId64 "'\"", v);
 }
 
 static bool check_single_active_consumer(struct check *c)
@@ -391,10 +395,10 @@ static bool check_flags(enum queue_type type, bool durable, bool exclusive, bool
 }
 
 bool queue_args_parse(struct amqp_bytes table, bool durable, bool exclusive, bool auto_delete,
-                      const struct arguments_owner *owner, struct queue_args *out,
-                      struct outcome *outcome)
+                      const struct arguments_owner *owner, const struct compat *compat,
+                      struct queue_args *out, struct outcome *outcome)
 {
-    struct check c = {.table = table, .args = out};
+    struct check c = {.table = table, .args = out, .compat = compat ? compat : compat_default()};
     struct amqp_field f;
     queue_args_defaults(out);
     /* RabbitMQ's channel checks the dead-letter exchange's type before anything else. */

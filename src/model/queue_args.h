@@ -7,6 +7,7 @@
 
 #include "amqp_types.h"
 #include "model/arguments.h"
+#include "model/compat.h"
 #include "model/outcome.h"
 
 enum queue_type { QUEUE_TYPE_CLASSIC, QUEUE_TYPE_QUORUM, QUEUE_TYPE_STREAM };
@@ -37,12 +38,12 @@ struct queue_args {
 /* The defaults of a queue declared without arguments. */
 void queue_args_defaults(struct queue_args *a);
 
-/* Parses a checked table body for a new queue (`owner` names it in texts): false with
- * RabbitMQ's 406 outcome for a wrong type, value, or an argument its queue type does not
- * take, or for flags a quorum or stream queue cannot have. */
+/* Parses a checked table body for a new queue (`owner` names it in texts) by the profile's
+ * rules (NULL: the default): false with RabbitMQ's 406 outcome for a wrong type, value, or an
+ * argument its queue type does not take, or for flags a quorum or stream queue cannot have. */
 bool queue_args_parse(struct amqp_bytes table, bool durable, bool exclusive, bool auto_delete,
-                      const struct arguments_owner *owner, struct queue_args *out,
-                      struct outcome *outcome);
+                      const struct arguments_owner *owner, const struct compat *compat,
+                      struct queue_args *out, struct outcome *outcome);
 
 /* Redeclare: compares the arguments RabbitMQ compares for a queue of this type. */
 bool queue_args_equivalent(enum queue_type type, struct amqp_bytes received,

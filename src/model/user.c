@@ -3,11 +3,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/random.h"
 
 static const EVP_MD *digest_of(enum password_hashing hashing)
 {
@@ -32,6 +32,28 @@ static size_t hash_password(enum password_hashing hashing, const uint8_t salt[4]
     return n;
 }
 
+static void forget_pending(struct user *u)
+{
+    if (!u->pending)
+        return;
+    OPENSSL_cleanse(u->pending, u->pending_len);
+    free(u->pending);
+    u->pending = NULL;
+}
+
+/* A password set by user_set_password is hashed when its hash is first needed: OpenSSL's first
+ * digest loads its providers (about 2 MiB resident), which a broker nobody has logged in to
+ * (a throwaway one in a test suite) need not carry. The hash is a cache of the password, so
+ * filling it in through a const pointer changes nothing a caller can see. */
+static void settle(const struct user *shown)
+{
+    struct user *u = (struct user *)shown;
+    if (!u->pending)
+        return;
+    u->hash_len = 4 + hash_password(u->hashing, u->hash, u->pending, u->pending_len, u->hash + 4);
+    forget_pending(u);
+}
+
 struct user *user_new(const char *name)
 {
     struct user *u = xcalloc(1, sizeof *u);
@@ -46,6 +68,7 @@ void user_free(struct user *u)
 {
     if (!u)
         return;
+    forget_pending(u);
     string_list_free(&u->tags);
     free(u->name);
     free(u);
@@ -53,14 +76,18 @@ void user_free(struct user *u)
 
 void user_set_password(struct user *u, const uint8_t *password, size_t len)
 {
+    forget_pending(u);
     u->hashing = PASSWORD_SHA256;
-    if (RAND_bytes(u->hash, 4) != 1)
-        abort();
-    u->hash_len = 4 + hash_password(u->hashing, u->hash, password, len, u->hash + 4);
+    random_bytes(u->hash, 4);
+    u->hash_len = 0;
+    u->pending = xmalloc(len ? len : 1);
+    memcpy(u->pending, password, len);
+    u->pending_len = len;
 }
 
 void user_clear_password(struct user *u)
 {
+    forget_pending(u);
     u->hash_len = 0;
 }
 
@@ -83,6 +110,7 @@ bool user_set_password_hash(struct user *u, const char *base64, enum password_ha
     size_t pad = (base64[len - 1] == '=') + (len > 1 && base64[len - 2] == '=');
     if ((size_t)n - pad != want)
         return false;
+    forget_pending(u);
     u->hashing = hashing;
     memcpy(u->hash, decoded, want);
     u->hash_len = want;
@@ -91,6 +119,7 @@ bool user_set_password_hash(struct user *u, const char *base64, enum password_ha
 
 void user_password_hash_base64(const struct user *u, char out[USER_HASH_BASE64_SIZE])
 {
+    settle(u);
     EVP_EncodeBlock((unsigned char *)out, u->hash, (int)u->hash_len);
 }
 
@@ -124,6 +153,7 @@ bool user_check_password(const struct user *u, const uint8_t *password, size_t l
         hash_password(PASSWORD_SHA256, no_salt, password, len, hash);
         return false;
     }
+    settle(u); /* a second digest, once, at a user's first login after its password was set */
     /* a user without a password still costs one digest */
     size_t n = hash_password(u->hashing, u->hash, password, len, hash);
     return u->hash_len == 4 + n && CRYPTO_memcmp(hash, u->hash + 4, n) == 0;

@@ -31,6 +31,8 @@ struct user {
     enum password_hashing hashing;
     uint8_t hash[USER_HASH_MAX]; /* salt then digest */
     size_t hash_len;             /* 0: no password, so no password login */
+    uint8_t *pending;            /* a password set but not hashed yet (user.c's settle) */
+    size_t pending_len;
     struct string_list tags;     /* as given, in order */
     unsigned tag_bits;           /* enum user_tag of the known ones */
     int64_t max_connections;     /* USER_NO_LIMIT, or the most sessions at once */

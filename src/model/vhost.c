@@ -575,6 +575,27 @@ static struct queue *declare_passive(struct vhost *v, const struct queue_declare
     return q;
 }
 
+/* What a RabbitMQ profile denies by default (deprecated features), in rabbit_amqqueue:
+ * declare's order: the transient non-exclusive combination, then the classic queue's
+ * x-queue-master-locator; each a 541 connection close with RabbitMQ's warning. */
+static bool deprecated_features_permit(struct vhost *v, const struct queue_declare *req,
+                                       struct outcome *out)
+{
+    const struct compat *compat = v->compat ? v->compat : compat_default();
+    const char *denied = NULL;
+    struct amqp_field ignored;
+    if (compat->transient_nonexcl_denied && !req->durable && !req->exclusive)
+        denied = "transient_nonexcl_queues";
+    else if (compat->queue_master_locator_denied &&
+             amqp_table_get(req->arguments, "x-queue-master-locator", &ignored))
+        denied = "queue_master_locator";
+    if (!denied)
+        return true;
+    char warning[sizeof out->text];
+    compat_denied_warning(denied, warning, sizeof warning);
+    return outcome_fail_connection(out, AMQP_INTERNAL_ERROR, "%s", warning);
+}
+
 struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *req,
                                   struct outcome *out)
 {
@@ -617,7 +638,8 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
         return NULL;
     struct queue_args args;
     if (!queue_args_parse(req->arguments, req->durable, req->exclusive, req->auto_delete,
-                          &(struct arguments_owner){"queue", name, v->name}, &args, out))
+                          &(struct arguments_owner){"queue", name, v->name}, v->compat, &args,
+                          out))
         return NULL;
     if (args.type == QUEUE_TYPE_STREAM) { /* what RabbitMQ says with streams switched off */
         outcome_fail_connection(out, AMQP_INTERNAL_ERROR, "Cannot declare a queue 'queue '" NAME_FMT
@@ -626,9 +648,11 @@ struct queue *vhost_declare_queue(struct vhost *v, const struct queue_declare *r
                                 NAME_ARG(name), v->name, v->node ? v->node : "warren@localhost");
         return NULL;
     }
+    if (!deprecated_features_permit(v, req, out))
+        return NULL;
     /* RabbitMQ never keeps an exclusive queue: it is durable only if not exclusive. */
     q = queue_new(name, req->durable && !req->exclusive, req->exclusive, req->auto_delete,
-                  req->exclusive ? req->who : NULL, req->arguments);
+                  req->exclusive ? req->who : NULL, req->arguments, v->compat);
     queue_set_host(q, &v->queue_host);
     map_put(&v->queues, q->name.ptr, q->name.len, q);
     v->queues_version++;

@@ -80,6 +80,7 @@ struct vhost {
     bool dead_lettering;             /* republishing them now: more only join the list */
     uint32_t routing;                /* routings (and holds) under way: dead letters wait */
     const char *node;                /* the broker's node name, for texts that show it */
+    const struct compat *compat;     /* the broker's RabbitMQ profile; NULL: the default */
     struct broker_churn *churn;      /* the broker's queue counts; NULL: nothing counts them */
     /* Where changes of its durable definitions are reported (the broker's); NULL: nowhere,
      * as while it is emptied. */

@@ -472,6 +472,17 @@ void tcp_listener_addresses(const uv_tcp_t *listeners, size_t count, char *out, 
     }
 }
 
+int tcp_listener_port(const uv_tcp_t *listener)
+{
+    struct sockaddr_storage sa = {0};
+    int n = sizeof sa;
+    if (uv_tcp_getsockname(listener, (struct sockaddr *)&sa, &n) < 0)
+        return 0;
+    if (sa.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&sa)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)&sa)->sin_port);
+}
+
 void tcp_server_stop(struct tcp_server *s, void (*on_drained)(struct tcp_server *s))
 {
     s->stopping = true;

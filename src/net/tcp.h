@@ -42,6 +42,8 @@ int tcp_server_start(struct tcp_server *s, uv_loop_t *loop, struct broker *broke
 void tcp_server_addresses(const struct tcp_server *s, char *out, size_t len);
 /* The same for any array of listeners (tls.c's too). */
 void tcp_listener_addresses(const uv_tcp_t *listeners, size_t count, char *out, size_t len);
+/* The port a listener is bound to (the kernel's choice when it was asked for 0); 0 on error. */
+int tcp_listener_port(const uv_tcp_t *listener);
 /* An accepted socket's name, RabbitMQ's "peer -> local" ("127.0.0.1:50000 -> 127.0.0.1:5672"). */
 void tcp_connection_name(uv_tcp_t *h, char *out, size_t len);
 /* RabbitMQ's rabbit_net:is_loopback of the peer's address (loopback_users). */

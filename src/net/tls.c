@@ -458,7 +458,7 @@ static void on_connection(uv_stream_t *listener, int status)
 
 bool tls_server_configured(const struct broker_config *cfg)
 {
-    return cfg->tls_port > 0 || cfg->ssl_listener_count > 0;
+    return cfg->tls_port != 0 || cfg->ssl_listener_count > 0;
 }
 
 static void close_listeners(struct tls_server *s)
@@ -479,7 +479,7 @@ int tls_server_start(struct tls_server *s, uv_loop_t *loop, struct broker *broke
     if (!(s->ctx = tls_context_new(&cfg->tls, "ssl_options", why, why_size)))
         return -1;
     s->read_buf = xmalloc(READ_BUF_SIZE);
-    struct broker_listener one = {cfg->bind, cfg->tls_port};
+    struct broker_listener one = {cfg->bind, cfg->tls_port == BROKER_PORT_FREE ? 0 : cfg->tls_port};
     const struct broker_listener *list = cfg->tls_port ? &one : cfg->ssl_listeners;
     size_t count = cfg->tls_port ? 1 : cfg->ssl_listener_count;
     for (size_t i = 0; i < count && i < BROKER_MAX_LISTENERS; i++) {

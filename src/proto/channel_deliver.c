@@ -559,7 +559,8 @@ static void basic_qos(struct channel *ch, const struct amqp_basic_qos *m)
                         m->prefetch_size);
         return;
     }
-    if (m->global)
+    /* global=true is per-consumer where the profile says so (RabbitMQ 4.3, model/compat.c) */
+    if (m->global && !connection_broker(ch->conn)->config.compat->global_qos_per_consumer)
         ch->channel_prefetch = m->prefetch_count;
     else
         ch->consumer_prefetch = m->prefetch_count;

@@ -47,8 +47,8 @@ struct connection *connection_new(struct broker *broker, const struct connection
     c->state = CONN_AWAIT_HEADER;
     snprintf(c->name, sizeof c->name, "%s", name);
     output_init(&c->out);
-    /* Until tune-ok, frames are bounded by the protocol minimum, as in RabbitMQ. */
-    c->frame_max = AMQP_FRAME_MIN_SIZE;
+    /* Until tune-ok, frames are bounded by the protocol minimum, as in RabbitMQ (8192 from 4.1). */
+    c->frame_max = broker->config.compat->frame_min_size;
     list_init(&c->dirty_channels);
     timer_start(c, on_handshake_timeout, broker->config.handshake_timeout_ms);
     broker->churn.connections_opened++;
@@ -388,8 +388,10 @@ static void send_start(struct connection *c)
     char platform[64];
     snprintf(platform, sizeof platform, "C11 / libuv %s", uv_version_string());
     amqp_table_put_cstr(&props, "platform", platform);
-    amqp_table_put_cstr(&props, "product", "Warren");
-    amqp_table_put_cstr(&props, "version", PACKAGE_VERSION);
+    const struct compat *compat = c->broker->config.compat;
+    amqp_table_put_cstr(&props, "product", compat->product);
+    amqp_table_put_cstr(&props, "version",
+                        compat->product_version ? compat->product_version : PACKAGE_VERSION);
     amqp_table_end(&props, table);
 
     struct amqp_method m = {.id = AMQP_CONNECTION_START};
@@ -802,7 +804,7 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
 }
 
 /* RabbitMQ's negotiation rule: a client value of 0 means "no limit", which exceeds ours.
- * A refusal is silent (RabbitMQ 3.10 only logs it). */
+ * A refusal is silent (RabbitMQ 3.10 only logs it), or a 530 close in profiles that say so. */
 static bool negotiated_ok(struct connection *c, const char *field, uint32_t value, uint32_t min,
                           uint32_t server_max)
 {
@@ -816,14 +818,17 @@ static bool negotiated_ok(struct connection *c, const char *field, uint32_t valu
     } else {
         return true;
     }
-    doom(c, why);
+    if (c->broker->config.compat->tune_refusal_closes)
+        fail_text(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_TUNE, why);
+    else
+        doom(c, why);
     return false;
 }
 
 static void handle_tune_ok(struct connection *c, const struct amqp_connection_tune_ok *m)
 {
     const struct broker_config *cfg = &c->broker->config;
-    if (!negotiated_ok(c, "frame_max", m->frame_max, AMQP_FRAME_MIN_SIZE, cfg->frame_max) ||
+    if (!negotiated_ok(c, "frame_max", m->frame_max, cfg->compat->frame_min_size, cfg->frame_max) ||
         !negotiated_ok(c, "channel_max", m->channel_max, 1, cfg->channel_max))
         return;
     c->frame_max = m->frame_max;
@@ -841,6 +846,17 @@ static void handle_tune_ok(struct connection *c, const struct amqp_connection_tu
 
 static void handle_open(struct connection *c, const struct amqp_connection_open *m)
 {
+    /* rabbit_reader:is_over_node_connection_limit, first at open (3.11+): the connections
+     * accepted and not yet closed, this one included, against connection_max */
+    int64_t limit = c->broker->config.connection_max;
+    const struct broker_churn *churn = &c->broker->churn;
+    if (limit != BROKER_NO_CONNECTION_MAX &&
+        churn->connections_opened - churn->connections_closed > (uint64_t)limit) {
+        connection_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN,
+                        "connection refused: node connection limit (%lld) is reached",
+                        (long long)limit);
+        return;
+    }
     struct amqp_bytes name = m->virtual_host;
     struct vhost *v = broker_find_vhost(c->broker, name.ptr, name.len);
     if (!v) {

@@ -286,6 +286,30 @@ START_TEST(limits)
 }
 END_TEST
 
+START_TEST(connection_max_and_compat)
+{
+    struct broker_config *c = ok("");
+    ck_assert_int_eq(c->connection_max, BROKER_NO_CONNECTION_MAX);
+    ck_assert_str_eq(c->compat->name, "3.13");
+    ck_assert_str_eq(c->compat->product, "Warren");
+    c = ok("connection_max = 0\nwarren.rabbitmq_compat = 4.3\n");
+    ck_assert_int_eq(c->connection_max, 0);
+    ck_assert_str_eq(c->compat->name, "4.3");
+    ck_assert(c->compat->transient_nonexcl_denied && c->compat->global_qos_per_consumer);
+    ck_assert_uint_eq(c->compat->frame_min_size, 8192);
+    c = ok("connection_max = 100\nconnection_max = infinity\n");
+    ck_assert_int_eq(c->connection_max, BROKER_NO_CONNECTION_MAX);
+    fails("connection_max = -1\n", "connection_max invalid, should be a non-negative integer", NULL);
+    fails("connection_max = lots\n", "cannot be converted to a(n) integer", NULL);
+    fails("warren.rabbitmq_compat = 4.0\n", "warren.rabbitmq_compat: \"4.0\" is not a valid enum "
+          "value, acceptable values are: 3.13, 4.3", NULL);
+    struct loaded *l = load("connection_max = 5\n");
+    ck_assert_int_eq(l->warning_count, 0); /* honoured now, not "known but unused" */
+    ck_assert_ptr_eq(compat_find("4.3"), compat_find("4.3"));
+    ck_assert_ptr_null(compat_find("4"));
+}
+END_TEST
+
 START_TEST(memory_and_disk_watermarks)
 {
     struct broker_config *c = ok("");
@@ -615,6 +639,7 @@ int main(void)
     tcase_add_test(tc, default_user_vhost_tags_permissions);
     tcase_add_test(tc, loopback_users);
     tcase_add_test(tc, limits);
+    tcase_add_test(tc, connection_max_and_compat);
     tcase_add_test(tc, memory_and_disk_watermarks);
     tcase_add_test(tc, http_listeners_and_definitions);
     tcase_add_test(tc, logging);

@@ -125,7 +125,7 @@ static void publish(struct queue *q, unsigned n)
 
 static struct queue *new_queue(bool auto_delete)
 {
-    return queue_new(AMQP_BYTES_LIT("q"), false, false, auto_delete, NULL, (struct amqp_bytes){NULL, 0});
+    return queue_new(AMQP_BYTES_LIT("q"), false, false, auto_delete, NULL, (struct amqp_bytes){NULL, 0}, NULL);
 }
 
 /* The ready messages' numbers, oldest first, as a string like "0 1 2". */
