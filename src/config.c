@@ -818,6 +818,12 @@ static bool set_default_vhost(struct loader *l, const struct setting *s)
     return set_string(l, s, &l->cfg->default_vhost);
 }
 
+/* warren.fault_injection = true: the management API may inject faults (for client testing). */
+static bool set_fault_injection(struct loader *l, const struct setting *s)
+{
+    return parse_boolean(l, s, &l->cfg->fault_injection);
+}
+
 /* default_user_tags.TAG = true|false: the tags set true replace the default (administrator). */
 static bool set_user_tag(struct loader *l, const struct setting *s)
 {
@@ -1354,6 +1360,7 @@ static const struct handler handlers[] = {
     {"ssl_cert_login_san_type", set_cert_login_san_type},
     {"ssl_cert_login_san_index", set_cert_login_san_index},
     {"ssl_handshake_timeout", set_ssl_handshake_timeout},
+    {"warren.fault_injection", set_fault_injection},
 };
 
 static void apply(struct loader *l, const struct setting *s)

@@ -68,6 +68,10 @@ static void usage(FILE *out)
             "                             .relative)\n"
             "      --rabbitmq-compat VERSION  behave as RabbitMQ VERSION by default does: 3.13\n"
             "                             (the default) or 4.3 (file: warren.rabbitmq_compat)\n"
+            "      --enable-fault-injection  let administrators inject faults into clients'\n"
+            "                             connections over the management API, for testing\n"
+            "                             client libraries (/api/warren/faults; file:\n"
+            "                             warren.fault_injection = true); never in production\n"
             "  -l, --log-level LEVEL      debug, info, warning, error or none (default info;\n"
             "                             file: log.console.level)\n"
             "Once every listener listens, one line goes to stdout naming each listener's\n"
@@ -91,7 +95,7 @@ enum { OPT_DATA_DIR = 256, OPT_USER, OPT_PASS, OPT_VHOST, OPT_FRAME_MAX, OPT_CHA
        OPT_HEARTBEAT, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_MESSAGE_SIZE, OPT_CONSUMER_TIMEOUT,
        OPT_CONFIG, OPT_MANAGEMENT_PORT, OPT_MANAGEMENT_BIND, OPT_PROMETHEUS_PORT,
        OPT_PROMETHEUS_BIND, OPT_MEMORY_WATERMARK, OPT_DISK_FREE_LIMIT, OPT_TLS_PORT,
-       OPT_EPHEMERAL, OPT_RABBITMQ_COMPAT };
+       OPT_EPHEMERAL, OPT_RABBITMQ_COMPAT, OPT_FAULT_INJECTION };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -116,6 +120,7 @@ static const struct option options[] = {
     {"consumer-timeout", required_argument, NULL, OPT_CONSUMER_TIMEOUT},
     {"vm-memory-high-watermark", required_argument, NULL, OPT_MEMORY_WATERMARK},
     {"disk-free-limit", required_argument, NULL, OPT_DISK_FREE_LIMIT},
+    {"enable-fault-injection", no_argument, NULL, OPT_FAULT_INJECTION},
     {"log-level", required_argument, NULL, 'l'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -252,6 +257,7 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg, struct c
                 goto bad;
             cfg->max_message_size = n;
             break;
+        case OPT_FAULT_INJECTION: cfg->fault_injection = true; break;
         case OPT_CONSUMER_TIMEOUT:
             if (!parse_number(optarg, 0, INT64_MAX, &n))
                 goto bad;

@@ -80,6 +80,10 @@ static const struct route routes[] = {
     {"warren/traces", M_GET, api_traces, NEEDS_ADMIN, 0},
     {"warren/traces/connections/*", M_GET | M_PUT | M_DELETE, api_trace, NEEDS_ADMIN, 0},
     {"warren/traces/vhosts/*", M_GET | M_PUT | M_DELETE, api_trace, NEEDS_ADMIN, 0},
+    /* fault injection for client testing, refused unless enabled (api_faults.c) */
+    {"warren/faults", M_GET | M_DELETE, api_faults, NEEDS_ADMIN, 0},
+    {"warren/faults/alarms", M_GET | M_POST, api_fault_alarms, NEEDS_ADMIN, 0},
+    {"warren/faults/connections/*", M_GET | M_POST | M_DELETE, api_fault_connection, NEEDS_ADMIN, 0},
     {"health/checks/alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
     {"health/checks/local-alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
     {"health/checks/port-listener/*", M_GET, api_health_port_listener, NEEDS_MANAGEMENT, 0},

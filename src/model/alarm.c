@@ -69,6 +69,12 @@ static void set_active(struct alarms *a, enum alarm_resource r, bool on)
     }
 }
 
+/* The disk alarm's causes: little space, a store that cannot write or reserve, a test. */
+static bool disk_wanted(const struct alarms *a)
+{
+    return a->disk_short || a->store_failed || a->store_unreserved || (a->simulated & ALARM_DISK);
+}
+
 static void sample_memory(struct alarms *a)
 {
     uint64_t used = a->probe.memory_used(a->probe.ctx);
@@ -83,7 +89,7 @@ static void sample_memory(struct alarms *a)
         log_info(a->host.log, "vm_memory_high_watermark %s. Memory used:%llu allowed:%llu",
                  over ? "set" : "clear", (unsigned long long)used,
                  (unsigned long long)a->memory_limit);
-    set_active(a, ALARM_MEMORY, over);
+    set_active(a, ALARM_MEMORY, over || (a->simulated & ALARM_MEMORY));
 }
 
 static void sample_disk(struct alarms *a)
@@ -96,7 +102,7 @@ static void sample_disk(struct alarms *a)
                  short_of ? "insufficient" : "sufficient", (unsigned long long)free_bytes,
                  (unsigned long long)a->disk_free_limit);
     a->disk_short = short_of;
-    set_active(a, ALARM_DISK, short_of || a->store_failed || a->store_unreserved);
+    set_active(a, ALARM_DISK, disk_wanted(a));
 }
 
 void alarms_set_store_failed(struct alarms *a, bool failed)
@@ -109,7 +115,7 @@ void alarms_set_store_failed(struct alarms *a, bool failed)
                     "set until a write succeeds again");
     else
         log_info(a->host.log, "The message store writes to disk again");
-    set_active(a, ALARM_DISK, a->disk_short || failed || a->store_unreserved);
+    set_active(a, ALARM_DISK, disk_wanted(a));
 }
 
 void alarms_set_store_unreserved(struct alarms *a, bool unreserved)
@@ -122,7 +128,19 @@ void alarms_set_store_unreserved(struct alarms *a, bool unreserved)
                     "segment: the disk alarm stays set until it can");
     else
         log_info(a->host.log, "The message store has reserved disk space again");
-    set_active(a, ALARM_DISK, a->disk_short || a->store_failed || unreserved);
+    set_active(a, ALARM_DISK, disk_wanted(a));
+}
+
+void alarms_simulate(struct alarms *a, enum alarm_resource r, bool on)
+{
+    if (on)
+        a->simulated |= r;
+    else
+        a->simulated &= ~(unsigned)r;
+    if (r == ALARM_DISK)
+        set_active(a, ALARM_DISK, disk_wanted(a));
+    else
+        set_active(a, ALARM_MEMORY, on || a->memory_used > a->memory_limit);
 }
 
 void alarms_sample(struct alarms *a)

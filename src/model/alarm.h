@@ -59,6 +59,7 @@ struct alarms {
     bool disk_short;        /* the last sample was below the limit */
     bool store_failed;      /* the message store cannot write (ENOSPC, EIO) */
     bool store_unreserved;  /* it cannot reserve the space of its next segment */
+    unsigned simulated;     /* ALARM_* bits set by fault injection, whatever the samples say */
     struct deadline memory_tick, disk_tick;
 };
 
@@ -86,6 +87,10 @@ void alarms_set_store_failed(struct alarms *a, bool failed);
 /* The same when the store cannot reserve the space its next records will need: publishers
  * block while what is already reserved still takes what they sent. */
 void alarms_set_store_unreserved(struct alarms *a, bool unreserved);
+
+/* Fault injection: the alarm r is in effect (on) whatever the samples say, or again only when
+ * they say so. */
+void alarms_simulate(struct alarms *a, enum alarm_resource r, bool on);
 
 /* Publishing connections must block: some alarm is in effect. */
 static inline bool alarms_block_publishers(const struct alarms *a)

@@ -95,6 +95,7 @@ struct broker_config {
     uint64_t handshake_timeout_ms;
     uint64_t ssl_handshake_timeout_ms; /* for the TLS handshake, before the AMQP one */
     uint64_t consumer_timeout_ms; /* an unacked delivery older than this closes its channel; 0: never */
+    bool fault_injection; /* /api/warren/faults may harm clients (--enable-fault-injection) */
     const char *default_user;
     const char *default_pass;
     const char *default_vhost;

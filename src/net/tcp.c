@@ -24,6 +24,10 @@ struct tcp_conn {
     unsigned iov_cap;
     uv_write_t write_req;
     struct deadline linger; /* bounds how long a close waits for pending output */
+    /* Fault injection: what the connection asks of its writes (NULL: nothing, the usual) */
+    struct output_fault *fault;
+    struct deadline delay;  /* the held-back write is due */
+    bool delay_over;
     bool writing;
     bool closing;
 };
@@ -45,6 +49,7 @@ static void on_closed(uv_handle_t *h)
     struct tcp_server *s = t->server;
     /* whatever path closed it, nothing may still point at the freed struct */
     deadline_heap_remove(&s->broker->deadlines, &t->linger);
+    deadline_heap_remove(&s->broker->deadlines, &t->delay);
     connection_destroy(t->conn);
     output_free(&t->inflight);
     free(t->iov);
@@ -70,6 +75,16 @@ static void on_linger_timeout(struct deadline *d, uint64_t now_ms)
     close_now(container_of(d, struct tcp_conn, linger));
 }
 
+/* Fault injection: the socket goes without another byte, as if the network failed. */
+static void cut(struct tcp_conn *t)
+{
+    t->fault = NULL;
+    output_reset(connection_output(t->conn));
+    if (!t->closing)
+        connection_read_eof(t->conn, "socket cut by fault injection");
+    close_now(t);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     struct tcp_conn *t = req->data;
@@ -81,6 +96,10 @@ static void on_written(uv_write_t *req, int status)
         close_now(t);
         return;
     }
+    if (__builtin_expect(t->fault != NULL, 0) && t->fault->cut_armed && t->fault->cut_after == 0) {
+        cut(t);
+        return;
+    }
     if (!t->closing)
         connection_write_done(t->conn); /* may queue more: deliveries held back by a full buffer */
     if (output_len(connection_output(t->conn)))
@@ -89,23 +108,90 @@ static void on_written(uv_write_t *req, int status)
         close_now(t);
 }
 
-static void start_write(struct tcp_conn *t)
+/* The first limit bytes of the iov's n buffers: how many buffers those take. */
+static unsigned truncate_iov(uv_buf_t *iov, unsigned n, size_t limit)
+{
+    unsigned i = 0;
+    for (; i < n && limit; i++) {
+        if (iov[i].len > limit)
+            iov[i].len = (unsigned)limit;
+        limit -= iov[i].len;
+    }
+    return i;
+}
+
+/* Hands the connection's output to the socket, at most limit bytes of it. */
+static void write_output(struct tcp_conn *t, size_t limit)
 {
     struct output *out = connection_output(t->conn);
-    if (t->writing || output_len(out) == 0 || uv_is_closing((uv_handle_t *)&t->handle))
-        return;
     struct output pending = *out; /* swap buffers: no copy, the old one is reused */
     *out = t->inflight;
     t->inflight = pending;
     unsigned n = output_iov(&t->inflight, &t->iov, &t->iov_cap);
-    connection_sent(t->conn, output_len(&t->inflight));
     connection_output_taken(t->conn, &t->inflight);
+    size_t len = output_len(&t->inflight);
+    if (__builtin_expect(limit < len, 0)) {
+        n = truncate_iov(t->iov, n, limit);
+        len = limit;
+    }
+    connection_sent(t->conn, len);
     t->writing = true;
     int rc = uv_write(&t->write_req, (uv_stream_t *)&t->handle, t->iov, n, on_written);
     if (rc < 0) {
         t->writing = false;
         close_now(t);
     }
+}
+
+static void on_delay_over(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    struct tcp_conn *t = container_of(d, struct tcp_conn, delay);
+    t->delay_over = true;
+    start_write(t);
+}
+
+/* Fault injection: each write waits out the delay; a cut lets through the bytes it allows. */
+static void start_faulty_write(struct tcp_conn *t)
+{
+    size_t limit;
+    size_t pending = output_len(connection_output(t->conn));
+    switch (output_fault_next(t->fault, pending, &t->delay_over, &limit)) {
+    case OUTPUT_FAULT_CUT: cut(t); break;
+    case OUTPUT_FAULT_WAIT:
+        if (pending && !deadline_pending(&t->delay)) {
+            struct broker *b = t->server->broker;
+            deadline_heap_add(&b->deadlines, &t->delay, clock_now_ms(&b->clock) + t->fault->delay_ms);
+        }
+        break;
+    case OUTPUT_FAULT_WRITE: write_output(t, limit); break;
+    }
+}
+
+static void start_write(struct tcp_conn *t)
+{
+    if (t->writing || uv_is_closing((uv_handle_t *)&t->handle))
+        return;
+    if (__builtin_expect(t->fault != NULL, 0)) {
+        start_faulty_write(t);
+        return;
+    }
+    if (output_len(connection_output(t->conn)) == 0)
+        return;
+    write_output(t, SIZE_MAX);
+}
+
+static void io_flush(void *ctx);
+
+static void io_set_output_fault(void *ctx, struct output_fault *f)
+{
+    struct tcp_conn *t = ctx;
+    if (!f || !f->delay_ms) {
+        deadline_heap_remove(&t->server->broker->deadlines, &t->delay);
+        t->delay_over = false;
+    }
+    t->fault = f;
+    io_flush(t); /* the next write pass obeys it: a cut now, what a delay held back */
 }
 
 /* Output is written once per loop iteration (tcp_server_write_dirty), so many frames leave in
@@ -268,11 +354,12 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     uv_tcp_nodelay(&t->handle, 1);
     deadline_init(&t->linger, on_linger_timeout);
+    deadline_init(&t->delay, on_delay_over);
     char name[128];
     tcp_connection_name(&t->handle, name, sizeof name);
     struct connection_io io = {
         .flush = io_flush, .close = io_close, .pause_reading = io_pause_reading, .ctx = t,
-        .peer_loopback = tcp_peer_is_loopback(&t->handle)};
+        .peer_loopback = tcp_peer_is_loopback(&t->handle), .set_output_fault = io_set_output_fault};
     t->conn = connection_new(s->broker, &io, name);
     list_push_back(&s->conns, &t->link);
     s->conn_count++;

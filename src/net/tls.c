@@ -32,6 +32,10 @@ struct tls_conn {
     uv_write_t write_req;
     struct deadline linger;  /* bounds how long a close waits for pending output */
     struct deadline handshake; /* ssl_handshake_timeout */
+    /* Fault injection: what the connection asks of its writes (NULL: nothing, the usual) */
+    struct output_fault *fault;
+    struct deadline delay;   /* the held-back write is due */
+    bool delay_over;
     bool failed;             /* a fatal TLS error: only its alert may still go out */
     bool notified;           /* close_notify queued */
     bool reset;              /* close with a reset (after RabbitMQ's alert to a plain client) */
@@ -96,6 +100,7 @@ static void on_closed(uv_handle_t *h)
     struct tls_server *s = t->server;
     deadline_heap_remove(&s->broker->deadlines, &t->linger);
     deadline_heap_remove(&s->broker->deadlines, &t->handshake);
+    deadline_heap_remove(&s->broker->deadlines, &t->delay);
     connection_destroy(t->conn);
     tls_session_free(&t->session);
     tls_ciphertext_free(&t->cipher);
@@ -162,14 +167,31 @@ static void fail(struct tls_conn *t, const char *what)
     io_close(t);
 }
 
-/* The connection's output, encrypted into the write buffer; the output is empty afterwards. */
-static bool encrypt_output(struct tls_conn *t)
+/* The first limit bytes of the iov's n buffers: how many buffers those take. */
+static unsigned truncate_iov(uv_buf_t *iov, unsigned n, size_t limit)
+{
+    unsigned i = 0;
+    for (; i < n && limit; i++) {
+        if (iov[i].len > limit)
+            iov[i].len = (unsigned)limit;
+        limit -= iov[i].len;
+    }
+    return i;
+}
+
+/* The connection's output (at most limit bytes of it: a cut's allowance), encrypted into the
+ * write buffer; the output is empty afterwards. */
+static bool encrypt_output(struct tls_conn *t, size_t limit)
 {
     struct output *out = connection_output(t->conn);
     size_t len = output_len(out);
     if (!t->session.established || t->failed || len == 0)
         return true;
     unsigned n = output_iov(out, &t->iov, &t->iov_cap);
+    if (__builtin_expect(limit < len, 0)) {
+        n = truncate_iov(t->iov, n, limit);
+        len = limit;
+    }
     for (unsigned i = 0; i < n; i++) {
         if (!tls_session_encrypt(&t->session, t->iov[i].base, t->iov[i].len, &t->cipher)) {
             output_reset(out);
@@ -179,6 +201,18 @@ static bool encrypt_output(struct tls_conn *t)
     connection_output_taken(t->conn, out);
     output_reset(out);
     return true;
+}
+
+/* Fault injection: the socket goes without another byte (no close_notify either), as if
+ * the network failed. */
+static void cut(struct tls_conn *t)
+{
+    t->fault = NULL;
+    t->notified = true;
+    output_reset(connection_output(t->conn));
+    if (!t->closing)
+        connection_read_eof(t->conn, "socket cut by fault injection");
+    close_now(t);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -194,6 +228,10 @@ static void on_written(uv_write_t *req, int status)
         close_now(t);
         return;
     }
+    if (__builtin_expect(t->fault != NULL, 0) && t->fault->cut_armed && t->fault->cut_after == 0) {
+        cut(t);
+        return;
+    }
     if (!t->closing)
         connection_write_done(t->conn); /* may queue more: deliveries held back by a full buffer */
     start_write(t);
@@ -201,12 +239,44 @@ static void on_written(uv_write_t *req, int status)
         close_now(t);
 }
 
+static void on_delay_over(struct deadline *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    struct tls_conn *t = container_of(d, struct tls_conn, delay);
+    t->delay_over = true;
+    start_write(t);
+}
+
+/* Fault injection: whether the write may go now, and how much of the output (*limit). */
+static bool faulty_write_allowed(struct tls_conn *t, size_t *limit)
+{
+    size_t pending = output_len(connection_output(t->conn));
+    switch (output_fault_next(t->fault, pending, &t->delay_over, limit)) {
+    case OUTPUT_FAULT_CUT:
+        cut(t);
+        return false;
+    case OUTPUT_FAULT_WAIT:
+        if (!pending)
+            return true; /* the session's own records (tickets, alerts) are not held back */
+        if (!deadline_pending(&t->delay)) {
+            struct broker *b = t->server->broker;
+            deadline_heap_add(&b->deadlines, &t->delay, clock_now_ms(&b->clock) + t->fault->delay_ms);
+        }
+        return false;
+    case OUTPUT_FAULT_WRITE: return true;
+    }
+    return true;
+}
+
 /* Encrypts what is queued and writes every byte of ciphertext there is, in one write. */
 static void start_write(struct tls_conn *t)
 {
     if (t->writing || uv_is_closing((uv_handle_t *)&t->handle))
         return;
-    if (!encrypt_output(t)) {
+    size_t limit = SIZE_MAX;
+    if (__builtin_expect(t->fault != NULL, 0) && !faulty_write_allowed(t, &limit))
+        return;
+    if (!encrypt_output(t, limit)) {
         fail(t, "write failed");
         return;
     }
@@ -232,6 +302,17 @@ static void io_flush(void *ctx)
     struct tls_conn *t = ctx;
     if (list_empty(&t->dirty_link))
         list_push_back(&t->server->dirty, &t->dirty_link);
+}
+
+static void io_set_output_fault(void *ctx, struct output_fault *f)
+{
+    struct tls_conn *t = ctx;
+    if (!f || !f->delay_ms) {
+        deadline_heap_remove(&t->server->broker->deadlines, &t->delay);
+        t->delay_over = false;
+    }
+    t->fault = f;
+    io_flush(t); /* the next write pass obeys it: a cut now, what a delay held back */
 }
 
 static void io_pause_reading(void *ctx)
@@ -356,12 +437,14 @@ static void on_connection(uv_stream_t *listener, int status)
     uv_tcp_nodelay(&t->handle, 1);
     deadline_init(&t->linger, on_linger_timeout);
     deadline_init(&t->handshake, on_handshake_timeout);
+    deadline_init(&t->delay, on_delay_over);
     char name[128];
     tcp_connection_name(&t->handle, name, sizeof name);
     struct connection_io io = {
         .flush = io_flush, .close = io_close, .pause_reading = io_pause_reading, .ctx = t,
         .peer_loopback = tcp_peer_is_loopback(&t->handle), .tls = true,
-        .peer_cert_name = io_peer_cert_name, .tls_info = io_tls_info};
+        .peer_cert_name = io_peer_cert_name, .tls_info = io_tls_info,
+        .set_output_fault = io_set_output_fault};
     t->conn = connection_new(s->broker, &io, name);
     list_push_back(&s->conns, &t->link);
     s->conn_count++;

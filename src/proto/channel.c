@@ -4,12 +4,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "amqp_wire.h"
 #include "core/alloc.h"
 #include "model/broker.h"
 #include "model/session.h"
 #include "proto/channel_internal.h"
+#include "proto/fault.h"
 
 static const char NON_METHOD[] = "expected method frame, got non method frame instead";
 
@@ -56,6 +58,7 @@ static void channel_open(struct connection *c, uint16_t id)
     ch->vhost = connection_vhost(c);
     ch->session = connection_session(c);
     ch->out = connection_output(c);
+    ch->faults = connection_faults_slot(c);
     ch->delivering = true;
     ch->frame_max = connection_frame_max(c);
     ch->id = id;
@@ -129,11 +132,8 @@ static void channel_forget(struct channel *ch)
     channel_free(ch);
 }
 
-/* Closes the channel with RabbitMQ's reply text for code and detail. */
-static void close_with(struct channel *ch, uint16_t code, uint32_t method_id, const char *detail)
+static void close_text(struct channel *ch, uint16_t code, uint32_t method_id, struct amqp_bytes text)
 {
-    char buf[AMQP_REPLY_TEXT_SIZE];
-    struct amqp_bytes text = amqp_reply_text(buf, code, detail);
     log_warning(&connection_broker(ch->conn)->log, "channel %u of connection %s: " NAME_FMT, ch->id,
                 connection_log_name(ch->conn), NAME_ARG(text));
     struct amqp_method m = {.id = AMQP_CHANNEL_CLOSE};
@@ -145,6 +145,28 @@ static void close_with(struct channel *ch, uint16_t code, uint32_t method_id, co
     ch->state = CHANNEL_CLOSING;
     drop_incoming(ch);
     channel_release(ch);
+}
+
+/* Closes the channel with RabbitMQ's reply text for code and detail. */
+static void close_with(struct channel *ch, uint16_t code, uint32_t method_id, const char *detail)
+{
+    char buf[AMQP_REPLY_TEXT_SIZE];
+    close_text(ch, code, method_id, amqp_reply_text(buf, code, detail));
+}
+
+void channel_close_as_given(struct channel *ch, uint16_t code, uint32_t method_id, const char *text)
+{
+    close_text(ch, code, method_id, amqp_bytes_of(text, strlen(text)));
+}
+
+bool channel_fault_refuses(struct channel *ch, uint32_t method_id)
+{
+    uint16_t code;
+    char text[256];
+    if (!fault_take_error(ch->conn, method_id, &code, text, sizeof text))
+        return false;
+    channel_close_as_given(ch, code, method_id, text);
+    return true;
 }
 
 void channel_fail(struct channel *ch, uint16_t code, uint32_t method_id, const char *fmt, ...)
@@ -211,7 +233,8 @@ static void handle_method(struct channel *ch, const struct amqp_method *m)
     case AMQP_CLASS_BASIC:
         /* The pseudo-queue's consumer lives here, not on a queue. */
         if ((m->id == AMQP_BASIC_CONSUME || m->id == AMQP_BASIC_CANCEL) &&
-            channel_reply_to_basic_method(ch, m))
+            ((m->id == AMQP_BASIC_CONSUME && channel_fault_refuses(ch, m->id)) ||
+             channel_reply_to_basic_method(ch, m)))
             break;
         channel_basic_method(ch, m);
         break;

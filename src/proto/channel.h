@@ -71,6 +71,8 @@ struct channel {
     struct vhost *vhost;
     struct session *session; /* the connection's: who its verbs run as */
     struct output *out;
+    /* the connection's armed faults (proto/fault.h), NULL while none is: one load per publish */
+    struct connection_faults *const *faults;
     bool delivering;     /* cleared once the connection stops being open */
     uint32_t frame_max;  /* negotiated before any channel opens */
     uint16_t id;
@@ -156,6 +158,13 @@ static inline void channel_stop_deliveries(struct channel *ch)
 {
     ch->delivering = false;
 }
+static inline bool channel_is_open(const struct channel *ch)
+{
+    return ch->state == CHANNEL_OPEN;
+}
+/* Fault injection: channel.close with this code and text exactly; method_id names the method
+ * refused (0: none). */
+void channel_close_as_given(struct channel *ch, uint16_t code, uint32_t method_id, const char *text);
 /* The connection can take output again: let this channel's consumers' queues deliver. */
 void channel_resume_deliveries(struct channel *ch);
 /* Sends what a run of input produced and could not send at once (coalesced confirms). */

@@ -319,7 +319,7 @@ void channel_queue_method(struct channel *ch, const struct amqp_method *m)
 {
     switch (m->id) {
     case AMQP_QUEUE_DECLARE:
-        if (!channel_reply_to_declare(ch, &m->queue_declare))
+        if (!channel_fault_refuses(ch, m->id) && !channel_reply_to_declare(ch, &m->queue_declare))
             queue_declare(ch, &m->queue_declare);
         break;
     case AMQP_QUEUE_BIND: queue_bind(ch, &m->queue_bind); break;

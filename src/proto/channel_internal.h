@@ -14,6 +14,9 @@ void channel_fail(struct channel *ch, uint16_t code, uint32_t method_id, const c
 void channel_fail_outcome(struct channel *ch, uint32_t method_id, const struct outcome *out);
 void channel_send(struct channel *ch, const struct amqp_method *m);
 struct vhost *channel_vhost(struct channel *ch);
+/* Fault injection: an error armed for this method (basic.consume, queue.declare) closes the
+ * channel instead; true when it did. */
+bool channel_fault_refuses(struct channel *ch, uint32_t method_id);
 struct amqp_bytes shortname_bytes(const struct shortname *n);
 void shortname_set(struct shortname *n, struct amqp_bytes b);
 

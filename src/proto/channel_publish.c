@@ -7,6 +7,7 @@
 #include "model/message_store.h"
 #include "model/vhost.h"
 #include "proto/channel_internal.h"
+#include "proto/fault.h"
 #include "proto/reply_to.h"
 
 static void send_return(struct channel *ch, struct message *msg)
@@ -91,9 +92,9 @@ static void wait_for_disk(struct channel *ch, uint64_t confirm_seq)
     store->ops->wait(store, &ch->disk_waiter);
 }
 
-/* Routes and enqueues, returns an unroutable mandatory message and notes the confirm it is
- * owed; false after failing the channel. Consumes the caller's reference. */
-static bool route(struct channel *ch, struct message *msg, bool mandatory)
+/* route's body, for a channel in confirm mode or not (a constant once inlined). */
+static inline __attribute__((always_inline)) bool route_as(struct channel *ch, struct message *msg,
+                                                          bool mandatory, bool confirm)
 {
     /* the exchange's record first: its tally counts the queues routed to */
     struct channel_exchange_metrics *x = channel_metrics_exchange(&ch->metrics, message_exchange(msg));
@@ -111,7 +112,7 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
             count_unroutable(ch, &x->stats, msg, mandatory);
         /* a persistent message a durable queue kept is confirmed once it is on disk */
         bool stored = __builtin_expect(msg->stored != NULL, 0);
-        if (ch->confirm) {
+        if (confirm) {
             /* RabbitMQ nacks a message any of its queues refused */
             uint64_t seq = confirms_add(&ch->confirms, result.rejected ? CONFIRM_NACK
                                                        : stored        ? CONFIRM_WAITING
@@ -127,6 +128,23 @@ static bool route(struct channel *ch, struct message *msg, bool mandatory)
     }
     message_unref(msg);
     return published;
+}
+
+/* Routes and enqueues, returns an unroutable mandatory message and notes the confirm it is
+ * owed; false after failing the channel. Consumes the caller's reference. The confirm mode is
+ * tested once, so a publish without confirms pays nothing for the fault hook. */
+static bool route(struct channel *ch, struct message *msg, bool mandatory)
+{
+    if (!ch->confirm)
+        return route_as(ch, msg, mandatory, false);
+    if (__builtin_expect(*ch->faults != NULL, 0) && fault_take_nack(ch->conn)) {
+        /* fault injection: nacked, and routed nowhere */
+        confirms_add(&ch->confirms, CONFIRM_NACK);
+        connection_owe_confirms(ch->conn, &ch->dirty_link);
+        message_unref(msg);
+        return true;
+    }
+    return route_as(ch, msg, mandatory, true);
 }
 
 /* A transaction makes RabbitMQ's publish checks now and routes at commit. */

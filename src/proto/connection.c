@@ -17,6 +17,7 @@
 #include "model/vhost.h"
 #include "proto/channel.h"
 #include "proto/connection_internal.h"
+#include "proto/fault.h"
 #include "proto/sasl.h"
 
 #define READ_BUFFER_MIN 16384
@@ -559,6 +560,34 @@ void connection_read_eof(struct connection *c, const char *why)
     close_socket(c, reason);
 }
 
+void connection_close_as_given(struct connection *c, uint16_t code, const char *text)
+{
+    log_warning(&c->broker->log, "connection %s: closing with %u '%s' (fault injection)", c->name,
+                code, text);
+    send_close(c, code, amqp_bytes_of(text, strlen(text)), 0);
+    wait_for_peer(c, CONN_CLOSING, close_wait_ms(c));
+}
+
+struct connection_faults **connection_faults_slot(struct connection *c)
+{
+    return &c->faults;
+}
+
+const struct connection_io *connection_transport(const struct connection *c)
+{
+    return &c->io;
+}
+
+bool connection_takes_blocked(const struct connection *c)
+{
+    return c->blocked_notify;
+}
+
+uint16_t connection_heartbeat(const struct connection *c)
+{
+    return c->heartbeat;
+}
+
 void connection_shutdown(struct connection *c)
 {
     if (c->state == CONN_OPEN) {
@@ -592,6 +621,7 @@ void connection_destroy(struct connection *c)
     free((void *)c->client_properties.ptr);
     output_free(&c->out);
     frame_tap_detach(&c->tap);
+    free(c->faults);
     /* Nothing may fire for a freed connection. */
     deadline_heap_remove(&c->broker->deadlines, &c->timer);
     deadline_heap_remove(&c->broker->deadlines, &c->heartbeat_timer);
@@ -652,7 +682,8 @@ static void on_heartbeat_tick(struct deadline *d, uint64_t now_ms)
             return;
         }
     }
-    if (!c->wrote_since_tick && c->state != CONN_DOOMED) {
+    bool muted = c->faults && c->faults->heartbeats_stopped; /* fault injection */
+    if (!c->wrote_since_tick && c->state != CONN_DOOMED && !muted) {
         amqp_frame_put_heartbeat(&c->out.bytes);
         flush(c);
     }

@@ -38,6 +38,9 @@ struct connection_io {
      * false with RabbitMQ's reason; NULL on plain TCP. */
     bool (*peer_cert_name)(void *ctx, char *out, size_t len, const char **why);
     void (*tls_info)(void *ctx, struct connection_tls_info *out); /* NULL on plain TCP */
+    /* Fault injection (proto/fault.h): the transport obeys f from now on, NULL: no more. NULL
+     * where the transport takes no output faults. */
+    void (*set_output_fault)(void *ctx, struct output_fault *f);
 };
 
 struct connection *connection_new(struct broker *broker, const struct connection_io *io,
@@ -94,6 +97,19 @@ void connection_tls_info(const struct connection *c, struct connection_tls_info 
 void connection_force_close(struct connection *c, const char *reason);
 /* Its frame trace's tap (proto/frame_trace.h), for the management API to attach. */
 struct frame_tap *connection_frame_tap(struct connection *c);
+
+/* Fault injection: connection.close with this code and text exactly, as RabbitMQ sends it;
+ * the peer's close-ok is awaited as usual. */
+void connection_close_as_given(struct connection *c, uint16_t code, const char *text);
+/* Where the connection points at its armed faults (NULL while none is): its channels read
+ * it, proto/fault.c sets it; connection_destroy frees what it points at. */
+struct connection_faults;
+struct connection_faults **connection_faults_slot(struct connection *c);
+/* What proto/fault.c needs besides: the transport, the client's connection.blocked
+ * capability, the negotiated heartbeat (seconds, 0: none). */
+const struct connection_io *connection_transport(const struct connection *c);
+bool connection_takes_blocked(const struct connection *c);
+uint16_t connection_heartbeat(const struct connection *c);
 
 /* ---- what channels use ---- */
 

@@ -79,6 +79,7 @@ struct connection {
     bool read_since_check;
     bool peer_took_output;      /* a write completed since the last receive check */
     bool wrote_since_tick;
+    struct connection_faults *faults; /* proto/fault.h; NULL while none is armed */
 };
 
 #endif

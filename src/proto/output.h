@@ -3,7 +3,9 @@
 #ifndef OUTPUT_H
 #define OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "amqp_buf.h"
@@ -25,6 +27,36 @@ struct output {
     size_t nrefs, cap;
     size_t ref_bytes;
 };
+
+/* Fault injection at the socket (armed by proto/fault.c, obeyed by the transport): each write
+ * is held back delay_ms; once cut_armed, cut_after more bytes are written (a frame may end
+ * half sent) and then the socket is dropped. */
+struct output_fault {
+    uint32_t delay_ms;
+    bool cut_armed;
+    uint64_t cut_after;
+};
+
+/* What a transport does next with pending bytes of output while f is armed: cut the socket,
+ * wait (the delay is not over: *delay_over says it is, and is cleared), or write *limit of
+ * them (the cut's allowance is taken from f). */
+enum output_fault_step { OUTPUT_FAULT_CUT, OUTPUT_FAULT_WAIT, OUTPUT_FAULT_WRITE };
+static inline enum output_fault_step output_fault_next(struct output_fault *f, size_t pending,
+                                                       bool *delay_over, size_t *limit)
+{
+    if (f->cut_armed && f->cut_after == 0)
+        return OUTPUT_FAULT_CUT;
+    if (pending == 0 || (f->delay_ms && !*delay_over))
+        return OUTPUT_FAULT_WAIT;
+    *delay_over = false;
+    *limit = pending;
+    if (f->cut_armed) {
+        if (f->cut_after < pending)
+            *limit = (size_t)f->cut_after;
+        f->cut_after -= *limit;
+    }
+    return OUTPUT_FAULT_WRITE;
+}
 
 void output_init(struct output *o);
 void output_free(struct output *o);

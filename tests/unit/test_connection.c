@@ -12,6 +12,7 @@
 #include "model/broker.h"
 #include "model/definitions_ops.h"
 #include "proto/connection.h"
+#include "proto/fault.h"
 
 /* ---- the fake transport, and the client on the other end of it ---- */
 
@@ -1532,6 +1533,156 @@ START_TEST(test_sync_fails_while_closing)
 }
 END_TEST
 
+/* ---- fault injection (proto/fault.c) ---- */
+
+static void inject_ok(struct peer *p, const struct fault_request *r)
+{
+    const char *why = NULL;
+    ck_assert_msg(fault_inject(p->conn, r, &why), "fault refused: %s", why ? why : "?");
+    pump(p);
+}
+
+/* The next publishes under confirms are nacked and routed nowhere; once used up nothing stays
+ * armed (the pointer the publish path tests is NULL again). */
+START_TEST(test_fault_nack)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    handshake(&p, STAGE_CHANNEL);
+    declare_queue(&p, 1, "nq", false);
+    send_simple(&p, 1, AMQP_CONFIRM_SELECT, AMQP_CONFIRM_SELECT_OK);
+    ck_assert_ptr_null(*connection_faults_slot(p.conn));
+    inject_ok(&p, &(struct fault_request){.kind = FAULT_NACK, .count = 2});
+    ck_assert_ptr_nonnull(*connection_faults_slot(p.conn));
+    put_publish(&p, 1, "", "nq", "one");
+    send_tx(&p);
+    struct amqp_method nack = expect_method(&p, 1, AMQP_BASIC_NACK);
+    ck_assert_uint_eq(nack.basic_nack.delivery_tag, 1);
+    put_publish(&p, 1, "", "nq", "two");
+    put_publish(&p, 1, "", "nq", "three");
+    send_tx(&p);
+    nack = expect_method(&p, 1, AMQP_BASIC_NACK);
+    ck_assert_uint_eq(nack.basic_nack.delivery_tag, 2);
+    struct amqp_method ack = expect_method(&p, 1, AMQP_BASIC_ACK);
+    ck_assert_uint_eq(ack.basic_ack.delivery_tag, 3);
+    ck_assert_ptr_null(*connection_faults_slot(p.conn));
+    ck_assert_uint_eq(queue_depth(&p, 1, "nq"), 1);
+    peer_finish(&p);
+}
+END_TEST
+
+/* The next queue.declare (and then basic.consume) gets channel.close with the code and text
+ * as given, naming the method; only the next one. */
+START_TEST(test_fault_fail_next)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    handshake(&p, STAGE_CHANNEL);
+    inject_ok(&p, &(struct fault_request){.kind = FAULT_FAIL_NEXT, .method_id = AMQP_QUEUE_DECLARE,
+                                          .code = 406, .text = "PRECONDITION_FAILED - chosen"});
+    put_declare(&p, 1, "fq", false);
+    send_tx(&p);
+    expect_close(&p, 1, 406, "PRECONDITION_FAILED - chosen", 50, 10);
+    send_simple(&p, 1, AMQP_CHANNEL_CLOSE_OK, 0);
+    send_channel_open(&p, 2);
+    expect_method(&p, 2, AMQP_CHANNEL_OPEN_OK);
+    declare_queue(&p, 2, "fq", false);
+    inject_ok(&p, &(struct fault_request){.kind = FAULT_FAIL_NEXT, .method_id = AMQP_BASIC_CONSUME,
+                                          .code = 403, .text = "ACCESS_REFUSED - no"});
+    struct amqp_method consume = {.id = AMQP_BASIC_CONSUME};
+    consume.basic_consume.queue = amqp_cstr("fq");
+    send_method(&p, 2, &consume);
+    expect_close(&p, 2, 403, "ACCESS_REFUSED - no", 60, 20);
+    ck_assert_ptr_null(*connection_faults_slot(p.conn));
+    peer_finish(&p);
+}
+END_TEST
+
+/* Close and channel close send the code and text as given; the connection then waits for
+ * close-ok as after any close it sends. */
+START_TEST(test_fault_close)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    handshake(&p, STAGE_CHANNEL);
+    const char *why = NULL;
+    ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_CLOSE_CHANNEL,
+                                                            .channel = 7, .code = 406, .text = "x"},
+                            &why));
+    ck_assert_ptr_nonnull(strstr(why, "no open channel"));
+    inject_ok(&p, &(struct fault_request){.kind = FAULT_CLOSE_CHANNEL, .channel = 1, .code = 406,
+                                          .text = "custom text"});
+    expect_close(&p, 1, 406, "custom text", 0, 0);
+    inject_ok(&p, &(struct fault_request){.kind = FAULT_CLOSE, .code = 541, .text = "bye"});
+    expect_close(&p, 0, 541, "bye", 0, 0);
+    ck_assert(!p.closed);
+    ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_NACK, .count = 1}, &why));
+    ck_assert_ptr_nonnull(strstr(why, "not open"));
+    send_close_ok(&p);
+    ck_assert(p.closed);
+    peer_finish(&p);
+}
+END_TEST
+
+/* Cut and delay live in the transport: one that takes no output faults refuses them
+ * with a reason; blocked goes only to a client with the capability. */
+START_TEST(test_fault_refusals)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    handshake(&p, STAGE_OPEN);
+    const char *why = NULL;
+    ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_CUT}, &why));
+    ck_assert_ptr_nonnull(strstr(why, "cannot delay or cut"));
+    ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_DELAY, .ms = 5}, &why));
+    ck_assert(!fault_inject(p.conn, &(struct fault_request){.kind = FAULT_STOP_HEARTBEATS}, &why));
+    ck_assert_ptr_nonnull(strstr(why, "no heartbeats"));
+    ck_assert_ptr_null(*connection_faults_slot(p.conn));
+    inject_ok(&p, &(struct fault_request){.kind = FAULT_BLOCK, .text = "why not"});
+    struct amqp_method m = expect_method(&p, 0, AMQP_CONNECTION_BLOCKED);
+    ck_assert(amqp_bytes_eq_cstr(m.connection_blocked.reason, "why not"));
+    inject_ok(&p, &(struct fault_request){.kind = FAULT_UNBLOCK});
+    expect_method(&p, 0, AMQP_CONNECTION_UNBLOCKED);
+    peer_finish(&p);
+}
+END_TEST
+
+/* Stopped heartbeats: the ticks send nothing while the client's heartbeats keep it open;
+ * resumed, they go out again. */
+START_TEST(test_fault_heartbeats)
+{
+    struct peer p;
+    peer_start(&p, NULL);
+    clock_set_manual(&p.broker.clock, 10000);
+    send_raw(&p, amqp_protocol_header, sizeof amqp_protocol_header);
+    expect_method(&p, 0, AMQP_CONNECTION_START);
+    put_start_ok(&p, "guest", "guest", true);
+    send_tx(&p);
+    struct amqp_method tune = expect_method(&p, 0, AMQP_CONNECTION_TUNE);
+    put_tune_ok(&p, tune.connection_tune.channel_max, tune.connection_tune.frame_max, 2);
+    put_open(&p, "/");
+    send_tx(&p);
+    expect_method(&p, 0, AMQP_CONNECTION_OPEN_OK);
+    struct amqp_frame f;
+    uint64_t now = 10000;
+    advance_to(&p, now += 1000);
+    ck_assert(read_frame(&p, &f) && f.type == AMQP_FRAME_HEARTBEAT); /* next_frame skips them */
+    inject_ok(&p, &(struct fault_request){.kind = FAULT_STOP_HEARTBEATS});
+    for (int i = 0; i < 8; i++) {
+        put_frame(&p, AMQP_FRAME_HEARTBEAT, 0, NULL, 0);
+        send_tx(&p);
+        advance_to(&p, now += 1000);
+        ck_assert(!read_frame(&p, &f));
+    }
+    ck_assert(!p.closed);
+    inject_ok(&p, &(struct fault_request){.kind = FAULT_RESUME_HEARTBEATS});
+    ck_assert_ptr_null(*connection_faults_slot(p.conn));
+    advance_to(&p, now += 1000);
+    ck_assert(read_frame(&p, &f) && f.type == AMQP_FRAME_HEARTBEAT); /* next_frame skips them */
+    peer_finish(&p);
+}
+END_TEST
+
 START_TEST(test_consumer_timeout)
 {
     struct broker_config cfg;
@@ -1597,6 +1748,11 @@ int main(void)
     tcase_add_test(tc, test_cancel);
     tcase_add_test(tc, test_transaction);
     tcase_add_test(tc, test_consumer_timeout);
+    tcase_add_test(tc, test_fault_nack);
+    tcase_add_test(tc, test_fault_fail_next);
+    tcase_add_test(tc, test_fault_close);
+    tcase_add_test(tc, test_fault_refusals);
+    tcase_add_test(tc, test_fault_heartbeats);
     tcase_add_test(tc, test_declare_ok_waits_for_disk);
     tcase_add_test(tc, test_redeclare_waits_for_unsynced_records);
     tcase_add_test(tc, test_declare_sync_failure);
