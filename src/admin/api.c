@@ -76,14 +76,14 @@ static const struct route routes[] = {
     /* Warren's own: rabbitmqctl's runtime limits, for warrenctl */
     {"warren/vm-memory-high-watermark", M_GET | M_PUT, api_memory_watermark, NEEDS_ADMIN, 0},
     {"warren/disk-free-limit", M_GET | M_PUT, api_disk_free_limit_route, NEEDS_ADMIN, 0},
-    /* fault injection for client testing, refused unless enabled (api_faults.c) */
-    {"warren/faults", M_GET | M_DELETE, api_faults, NEEDS_ADMIN, 0},
-    {"warren/faults/alarms", M_GET | M_POST, api_fault_alarms, NEEDS_ADMIN, 0},
-    {"warren/faults/connections/*", M_GET | M_POST | M_DELETE, api_fault_connection, NEEDS_ADMIN, 0},
     /* Warren's frame traces (api_traces.c) */
     {"warren/traces", M_GET, api_traces, NEEDS_ADMIN, 0},
     {"warren/traces/connections/*", M_GET | M_PUT | M_DELETE, api_trace, NEEDS_ADMIN, 0},
     {"warren/traces/vhosts/*", M_GET | M_PUT | M_DELETE, api_trace, NEEDS_ADMIN, 0},
+    /* fault injection for client testing, refused unless enabled (api_faults.c) */
+    {"warren/faults", M_GET | M_DELETE, api_faults, NEEDS_ADMIN, 0},
+    {"warren/faults/alarms", M_GET | M_POST, api_fault_alarms, NEEDS_ADMIN, 0},
+    {"warren/faults/connections/*", M_GET | M_POST | M_DELETE, api_fault_connection, NEEDS_ADMIN, 0},
     {"health/checks/alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
     {"health/checks/local-alarms", M_GET, api_health_alarms, NEEDS_MANAGEMENT, 0},
     {"health/checks/port-listener/*", M_GET, api_health_port_listener, NEEDS_MANAGEMENT, 0},

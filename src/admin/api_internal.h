@@ -120,12 +120,13 @@ void api_aliveness(struct api_request *r);
 void api_health_alarms(struct api_request *r);
 void api_memory_watermark(struct api_request *r);
 void api_disk_free_limit_route(struct api_request *r);
-void api_faults(struct api_request *r);
-void api_fault_alarms(struct api_request *r);
-void api_fault_connection(struct api_request *r);
 /* api_traces.c: GET /api/warren/traces, and one trace per connection or vhost */
 void api_traces(struct api_request *r);
 void api_trace(struct api_request *r);
+/* api_faults.c: fault injection, refused unless enabled */
+void api_faults(struct api_request *r);
+void api_fault_alarms(struct api_request *r);
+void api_fault_connection(struct api_request *r);
 void api_health_port_listener(struct api_request *r);
 void api_health_virtual_hosts(struct api_request *r);
 void api_health_protocol_listener(struct api_request *r);

@@ -128,13 +128,13 @@ static void write_output(struct tcp_conn *t, size_t limit)
     *out = t->inflight;
     t->inflight = pending;
     unsigned n = output_iov(&t->inflight, &t->iov, &t->iov_cap);
+    connection_output_taken(t->conn, &t->inflight);
     size_t len = output_len(&t->inflight);
     if (__builtin_expect(limit < len, 0)) {
         n = truncate_iov(t->iov, n, limit);
         len = limit;
     }
     connection_sent(t->conn, len);
-    connection_output_taken(t->conn, &t->inflight);
     t->writing = true;
     int rc = uv_write(&t->write_req, (uv_stream_t *)&t->handle, t->iov, n, on_written);
     if (rc < 0) {

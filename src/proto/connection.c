@@ -568,9 +568,24 @@ void connection_close_as_given(struct connection *c, uint16_t code, const char *
     wait_for_peer(c, CONN_CLOSING, close_wait_ms(c));
 }
 
-struct connection_faults *const *connection_faults_slot(const struct connection *c)
+struct connection_faults **connection_faults_slot(struct connection *c)
 {
     return &c->faults;
+}
+
+const struct connection_io *connection_transport(const struct connection *c)
+{
+    return &c->io;
+}
+
+bool connection_takes_blocked(const struct connection *c)
+{
+    return c->blocked_notify;
+}
+
+uint16_t connection_heartbeat(const struct connection *c)
+{
+    return c->heartbeat;
 }
 
 void connection_shutdown(struct connection *c)
@@ -605,8 +620,8 @@ void connection_destroy(struct connection *c)
     free(c->in);
     free((void *)c->client_properties.ptr);
     output_free(&c->out);
-    free(c->faults);
     frame_tap_detach(&c->tap);
+    free(c->faults);
     /* Nothing may fire for a freed connection. */
     deadline_heap_remove(&c->broker->deadlines, &c->timer);
     deadline_heap_remove(&c->broker->deadlines, &c->heartbeat_timer);

@@ -101,9 +101,15 @@ struct frame_tap *connection_frame_tap(struct connection *c);
 /* Fault injection: connection.close with this code and text exactly, as RabbitMQ sends it;
  * the peer's close-ok is awaited as usual. */
 void connection_close_as_given(struct connection *c, uint16_t code, const char *text);
-/* Where the connection points at its armed faults (NULL while none is), for its channels. */
+/* Where the connection points at its armed faults (NULL while none is): its channels read
+ * it, proto/fault.c sets it; connection_destroy frees what it points at. */
 struct connection_faults;
-struct connection_faults *const *connection_faults_slot(const struct connection *c);
+struct connection_faults **connection_faults_slot(struct connection *c);
+/* What proto/fault.c needs besides: the transport, the client's connection.blocked
+ * capability, the negotiated heartbeat (seconds, 0: none). */
+const struct connection_io *connection_transport(const struct connection *c);
+bool connection_takes_blocked(const struct connection *c);
+uint16_t connection_heartbeat(const struct connection *c);
 
 /* ---- what channels use ---- */
 

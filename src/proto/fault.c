@@ -9,7 +9,8 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "proto/channel.h"
-#include "proto/connection_internal.h"
+#include "model/broker.h"
+#include "proto/connection.h"
 
 static const char *const kind_names[] = {
     [FAULT_BLOCK] = "block",
@@ -40,11 +41,18 @@ const char *fault_kind_name(enum fault_kind kind)
     return kind_names[kind];
 }
 
+/* The connection's pointer to what is armed on it. */
+static struct connection_faults **slot(struct connection *c)
+{
+    return connection_faults_slot(c);
+}
+
 static struct connection_faults *armed(struct connection *c)
 {
-    if (!c->faults)
-        c->faults = xcalloc(1, sizeof *c->faults);
-    return c->faults;
+    struct connection_faults **f = slot(c);
+    if (!*f)
+        *f = xcalloc(1, sizeof **f);
+    return *f;
 }
 
 static bool output_armed(const struct output_fault *o)
@@ -55,25 +63,26 @@ static bool output_armed(const struct output_fault *o)
 /* Once nothing is armed the connection's pointer is NULL again, and the transport's too. */
 static void release_if_idle(struct connection *c)
 {
-    struct connection_faults *f = c->faults;
+    struct connection_faults *f = *slot(c);
     if (!f)
         return;
+    const struct connection_io *io = connection_transport(c);
     if (!output_armed(&f->output) && f->output_handed) {
-        c->io.set_output_fault(c->io.ctx, NULL);
+        io->set_output_fault(io->ctx, NULL);
         f->output_handed = false;
     }
     if (f->heartbeats_stopped || f->nacks_left || f->consume.code || f->declare.code ||
         output_armed(&f->output))
         return;
     free(f);
-    c->faults = NULL;
+    *slot(c) = NULL;
 }
 
 /* connection.blocked or unblocked, to a client that takes them: RabbitMQ sends neither to
  * one whose start-ok did not announce the connection.blocked capability. */
 static bool send_blocking(struct connection *c, const struct fault_request *r, const char **why)
 {
-    if (!c->blocked_notify) {
+    if (!connection_takes_blocked(c)) {
         *why = "the client did not announce the connection.blocked capability (RabbitMQ never "
                "sends it connection.blocked)";
         return false;
@@ -100,7 +109,8 @@ static bool close_channel(struct connection *c, const struct fault_request *r, c
 /* Delay and cut live in the transport: it is handed the settings to obey. */
 static bool arm_output(struct connection *c, const struct fault_request *r, const char **why)
 {
-    if (!c->io.set_output_fault) {
+    const struct connection_io *io = connection_transport(c);
+    if (!io->set_output_fault) {
         *why = "this connection's transport cannot delay or cut its writes";
         return false;
     }
@@ -112,8 +122,8 @@ static bool arm_output(struct connection *c, const struct fault_request *r, cons
         o->cut_after = r->bytes;
     }
     if (output_armed(o)) {
-        c->io.set_output_fault(c->io.ctx, o);
-        c->faults->output_handed = true;
+        io->set_output_fault(io->ctx, o);
+        (*slot(c))->output_handed = true;
     }
     return true;
 }
@@ -132,7 +142,7 @@ bool fault_inject(struct connection *c, const struct fault_request *r, const cha
         *why = "the connection is not open (still in its handshake, or closing)";
         return false;
     }
-    log_warning(&c->broker->log, "connection %s: fault injected: %s", c->name,
+    log_warning(&connection_broker(c)->log, "connection %s: fault injected: %s", connection_log_name(c),
                 fault_kind_name(r->kind));
     bool ok = true;
     switch (r->kind) {
@@ -143,7 +153,7 @@ bool fault_inject(struct connection *c, const struct fault_request *r, const cha
     case FAULT_CUT:
     case FAULT_DELAY: ok = arm_output(c, r, why); break;
     case FAULT_STOP_HEARTBEATS:
-        if (!c->heartbeat) {
+        if (!connection_heartbeat(c)) {
             *why = "the connection negotiated no heartbeats (heartbeat 0): there are none to stop";
             ok = false;
             break;
@@ -151,8 +161,8 @@ bool fault_inject(struct connection *c, const struct fault_request *r, const cha
         armed(c)->heartbeats_stopped = true;
         break;
     case FAULT_RESUME_HEARTBEATS:
-        if (c->faults)
-            c->faults->heartbeats_stopped = false;
+        if (*slot(c))
+            (*slot(c))->heartbeats_stopped = false;
         break;
     case FAULT_NACK: armed(c)->nacks_left = r->count; break;
     case FAULT_FAIL_NEXT: arm_error(c, r); break;
@@ -163,17 +173,18 @@ bool fault_inject(struct connection *c, const struct fault_request *r, const cha
 
 void fault_clear(struct connection *c)
 {
-    if (!c->faults)
+    struct connection_faults *f = *slot(c);
+    if (!f)
         return;
-    bool handed = c->faults->output_handed;
-    memset(c->faults, 0, sizeof *c->faults);
-    c->faults->output_handed = handed;
+    bool handed = f->output_handed;
+    memset(f, 0, sizeof *f);
+    f->output_handed = handed;
     release_if_idle(c);
 }
 
 bool fault_take_nack(struct connection *c)
 {
-    struct connection_faults *f = c->faults;
+    struct connection_faults *f = *slot(c);
     if (!f || !f->nacks_left)
         return false;
     f->nacks_left--;
@@ -184,7 +195,7 @@ bool fault_take_nack(struct connection *c)
 bool fault_take_error(struct connection *c, uint32_t method_id, uint16_t *code, char *text,
                       size_t size)
 {
-    struct connection_faults *f = c->faults;
+    struct connection_faults *f = *slot(c);
     if (!f)
         return false;
     struct fault_error *e = method_id == AMQP_BASIC_CONSUME ? &f->consume : &f->declare;
