@@ -283,6 +283,12 @@ def faults_flows(b):
         go(b, "#/faults")
         listed = b.wait_for("(t => t && t.includes(%s) && t.includes('writes delayed 250 ms') && t)(document.getElementById('armed').textContent)" % js(other))
         check(listed, "the faults page lists the armed connection")
+        late = pika_connection(client_properties={"connection_name": "ui-fault-late"})
+        try:
+            check(b.wait_for("[...document.querySelectorAll('#fault-target option')].some(o => o.textContent.includes('(ui-fault-late)'))"),
+                  "a connection opened later joins the page's picker")
+        finally:
+            late.close()
         armed.process_data_events(0.1)
         check(armed.is_open, "arming delay and nack left the connection open")
 

@@ -153,3 +153,14 @@ export function saveBlob(blob, filename) {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
+
+// Replaces a select's options ([value, label] pairs) only when they changed, keeping the choice
+// (a poll that redrew them each time would close the list under the user's pointer).
+export function setOptions(sel, options, emptyLabel) {
+    const key = JSON.stringify(options);
+    if (sel.dataset.options === key) return;
+    sel.dataset.options = key;
+    const was = sel.value;
+    sel.replaceChildren(...(options.length ? options : [['', emptyLabel]]).map(([v, label]) =>
+        h('option', { value: v, selected: v === was ? true : null }, label)));
+}

@@ -1,7 +1,7 @@
 // Fault injection (/api/warren/faults): arm a fault on a connection, see and disarm what is armed,
 // and switch the simulated memory and disk alarms; says how to enable it when the broker refuses.
 import * as api from './api.js';
-import { h, clear, section, facts, table, field, input, select, form, attempt, confirmButton, link } from './dom.js';
+import { h, clear, section, table, field, input, select, form, attempt, confirmButton, link, setOptions } from './dom.js';
 import * as fmt from './format.js';
 
 const connectionFaults = name => 'warren/faults/connections/' + api.path(name);
@@ -143,10 +143,8 @@ export async function faultsPage(main, params, ctx) {
             { label: 'Armed', value: a => armedText(a) },
             { label: '', value: a => disarmButton(a.name, draw) },
         ], s.connections));
-        const was = picker.value;
-        const options = conns.map(c => h('option', { value: c.name, selected: c.name === was ? true : null },
-            c.user_provided_name ? c.name + ' (' + c.user_provided_name + ')' : c.name));
-        clear(picker, options.length ? options : h('option', { value: '' }, '… no connection is open …'));
+        setOptions(picker, conns.map(c => [c.name, c.user_provided_name ? c.name + ' (' + c.user_provided_name + ')' : c.name]),
+            '… no connection is open …');
     };
     const pickerField = field('Connection', picker, 'the fault goes to this connection');
     pickerField.classList.add('wide');

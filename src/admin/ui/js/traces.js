@@ -1,7 +1,7 @@
 // Frame traces (/api/warren/traces): start one on a connection or a vhost, watch its decoded frames
 // live with a filter, save them as JSON Lines or pcap; and each vhost's firehose (tracing) switch.
 import * as api from './api.js';
-import { h, clear, section, facts, table, field, input, select, form, attempt, confirmButton, link, saveBlob } from './dom.js';
+import { h, clear, section, facts, table, field, input, select, form, attempt, confirmButton, link, saveBlob, setOptions } from './dom.js';
 import * as fmt from './format.js';
 
 const KINDS = { connection: 'connections', vhost: 'vhosts' };
@@ -47,9 +47,10 @@ function traceSummary(t) {
 export async function tracesPage(main, params, ctx) {
     document.title = 'Warren: traces';
     const list = h('div'), firehose = h('div');
-    const [conns, vhosts] = await Promise.all([api.get('connections'), api.get('vhosts')]);
+    const vhosts = await api.get('vhosts');
     const kind = select('kind', [['connection', 'A connection'], ['vhost', 'A virtual host (its connections, and those opened later)']], 'connection');
-    const connField = field('Connection', select('connection', conns.length ? conns.map(c => [c.name, connectionLabel(c)]) : [['', '… no connection is open …']]));
+    const connSelect = h('select', { name: 'connection' });
+    const connField = field('Connection', connSelect);
     const vhostField = field('Virtual host', select('vhost', vhosts.map(v => v.name), vhosts.some(v => v.name === '/') ? '/' : undefined));
     const showTarget = () => { connField.hidden = kind.value !== 'connection'; vhostField.hidden = kind.value !== 'vhost'; };
     kind.addEventListener('change', showTarget);
@@ -91,7 +92,11 @@ export async function tracesPage(main, params, ctx) {
             location.hash = traceHash(v.kind, name);
         }, 'Trace started'))),
         section('Firehose', h('p', { class: 'muted' }, 'RabbitMQ\'s tracing: every publish and delivery in the virtual host is copied to the exchange amq.rabbitmq.trace (routing keys publish.EXCHANGE and deliver.QUEUE), as rabbitmqctl trace_on does.'), firehose));
-    ctx.every(5000, async () => { await Promise.all([drawTraces(), drawFirehose()]); });
+    const drawConnections = async () => {
+        setOptions(connSelect, (await api.get('connections')).map(c => [c.name, connectionLabel(c)]), '… no connection is open …');
+    };
+    await drawConnections();
+    ctx.every(5000, async () => { await Promise.all([drawTraces(), drawFirehose(), drawConnections()]); });
 }
 
 // ---- one trace: its frames, live ----
