@@ -12,14 +12,8 @@
 #include "proto/channel.h"
 #include "proto/connection.h"
 
-struct conn_list {
-    struct connection **items;
-    size_t len, cap;
-};
-
-static void collect(struct connection *c, void *ctx)
+void api_conn_list_push(struct api_conn_list *l, struct connection *c)
 {
-    struct conn_list *l = ctx;
     if (l->len == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
         l->items = xrealloc_array(l->items, l->cap, sizeof *l->items);
@@ -27,17 +21,22 @@ static void collect(struct connection *c, void *ctx)
     l->items[l->len++] = c;
 }
 
-static void all_connections(struct api *a, struct conn_list *l)
+static void collect(struct connection *c, void *ctx)
 {
-    *l = (struct conn_list){0};
+    api_conn_list_push(ctx, c);
+}
+
+void api_all_connections(struct api *a, struct api_conn_list *l)
+{
+    *l = (struct api_conn_list){0};
     tcp_server_each_connection(a->tcp, collect, l);
 }
 
 /* Those the request's user may see (all for administrators and monitoring users, else its
  * own), and under /api/vhosts/V/ only those in V. */
-static void visible_connections(struct api_request *r, struct conn_list *l)
+static void visible_connections(struct api_request *r, struct api_conn_list *l)
 {
-    all_connections(r->api, l);
+    api_all_connections(r->api, l);
     bool everything = api_sees_everything(r);
     const char *vhost = !strcmp(r->seg[0], "vhosts") ? r->seg[1] : NULL;
     size_t kept = 0;
@@ -136,7 +135,7 @@ static json_t *connection_object(struct api *a, struct connection *c)
 
 void api_connections(struct api_request *r)
 {
-    struct conn_list l;
+    struct api_conn_list l;
     visible_connections(r, &l);
     json_t *list = json_array();
     for (size_t i = 0; i < l.len; i++)
@@ -148,7 +147,7 @@ void api_connections(struct api_request *r)
 
 static struct connection *find_connection(struct api_request *r, const char *name)
 {
-    struct conn_list l;
+    struct api_conn_list l;
     visible_connections(r, &l);
     struct connection *found = NULL;
     for (size_t i = 0; i < l.len && !found; i++) {
@@ -239,8 +238,8 @@ static json_t *channel_object(struct api *a, struct connection *c, struct channe
 void api_message_totals(struct api *a, struct message_stats *out)
 {
     *out = a->broker->retired_stats;
-    struct conn_list l;
-    all_connections(a, &l);
+    struct api_conn_list l;
+    api_all_connections(a, &l);
     for (size_t i = 0; i < l.len; i++) {
         uint16_t max = connection_channel_max(l.items[i]);
         for (uint32_t id = 1; id <= max; id++) {
@@ -287,7 +286,7 @@ void api_connection_channels(struct api_request *r)
 
 void api_channels(struct api_request *r)
 {
-    struct conn_list l;
+    struct api_conn_list l;
     visible_connections(r, &l);
     json_t *list = json_array();
     for (size_t i = 0; i < l.len; i++)
@@ -370,8 +369,8 @@ static void add_consumers(struct api *a, struct connection *c, struct channel *c
 
 json_t *api_queue_consumers(struct api_request *r, const struct queue *q)
 {
-    struct conn_list l;
-    all_connections(r->api, &l);
+    struct api_conn_list l;
+    api_all_connections(r->api, &l);
     json_t *list = json_array();
     for (size_t i = 0; i < l.len; i++) {
         uint16_t max = connection_channel_max(l.items[i]);
@@ -394,7 +393,7 @@ void api_consumers(struct api_request *r)
             return;
         vhost = v->name;
     }
-    struct conn_list l;
+    struct api_conn_list l;
     visible_connections(r, &l);
     json_t *list = json_array();
     for (size_t i = 0; i < l.len; i++)

@@ -29,21 +29,6 @@ static bool enabled(struct api_request *r)
 
 /* ---- which connections a path names ---- */
 
-struct conn_list {
-    struct connection **items;
-    size_t len, cap;
-};
-
-static void collect(struct connection *c, void *ctx)
-{
-    struct conn_list *l = ctx;
-    if (l->len == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->items = xrealloc_array(l->items, l->cap, sizeof *l->items);
-    }
-    l->items[l->len++] = c;
-}
-
 /* The client's connection_name property, or an empty slice. */
 static struct amqp_bytes client_connection_name(const struct connection_info *info)
 {
@@ -55,18 +40,18 @@ static struct amqp_bytes client_connection_name(const struct connection_info *in
 }
 
 /* Every connection whose API name or client-provided connection_name is name. */
-static void named_connections(struct api_request *r, const char *name, struct conn_list *out)
+static void named_connections(struct api_request *r, const char *name, struct api_conn_list *out)
 {
-    struct conn_list all = {0};
-    tcp_server_each_connection(r->api->tcp, collect, &all);
-    *out = (struct conn_list){0};
+    struct api_conn_list all;
+    api_all_connections(r->api, &all);
+    *out = (struct api_conn_list){0};
     for (size_t i = 0; i < all.len; i++) {
         struct connection_info info;
         connection_info(all.items[i], &info);
         struct amqp_bytes given = client_connection_name(&info);
         if (!strcmp(info.name, name) ||
             (given.len && given.len == strlen(name) && !memcmp(given.ptr, name, given.len)))
-            collect(all.items[i], out);
+            api_conn_list_push(out, all.items[i]);
     }
     free(all.items);
 }
@@ -331,7 +316,7 @@ static bool parse_request(struct api_request *r, json_t *body, struct fault_requ
 
 /* Applies req to every connection named; replies 200 with their names, or 400 with the first
  * refusal (nothing is applied to the others after it). */
-static void inject(struct api_request *r, const struct conn_list *l, const struct fault_request *req)
+static void inject(struct api_request *r, const struct api_conn_list *l, const struct fault_request *req)
 {
     json_t *names = json_array();
     for (size_t i = 0; i < l->len; i++) {
@@ -356,7 +341,7 @@ void api_fault_connection(struct api_request *r)
 {
     if (!enabled(r))
         return;
-    struct conn_list l;
+    struct api_conn_list l;
     named_connections(r, r->seg[3], &l);
     if (l.len == 0) {
         free(l.items);

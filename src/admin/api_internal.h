@@ -123,6 +123,13 @@ void api_disk_free_limit_route(struct api_request *r);
 /* api_traces.c: GET /api/warren/traces, and one trace per connection or vhost */
 void api_traces(struct api_request *r);
 void api_trace(struct api_request *r);
+/* Connections gathered for a request (api_connections.c); the caller frees items. */
+struct api_conn_list {
+    struct connection **items;
+    size_t len, cap;
+};
+void api_all_connections(struct api *a, struct api_conn_list *l);
+void api_conn_list_push(struct api_conn_list *l, struct connection *c);
 /* api_faults.c: fault injection, refused unless enabled */
 void api_faults(struct api_request *r);
 void api_fault_alarms(struct api_request *r);

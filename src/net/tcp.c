@@ -108,18 +108,6 @@ static void on_written(uv_write_t *req, int status)
         close_now(t);
 }
 
-/* The first limit bytes of the iov's n buffers: how many buffers those take. */
-static unsigned truncate_iov(uv_buf_t *iov, unsigned n, size_t limit)
-{
-    unsigned i = 0;
-    for (; i < n && limit; i++) {
-        if (iov[i].len > limit)
-            iov[i].len = (unsigned)limit;
-        limit -= iov[i].len;
-    }
-    return i;
-}
-
 /* Hands the connection's output to the socket, at most limit bytes of it. */
 static void write_output(struct tcp_conn *t, size_t limit)
 {
@@ -131,7 +119,7 @@ static void write_output(struct tcp_conn *t, size_t limit)
     connection_output_taken(t->conn, &t->inflight);
     size_t len = output_len(&t->inflight);
     if (__builtin_expect(limit < len, 0)) {
-        n = truncate_iov(t->iov, n, limit);
+        n = output_iov_limit(t->iov, n, limit);
         len = limit;
     }
     connection_sent(t->conn, len);

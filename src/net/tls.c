@@ -167,18 +167,6 @@ static void fail(struct tls_conn *t, const char *what)
     io_close(t);
 }
 
-/* The first limit bytes of the iov's n buffers: how many buffers those take. */
-static unsigned truncate_iov(uv_buf_t *iov, unsigned n, size_t limit)
-{
-    unsigned i = 0;
-    for (; i < n && limit; i++) {
-        if (iov[i].len > limit)
-            iov[i].len = (unsigned)limit;
-        limit -= iov[i].len;
-    }
-    return i;
-}
-
 /* The connection's output (at most limit bytes of it: a cut's allowance), encrypted into the
  * write buffer; the output is empty afterwards. */
 static bool encrypt_output(struct tls_conn *t, size_t limit)
@@ -189,7 +177,7 @@ static bool encrypt_output(struct tls_conn *t, size_t limit)
         return true;
     unsigned n = output_iov(out, &t->iov, &t->iov_cap);
     if (__builtin_expect(limit < len, 0)) {
-        n = truncate_iov(t->iov, n, limit);
+        n = output_iov_limit(t->iov, n, limit);
         len = limit;
     }
     for (unsigned i = 0; i < n; i++) {

@@ -70,3 +70,14 @@ unsigned output_iov(const struct output *o, uv_buf_t **bufs, unsigned *cap)
     push(bufs, cap, &n, o->bytes.data + copied, o->bytes.len - copied);
     return n;
 }
+
+unsigned output_iov_limit(uv_buf_t *iov, unsigned n, size_t limit)
+{
+    unsigned i = 0;
+    for (; i < n && limit; i++) {
+        if (iov[i].len > limit)
+            iov[i].len = (unsigned)limit;
+        limit -= iov[i].len;
+    }
+    return i;
+}

@@ -70,5 +70,8 @@ static inline size_t output_len(const struct output *o)
 void output_put_message_bytes(struct output *o, struct message *m, const uint8_t *ptr, size_t len);
 /* The buffers to write, in order; *bufs grows as needed (free it with free()). */
 unsigned output_iov(const struct output *o, uv_buf_t **bufs, unsigned *cap);
+/* Shortens n buffers of an iov to their first limit bytes (a cut's allowance); returns how
+ * many buffers those take. */
+unsigned output_iov_limit(uv_buf_t *iov, unsigned n, size_t limit);
 
 #endif
