@@ -70,7 +70,9 @@ RSS_GROWTH_LIMIT_KIB = int(1.5 * ((SILENT + HEADER_DRIBBLERS) * IDLE_SOCKET_KIB 
 ASAN_FACTOR = 2
 BODY_FRAMES = 96               # 96 x 131064 octets: 12 MiB of a 4 GiB body per client
 FRAME_PAYLOAD_MAX = 131072 - 8
-PHASE_DEADLINE_S = 45.0
+# The phase ends when every finite client is done, about 20 s on a quiet machine; on a loaded
+# one 45 s once ran out with 814,406 of a non-reader's 835,000 replies read, none lost.
+PHASE_DEADLINE_S = 75.0
 CLOSE_SLACK_S = 6.0            # accept queue and SYN retries under 6,000 connects
 
 
