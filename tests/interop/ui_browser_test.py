@@ -13,9 +13,10 @@ import time
 
 import pika
 
-from checks import SKIP, check, exit_status, unique, build_tree_dir, pika_connection
+from checks import SKIP, check, exit_status, unique, pika_connection
 import mgmt
 from mgmt import http, path_of
+from ui_page import SHOTS, fill_and_submit, js, shot, wait_api
 
 try:
     import cdp
@@ -24,45 +25,10 @@ except ImportError as e:  # python3-websocket missing: a broken test host, not a
     sys.exit(1)
 
 BASE = "http://127.0.0.1:%d/" % mgmt.MANAGEMENT_PORT
-SHOTS = build_tree_dir("ui-screenshots")
-# A page with text, tables and charts has hundreds of colours (anti-aliasing); a blank or
-# error page a handful.
-MIN_COLOURS = 40
-
-
-def js(value):
-    return json.dumps(value)
-
-
-def fill_and_submit(b, form_css, values):
-    """Opens the form's <details>, sets its fields and clicks its submit button."""
-    if not b.wait_for("!!document.querySelector(%s)" % js(form_css)):
-        check(False, "the page has %s" % form_css)
-        return False
-    return b.eval("""(() => {
-        const f = document.querySelector(%s);
-        if (!f) return false;
-        for (let d = f.closest('details'); d; d = d.parentElement.closest('details')) d.open = true;
-        for (const [k, v] of Object.entries(%s)) {
-            const el = f.elements[k];
-            if (el.type === 'checkbox') el.checked = v; else el.value = v;
-            el.dispatchEvent(new Event('input', {bubbles: true}));
-            el.dispatchEvent(new Event('change', {bubbles: true}));
-        }
-        f.querySelector('button[type=submit]').click();
-        return true;
-    })()""" % (js(form_css), js(values)))
 
 
 def text_of(b, css):
     return b.eval("(() => { const e = document.querySelector(%s); return e ? e.textContent : null; })()" % js(css))
-
-
-def shot(b, name):
-    path = os.path.join(SHOTS, name + ".png")
-    b.screenshot(path)
-    colours = cdp.png_colours(b.screenshot(scale=0.25))  # a quarter of the size is quick to read
-    check(colours >= MIN_COLOURS, "screenshot %s has %d colours (at least %d: not blank)" % (path, colours, MIN_COLOURS))
 
 
 def click_twice(b, label):
@@ -123,16 +89,6 @@ def found(path):
     """The API's answer at path when it is there (200), else None."""
     r = http("GET", path)
     return r.json if r.status == 200 else None
-
-
-def wait_api(read, seconds=5):
-    """Polls an API read until it is truthy (the form's request may still be in flight)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        v = read()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(0.1)
 
 
 def admin_flows(b):

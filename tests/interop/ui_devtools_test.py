@@ -19,9 +19,10 @@ import time
 import pika
 
 import checks
-from checks import SKIP, check, expect, exit_status, unique, build_tree_dir, pika_connection
+from checks import SKIP, check, expect, exit_status, unique, pika_connection
 import mgmt
 from mgmt import http, path_of
+from ui_page import SHOTS, fill_and_submit, js, shot, wait_api
 
 try:
     import cdp
@@ -30,38 +31,7 @@ except ImportError as e:  # python3-websocket missing: a broken test host, not a
     sys.exit(1)
 
 BASE = "http://127.0.0.1:%d/" % mgmt.MANAGEMENT_PORT
-SHOTS = build_tree_dir("ui-screenshots")
-MIN_COLOURS = 40
 PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-
-
-def js(value):
-    return json.dumps(value)
-
-
-def fill_and_submit(b, form_css, values):
-    """Sets the form's fields (in order, each with its change event) and clicks its submit."""
-    if not b.wait_for("!!document.querySelector(%s)" % js(form_css)):
-        check(False, "the page has %s" % form_css)
-        return False
-    return b.eval("""(() => {
-        const f = document.querySelector(%s);
-        for (const [k, v] of Object.entries(%s)) {
-            const el = f.elements[k];
-            el.value = v;
-            el.dispatchEvent(new Event('input', {bubbles: true}));
-            el.dispatchEvent(new Event('change', {bubbles: true}));
-        }
-        f.querySelector('button[type=submit]').click();
-        return true;
-    })()""" % (js(form_css), js(values)))
-
-
-def shot(b, name):
-    path = os.path.join(SHOTS, name + ".png")
-    b.screenshot(path)
-    colours = cdp.png_colours(b.screenshot(scale=0.25))
-    check(colours >= MIN_COLOURS, "screenshot %s has %d colours (at least %d: not blank)" % (path, colours, MIN_COLOURS))
 
 
 def click(b, css, text=None):
@@ -74,15 +44,6 @@ def click_twice(b, label):
     """A confirm button: the first click arms it ("Really ...?"), the second acts."""
     ok = click(b, "main button", label)
     return ok and click(b, "main button", "Really")
-
-
-def wait_api(read, seconds=5):
-    deadline = time.monotonic() + seconds
-    while True:
-        v = read()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(0.1)
 
 
 def api_name(connection_name):
